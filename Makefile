@@ -1,0 +1,39 @@
+# ringex build, run and test targets. Only Go is needed on the machine:
+# modules come from the Go module proxy on first use.
+GO      ?= go
+PKGS    := ./...
+BIN     := bin
+
+.PHONY: all build run test vet soak bench fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ $(PKGS)
+
+# run starts the exchange with its embedded default configuration.
+run: build
+	./$(BIN)/ringexd
+
+vet:
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (gofmt -l . ; echo 'gofmt needed'; exit 1)
+
+# test is what CI runs: vet, then every test under the race detector.
+test: vet
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# soak runs the long randomized, crash and load tests (-short=false paths).
+soak:
+	RINGEX_SOAK=1 $(GO) test -race -count=1 -timeout 60m $(PKGS)
+
+# bench runs the micro-benchmarks and an end-to-end load run, and writes
+# docs/performance.md.
+bench: build
+	./perf/bench.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(BIN)
