@@ -1,0 +1,28 @@
+// Package pipeline wires one asset's stages together: the input ring, the
+// journal consumer, the ack consumer, the matcher, the output ring, the event
+// journal consumer and the notifier hook.
+//
+//	gateway --Submit--> in-ring --> journal (group commit) --+--> acks (Sink.Acks)
+//	                                                         +--> matcher --> out-ring --+--> event journal
+//	                                                                                     +--> Sink.Events
+//
+// The invariants it keeps:
+//
+//   - A command's sequence, exchange order id and timestamp are fixed before
+//     it enters the in-ring (the sequence is the ring sequence plus the asset's
+//     base), so the journal record is enough to replay it exactly.
+//   - The matcher and the acker run behind the journal consumer: nothing is
+//     matched or acknowledged before its batch is committed under the sync
+//     policy.
+//   - A journal failure is sticky: the commands of the failed batch and every
+//     later one are answered with RejectUnavailable through the ack path, the
+//     matcher skips them, and Submit refuses new ones. An unlogged order is
+//     never acknowledged and never matched.
+//   - The output ring carries each engine event followed by the L2 level
+//     changes of the command that caused it, so a consumer can keep an exact
+//     depth picture without reading the book.
+//
+// Start-up (Open) recovers each asset before its gates open: the newest
+// snapshot, then a replay of the input journal after it, writing any output
+// events missing from the event journal.
+package pipeline

@@ -1,0 +1,393 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/ring"
+)
+
+// Errors returned by Submit. The gateway maps each to a reject reason.
+var (
+	ErrBusy        = errors.New("pipeline: input ring full")
+	ErrUnavailable = errors.New("pipeline: journal unavailable")
+	ErrClosed      = errors.New("pipeline: closed")
+)
+
+// Slot is one entry of an asset's input ring.
+type Slot struct {
+	Cmd engine.Command
+	// Token identifies the sender to the AckSink; the pipeline never reads it.
+	Token uint64
+	// failed is set by the journal consumer when the slot's batch could not
+	// be committed; the matcher skips it and the acker rejects it.
+	failed bool
+}
+
+// Failed reports whether the slot's command was not journaled. Only the
+// AckSink may ask, inside HandleAcks.
+func (s *Slot) Failed() bool { return s.failed }
+
+// Out is one entry of an asset's output ring: an engine event, or an L2
+// level change caused by the command of the events just before it.
+type Out struct {
+	Event   engine.Event
+	Level   engine.LevelChange
+	IsLevel bool
+	// EventSeq is the asset event sequence the level change is consistent
+	// with (the last event of its command). Zero for events.
+	EventSeq uint64
+}
+
+// AckSink receives acknowledgements. HandleAcks is called by the asset's
+// ack goroutine once per committed journal batch, with the ring range it
+// covers; it reads the slots with a.Input(seq).
+type AckSink interface {
+	HandleAcks(a *Asset, lo, hi int64)
+}
+
+// OutputSink receives the output ring. HandleOutput is called by the asset's
+// notifier goroutine once per available range; it reads the entries with
+// a.Output(seq). It must not block for long: the matcher waits on it when
+// the output ring is full.
+type OutputSink interface {
+	HandleOutput(a *Asset, lo, hi int64)
+}
+
+// AssetSpec names an asset to run.
+type AssetSpec struct {
+	ID     uint32
+	Config engine.AssetConfig
+}
+
+// CPUs pins stages to CPUs; -1 leaves a stage unpinned.
+type CPUs struct {
+	Journal, Matcher, Acker, EventJournal, Notifier int
+}
+
+// NoPinning leaves every stage to the Go scheduler.
+var NoPinning = CPUs{-1, -1, -1, -1, -1}
+
+// Config tunes every asset's pipeline.
+type Config struct {
+	InSize, OutSize int               // ring sizes, powers of two
+	Wait            ring.WaitStrategy // how consumers wait
+	SnapshotEvery   uint64            // commands between book snapshots; 0 disables
+	Prune           bool              // delete journal entries older than the newest snapshot
+	Pin             CPUs
+	Logger          *slog.Logger
+	Metrics         *Metrics // optional
+}
+
+func (c *Config) setDefaults() {
+	if c.InSize == 0 {
+		c.InSize = 1 << 16
+	}
+	if c.OutSize == 0 {
+		c.OutSize = 1 << 17
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Pin == (CPUs{}) {
+		c.Pin = NoPinning
+	}
+}
+
+// Exchange is the set of running asset pipelines over one store.
+type Exchange struct {
+	store    *journal.Store
+	cfg      Config
+	assets   []*Asset
+	bySymbol map[string]*Asset
+	byID     map[uint32]*Asset
+	wg       sync.WaitGroup
+	errs     chan error
+	started  bool
+}
+
+// Asset is one asset's pipeline.
+type Asset struct {
+	ID     uint32
+	Symbol string
+	Config engine.AssetConfig
+
+	ex    *Exchange
+	in    *ring.Ring[Slot]
+	out   *ring.Ring[Out]
+	book  *engine.Book
+	store *journal.Store
+	log   *slog.Logger
+	m     *assetMetrics
+
+	journalC, ackC, matchC, eventC, notifyC *ring.Consumer
+
+	// base is the journal sequence of ring sequence -1: a command at ring
+	// sequence s has journal sequence base+s+1.
+	base uint64
+	// unavailable is set once the journal fails; Submit refuses from then on.
+	unavailable atomic.Bool
+	closed      atomic.Bool
+	// eventsJournaled is the last event sequence the event journal holds.
+	eventsJournaled atomic.Uint64
+
+	// Matcher-owned state.
+	snapBuf  bytes.Buffer
+	snaps    chan snapshot
+	sinceSnp uint64
+
+	// Journal-owned scratch, reused per batch so that group commit does not
+	// allocate.
+	cmdBatch []engine.Command
+	evBatch  []engine.Event
+}
+
+type snapshot struct {
+	cmdSeq, eventSeq uint64
+	data             []byte
+}
+
+// Open recovers every asset from store and builds its pipeline. The gates
+// stay closed until Start.
+func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error) {
+	cfg.setDefaults()
+	ex := &Exchange{
+		store:    store,
+		cfg:      cfg,
+		bySymbol: make(map[string]*Asset, len(specs)),
+		byID:     make(map[uint32]*Asset, len(specs)),
+		errs:     make(chan error, 5*len(specs)+1),
+	}
+	stored, err := store.AssetConfigs()
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range specs {
+		if _, dup := ex.byID[sp.ID]; dup {
+			return nil, fmt.Errorf("pipeline: duplicate asset id %d", sp.ID)
+		}
+		if _, dup := ex.bySymbol[sp.Config.Symbol]; dup {
+			return nil, fmt.Errorf("pipeline: duplicate asset symbol %q", sp.Config.Symbol)
+		}
+		// Replay is exact only under the configuration the journal was
+		// written with: validation depends on tick, lot and bands.
+		if old, ok := stored[sp.ID]; ok && old != sp.Config {
+			return nil, fmt.Errorf("pipeline: asset id %d: journal was written with %+v, configured %+v; "+
+				"an asset's parameters cannot change under an existing journal", sp.ID, old, sp.Config)
+		}
+		if err := store.PutAssetConfig(sp.ID, sp.Config); err != nil {
+			return nil, err
+		}
+		a, err := ex.openAsset(sp)
+		if err != nil {
+			return nil, err
+		}
+		ex.assets = append(ex.assets, a)
+		ex.bySymbol[sp.Config.Symbol] = a
+		ex.byID[sp.ID] = a
+	}
+	return ex, nil
+}
+
+// Assets returns the assets in the order they were configured.
+func (ex *Exchange) Assets() []*Asset { return ex.assets }
+
+// BySymbol finds an asset by symbol.
+func (ex *Exchange) BySymbol(sym string) *Asset { return ex.bySymbol[sym] }
+
+// ByID finds an asset by id.
+func (ex *Exchange) ByID(id uint32) *Asset { return ex.byID[id] }
+
+// Store is the journal the exchange writes.
+func (ex *Exchange) Store() *journal.Store { return ex.store }
+
+func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
+	cfg := ex.cfg
+	a := &Asset{
+		ID:     sp.ID,
+		Symbol: sp.Config.Symbol,
+		Config: sp.Config,
+		ex:     ex,
+		store:  ex.store,
+		log:    cfg.Logger.With("asset", sp.Config.Symbol),
+		m:      cfg.Metrics.forAsset(sp.Config.Symbol),
+		snaps:  make(chan snapshot, 1),
+	}
+	book, err := recoverBook(ex.store, sp.ID, sp.Config, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.book = book
+	a.base = book.LastCmdSeq()
+
+	in, err := ring.New[Slot](ring.Config{Size: cfg.InSize, Wait: cfg.Wait, MultiProducer: true})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: asset %s: %w", a.Symbol, err)
+	}
+	out, err := ring.New[Out](ring.Config{Size: cfg.OutSize, Wait: cfg.Wait})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: asset %s: %w", a.Symbol, err)
+	}
+	a.in, a.out = in, out
+	a.journalC = in.NewConsumer("journal")
+	a.ackC = in.NewConsumer("acker", a.journalC)
+	a.matchC = in.NewConsumer("matcher", a.journalC)
+	a.eventC = out.NewConsumer("event-journal")
+	a.notifyC = out.NewConsumer("notifier")
+	pin(a.journalC, cfg.Pin.Journal)
+	pin(a.matchC, cfg.Pin.Matcher)
+	pin(a.ackC, cfg.Pin.Acker)
+	pin(a.eventC, cfg.Pin.EventJournal)
+	pin(a.notifyC, cfg.Pin.Notifier)
+	in.Start()
+	out.Start()
+	return a, nil
+}
+
+func pin(c *ring.Consumer, cpu int) {
+	if cpu >= 0 {
+		c.PinCPU(cpu)
+	}
+}
+
+// Start opens the gates: the stage goroutines start and Submit is accepted.
+// acks and output may be nil (then acks and output are discarded).
+func (ex *Exchange) Start(acks AckSink, output OutputSink) {
+	if ex.started {
+		panic("pipeline: Start called twice")
+	}
+	ex.started = true
+	for _, a := range ex.assets {
+		ex.run(a.journalC, (*journalStage)(a))
+		ex.run(a.ackC, &ackStage{a: a, sink: acks})
+		ex.wg.Add(1)
+		go a.runMatcher(&ex.wg)
+		ex.run(a.eventC, (*eventStage)(a))
+		ex.run(a.notifyC, &notifyStage{a: a, sink: output})
+		ex.wg.Add(1)
+		go a.snapshotWriter(&ex.wg)
+	}
+}
+
+func (ex *Exchange) run(c *ring.Consumer, h ring.Handler) {
+	ex.wg.Add(1)
+	go func() {
+		defer ex.wg.Done()
+		if err := c.Run(h); err != nil {
+			ex.errs <- err
+		}
+	}()
+}
+
+// runMatcher runs the matcher until the input ring is closed and drained,
+// then writes a final snapshot (so a clean restart replays nothing) and
+// closes the output ring, which lets its consumers drain and return.
+func (a *Asset) runMatcher(wg *sync.WaitGroup) {
+	defer wg.Done()
+	err := a.matchC.Run((*matchStage)(a))
+	if err != nil {
+		a.ex.errs <- err
+	}
+	if a.ex.cfg.SnapshotEvery > 0 && a.sinceSnp > 0 && !a.unavailable.Load() {
+		a.snaps <- a.takeSnapshot()
+	}
+	close(a.snaps)
+	a.out.Close()
+}
+
+// Errors delivers stage failures (for example a CPU that cannot be pinned).
+func (ex *Exchange) Errors() <-chan error { return ex.errs }
+
+// Close stops accepting commands, lets every stage drain what was published,
+// writes a final snapshot and returns when all stage goroutines are done.
+// It does not close the store.
+func (ex *Exchange) Close() error {
+	for _, a := range ex.assets {
+		a.closed.Store(true)
+		a.in.Close()
+	}
+	if !ex.started {
+		for _, a := range ex.assets {
+			a.out.Close()
+		}
+		return nil
+	}
+	// The matcher closes the output ring when the input ring has drained
+	// (see matchStage), so the output consumers drain too.
+	ex.wg.Wait()
+	var errs []error
+	for {
+		select {
+		case err := <-ex.errs:
+			errs = append(errs, err)
+		default:
+			return errors.Join(errs...)
+		}
+	}
+}
+
+// Submit publishes a command into the asset's input ring. It fills in the
+// journal sequence (and, for a New order, the exchange order id) and returns
+// the sequence. The ack follows through the AckSink with token once the
+// command is journaled. If the ring stays full for timeout, Submit returns
+// ErrBusy; after a journal failure, ErrUnavailable.
+func (a *Asset) Submit(cmd *engine.Command, token uint64, timeout time.Duration) (uint64, error) {
+	if a.closed.Load() {
+		return 0, ErrClosed
+	}
+	if a.unavailable.Load() {
+		return 0, ErrUnavailable
+	}
+	s, err := a.in.ClaimTimeout(1, timeout)
+	if err != nil {
+		if errors.Is(err, ring.ErrFull) {
+			a.m.busy()
+			return 0, ErrBusy
+		}
+		return 0, ErrClosed
+	}
+	slot := a.in.At(s)
+	slot.Cmd = *cmd
+	seq := a.base + uint64(s) + 1
+	slot.Cmd.Seq = seq
+	if cmd.Kind == engine.CmdNew {
+		slot.Cmd.OrderID = OrderID(a.ID, seq)
+	}
+	slot.Token = token
+	slot.failed = false
+	*cmd = slot.Cmd
+	a.in.Publish(s, s)
+	return seq, nil
+}
+
+// OrderID is the exchange order id of the New order at journal sequence seq:
+// the asset id in the top 16 bits, so ids are unique across assets and an id
+// names its asset.
+func OrderID(asset uint32, seq uint64) uint64 { return uint64(asset)<<48 | seq&(1<<48-1) }
+
+// AssetOfOrder returns the asset id encoded in an exchange order id.
+func AssetOfOrder(id uint64) uint32 { return uint32(id >> 48) }
+
+// Input returns the input slot at ring sequence seq (for AckSinks).
+func (a *Asset) Input(seq int64) *Slot { return a.in.At(seq) }
+
+// Output returns the output entry at ring sequence seq (for OutputSinks).
+func (a *Asset) Output(seq int64) *Out { return a.out.At(seq) }
+
+// Available reports whether the asset's journal is healthy.
+func (a *Asset) Available() bool { return !a.unavailable.Load() }
+
+// Book returns the asset's book. It is owned by the matcher goroutine: call
+// it only before Start or after Close (for depth at start-up, and tests).
+func (a *Asset) Book() *engine.Book { return a.book }
+
+// InOccupancy and OutOccupancy report how full the rings are (for metrics).
+func (a *Asset) InOccupancy() int  { return a.in.Occupancy() }
+func (a *Asset) OutOccupancy() int { return a.out.Occupancy() }
