@@ -34,12 +34,10 @@ func (b *barrier) available(next int64) int64 {
 		return m
 	}
 	c := b.core
-	cur := c.cursor.load()
 	if !c.multi {
-		return cur
+		return c.cursor.load()
 	}
-	claimed, _ := decodeCursor(cur)
-	return c.highestPublished(next, claimed)
+	return c.highestPublished(next)
 }
 
 // drained reports whether the ring is closed and next will never be
@@ -48,12 +46,15 @@ func (b *barrier) available(next int64) int64 {
 // publish, so those are waited for too.
 func (b *barrier) drained(next int64) bool {
 	c := b.core
+	if !c.closed.Load() {
+		return false
+	}
 	if c.multi {
 		claimed, closed := decodeCursor(c.cursor.load())
 		return closed && claimed < next
 	}
 	// closed before cursor: everything published before Close is seen.
-	return c.closed.Load() && c.cursor.load() < next
+	return c.cursor.load() < next
 }
 
 // waitFor returns the highest available sequence, at least next, waiting

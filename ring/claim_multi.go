@@ -32,6 +32,9 @@ func decodeCursor(v int64) (claimed int64, closed bool) {
 // sequence published in it. A reader sees sequence s as published exactly
 // when avail[s&mask] == lap(s), and the consumers' barrier returns the
 // highest contiguous published sequence (see highestPublished).
+// The lap is kept in an int32: it wraps after 2^32 laps, but a slot's
+// marker only ever moves from lap(s)-1 to lap(s), so equality still
+// identifies s.
 type multiClaimer struct {
 	_ [cacheLinePad]byte
 	// gateCache is the slowest last-stage consumer as some producer last
@@ -79,23 +82,35 @@ func (c *core) claimMulti(n int64, mode claimMode, d time.Duration) (int64, erro
 }
 
 func (c *core) publishMulti(lo, hi int64) {
+	if c.wait != Blocking {
+		for s := lo; s <= hi; s++ {
+			storeRelease32(&c.avail[s&c.mask], int32(s>>c.shift))
+		}
+		return
+	}
 	for s := lo; s <= hi; s++ {
 		c.avail[s&c.mask].Store(int32(s >> c.shift))
 	}
-	if c.wait == Blocking {
-		c.cursor.wake()
-	}
+	c.cursor.wake()
 }
 
-// highestPublished returns the highest sequence h, next-1 <= h <= claimed,
-// such that every sequence from next to h is published.
-func (c *core) highestPublished(next, claimed int64) int64 {
-	for s := next; s <= claimed; s++ {
+// highestPublished returns the highest sequence h >= next-1 such that
+// every sequence from next to h is published.
+//
+// It reads only the availability buffer, not the cursor: the slot of s can
+// hold lap(s) only once s itself was published (its previous occupant,
+// s-Size, had lap(s)-1, and s+Size cannot be claimed before s is released),
+// so a scan from next stops at the first sequence not yet published, at
+// most Size slots on. Leaving the cursor alone matters: the producers
+// compare-and-swap it on every claim, and a consumer polling it would make
+// each of those a cache-line transfer.
+func (c *core) highestPublished(next int64) int64 {
+	for s := next; s < next+c.size; s++ {
 		if c.avail[s&c.mask].Load() != int32(s>>c.shift) {
 			return s - 1
 		}
 	}
-	return claimed
+	return next + c.size - 1
 }
 
 // closeMulti adds closedOffset to the cursor, freezing the claims.

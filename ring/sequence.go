@@ -60,11 +60,16 @@ func (s *sequence) load() int64 { return s.value.Load() }
 // the other: either store sees waiters > 0 and broadcasts (which the parker
 // receives, as it holds the mutex from its check until it waits), or the
 // parker's check sees the new value and does not wait.
+//
+// Without parking (BusySpin, Yield) nobody waits on waiters, so a release
+// store suffices, and it is much cheaper (see storeRelease).
 func (s *sequence) store(v int64, w WaitStrategy) {
-	s.value.Store(v)
-	if w == Blocking {
-		s.wake()
+	if w != Blocking {
+		storeRelease(&s.value, v)
+		return
 	}
+	s.value.Store(v)
+	s.wake()
 }
 
 // wake wakes the goroutines parked on s, if any.

@@ -67,6 +67,11 @@ const (
 	blockYields = 20
 )
 
+// spinPauses is how many PAUSE instructions a spinning wait executes between
+// two checks. Each check of a sequence another core is writing pulls its
+// cache line over; checking less often leaves that core's stores alone.
+var spinPauses uint32 = 8
+
 // backoff counts the failed checks of one wait and applies the strategy
 // between them.
 type backoff struct {
@@ -82,12 +87,15 @@ func (b *backoff) pause() (park bool) {
 	case BusySpin:
 		if b.misses%spinYieldEvery == 0 {
 			runtime.Gosched()
+		} else {
+			spinHint(spinPauses)
 		}
 	case Yield:
 		runtime.Gosched()
 	case Blocking:
 		switch {
 		case b.misses <= blockSpins:
+			spinHint(spinPauses)
 		case b.misses <= blockSpins+blockYields:
 			runtime.Gosched()
 		default:

@@ -1,0 +1,221 @@
+package ring
+
+import (
+	"sync"
+	"testing"
+)
+
+// Every ring benchmark has a buffered-channel twin doing the same work, so
+// one `go test -bench` run gives the ratio. ns/op is per message; msgs/s
+// is reported too. The rings use BusySpin (the latency configuration).
+
+const benchSize = 1 << 16 // ring entries and channel buffer
+
+type benchEntry struct{ v int64 }
+
+// sumHandler reads every entry of its batch.
+type sumHandler struct {
+	r   *Ring[benchEntry]
+	sum int64
+}
+
+func (h *sumHandler) Handle(lo, hi int64) {
+	for s := lo; s <= hi; s++ {
+		h.sum += h.r.At(s).v
+	}
+}
+
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// benchRing sends b.N messages from producers goroutines, claiming batch
+// slots at a time, through a chain of stages consumers, each behind the
+// previous one.
+func benchRing(b *testing.B, producers, batch, stages int) {
+	r, err := New[benchEntry](Config{Size: benchSize, Wait: BusySpin, MultiProducer: producers > 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cons []*Consumer
+	for i := range stages {
+		var deps []*Consumer
+		if i > 0 {
+			deps = append(deps, cons[i-1])
+		}
+		cons = append(cons, r.NewConsumer("stage", deps...))
+	}
+	r.Start()
+	var consumers sync.WaitGroup
+	for _, c := range cons {
+		consumers.Add(1)
+		go func() {
+			defer consumers.Done()
+			if err := c.Run(&sumHandler{r: r}); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	produce := func(count int) {
+		for i := 0; i < count; i += batch {
+			n := min(batch, count-i)
+			hi, err := r.Claim(n)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			lo := hi - int64(n) + 1
+			for s := lo; s <= hi; s++ {
+				r.At(s).v = s
+			}
+			r.Publish(lo, hi)
+		}
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	if producers == 1 {
+		produce(b.N)
+	} else {
+		var wg sync.WaitGroup
+		for p := range producers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				produce(share(b.N, producers, p))
+			}()
+		}
+		wg.Wait()
+	}
+	r.Close()
+	consumers.Wait() // the consumers drain everything before returning
+	b.StopTimer()
+	reportRate(b)
+}
+
+// share is producer p's part of n messages.
+func share(n, producers, p int) int {
+	s := n / producers
+	if p == 0 {
+		s += n % producers
+	}
+	return s
+}
+
+func BenchmarkRingSPSC(b *testing.B)        { benchRing(b, 1, 1, 1) }
+func BenchmarkRingSPSCBatch16(b *testing.B) { benchRing(b, 1, 16, 1) }
+func BenchmarkRingMPSC4(b *testing.B)       { benchRing(b, 4, 1, 1) }
+func BenchmarkRingPipeline3(b *testing.B)   { benchRing(b, 1, 1, 3) }
+
+func BenchmarkChanSPSC(b *testing.B) {
+	ch := make(chan int64, benchSize)
+	done := make(chan int64)
+	go func() {
+		var sum int64
+		for v := range ch {
+			sum += v
+		}
+		done <- sum
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		ch <- int64(i)
+	}
+	close(ch)
+	<-done
+	b.StopTimer()
+	reportRate(b)
+}
+
+// BenchmarkChanSPSCBatch16 is the channel's best answer to batching: one
+// send carries 16 messages.
+func BenchmarkChanSPSCBatch16(b *testing.B) {
+	ch := make(chan [16]int64, benchSize/16)
+	done := make(chan int64)
+	go func() {
+		var sum int64
+		for batch := range ch {
+			for _, v := range batch {
+				sum += v
+			}
+		}
+		done <- sum
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var batch [16]int64
+	for i := 0; i < b.N; i += 16 {
+		for j := range batch {
+			batch[j] = int64(i + j)
+		}
+		ch <- batch
+	}
+	close(ch)
+	<-done
+	b.StopTimer()
+	reportRate(b)
+}
+
+func BenchmarkChanMPSC4(b *testing.B) {
+	const producers = 4
+	ch := make(chan int64, benchSize)
+	done := make(chan int64)
+	go func() {
+		var sum int64
+		for v := range ch {
+			sum += v
+		}
+		done <- sum
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range share(b.N, producers, p) {
+				ch <- int64(i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(ch)
+	<-done
+	b.StopTimer()
+	reportRate(b)
+}
+
+// BenchmarkChanPipeline3 passes every message through three stages, each a
+// goroutine reading one channel and writing the next.
+func BenchmarkChanPipeline3(b *testing.B) {
+	in := make(chan int64, benchSize)
+	mid1 := make(chan int64, benchSize)
+	mid2 := make(chan int64, benchSize)
+	done := make(chan int64)
+	stage := func(from <-chan int64, to chan<- int64) {
+		for v := range from {
+			to <- v
+		}
+		close(to)
+	}
+	go stage(in, mid1)
+	go stage(mid1, mid2)
+	go func() {
+		var sum int64
+		for v := range mid2 {
+			sum += v
+		}
+		done <- sum
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		in <- int64(i)
+	}
+	close(in)
+	<-done
+	b.StopTimer()
+	reportRate(b)
+}

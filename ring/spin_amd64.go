@@ -1,0 +1,6 @@
+package ring
+
+// spinHint executes the PAUSE instruction n (> 0) times.
+//
+//go:noescape
+func spinHint(n uint32)
