@@ -117,7 +117,7 @@ func TestCrashRecovery(t *testing.T) {
 			io.Copy(io.Discard, stdout)
 		}()
 		// Kill at a random instant: sometimes during recovery, mostly under load.
-		killAfter := time.Duration(20+rng.IntN(400)) * time.Millisecond
+		killAfter := time.Duration(50+rng.IntN(600)) * time.Millisecond
 		timer := time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		ready := false
 		for line := range lines {

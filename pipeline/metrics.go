@@ -43,8 +43,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 type assetMetrics struct {
-	journalBatch, journalCommit, matchBatch prometheus.Observer
-	commands, busyRejects                   prometheus.Counter
+	batchSize, commitTime, matchTime prometheus.Observer
+	commands, busyRejects            prometheus.Counter
 }
 
 func (m *Metrics) forAsset(symbol string) *assetMetrics {
@@ -52,25 +52,25 @@ func (m *Metrics) forAsset(symbol string) *assetMetrics {
 		return nil
 	}
 	return &assetMetrics{
-		journalBatch:  m.journalBatch.WithLabelValues(symbol),
-		journalCommit: m.journalCommit.WithLabelValues(symbol),
-		matchBatch:    m.matchBatch.WithLabelValues(symbol),
-		commands:      m.commands.WithLabelValues(symbol),
-		busyRejects:   m.busyRejects.WithLabelValues(symbol),
+		batchSize:   m.journalBatch.WithLabelValues(symbol),
+		commitTime:  m.journalCommit.WithLabelValues(symbol),
+		matchTime:   m.matchBatch.WithLabelValues(symbol),
+		commands:    m.commands.WithLabelValues(symbol),
+		busyRejects: m.busyRejects.WithLabelValues(symbol),
 	}
 }
 
 func (m *assetMetrics) journalBatch(n int, took time.Duration) {
 	if m != nil {
-		m.journalBatch.Observe(float64(n))
-		m.journalCommit.Observe(took.Seconds())
+		m.batchSize.Observe(float64(n))
+		m.commitTime.Observe(took.Seconds())
 	}
 }
 
 func (m *assetMetrics) matched(n int, took time.Duration) {
 	if m != nil {
 		m.commands.Add(float64(n))
-		m.matchBatch.Observe(took.Seconds())
+		m.matchTime.Observe(took.Seconds())
 	}
 }
 
