@@ -1,0 +1,148 @@
+package journal
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ringex/ringex/engine"
+)
+
+// assetLog holds an asset's two appenders. Commands and events have separate
+// batches and locks: the journal consumer and the event consumer of an asset
+// run on different goroutines.
+type assetLog struct {
+	commands appender
+	events   appender
+}
+
+// appender is the write side of one sequence (an asset's commands or its
+// events): the last committed sequence, against which the next append is
+// checked for density, and a batch reused across commits so that a steady
+// append allocates nothing.
+type appender struct {
+	mu    sync.Mutex
+	batch *pebble.Batch
+	last  uint64 // the last committed sequence; valid if known
+	known bool
+}
+
+func (w *appender) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.batch != nil {
+		w.batch.Close()
+		w.batch = nil
+	}
+}
+
+// asset returns the asset's log, creating it on first use.
+func (s *Store) asset(id uint32) *assetLog {
+	s.assetsMu.RLock()
+	a := s.assets[id]
+	s.assetsMu.RUnlock()
+	if a != nil {
+		return a
+	}
+	s.assetsMu.Lock()
+	defer s.assetsMu.Unlock()
+	if a = s.assets[id]; a == nil {
+		a = new(assetLog)
+		s.assets[id] = a
+	}
+	return a
+}
+
+// prepare readies w for a batch starting at first: it loads the last
+// sequence from the database on first use, checks that first follows it,
+// and returns the reset batch. The caller holds w.mu.
+func (w *appender) prepare(s *Store, kind byte, asset uint32, first uint64) (*pebble.Batch, error) {
+	if err := s.usable(); err != nil {
+		return nil, err
+	}
+	if !w.known {
+		last, err := s.lastSeq(kind, asset)
+		if err != nil {
+			return nil, err
+		}
+		w.last, w.known = last, true
+	}
+	if first != w.last+1 {
+		return nil, fmt.Errorf("journal: asset %d: %s seq %d does not follow %d: %w",
+			asset, kindName(kind), first, w.last, ErrSequence)
+	}
+	if w.batch == nil {
+		w.batch = s.db.NewBatch()
+	}
+	w.batch.Reset()
+	return w.batch, nil
+}
+
+// AppendCommands journals cmds, which must continue the asset's command
+// sequence densely (the first command of a journal has Seq 1), as one
+// batch committed under the store's sync policy: when it returns nil the
+// commands are as durable as the policy makes them. A sequence error leaves
+// the store usable; a write error makes it unavailable for good.
+func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	w := &s.asset(asset).commands
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, err := w.prepare(s, kindCommand, asset, cmds[0].Seq)
+	if err != nil {
+		return err
+	}
+	for i := range cmds {
+		c := &cmds[i]
+		if want := cmds[0].Seq + uint64(i); c.Seq != want {
+			return fmt.Errorf("journal: asset %d: command %d of the batch has seq %d, want %d: %w",
+				asset, i, c.Seq, want, ErrSequence)
+		}
+		op := b.SetDeferred(keyLen, commandLen)
+		putKey(op.Key, kindCommand, asset, c.Seq)
+		encodeCommand(op.Value, asset, c)
+		// The batch is not indexed, so Finish has nothing to do and cannot fail.
+		_ = op.Finish()
+	}
+	if err := s.commit(b, s.syncCommands()); err != nil {
+		return fmt.Errorf("journal: asset %d: commands %d-%d: %w", asset, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
+	}
+	w.last = cmds[len(cmds)-1].Seq
+	return nil
+}
+
+// AppendEvents journals evs, which must continue the asset's event sequence
+// densely, as one batch. Events are never fsynced on their own (see the
+// package comment): the next command batch, snapshot or interval sync makes
+// them durable, and recovery rebuilds any a crash lost.
+func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	w := &s.asset(asset).events
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, err := w.prepare(s, kindEvent, asset, evs[0].Seq)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		e := &evs[i]
+		if want := evs[0].Seq + uint64(i); e.Seq != want {
+			return fmt.Errorf("journal: asset %d: event %d of the batch has seq %d, want %d: %w",
+				asset, i, e.Seq, want, ErrSequence)
+		}
+		op := b.SetDeferred(keyLen, eventLen)
+		putKey(op.Key, kindEvent, asset, e.Seq)
+		encodeEvent(op.Value, asset, e)
+		_ = op.Finish()
+	}
+	if err := s.commit(b, false); err != nil {
+		return fmt.Errorf("journal: asset %d: events %d-%d: %w", asset, evs[0].Seq, evs[len(evs)-1].Seq, err)
+	}
+	w.last = evs[len(evs)-1].Seq
+	return nil
+}

@@ -1,0 +1,116 @@
+// Package journal is ringex's durable store: the input journal of commands,
+// the output journal of events, book snapshots and asset metadata, kept in
+// one Pebble database.
+//
+// The pipeline writes every batch of input commands with AppendCommands
+// before the matcher or the acker may see them; on start-up it rebuilds each
+// book from LatestSnapshot and ReplayCommands. The output journal
+// (AppendEvents, ScanEvents, LastTrades, TradesSince) is derived data: the
+// engine is deterministic, so recovery rebuilds any events it lacks from the
+// input journal.
+//
+// # Group commit and durability
+//
+// Each Append call is one Pebble batch, so a ring's whole available range is
+// one write to the WAL (group commit). The SyncPolicy decides when the WAL is
+// made durable:
+//
+//   - SyncAlways (the default): every command batch is fsynced before
+//     AppendCommands returns. A command that was acknowledged survives any
+//     crash.
+//   - SyncInterval: commands are written without fsync and a background
+//     syncer fsyncs the WAL every Interval if anything was written. A crash
+//     (of the machine, not only the process) loses at most the commands
+//     committed in the last Interval plus the duration of one fsync. The
+//     process dying alone loses nothing: the data is in the OS page cache.
+//   - SyncOff: nothing is fsynced until Close. For tests and benchmarks; not
+//     durable against a machine crash.
+//
+// Events are written without fsync under every policy: a later command sync
+// covers them (the WAL is one sequential file, so a sync makes everything
+// before it durable), and recovery rebuilds any that a crash lost.
+// Snapshots and asset configurations are fsynced unless the policy is
+// SyncOff, because pruning deletes the commands a snapshot replaces.
+//
+// # Failure
+//
+// A failed write or sync makes the store unavailable for good: every later
+// write returns an error that matches ErrUnavailable and wraps the first
+// cause. Store never reports a batch committed unless Pebble did, and never
+// writes after the failure. Pebble treats a WAL write after a WAL error as a
+// fatal error (it panics inside its commit pipeline), so the store watches
+// every file write and sync through its own vfs.FS wrapper, marks itself
+// failed before Pebble sees the error, and checks that mark and hands the
+// batch to Pebble under one mutex (Store.commit explains why this is enough).
+// The fsync itself is waited for outside that mutex, so concurrent writers
+// (several assets, commands and events) still share WAL syncs. One case is
+// out of reach: a disk that fails while Pebble is rotating its WAL makes
+// Pebble panic, which is a crash and so loses nothing acknowledged.
+//
+// # Keys
+//
+// Every key is 13 bytes and sorts by kind, then asset, then sequence, so that
+// an asset's commands (or events) are one contiguous range read by one
+// forward scan:
+//
+//	offset size
+//	0      1    kind: 1 command, 2 event, 3 snapshot, 4 metadata
+//	1      4    asset id, big-endian
+//	5      8    sequence, big-endian: the command or event sequence, the
+//	            snapshot's command sequence, or the metadata item (1 = asset
+//	            configuration)
+//
+// # Records
+//
+// Values are versioned fixed-layout records, little-endian, ending in a
+// CRC32C (Castagnoli) of every byte before it. Decoding checks, in order,
+// the length (at least one byte), the version (1), the exact length, the
+// checksum, the record type and the reserved bytes, and the caller then
+// checks the asset and the sequence against the key. Any mismatch is a
+// *CorruptError naming the asset, the sequence and the key; nothing is
+// skipped. Scans also check that sequences are dense, so a missing record is
+// reported as a gap.
+//
+// Command record, 68 bytes:
+//
+//	0  u8  version (1)      8  u32 asset           48 i64 Price
+//	1  u8  type (1)         12 u32 UserID          56 i64 Qty
+//	2  u8  Kind             16 u64 Seq             64 u32 CRC32C of [0,64)
+//	3  u8  Side             24 i64 Time
+//	4  u8  Type             32 u64 OrderID
+//	5  u8  TIF              40 u64 ClientOrderID
+//	6  u8  STP
+//	7  u8  PostOnly (0 or 1)
+//
+// Event record, 112 bytes:
+//
+//	0  u8  version (1)      16 u64 Seq             72 i64 Remaining
+//	1  u8  type (2)         24 u64 CmdSeq          80 u64 MakerOrderID
+//	2  u8  Kind             32 i64 Time            88 u64 MakerClientOrderID
+//	3  u8  Side             40 u64 OrderID         96 i64 MakerRemaining
+//	4  u8  Reason           48 u64 ClientOrderID   104 u32 MakerUserID
+//	5  3   reserved (0)     56 i64 Price           108 u32 CRC32C of [0,108)
+//	8  u32 asset            64 i64 Qty
+//	12 u32 UserID
+//
+// Snapshot record, 32+n bytes (the snapshot itself is opaque):
+//
+//	0  u8  version (1)      8  u64 command sequence    28   n   data
+//	1  u8  type (3)         16 u64 event sequence      28+n u32 CRC32C of [0,28+n)
+//	2  2   reserved (0)     24 u32 n
+//	4  u32 asset
+//
+// Asset configuration record, 54+n bytes:
+//
+//	0  u8  version (1)      8  i64 TickSize        40 i64 MaxQty
+//	1  u8  type (4)         16 i64 LotSize         48 u16 n
+//	2  2   reserved (0)     24 i64 MinPrice        50 n   Symbol
+//	4  u32 asset            32 i64 MaxPrice        50+n u32 CRC32C of [0,50+n)
+//
+// # Pruning
+//
+// Prune deletes, with one range deletion per kind, the commands, events and
+// snapshots that a snapshot makes unnecessary, keeping the snapshot and the
+// last command and event it covers, so that the last sequences survive and
+// appends stay dense. Pebble reclaims the space when it compacts the ranges.
+package journal

@@ -1,0 +1,166 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ringex/ringex/engine"
+)
+
+// PutSnapshot stores data, an opaque snapshot of the asset's book after
+// every command up to cmdSeq, when its last event was eventSeq. It is
+// fsynced unless the policy is SyncOff, which also makes every event and
+// command written before it durable.
+func (s *Store) PutSnapshot(asset uint32, cmdSeq, eventSeq uint64, data []byte) error {
+	if uint64(len(data)) > math.MaxUint32-snapshotHeaderLen-crcLen {
+		return fmt.Errorf("journal: asset %d: snapshot of %d bytes is too large", asset, len(data))
+	}
+	value := encodeSnapshot(asset, cmdSeq, eventSeq, data)
+	err := s.commitOne(s.syncMetadata(), func(b *pebble.Batch) error {
+		return b.Set(makeKey(kindSnapshot, asset, cmdSeq), value, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("journal: asset %d: snapshot at seq %d: %w", asset, cmdSeq, err)
+	}
+	return nil
+}
+
+// LatestSnapshot returns the asset's newest snapshot: its command sequence,
+// its event sequence and a copy of its data. ok is false if there is none.
+func (s *Store) LatestSnapshot(asset uint32) (cmdSeq, eventSeq uint64, data []byte, ok bool, err error) {
+	c, err := s.newCursor(kindSnapshot, asset, 0, math.MaxUint64, true)
+	if err != nil {
+		return 0, 0, nil, false, err
+	}
+	if c.next() {
+		h, d, err := decodeSnapshot(c.value)
+		switch {
+		case err != nil:
+			c.corrupt(err)
+		case c.check(h.asset, h.cmdSeq) == nil:
+			cmdSeq, eventSeq, data, ok = h.cmdSeq, h.eventSeq, bytes.Clone(d), true
+		}
+	}
+	if err := c.close(); err != nil {
+		return 0, 0, nil, false, err
+	}
+	return cmdSeq, eventSeq, data, ok, nil
+}
+
+// latestSnapshotHeader returns the header of the asset's newest snapshot at
+// or before command sequence atOrBefore.
+func (s *Store) latestSnapshotHeader(asset uint32, atOrBefore uint64) (h snapshotHeader, ok bool, err error) {
+	c, err := s.newCursor(kindSnapshot, asset, 0, atOrBefore, true)
+	if err != nil {
+		return h, false, err
+	}
+	if c.next() {
+		hh, _, err := decodeSnapshot(c.value)
+		switch {
+		case err != nil:
+			c.corrupt(err)
+		case c.check(hh.asset, hh.cmdSeq) == nil:
+			h, ok = hh, true
+		}
+	}
+	if err := c.close(); err != nil {
+		return snapshotHeader{}, false, err
+	}
+	return h, ok, nil
+}
+
+// Prune deletes what the asset's newest snapshot at or before beforeCmdSeq
+// (call it S) makes unnecessary for recovery: the commands before S's
+// command sequence, the events before S's event sequence, and the snapshots
+// before S. It keeps S, and the last command and event S covers, so that the
+// last sequences, and the density of later appends, survive. Each kind is
+// one range deletion; Pebble reclaims the space as it compacts. Without such
+// a snapshot Prune does nothing.
+//
+// To keep a retention window, pass a sequence older than the newest
+// snapshot: Prune then cuts at the newest snapshot before it.
+func (s *Store) Prune(asset uint32, beforeCmdSeq uint64) error {
+	h, ok, err := s.latestSnapshotHeader(asset, beforeCmdSeq)
+	if err != nil || !ok {
+		return err
+	}
+	err = s.commitOne(false, func(b *pebble.Batch) error {
+		for _, r := range [...]struct {
+			kind byte
+			end  uint64
+		}{{kindCommand, h.cmdSeq}, {kindEvent, h.eventSeq}, {kindSnapshot, h.cmdSeq}} {
+			if r.end == 0 {
+				continue
+			}
+			if err := b.DeleteRange(makeKey(r.kind, asset, 0), makeKey(r.kind, asset, r.end), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("journal: asset %d: prune before seq %d: %w", asset, h.cmdSeq, err)
+	}
+	return nil
+}
+
+// PutAssetConfig stores the configuration of asset id.
+func (s *Store) PutAssetConfig(id uint32, cfg engine.AssetConfig) error {
+	value, err := encodeAssetConfig(id, &cfg)
+	if err != nil {
+		return err
+	}
+	err = s.commitOne(s.syncMetadata(), func(b *pebble.Batch) error {
+		return b.Set(makeKey(kindMeta, id, metaAssetConfig), value, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("journal: asset %d: store configuration: %w", id, err)
+	}
+	return nil
+}
+
+// AssetConfigs returns every stored asset configuration by asset id.
+func (s *Store) AssetConfigs() (map[uint32]engine.AssetConfig, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindMeta}, UpperBound: []byte{kindMeta + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("journal: open metadata iterator: %w", err)
+	}
+	defer it.Close()
+	cfgs := make(map[uint32]engine.AssetConfig)
+	for ok := it.First(); ok; ok = it.Next() {
+		key := it.Key()
+		if len(key) != keyLen {
+			return nil, &CorruptError{Key: bytes.Clone(key), Reason: errMalformed.Error(), Err: errMalformed}
+		}
+		id := binary.BigEndian.Uint32(key[1:5])
+		if seq, _ := parseKey(key, kindMeta, id); seq != metaAssetConfig {
+			continue // a metadata item of a later version
+		}
+		corrupt := func(err error) error {
+			return &CorruptError{Asset: id, Seq: metaAssetConfig, Key: bytes.Clone(key), Reason: err.Error(), Err: err}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, corrupt(err)
+		}
+		asset, cfg, err := decodeAssetConfig(v)
+		if err != nil {
+			return nil, corrupt(err)
+		}
+		if asset != id {
+			return nil, corrupt(fmt.Errorf("%w %d", errWrongAsset, asset))
+		}
+		cfgs[id] = cfg
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("journal: read metadata: %w", err)
+	}
+	return cfgs, nil
+}

@@ -1,0 +1,257 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// ErrUnavailable is matched (with errors.Is) by every write to a store that
+// has failed a write or a sync. The failure is sticky: the store cannot tell
+// what the disk kept, so it writes nothing more until it is reopened.
+var ErrUnavailable = errors.New("journal: unavailable")
+
+// ErrClosed is returned by calls on a closed store.
+var ErrClosed = errors.New("journal: store closed")
+
+// ErrSequence is matched by an Append whose records do not continue the
+// asset's sequence densely.
+var ErrSequence = errors.New("journal: sequence not dense")
+
+// unavailableError is the sticky failure: it matches ErrUnavailable and
+// unwraps to the first cause.
+type unavailableError struct{ cause error }
+
+func (e *unavailableError) Error() string        { return "journal: unavailable: " + e.cause.Error() }
+func (e *unavailableError) Unwrap() error        { return e.cause }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Store is the journal: one Pebble database holding every asset's commands,
+// events, snapshots and configuration. Its methods are safe for concurrent
+// use, except Close, which must come after every other call has returned.
+type Store struct {
+	db     *pebble.DB
+	log    *slog.Logger
+	policy SyncPolicy
+
+	// commitMu makes "check the failure mark, then hand the batch to Pebble"
+	// atomic. See commit.
+	commitMu sync.Mutex
+	closed   atomic.Bool // set under commitMu
+	failed   atomic.Pointer[unavailableError]
+
+	assetsMu sync.RWMutex
+	assets   map[uint32]*assetLog
+
+	// written counts batches committed without fsync; the interval syncer
+	// fsyncs when it moved.
+	written atomic.Uint64
+	syncer  *syncer
+}
+
+// Open opens (creating if needed) the store in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	if err := opts.Sync.validate(); err != nil {
+		return nil, err
+	}
+	if opts.Dir == "" {
+		return nil, errors.New("journal: no directory")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "journal")
+	fs := opts.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	memtable := opts.MemTableSize
+	if memtable == 0 {
+		memtable = 64 << 20
+	}
+	s := &Store{log: log, policy: opts.Sync, assets: make(map[uint32]*assetLog)}
+	po := &pebble.Options{
+		FS:                 &watchFS{FS: fs, s: s},
+		Logger:             pebbleLogger{log},
+		EventListener:      eventListener(log),
+		FormatMajorVersion: pebble.FormatNewest,
+		MemTableSize:       memtable,
+		// A range deletion from Prune is flushed within this delay even if
+		// the memtable is not full, so its space can be reclaimed.
+		FlushDelayDeleteRange: 10 * time.Second,
+	}
+	db, err := pebble.Open(opts.Dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("journal: open %s: %w", opts.Dir, err)
+	}
+	s.db = db
+	if f := s.failed.Load(); f != nil {
+		// A write failed during Open (WAL recovery, manifest) although Pebble
+		// recovered from it: do not trust this disk.
+		db.Close()
+		return nil, fmt.Errorf("journal: open %s: %w", opts.Dir, f)
+	}
+	if opts.Sync.Mode == SyncInterval {
+		s.syncer = startSyncer(s, opts.Sync.Interval)
+	}
+	log.Info("journal open", "dir", opts.Dir, "sync", opts.Sync.String())
+	return s, nil
+}
+
+// Close stops the interval syncer and closes the database, which syncs the
+// WAL unless the store has failed. It returns the close error of Pebble, if
+// any (after a failure it usually has one).
+func (s *Store) Close() error {
+	if s.syncer != nil {
+		s.syncer.stop()
+	}
+	s.commitMu.Lock()
+	if s.closed.Load() {
+		s.commitMu.Unlock()
+		return ErrClosed
+	}
+	s.closed.Store(true)
+	s.commitMu.Unlock()
+
+	s.assetsMu.Lock()
+	for _, a := range s.assets {
+		a.commands.close()
+		a.events.close()
+	}
+	s.assetsMu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("journal: close: %w", err)
+	}
+	return nil
+}
+
+// Err returns nil while the store is healthy and, once it has failed, the
+// sticky error (matching ErrUnavailable).
+func (s *Store) Err() error {
+	if f := s.failed.Load(); f != nil {
+		return f
+	}
+	return nil
+}
+
+// fail records the first write or sync failure and returns the sticky error.
+func (s *Store) fail(cause error) error {
+	f := &unavailableError{cause: cause}
+	if s.failed.CompareAndSwap(nil, f) {
+		s.log.Error("journal failed: rejecting every write until restart", "err", cause)
+		return f
+	}
+	return s.failed.Load()
+}
+
+// commit writes b to Pebble and, if sync, waits until the WAL is fsynced.
+//
+// Pebble panics (inside its commit pipeline, with its mutex held) when a
+// batch is written to a WAL that has already failed a write or sync, and it
+// calls Logger.Fatalf when a synchronous commit fails its sync. commit keeps
+// clear of both. The fsync is requested with ApplyNoSyncWait and waited for
+// with SyncWait, which returns the sync error instead of reaching Fatalf.
+// And the WAL only refuses a write (panics) after some write following the
+// failure has queued a block, so it takes two writes after the failure. The
+// store's file system wrapper (watchFS) marks the store failed before Pebble
+// sees the error, and commitMu makes each write check that mark before it
+// starts, and start only after the previous write has returned: so the second
+// write after a failure always sees the mark and never reaches Pebble. The
+// wait for the fsync is outside the mutex, so batches from concurrent writers
+// still share WAL syncs (Pebble's own group commit).
+func (s *Store) commit(b *pebble.Batch, sync bool) error {
+	s.commitMu.Lock()
+	if s.closed.Load() {
+		s.commitMu.Unlock()
+		return ErrClosed
+	}
+	if f := s.failed.Load(); f != nil {
+		s.commitMu.Unlock()
+		return f
+	}
+	err := s.apply(b, sync)
+	s.commitMu.Unlock()
+	if err == nil && sync {
+		err = b.SyncWait()
+	}
+	if err != nil {
+		return s.fail(err)
+	}
+	if !sync {
+		s.written.Add(1)
+	}
+	return nil
+}
+
+// apply hands b to Pebble, turning a Fatalf from the commit path (which
+// pebbleLogger raises as a panic) into an error.
+func (s *Store) apply(b *pebble.Batch, sync bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			err = f
+		}
+	}()
+	if sync {
+		return s.db.ApplyNoSyncWait(b, pebble.Sync)
+	}
+	return s.db.Apply(b, pebble.NoSync)
+}
+
+// syncCommands reports whether command batches are fsynced on commit.
+func (s *Store) syncCommands() bool { return s.policy.Mode == SyncAlways }
+
+// syncMetadata reports whether snapshots and configurations are fsynced.
+func (s *Store) syncMetadata() bool { return s.policy.Mode != SyncOff }
+
+// commitOne commits a one-off batch built by fill (metadata, snapshots,
+// pruning: not the hot path).
+func (s *Store) commitOne(sync bool, fill func(b *pebble.Batch) error) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	if err := fill(b); err != nil {
+		b.Close()
+		return err
+	}
+	if err := s.commit(b, sync); err != nil {
+		// After a failed commit Pebble may still hold the batch; leave it to
+		// the garbage collector.
+		return err
+	}
+	return b.Close()
+}
+
+// usable returns the sticky failure or ErrClosed, if any. Writers check it
+// before building a batch (commit checks again under commitMu), readers
+// before touching Pebble, which panics on a closed database.
+func (s *Store) usable() error {
+	if f := s.failed.Load(); f != nil {
+		return f
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// syncWAL makes every WAL write so far durable: an empty LogData record
+// committed with Sync.
+func (s *Store) syncWAL(b *pebble.Batch) error {
+	b.Reset()
+	if err := b.LogData(nil, nil); err != nil {
+		return err
+	}
+	return s.commit(b, true)
+}

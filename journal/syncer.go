@@ -1,0 +1,57 @@
+package journal
+
+import (
+	"sync"
+	"time"
+)
+
+// syncer is the SyncInterval policy's background fsync: every interval, if
+// any batch was committed without fsync since the last sync, it fsyncs the
+// WAL. A crash of the machine therefore loses at most the batches of one
+// interval plus one fsync. A failed sync fails the store like any other
+// write error.
+type syncer struct {
+	s        *Store
+	interval time.Duration
+	done     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+func startSyncer(s *Store, interval time.Duration) *syncer {
+	y := &syncer{s: s, interval: interval, done: make(chan struct{})}
+	y.wg.Add(1)
+	go y.run()
+	return y
+}
+
+func (y *syncer) run() {
+	defer y.wg.Done()
+	t := time.NewTicker(y.interval)
+	defer t.Stop()
+	b := y.s.db.NewBatch()
+	var synced uint64
+	for {
+		select {
+		case <-y.done:
+			return
+		case <-t.C:
+		}
+		n := y.s.written.Load()
+		if n == synced || y.s.Err() != nil {
+			continue
+		}
+		if err := y.s.syncWAL(b); err != nil {
+			// The store is failed (or closing): nothing to sync any more.
+			continue
+		}
+		synced = n
+	}
+}
+
+// stop ends the syncer and waits for it; Close calls it before closing the
+// database, which syncs the WAL a last time.
+func (y *syncer) stop() {
+	y.once.Do(func() { close(y.done) })
+	y.wg.Wait()
+}
