@@ -35,12 +35,12 @@ const (
 type STPMode uint8
 
 const (
-	STPNone             STPMode = 0 // users may trade with themselves
-	STPCancelNewest     STPMode = 1 // cancel the taker's remainder
-	STPCancelOldest     STPMode = 2 // cancel the resting (maker) order and go on matching
-	STPCancelBoth       STPMode = 3 // cancel both
-	STPDecrementCancel  STPMode = 4 // reduce both by the smaller quantity; cancel what reaches zero
-	numSTPModes                 = 5
+	STPNone            STPMode = 0 // users may trade with themselves
+	STPCancelNewest    STPMode = 1 // cancel the taker's remainder
+	STPCancelOldest    STPMode = 2 // cancel the resting (maker) order and go on matching
+	STPCancelBoth      STPMode = 3 // cancel both
+	STPDecrementCancel STPMode = 4 // reduce both by the smaller quantity; cancel what reaches zero
+	numSTPModes                = 5
 )
 
 // CommandKind selects what a Command does.
@@ -98,15 +98,15 @@ const (
 type RejectReason uint8
 
 const (
-	RejectBadPrice      RejectReason = 1 // zero, negative, or outside the asset's band
-	RejectOffTick       RejectReason = 2 // not a multiple of the tick size
-	RejectBadQuantity   RejectReason = 3 // zero, negative, or above the maximum
-	RejectOffLot        RejectReason = 4 // not a multiple of the lot size
-	RejectUnknownOrder  RejectReason = 5 // no resting order with that id
-	RejectNotOwner      RejectReason = 6 // the order belongs to another user
-	RejectFOKUnfillable RejectReason = 7 // a FOK order could not fill completely
-	RejectPostOnlyTake  RejectReason = 8 // a post-only order would have taken liquidity
-	RejectDuplicateID   RejectReason = 9 // an order with that id is already resting
+	RejectBadPrice      RejectReason = 1  // zero, negative, or outside the asset's band
+	RejectOffTick       RejectReason = 2  // not a multiple of the tick size
+	RejectBadQuantity   RejectReason = 3  // zero, negative, or above the maximum
+	RejectOffLot        RejectReason = 4  // not a multiple of the lot size
+	RejectUnknownOrder  RejectReason = 5  // no resting order with that id
+	RejectNotOwner      RejectReason = 6  // the order belongs to another user
+	RejectFOKUnfillable RejectReason = 7  // a FOK order could not fill completely
+	RejectPostOnlyTake  RejectReason = 8  // a post-only order would have taken liquidity
+	RejectDuplicateID   RejectReason = 9  // an order with that id is already resting
 	RejectBadCommand    RejectReason = 10 // unknown kind, side, type, TIF or STP mode
 )
 
