@@ -1,0 +1,403 @@
+package netio
+
+// The market data notifier. Subscribers connect to their own port, log in
+// (only for private order events) and subscribe per asset to trades, the
+// L2 book (a snapshot, then level updates) and the best bid and offer, and
+// to the events of their own orders. The notifier is the pipeline's
+// OutputSink: each asset's notifier goroutine hands it ranges of the
+// output ring.
+//
+// Invariants:
+//
+//   - The matcher is never slowed by a subscriber. The notifier goroutine
+//     does work proportional to the events of a batch and the number of
+//     event loops, not to the number of subscribers (see notifier_loop.go),
+//     and never waits on a socket. Each connection's unsent bytes are
+//     bounded (MaxQueuedBytes); past the bound it is sent Logout(slow
+//     consumer) and closed, and no other connection notices.
+//   - Each public message is encoded once per asset and channel and written
+//     to every subscriber from the same bytes.
+//   - The book snapshot and the level updates after it come from the same
+//     depth picture, changed only by the output ring's level changes under
+//     the asset's lock, so snapshot plus updates is the book.
+//   - A user's private events go only to connections logged in as that
+//     user; an unauthenticated connection gets public channels only.
+//   - A resume delivers every private event after the client's sequence
+//     exactly once and in order: the journal's first, then the live ones
+//     (see notifier_resume.go).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/pipeline"
+)
+
+// EventJournal is what the notifier reads to replay missed private events
+// to a resuming client: the pipeline's event journal (*journal.Store).
+type EventJournal interface {
+	// ScanEvents calls fn for every event of asset with a sequence above
+	// after, in sequence order.
+	ScanEvents(asset uint32, after uint64, fn func(*engine.Event) error) error
+}
+
+// NotifierConfig configures the market-data server.
+type NotifierConfig struct {
+	Addr  string // host:port to listen on
+	Users *Users // who may log in for private order events
+	// Store is the event journal that Resume reads. Nil: Resume is refused.
+	Store EventJournal
+	Loops int // gnet event loops; 0 = one per CPU
+	// MaxConns caps connections; beyond it a connection is refused with a
+	// Logout. It is lowered at start-up if the file-descriptor limit
+	// cannot hold it.
+	MaxConns int
+	// MaxQueuedBytes bounds each connection's outbound queue: bytes handed
+	// to its event loop and not yet taken by the socket. A subscriber past
+	// it is sent Logout(slow consumer) and closed. It must hold a whole
+	// book snapshot.
+	MaxQueuedBytes int64
+	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
+	// system default). Tests use a small one to make a stall show quickly.
+	SocketSendBuffer  int
+	HeartbeatInterval time.Duration // the server sends a heartbeat when it has been quiet this long
+	IdleTimeout       time.Duration // a connection that sends nothing this long is closed; 0 = never
+	MaxLoginFailures  int           // failed logins on one connection before it is closed
+	// ResumeTimeout bounds how long a resume waits for the event journal
+	// to hold every event the live stream has already passed.
+	ResumeTimeout time.Duration
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer // nil: no metrics
+}
+
+func (c *NotifierConfig) setDefaults() {
+	if c.MaxConns == 0 {
+		c.MaxConns = 16384
+	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = 8 << 20
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.MaxLoginFailures == 0 {
+		c.MaxLoginFailures = 3
+	}
+	if c.ResumeTimeout == 0 {
+		c.ResumeTimeout = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Notifier is the market-data server. It is the pipeline's OutputSink.
+type Notifier struct {
+	gnet.BuiltinEventEngine
+
+	cfg     NotifierConfig
+	log     *slog.Logger
+	m       *notifierMetrics
+	shared  sync.Pool // *sharedBuf
+	batches sync.Pool // *loopBatch
+
+	assets []*feedAsset
+	byID   map[uint32]*feedAsset
+	byKey  map[[8]byte]*feedAsset
+
+	nextID    atomic.Uint64
+	slowCount atomic.Int64 // slow-consumer disconnects, for tests and logs
+	conns     atomic.Int64
+	draining  atomic.Bool
+	connsMu   sync.Mutex
+	connSet   map[*feedConn]struct{}
+	loops     map[gnet.EventLoop]*feedLoop // guarded by connsMu
+	resumes   sync.WaitGroup
+
+	engMu   sync.Mutex
+	eng     gnet.Engine
+	addr    net.Addr
+	booted  chan struct{}
+	stopped chan struct{}
+}
+
+// NewNotifier builds the market-data server. Call Init with the exchange's
+// assets before the pipeline starts.
+func NewNotifier(cfg NotifierConfig) *Notifier {
+	cfg.setDefaults()
+	n := &Notifier{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "notifier"),
+		m:       newNotifierMetrics(cfg.Registerer),
+		byID:    make(map[uint32]*feedAsset),
+		byKey:   make(map[[8]byte]*feedAsset),
+		connSet: make(map[*feedConn]struct{}),
+		loops:   make(map[gnet.EventLoop]*feedLoop),
+		booted:  make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	n.shared.New = func() any { return &sharedBuf{pool: &n.shared} }
+	n.batches.New = func() any { return new(loopBatch) }
+	return n
+}
+
+// Init takes each asset's depth and last event sequence from its book. It
+// must be called before the pipeline starts (the book belongs to the
+// matcher from then on) and before Serve; from then on the notifier's depth
+// picture follows the level changes of the output ring alone.
+func (n *Notifier) Init(assets []*pipeline.Asset) {
+	n.assets = n.assets[:0]
+	clear(n.byID)
+	clear(n.byKey)
+	var lv []engine.Level
+	for i, a := range assets {
+		fa := newFeedAsset(a.ID, i, a.Symbol)
+		book := a.Book()
+		for _, side := range []engine.Side{engine.Buy, engine.Sell} {
+			lv = book.Depth(side, -1, lv[:0]) // every level
+			levels := make([]depthLevel, len(lv))
+			for j, l := range lv {
+				levels[j] = depthLevel{price: l.Price, qty: l.Qty, count: l.Count}
+			}
+			fa.side(side).reset(levels)
+		}
+		fa.lastSeq = book.LastEventSeq()
+		fa.lastBid, fa.lastAsk = fa.bids.best(), fa.asks.best()
+		n.assets = append(n.assets, fa)
+		n.byID[a.ID] = fa
+		n.byKey[fa.key] = fa
+	}
+}
+
+func (n *Notifier) getShared() *sharedBuf {
+	sb := n.shared.Get().(*sharedBuf)
+	sb.refs.Store(1)
+	return sb
+}
+
+func (n *Notifier) getBatch() *loopBatch { return n.batches.Get().(*loopBatch) }
+
+func (n *Notifier) putBatch(b *loopBatch) {
+	b.reset()
+	n.batches.Put(b)
+}
+
+// loopOf returns the feedLoop of an event loop, creating it on first use.
+// The caller holds connsMu.
+func (n *Notifier) loopOf(el gnet.EventLoop) *feedLoop {
+	fl := n.loops[el]
+	if fl == nil {
+		fl = newFeedLoop(n, len(n.loops), el)
+		n.loops[el] = fl
+	}
+	return fl
+}
+
+// Serve raises the file-descriptor limit, then runs the event loops until
+// Stop. It returns once the server is stopped, with the error that stopped
+// it, if any.
+func (n *Notifier) Serve() error {
+	defer close(n.stopped)
+	n.raiseFileLimit()
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+	}
+	if n.cfg.Loops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(n.cfg.Loops))
+	}
+	if n.cfg.SocketSendBuffer > 0 {
+		opts = append(opts, gnet.WithSocketSendBuffer(n.cfg.SocketSendBuffer))
+	}
+	if err := gnet.Run(n, "tcp://"+n.cfg.Addr, opts...); err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	return nil
+}
+
+// Ready is closed once the server accepts connections.
+func (n *Notifier) Ready() <-chan struct{} { return n.booted }
+
+// Addr is the address the server listens on (useful with port 0), or nil
+// before Ready.
+func (n *Notifier) Addr() net.Addr {
+	n.engMu.Lock()
+	defer n.engMu.Unlock()
+	return n.addr
+}
+
+// Stop logs every connection out and stops the event loops.
+func (n *Notifier) Stop(ctx context.Context) error {
+	select {
+	case <-n.booted:
+	default:
+		return nil
+	}
+	n.draining.Store(true)
+	n.eachConn(func(fc *feedConn) { fc.logout(reasonFeedShutdown) })
+	n.engMu.Lock()
+	eng := n.eng
+	n.engMu.Unlock()
+	err := eng.Stop(ctx)
+	n.resumes.Wait()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("notifier: stop: %w", err)
+	}
+	return nil
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, and lowers
+// MaxConns (with a warning) if even that cannot hold it.
+func (n *Notifier) raiseFileLimit() {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		n.log.Warn("cannot read the file-descriptor limit", "err", err)
+		return
+	}
+	if lim.Cur < lim.Max {
+		want := lim
+		want.Cur = lim.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &want); err != nil {
+			n.log.Warn("cannot raise the file-descriptor limit", "soft", lim.Cur, "hard", lim.Max, "err", err)
+		} else {
+			n.log.Info("raised the file-descriptor limit", "from", lim.Cur, "to", lim.Max)
+			lim = want
+		}
+	}
+	// Leave room for the journal, the order-entry gateway and the admin
+	// server.
+	const reserve = 256
+	if limit := int64(lim.Cur) - reserve; limit < int64(n.cfg.MaxConns) {
+		if limit < 1 {
+			limit = 1
+		}
+		n.log.Warn("the file-descriptor limit caps market-data connections",
+			"max_conns_configured", n.cfg.MaxConns, "max_conns", limit, "rlimit_nofile", lim.Cur)
+		n.cfg.MaxConns = int(limit)
+	}
+}
+
+// OnBoot records the engine so that Stop can reach it.
+func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
+	n.engMu.Lock()
+	n.eng = eng
+	n.addr = listenAddr(eng)
+	n.engMu.Unlock()
+	close(n.booted)
+	n.log.Info("market data listening", "addr", n.addr, "max_conns", n.cfg.MaxConns,
+		"max_queued_bytes", n.cfg.MaxQueuedBytes)
+	return gnet.None
+}
+
+// listenAddr asks the kernel for the listener's address, which differs from
+// the configured one when the port is 0.
+func listenAddr(eng gnet.Engine) net.Addr {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port, Zone: strconv.Itoa(int(sa.ZoneId))}
+	}
+	return nil
+}
+
+// OnOpen registers a connection, or refuses it past MaxConns.
+func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if n.conns.Add(1) > int64(n.cfg.MaxConns) || n.draining.Load() {
+		n.conns.Add(-1)
+		n.m.refused.Inc()
+		reason := reasonFeedTooManyConns
+		if n.draining.Load() {
+			reason = reasonFeedShutdown
+		}
+		return appendFeedLogout(nil, reason), gnet.Close
+	}
+	n.connsMu.Lock()
+	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1))
+	n.connSet[fc] = struct{}{}
+	n.connsMu.Unlock()
+	fc.touch()
+	c.SetContext(fc)
+	n.m.conns.Inc()
+	return nil, gnet.None
+}
+
+// OnClose drops every subscription of the connection.
+func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
+	fc, ok := c.Context().(*feedConn)
+	if !ok {
+		return gnet.None
+	}
+	fc.closing.Store(true)
+	fc.closed = true
+	for _, fa := range n.assets {
+		fa.mu.Lock()
+		for ch := range numPublic {
+			n.unsubscribePublic(fa, fc, channel(ch))
+		}
+		n.unsubscribeOrders(fa, fc)
+		fa.mu.Unlock()
+	}
+	n.connsMu.Lock()
+	delete(n.connSet, fc)
+	n.connsMu.Unlock()
+	n.conns.Add(-1)
+	n.m.conns.Dec()
+	n.log.Debug("market data connection closed", "remote", fc.remote, "user", fc.userName, "err", err)
+	return gnet.None
+}
+
+func (n *Notifier) eachConn(fn func(*feedConn)) {
+	n.connsMu.Lock()
+	conns := make([]*feedConn, 0, len(n.connSet))
+	for fc := range n.connSet {
+		conns = append(conns, fc)
+	}
+	n.connsMu.Unlock()
+	for _, fc := range conns {
+		fn(fc)
+	}
+}
+
+// OnTick sends heartbeats to quiet connections and closes idle ones.
+func (n *Notifier) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now().UnixNano()
+	hb := n.cfg.HeartbeatInterval.Nanoseconds()
+	idle := n.cfg.IdleTimeout.Nanoseconds()
+	n.eachConn(func(fc *feedConn) {
+		switch {
+		case idle > 0 && now-fc.lastRecv.Load() > idle:
+			n.log.Info("market data connection idle: logging out", "remote", fc.remote, "user", fc.userName)
+			fc.logout(reasonFeedIdle)
+		case now-fc.lastSent.Load() > hb:
+			fc.lastSent.Store(now)
+			fc.c.AsyncWrite(appendFeedHeartbeat(nil), nil)
+		}
+	})
+	return time.Second / 4, gnet.None
+}
+
+var _ pipeline.OutputSink = (*Notifier)(nil)

@@ -1,0 +1,178 @@
+package netio
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ringex/ringex/engine"
+)
+
+// sharedBuf holds the encoded public messages of one output batch for one
+// asset and channel. Every subscriber's writev points at the same bytes, so
+// a message is encoded once however many subscribers it has. Each event
+// loop batch that carries it holds a reference; the last one to be written
+// returns it to the pool.
+type sharedBuf struct {
+	b    []byte
+	msgs int
+	refs atomic.Int32
+	pool *sync.Pool
+}
+
+func (s *sharedBuf) retain() { s.refs.Add(1) }
+
+func (s *sharedBuf) release() {
+	switch r := s.refs.Add(-1); {
+	case r == 0:
+		s.b, s.msgs = s.b[:0], 0
+		s.pool.Put(s)
+	case r < 0:
+		panic(fmt.Sprintf("netio: notifier shared buffer released too often: refs=%d", r))
+	}
+}
+
+// feedConn is one market-data connection.
+//
+// Ownership: everything above the atomics is the connection's event loop's
+// (login, subscriptions to public channels and the write being gathered);
+// assets[i].priv, recovering and held belong to asset i's lock; the
+// atomics are read anywhere.
+type feedConn struct {
+	n      *Notifier
+	c      gnet.Conn
+	loop   *feedLoop
+	id     uint64
+	remote string
+
+	userID   uint32
+	userName string
+	failures int
+	reply    []byte // replies produced while decoding one read
+	closed   bool   // OnClose has run
+	assets   []connAsset
+
+	// The write being gathered by a drain of the event loop.
+	iov    [][]byte
+	iovN   int
+	iovMsg int
+	dirty  bool
+
+	closing    atomic.Bool
+	lastSent   atomic.Int64 // Unix ns of the last write
+	lastRecv   atomic.Int64 // Unix ns of the last inbound bytes
+	outbound   atomic.Int64 // the loop's unsent bytes after the last write
+	replayBusy atomic.Bool  // a replay segment is queued and not yet written
+}
+
+// connAsset is a connection's state for one asset.
+type connAsset struct {
+	// Loop-owned: the public subscriptions. pos is 1 + the index in the
+	// loop's subscriber list (0: not subscribed); from is the last asset
+	// batch the subscription must not see (a book snapshot already covers
+	// it).
+	pos  [numPublic]int32
+	from [numPublic]uint64
+
+	// Guarded by the asset's lock: the private subscription and the
+	// events held while a resume reads the journal.
+	priv       bool
+	recovering bool
+	held       []heldEvent
+}
+
+// heldEvent is a private event held during a resume.
+type heldEvent struct {
+	ev    engine.Event
+	maker bool
+}
+
+func newFeedConn(n *Notifier, c gnet.Conn, loop *feedLoop, id uint64) *feedConn {
+	fc := &feedConn{n: n, c: c, loop: loop, id: id, assets: make([]connAsset, len(n.assets))}
+	if a := c.RemoteAddr(); a != nil {
+		fc.remote = a.String()
+	}
+	return fc
+}
+
+func (fc *feedConn) touch() { fc.lastRecv.Store(time.Now().UnixNano()) }
+
+// add queues b for the connection's next write. Loop only.
+func (fc *feedConn) add(b []byte, msgs int) {
+	fc.iov = append(fc.iov, b)
+	fc.iovN += len(b)
+	fc.iovMsg += msgs
+}
+
+// writeGathered writes what the drain gathered with one writev. The socket
+// takes what it can and gnet keeps the rest for when it is writable; if
+// what is left unsent passes the limit, before or after the write, the
+// subscriber is too slow and is disconnected. Loop only. It reports the
+// bytes and messages written.
+func (fc *feedConn) writeGathered() (bytes, msgs int) {
+	defer func() {
+		clear(fc.iov)
+		fc.iov, fc.iovN, fc.iovMsg, fc.dirty = fc.iov[:0], 0, 0, false
+	}()
+	if fc.closed || fc.closing.Load() || fc.iovN == 0 {
+		return 0, 0
+	}
+	limit := fc.n.cfg.MaxQueuedBytes
+	if unsent := int64(fc.c.OutboundBuffered()); unsent > limit {
+		fc.slowConsumer(unsent)
+		return 0, 0
+	}
+	if _, err := fc.c.Writev(fc.iov); err != nil {
+		return 0, 0 // gnet closes the connection
+	}
+	unsent := int64(fc.c.OutboundBuffered())
+	fc.outbound.Store(unsent)
+	fc.lastSent.Store(time.Now().UnixNano())
+	if unsent > limit {
+		fc.slowConsumer(unsent)
+	}
+	return fc.iovN, fc.iovMsg
+}
+
+// writeNow writes b at once. Loop only.
+func (fc *feedConn) writeNow(b []byte) {
+	if fc.closed || fc.closing.Load() || len(b) == 0 {
+		return
+	}
+	fc.c.Write(b)
+	fc.lastSent.Store(time.Now().UnixNano())
+	fc.n.m.out(len(b), 1)
+}
+
+// slowConsumer disconnects a subscriber whose outbound queue is full.
+func (fc *feedConn) slowConsumer(unsent int64) {
+	if !fc.closing.CompareAndSwap(false, true) {
+		return
+	}
+	fc.n.m.slow.Inc()
+	fc.n.slowCount.Add(1)
+	fc.n.log.Warn("slow consumer: disconnecting", "remote", fc.remote, "user", fc.userName,
+		"unsent_bytes", unsent, "limit", fc.n.cfg.MaxQueuedBytes)
+	fc.logoutAndClose(reasonFeedSlowConsumer)
+}
+
+// logout sends a Logout with reason and closes the connection once it is
+// written. Safe from any goroutine; only the first call has an effect.
+func (fc *feedConn) logout(reason uint16) {
+	if !fc.closing.CompareAndSwap(false, true) {
+		return
+	}
+	fc.logoutAndClose(reason)
+}
+
+func (fc *feedConn) logoutAndClose(reason uint16) {
+	msg := appendFeedLogout(nil, reason)
+	if err := fc.c.AsyncWrite(msg, closeAfterWrite); err != nil {
+		fc.c.Close()
+	}
+}
+
+func closeAfterWrite(c gnet.Conn, _ error) error { return c.Close() }
