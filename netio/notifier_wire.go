@@ -26,7 +26,6 @@ func feedSymbolKey(s string) [8]byte {
 	return k
 }
 
-
 func feedStubFrame(dst []byte, typ byte, body func([]byte) []byte) []byte {
 	at := len(dst)
 	dst = append(dst, 0, 0, typ)
@@ -39,7 +38,9 @@ func feedStubU64(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint
 func appendFeedLogout(dst []byte, reason uint16) []byte {
 	return feedStubFrame(dst, 'L', func(b []byte) []byte { return feedStubU64(b, uint64(reason)) })
 }
-func appendFeedHeartbeat(dst []byte) []byte { return feedStubFrame(dst, 'H', func(b []byte) []byte { return b }) }
+func appendFeedHeartbeat(dst []byte) []byte {
+	return feedStubFrame(dst, 'H', func(b []byte) []byte { return b })
+}
 func appendFeedLevel(dst []byte, fa *feedAsset, side engine.Side, price, qty int64, count int32, seq uint64) []byte {
 	return feedStubFrame(dst, 'B', func(b []byte) []byte {
 		b = feedStubU64(b, seq)
