@@ -33,7 +33,11 @@ func reportRate(b *testing.B) {
 // slots at a time, through a chain of stages consumers, each behind the
 // previous one.
 func benchRing(b *testing.B, producers, batch, stages int) {
-	r, err := New[benchEntry](Config{Size: benchSize, Wait: BusySpin, MultiProducer: producers > 1})
+	benchRingWait(b, BusySpin, producers, batch, stages)
+}
+
+func benchRingWait(b *testing.B, wait WaitStrategy, producers, batch, stages int) {
+	r, err := New[benchEntry](Config{Size: benchSize, Wait: wait, MultiProducer: producers > 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -107,6 +111,16 @@ func BenchmarkRingSPSCBatch16(b *testing.B) { benchRing(b, 1, 16, 1) }
 func BenchmarkRingMPSC4(b *testing.B)       { benchRing(b, 4, 1, 1) }
 func BenchmarkRingPipeline3(b *testing.B)   { benchRing(b, 1, 1, 3) }
 
+// BenchmarkRingSPSCBlocking and BenchmarkRingMPSC4Blocking show the cost of
+// the Blocking strategy that the pipeline runs with by default: sequentially
+// consistent publishes plus a check for parked consumers.
+func BenchmarkRingSPSCBlocking(b *testing.B)  { benchRingWait(b, Blocking, 1, 1, 1) }
+func BenchmarkRingMPSC4Blocking(b *testing.B) { benchRingWait(b, Blocking, 4, 1, 1) }
+
+// BenchmarkRingMPSC4Batch16 is MPSC4 with each producer claiming 16 slots
+// at a time: one compare-and-swap per 16 messages.
+func BenchmarkRingMPSC4Batch16(b *testing.B) { benchRing(b, 4, 16, 1) }
+
 func BenchmarkChanSPSC(b *testing.B) {
 	ch := make(chan int64, benchSize)
 	done := make(chan int64)
@@ -177,6 +191,42 @@ func BenchmarkChanMPSC4(b *testing.B) {
 			defer wg.Done()
 			for i := range share(b.N, producers, p) {
 				ch <- int64(i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(ch)
+	<-done
+	b.StopTimer()
+	reportRate(b)
+}
+
+func BenchmarkChanMPSC4Batch16(b *testing.B) {
+	const producers = 4
+	ch := make(chan [16]int64, benchSize/16)
+	done := make(chan int64)
+	go func() {
+		var sum int64
+		for batch := range ch {
+			for _, v := range batch {
+				sum += v
+			}
+		}
+		done <- sum
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var batch [16]int64
+			for i := 0; i < share(b.N, producers, p); i += 16 {
+				for j := range batch {
+					batch[j] = int64(i + j)
+				}
+				ch <- batch
 			}
 		}()
 	}
