@@ -46,9 +46,9 @@ type feedMsg struct {
 }
 
 type testFeed struct {
-	t *testing.T
-	c *net.TCPConn
-	r *bufio.Reader
+	c    *net.TCPConn
+	r    *bufio.Reader
+	body []byte
 }
 
 func dialTestFeed(t testing.TB, addr string) *testFeed {
@@ -100,7 +100,11 @@ func (f *testFeed) next() (feedMsg, error) {
 	if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
 		return feedMsg{}, err
 	}
-	body := make([]byte, int(binary.BigEndian.Uint16(hdr[:]))-1)
+	n := int(binary.BigEndian.Uint16(hdr[:])) - 1
+	if cap(f.body) < n {
+		f.body = make([]byte, n)
+	}
+	body := f.body[:n]
 	if _, err := io.ReadFull(f.r, body); err != nil {
 		return feedMsg{}, err
 	}

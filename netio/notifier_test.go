@@ -80,6 +80,13 @@ func testLogger(t testing.TB) *slog.Logger {
 // pipeline from it and starts the notifier.
 func startFeed(t testing.TB, dir string, cfg NotifierConfig, wrap ...func(EventJournal) EventJournal) *feedHarness {
 	t.Helper()
+	return startFeedSink(t, dir, cfg, nil, wrap...)
+}
+
+// startFeedSink is startFeed with the notifier behind sink (nil: none).
+func startFeedSink(t testing.TB, dir string, cfg NotifierConfig, sink func(*Notifier) pipeline.OutputSink,
+	wrap ...func(EventJournal) EventJournal) *feedHarness {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -107,7 +114,11 @@ func startFeed(t testing.TB, dir string, cfg NotifierConfig, wrap ...func(EventJ
 	cfg.Logger = log
 	n := NewNotifier(cfg)
 	n.Init(ex.Assets())
-	ex.Start(nil, n)
+	var out pipeline.OutputSink = n
+	if sink != nil {
+		out = sink(n)
+	}
+	ex.Start(nil, out)
 	h := &feedHarness{t: t, dir: dir, store: store, ex: ex, asset: ex.Assets()[0], n: n, serve: make(chan error, 1)}
 	go func() { h.serve <- n.Serve() }()
 	select {
