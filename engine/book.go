@@ -43,7 +43,8 @@ type Book struct {
 	freeOrders int32
 	freeLevels int32
 	bids, asks ladder
-	ids        idMap
+	ids        idMap    // order id -> order
+	prices     priceMap // price -> level, both sides
 
 	// Per-Submit state: the events and level changes of the command being
 	// applied, and stamp, which identifies that command to touch.
@@ -96,6 +97,7 @@ func newBook(cfg AssetConfig, orders int) *Book {
 		bids:       ladder{keys: make([]int64, 0, 256), lvls: make([]int32, 0, 256)},
 		asks:       ladder{keys: make([]int64, 0, 256), lvls: make([]int32, 0, 256)},
 		ids:        newIDMap(orders),
+		prices:     newPriceMap(256),
 		events:     make([]Event, 0, 64),
 		changes:    make([]LevelChange, 0, 16),
 	}
@@ -149,7 +151,7 @@ func (b *Book) Depth(side Side, n int, dst []Level) []Level {
 
 // Order returns the state of the resting order id.
 func (b *Book) Order(id uint64) (OrderInfo, bool) {
-	oi, ok := b.ids.get(id)
+	oi, ok := b.ids.get(id, b.orders)
 	if !ok {
 		return OrderInfo{}, false
 	}
@@ -298,7 +300,7 @@ func (b *Book) submitNew(c *Command) {
 	} else if c.Side == Buy {
 		t.limit = math.MaxInt64
 	}
-	if _, dup := b.ids.get(c.OrderID); dup {
+	if _, dup := b.ids.get(c.OrderID, b.orders); dup {
 		b.reject(c, RejectDuplicateID)
 		return
 	}
@@ -325,7 +327,7 @@ func (b *Book) submitNew(c *Command) {
 		b.orders[oi] = order{id: t.id, clientID: t.clientID, price: t.price, qty: t.qty, user: t.user,
 			side: t.side, stp: t.stp, postOnly: c.PostOnly}
 		b.rest(oi)
-		b.ids.put(t.id, oi)
+		b.ids.put(oi, b.orders)
 		e := b.emitOrder(EvAccepted, oi)
 		e.Qty, e.Remaining = t.qty, t.qty
 	}
@@ -346,18 +348,29 @@ func (b *Book) takerEvent(kind EventKind, t *taker) *Event {
 // level, creating the level if needed. The caller indexes it by id.
 func (b *Book) rest(oi int32) {
 	o := &b.orders[oi]
-	l := b.side(o.side)
-	key := sideKey(o.side, o.price)
-	i, found := l.search(key)
-	var li int32
-	if found {
-		li = l.lvls[i]
-	} else {
-		li = b.allocLevel(o.side, o.price)
-		l.insert(i, key, li)
+	li, found := b.prices.get(o.price, b.levels)
+	if !found {
+		li = b.newLevel(o.side, o.price)
+	} else if b.levels[li].side != o.side {
+		panic(fmt.Sprintf("engine: order %d (side %d) would rest at %d, a level of side %d", o.id, o.side, o.price, b.levels[li].side))
 	}
 	b.pushBack(li, oi)
 	b.touch(li)
+}
+
+// newLevel creates an empty level and puts it in its ladder and the price
+// index.
+func (b *Book) newLevel(side Side, price int64) int32 {
+	l := b.side(side)
+	key := sideKey(side, price)
+	i, found := l.search(key)
+	if found {
+		panic(fmt.Sprintf("engine: level side %d price %d in the ladder but not the price index", side, price))
+	}
+	li := b.allocLevel(side, price)
+	l.insert(i, key, li)
+	b.prices.put(li, b.levels)
+	return li
 }
 
 // dropLevelIfEmpty removes level li from its ladder and frees it if it has no
@@ -373,6 +386,7 @@ func (b *Book) dropLevelIfEmpty(li int32) {
 		panic(fmt.Sprintf("engine: level %d (side %d price %d) missing from its ladder", li, lv.side, lv.price))
 	}
 	l.removeAt(i)
+	b.prices.del(lv.price, b.levels)
 	b.freeLevel(li)
 }
 
@@ -380,13 +394,13 @@ func (b *Book) dropLevelIfEmpty(li int32) {
 // its id and frees its slot. The caller touches and drops the level.
 func (b *Book) removeOrder(oi int32) {
 	b.unlink(oi)
-	b.ids.del(b.orders[oi].id)
+	b.ids.del(b.orders[oi].id, b.orders)
 	b.freeOrder(oi)
 }
 
 // cancel applies a Cancel command.
 func (b *Book) cancel(c *Command) {
-	oi, ok := b.ids.get(c.OrderID)
+	oi, ok := b.ids.get(c.OrderID, b.orders)
 	if !ok {
 		b.reject(c, RejectUnknownOrder)
 		return
@@ -420,7 +434,7 @@ func (b *Book) replace(c *Command) {
 			return
 		}
 	}
-	oi, ok := b.ids.get(c.OrderID)
+	oi, ok := b.ids.get(c.OrderID, b.orders)
 	if !ok {
 		b.reject(c, RejectUnknownOrder)
 		return
@@ -466,11 +480,11 @@ func (b *Book) replace(c *Command) {
 	b.match(&t)
 	switch {
 	case t.killed:
-		b.ids.del(t.id)
+		b.ids.del(t.id, b.orders)
 		b.freeOrder(oi)
 	case t.qty == 0:
 		b.takerEvent(EvDone, &t)
-		b.ids.del(t.id)
+		b.ids.del(t.id, b.orders)
 		b.freeOrder(oi)
 	default:
 		b.orders[oi].qty = t.qty

@@ -78,8 +78,9 @@ func (b *Book) match(t *taker) {
 			return
 		}
 		b.matchLevel(t, li)
-		if b.levels[li].count == 0 {
+		if lv := &b.levels[li]; lv.count == 0 {
 			l.removeAt(len(l.lvls) - 1)
+			b.prices.del(lv.price, b.levels)
 			b.freeLevel(li)
 		}
 		if t.killed {

@@ -172,7 +172,7 @@ func decodeSnapshot(data []byte) (*Book, error) {
 		case b.checkQty(o.qty) != 0:
 			return nil, fmt.Errorf("order %d: quantity %d invalid for %s", o.id, o.qty, cfg.Symbol)
 		}
-		if _, dup := b.ids.get(o.id); dup {
+		if _, dup := b.ids.get(o.id, b.orders); dup {
 			return nil, fmt.Errorf("order %d: duplicate id", o.id)
 		}
 		o.postOnly = flags == 1
@@ -190,12 +190,16 @@ func decodeSnapshot(data []byte) (*Book, error) {
 					return nil, fmt.Errorf("order %d: price %d out of priority order", o.id, o.price)
 				}
 			}
+			if _, dup := b.prices.get(o.price, b.levels); dup {
+				return nil, fmt.Errorf("order %d: price %d on both sides", o.id, o.price)
+			}
 			lastLevel = b.allocLevel(o.side, o.price)
 			l.keys = append(l.keys, key)
 			l.lvls = append(l.lvls, lastLevel)
+			b.prices.put(lastLevel, b.levels)
 		}
 		b.pushBack(lastLevel, oi)
-		b.ids.put(o.id, oi)
+		b.ids.put(oi, b.orders)
 	}
 	for _, l := range [...]*ladder{&b.bids, &b.asks} {
 		for i, j := 0, len(l.keys)-1; i < j; i, j = i+1, j-1 {
