@@ -463,9 +463,12 @@ func (b *Book) replace(c *Command) {
 		return
 	}
 
-	t := taker{id: o.id, clientID: o.clientID, user: o.user, side: o.side, stp: o.stp,
-		price: price, limit: price, qty: c.Qty}
-	if o.postOnly && b.crosses(&t) {
+	crosses := false
+	if li := b.opposite(o.side).best(); li != nilIndex {
+		p := b.levels[li].price
+		crosses = o.side == Buy && p <= price || o.side == Sell && p >= price
+	}
+	if crosses && o.postOnly {
 		b.reject(c, RejectPostOnlyTake)
 		return
 	}
@@ -476,7 +479,14 @@ func (b *Book) replace(c *Command) {
 	o.price, o.qty = price, c.Qty
 	e := b.emitOrder(EvReplaced, oi)
 	e.Qty, e.Remaining = c.Qty, c.Qty
+	if !crosses {
+		// The common move: nothing to match.
+		b.rest(oi)
+		return
+	}
 
+	t := taker{id: o.id, clientID: o.clientID, user: o.user, side: o.side, stp: o.stp,
+		price: price, limit: price, qty: c.Qty}
 	b.match(&t)
 	switch {
 	case t.killed:
