@@ -81,6 +81,10 @@ func (c *Consumer) Run(h Handler) (err error) {
 			return fmt.Errorf("ring: consumer %q: upstream consumer %q failed",
 				c.name, c.barrier.failedUpstream().name)
 		}
+		if hi-next >= c.core.size {
+			panic(fmt.Sprintf("ring: consumer %q: barrier handed [%d, %d], more than the ring's %d entries",
+				c.name, next, hi, c.core.size))
+		}
 		h.Handle(next, hi)
 		c.seq.store(hi, wait)
 		next = hi + 1
