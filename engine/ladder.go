@@ -76,10 +76,12 @@ func (l *ladder) best() int32 {
 	return nilIndex
 }
 
-// sideKey maps a price to its ladder key on side.
+// sideKey maps a price to its ladder key on side (Buy or Sell): price for
+// bids, -price for asks, computed without a branch.
 func sideKey(side Side, price int64) int64 {
-	if side == Buy {
-		return price
-	}
-	return -price
+	return price * (3 - 2*int64(side))
+}
+
+func newLadder(n int) ladder {
+	return ladder{keys: make([]int64, 0, n), lvls: make([]int32, 0, n)}
 }

@@ -16,10 +16,7 @@ type taker struct {
 
 // accepts reports whether the taker may trade at a maker's price.
 func (t *taker) accepts(price int64) bool {
-	if t.side == Buy {
-		return price <= t.limit
-	}
-	return price >= t.limit
+	return sideKey(t.side, t.limit-price) >= 0
 }
 
 // crosses reports whether the taker would trade with the best opposite

@@ -54,7 +54,7 @@ func (b *Book) Snapshot(w io.Writer) error {
 	buf = binary.LittleEndian.AppendUint64(buf, b.eventSeq)
 	buf = binary.LittleEndian.AppendUint64(buf, uint64(b.ids.n))
 	n := 0
-	for _, l := range [...]*ladder{&b.bids, &b.asks} {
+	for _, l := range [...]*ladder{&b.ladders[Buy], &b.ladders[Sell]} {
 		for i := len(l.lvls) - 1; i >= 0; i-- {
 			for oi := b.levels[l.lvls[i]].head; oi != nilIndex; oi = b.orders[oi].next {
 				o := &b.orders[oi]
@@ -92,7 +92,7 @@ func Restore(r io.Reader) (*Book, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: restore: %w", err)
 	}
-	b, err := decodeSnapshot(data)
+	b, err := decodeSnapshot(data, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
@@ -122,7 +122,9 @@ func (d *snapReader) u32() uint32 { return binary.LittleEndian.Uint32(d.take(4))
 func (d *snapReader) u64() uint64 { return binary.LittleEndian.Uint64(d.take(8)) }
 func (d *snapReader) i64() int64  { return int64(d.u64()) }
 
-func decodeSnapshot(data []byte) (*Book, error) {
+// decodeSnapshot decodes a snapshot into into, reusing its storage, or into
+// a new book if into is nil.
+func decodeSnapshot(data []byte, into *Book) (*Book, error) {
 	if len(data) < len(snapshotMagic)+8 {
 		return nil, fmt.Errorf("%d bytes is too short", len(data))
 	}
@@ -150,7 +152,12 @@ func decodeSnapshot(data []byte) (*Book, error) {
 	if count != uint64(len(d.data))/snapOrderSize || uint64(len(d.data))%snapOrderSize != 0 {
 		return nil, fmt.Errorf("%d orders announced, %d bytes of orders", count, len(d.data))
 	}
-	b := newBook(cfg, int(count))
+	b := into
+	if b == nil {
+		b = newBook(cfg, int(count))
+	} else {
+		b.reset(cfg)
+	}
 	b.cmdSeq, b.eventSeq = cmdSeq, eventSeq
 	// Levels arrive best first; the ladders keep the best last, so collect
 	// them and reverse once at the end instead of inserting at the front.
@@ -179,7 +186,7 @@ func decodeSnapshot(data []byte) (*Book, error) {
 		oi := b.allocOrder()
 		b.orders[oi] = o
 		if lastLevel == nilIndex || b.levels[lastLevel].side != o.side || b.levels[lastLevel].price != o.price {
-			l := b.side(o.side)
+			l := &b.ladders[o.side]
 			key := sideKey(o.side, o.price)
 			if lastLevel != nilIndex {
 				last := &b.levels[lastLevel]
@@ -201,7 +208,7 @@ func decodeSnapshot(data []byte) (*Book, error) {
 		b.pushBack(lastLevel, oi)
 		b.ids.put(oi, b.orders)
 	}
-	for _, l := range [...]*ladder{&b.bids, &b.asks} {
+	for _, l := range [...]*ladder{&b.ladders[Buy], &b.ladders[Sell]} {
 		for i, j := 0, len(l.keys)-1; i < j; i, j = i+1, j-1 {
 			l.keys[i], l.keys[j] = l.keys[j], l.keys[i]
 			l.lvls[i], l.lvls[j] = l.lvls[j], l.lvls[i]
