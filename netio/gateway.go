@@ -1,0 +1,330 @@
+package netio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/pipeline"
+)
+
+// GatewayConfig configures the order-entry server.
+type GatewayConfig struct {
+	Addr              string // host:port to listen on
+	Users             *Users
+	Loops             int           // gnet event loops; 0 = one per CPU
+	MaxConns          int           // connections beyond this are refused with a Logout
+	MaxInFlight       int           // unacknowledged orders per session before rejects
+	IdleTimeout       time.Duration // a session silent this long is logged out
+	HeartbeatInterval time.Duration // the server sends a heartbeat when it has been quiet this long
+	BusyTimeout       time.Duration // how long an order waits on a full ring before "busy"
+	MaxLoginFailures  int           // failed logins on one connection before it is closed
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer // nil: no metrics
+}
+
+func (c *GatewayConfig) setDefaults() {
+	if c.MaxConns == 0 {
+		c.MaxConns = 10000
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 4096
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 30 * time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 5 * time.Millisecond
+	}
+	if c.MaxLoginFailures == 0 {
+		c.MaxLoginFailures = 3
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Gateway is the order-entry server. It is the pipeline's AckSink.
+type Gateway struct {
+	gnet.BuiltinEventEngine
+
+	cfg     GatewayConfig
+	ex      *pipeline.Exchange
+	log     *slog.Logger
+	m       *gatewayMetrics
+	assets  map[[8]byte]*pipeline.Asset
+	batches map[uint32]*ackBatch // per asset, owned by that asset's ack goroutine
+
+	table    sessionTable
+	conns    atomic.Int64
+	draining atomic.Bool
+
+	engMu   sync.Mutex
+	eng     gnet.Engine
+	addr    net.Addr
+	booted  chan struct{}
+	stopped chan struct{}
+}
+
+// NewGateway builds the order-entry server over a running exchange's assets.
+func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
+	cfg.setDefaults()
+	g := &Gateway{
+		cfg:     cfg,
+		ex:      ex,
+		log:     cfg.Logger.With("component", "gateway"),
+		m:       newGatewayMetrics(cfg.Registerer),
+		assets:  make(map[[8]byte]*pipeline.Asset),
+		batches: make(map[uint32]*ackBatch),
+		booted:  make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	g.table.init(cfg.MaxConns)
+	for _, a := range ex.Assets() {
+		g.assets[symbolKey(a.Symbol)] = a
+		g.batches[a.ID] = &ackBatch{}
+	}
+	return g
+}
+
+// Serve runs the event loops until Stop. It returns once the server is
+// stopped, with the error that stopped it, if any.
+func (g *Gateway) Serve() error {
+	defer close(g.stopped)
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+	}
+	if g.cfg.Loops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(g.cfg.Loops))
+	}
+	return gnet.Run(g, "tcp://"+g.cfg.Addr, opts...)
+}
+
+// Ready is closed once the server accepts connections.
+func (g *Gateway) Ready() <-chan struct{} { return g.booted }
+
+// Addr is the address the server listens on (useful with port 0), or nil
+// before Ready.
+func (g *Gateway) Addr() net.Addr {
+	g.engMu.Lock()
+	defer g.engMu.Unlock()
+	return g.addr
+}
+
+// Drain makes the gateway refuse new orders (reason "shutting down") while
+// the pipeline drains and acknowledges what it already has.
+func (g *Gateway) Drain() { g.draining.Store(true) }
+
+// Stop logs every session out and stops the event loops.
+func (g *Gateway) Stop(ctx context.Context) error {
+	select {
+	case <-g.booted:
+	default:
+		return nil
+	}
+	g.table.each(func(s *session) { s.logout(g, ReasonLogoutShutdown) })
+	g.engMu.Lock()
+	eng := g.eng
+	g.engMu.Unlock()
+	err := eng.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("gateway: stop: %w", err)
+	}
+	return nil
+}
+
+// OnBoot records the engine so that Stop can reach it.
+func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
+	g.engMu.Lock()
+	g.eng = eng
+	g.addr = listenAddr(eng)
+	g.engMu.Unlock()
+	close(g.booted)
+	g.log.Info("order entry listening", "addr", g.addr)
+	return gnet.None
+}
+
+// OnOpen registers a session, or refuses the connection past MaxConns.
+func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if g.conns.Add(1) > int64(g.cfg.MaxConns) || g.draining.Load() {
+		g.conns.Add(-1)
+		g.m.refused.Inc()
+		reason := ReasonLogoutTooManyConns
+		if g.draining.Load() {
+			reason = ReasonLogoutShutdown
+		}
+		return appendLogout(nil, reason), gnet.Close
+	}
+	s := g.table.add(c)
+	if s == nil {
+		g.conns.Add(-1)
+		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
+	}
+	s.touch()
+	c.SetContext(s)
+	g.m.sessions.Inc()
+	return nil, gnet.None
+}
+
+// OnClose forgets the session: acks still in flight for it are dropped.
+func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
+	if s, ok := c.Context().(*session); ok {
+		g.table.remove(s)
+		g.conns.Add(-1)
+		g.m.sessions.Dec()
+		if s.userID != 0 {
+			g.log.Debug("session closed", "user", s.userName, "remote", s.remote, "err", err)
+		}
+	}
+	return gnet.None
+}
+
+// OnTraffic decodes every complete frame in the inbound buffer, in place,
+// and writes the replies it produces (rejects, login answers) with one write.
+func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
+	s, ok := c.Context().(*session)
+	if !ok {
+		return gnet.Close
+	}
+	s.touch()
+	buf, _ := c.Peek(-1)
+	consumed, action := g.handleFrames(s, buf)
+	if consumed > 0 {
+		// Discard(0) would drop the whole buffer, partial frame included.
+		c.Discard(consumed)
+	}
+	if len(s.reply) > 0 {
+		c.Write(s.reply)
+		s.reply = s.reply[:0]
+	}
+	return action
+}
+
+// OnTick logs out idle sessions and sends heartbeats to quiet ones.
+func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now().UnixNano()
+	idle := g.cfg.IdleTimeout.Nanoseconds()
+	hb := g.cfg.HeartbeatInterval.Nanoseconds()
+	g.table.each(func(s *session) {
+		switch {
+		case now-s.lastRecv.Load() > idle:
+			g.log.Info("session idle: logging out", "user", s.userName, "remote", s.remote)
+			s.logout(g, ReasonLogoutIdle)
+		case now-s.lastSent.Load() > hb:
+			s.send(appendHeartbeat(nil))
+		}
+	})
+	return time.Second / 4, gnet.None
+}
+
+// HandleAcks implements pipeline.AckSink: it gathers the acks (or the
+// "unavailable" rejects, if the journal failed) of one committed batch per
+// session and writes each session's share with one AsyncWrite.
+func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
+	b := g.batches[a.ID]
+	now := time.Now().UnixNano()
+	for q := lo; q <= hi; q++ {
+		slot := a.Input(q)
+		s := g.table.get(slot.Token)
+		if s == nil {
+			continue // the session closed before its ack
+		}
+		s.inFlight.Add(-1)
+		cmd := &slot.Cmd
+		s.mu.Lock()
+		if slot.Failed() {
+			s.pending = appendReject(s.pending, cmd.ClientOrderID, ReasonUnavailable)
+			g.m.rejects(ReasonUnavailable)
+		} else {
+			s.pending = appendAck(s.pending, cmd)
+			g.m.acks.Inc()
+			g.m.ackLatency.Observe(float64(now-cmd.Time) / 1e9)
+		}
+		if !s.queued {
+			s.queued = true
+			b.touched = append(b.touched, s)
+		}
+		s.mu.Unlock()
+	}
+	for i, s := range b.touched {
+		s.flushPending()
+		b.touched[i] = nil
+	}
+	b.touched = b.touched[:0]
+}
+
+type ackBatch struct {
+	touched []*session
+}
+
+// OrderToken packs a session's table slot and generation into the token the
+// pipeline carries, so that an ack for a closed session is recognized and
+// dropped even if its slot has been reused.
+func orderToken(slot uint32, gen uint32) uint64 { return uint64(gen)<<32 | uint64(slot) }
+
+// symbolKey turns a symbol into the fixed-width key of the asset table.
+func symbolKey(sym string) [8]byte {
+	var k [8]byte
+	copy(k[:], sym)
+	for i := len(sym); i < 8; i++ {
+		k[i] = ' '
+	}
+	return k
+}
+
+func assetErrReason(err error) uint16 {
+	switch {
+	case errors.Is(err, pipeline.ErrBusy):
+		return ReasonBusy
+	case errors.Is(err, pipeline.ErrUnavailable):
+		return ReasonUnavailable
+	default:
+		return ReasonShuttingDown
+	}
+}
+
+var _ pipeline.AckSink = (*Gateway)(nil)
+
+// validateNew checks a new order against its asset before the ring.
+func validateNew(cfg *engine.AssetConfig, c *engine.Command) uint16 {
+	switch {
+	case c.Side != engine.Buy && c.Side != engine.Sell:
+		return ReasonBadSide
+	case c.Type != engine.Limit && c.Type != engine.Market:
+		return ReasonBadType
+	case c.TIF < engine.GTC || c.TIF > engine.FOK:
+		return ReasonBadTIF
+	case c.STP > engine.STPDecrementCancel:
+		return ReasonBadSTP
+	}
+	return validateQtyPrice(cfg, c.Type == engine.Limit, c.Price, c.Qty)
+}
+
+func validateQtyPrice(cfg *engine.AssetConfig, limit bool, price, qty int64) uint16 {
+	switch {
+	case qty <= 0 || qty > cfg.MaxQty:
+		return uint16(engine.RejectBadQuantity)
+	case qty%cfg.LotSize != 0:
+		return uint16(engine.RejectOffLot)
+	case limit && (price < cfg.MinPrice || price > cfg.MaxPrice || price <= 0):
+		return uint16(engine.RejectBadPrice)
+	case limit && price%cfg.TickSize != 0:
+		return uint16(engine.RejectOffTick)
+	}
+	return 0
+}
