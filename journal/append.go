@@ -9,6 +9,14 @@ import (
 	"github.com/ringex/ringex/engine"
 )
 
+// blockRecords is the most records one Pebble value holds. An Append writes
+// its records in blocks of consecutive sequences, each keyed by the sequence
+// of its first record: Pebble's cost is mostly per key (memtable insertion,
+// iteration), so a block of 64 cuts it 64-fold, while a damaged value still
+// costs at most 64 records' worth of context (the records before the damage
+// in the block are still delivered).
+const blockRecords = 64
+
 // assetLog holds an asset's two appenders. Commands and events have separate
 // batches and locks: the journal consumer and the event consumer of an asset
 // run on different goroutines.
@@ -96,14 +104,18 @@ func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 		return err
 	}
 	for i := range cmds {
-		c := &cmds[i]
-		if want := cmds[0].Seq + uint64(i); c.Seq != want {
+		if want := cmds[0].Seq + uint64(i); cmds[i].Seq != want {
 			return fmt.Errorf("journal: asset %d: command %d of the batch has seq %d, want %d: %w",
-				asset, i, c.Seq, want, ErrSequence)
+				asset, i, cmds[i].Seq, want, ErrSequence)
 		}
-		op := b.SetDeferred(keyLen, commandLen)
-		putKey(op.Key, kindCommand, asset, c.Seq)
-		encodeCommand(op.Value, asset, c)
+	}
+	for lo := 0; lo < len(cmds); lo += blockRecords {
+		block := cmds[lo:min(lo+blockRecords, len(cmds))]
+		op := b.SetDeferred(keyLen, len(block)*commandLen)
+		putKey(op.Key, kindCommand, asset, block[0].Seq)
+		for i := range block {
+			encodeCommand(op.Value[i*commandLen:], asset, &block[i])
+		}
 		// The batch is not indexed, so Finish has nothing to do and cannot fail.
 		_ = op.Finish()
 	}
@@ -130,14 +142,18 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 		return err
 	}
 	for i := range evs {
-		e := &evs[i]
-		if want := evs[0].Seq + uint64(i); e.Seq != want {
+		if want := evs[0].Seq + uint64(i); evs[i].Seq != want {
 			return fmt.Errorf("journal: asset %d: event %d of the batch has seq %d, want %d: %w",
-				asset, i, e.Seq, want, ErrSequence)
+				asset, i, evs[i].Seq, want, ErrSequence)
 		}
-		op := b.SetDeferred(keyLen, eventLen)
-		putKey(op.Key, kindEvent, asset, e.Seq)
-		encodeEvent(op.Value, asset, e)
+	}
+	for lo := 0; lo < len(evs); lo += blockRecords {
+		block := evs[lo:min(lo+blockRecords, len(evs))]
+		op := b.SetDeferred(keyLen, len(block)*eventLen)
+		putKey(op.Key, kindEvent, asset, block[0].Seq)
+		for i := range block {
+			encodeEvent(op.Value[i*eventLen:], asset, &block[i])
+		}
 		_ = op.Finish()
 	}
 	if err := s.commit(b, false); err != nil {

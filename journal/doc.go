@@ -43,9 +43,14 @@
 // failed before Pebble sees the error, and checks that mark and hands the
 // batch to Pebble under one mutex (Store.commit explains why this is enough).
 // The fsync itself is waited for outside that mutex, so concurrent writers
-// (several assets, commands and events) still share WAL syncs. One case is
-// out of reach: a disk that fails while Pebble is rotating its WAL makes
-// Pebble panic, which is a crash and so loses nothing acknowledged.
+// (several assets, commands and events) still share WAL syncs.
+//
+// Two things are out of the store's reach. A disk that fails while Pebble
+// is rotating its WAL (when a memtable fills) makes Pebble panic: a crash,
+// which loses nothing acknowledged. And Pebble applies a batch to its
+// memtable before the WAL sync returns, so after a failed sync the still
+// open store may show the failed batch to readers; it is not on disk unless
+// the disk kept it, and the pipeline stops on the error anyway.
 //
 // # Keys
 //
@@ -56,20 +61,28 @@
 //	offset size
 //	0      1    kind: 1 command, 2 event, 3 snapshot, 4 metadata
 //	1      4    asset id, big-endian
-//	5      8    sequence, big-endian: the command or event sequence, the
-//	            snapshot's command sequence, or the metadata item (1 = asset
-//	            configuration)
+//	5      8    sequence, big-endian: the first command or event of the
+//	            block, the snapshot's command sequence, or the metadata item
+//	            (1 = asset configuration)
+//
+// Commands and events are stored in blocks: the value of a command (event)
+// key is up to 64 consecutive command (event) records of one Append, the
+// first of which has the key's sequence. Pebble's cost is per key (memtable
+// insertion, iteration, index entries), so blocks make both appending and
+// replaying several times faster than a key per record; see
+// docs/performance-journal.md.
 //
 // # Records
 //
-// Values are versioned fixed-layout records, little-endian, ending in a
+// Records are versioned fixed-layout structures, little-endian, ending in a
 // CRC32C (Castagnoli) of every byte before it. Decoding checks, in order,
 // the length (at least one byte), the version (1), the exact length, the
-// checksum, the record type and the reserved bytes, and the caller then
-// checks the asset and the sequence against the key. Any mismatch is a
-// *CorruptError naming the asset, the sequence and the key; nothing is
-// skipped. Scans also check that sequences are dense, so a missing record is
-// reported as a gap.
+// checksum, the record type and the reserved bytes; the reader then checks
+// the record's asset and sequence against its key and its place in the
+// block, that a block holds whole records, and that sequences are dense
+// from block to block. Any failure is a *CorruptError naming the asset, the
+// sequence and the key (of the block); the good records before it are
+// delivered, nothing after it is, and nothing is skipped.
 //
 // Command record, 68 bytes:
 //
@@ -109,8 +122,8 @@
 //
 // # Pruning
 //
-// Prune deletes, with one range deletion per kind, the commands, events and
-// snapshots that a snapshot makes unnecessary, keeping the snapshot and the
-// last command and event it covers, so that the last sequences survive and
-// appends stay dense. Pebble reclaims the space when it compacts the ranges.
+// Prune deletes, with one range deletion per kind, the blocks and snapshots
+// that a snapshot makes unnecessary, keeping the snapshot and the blocks
+// holding the last command and event it covers, so that the last sequences
+// survive and appends stay dense. Pebble reclaims the space as it compacts.
 package journal

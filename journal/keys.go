@@ -16,6 +16,9 @@ const (
 	kindMeta     byte = 4
 )
 
+// maxSeq is the largest sequence.
+const maxSeq = math.MaxUint64
+
 // Metadata items, in the sequence position of a kindMeta key.
 const metaAssetConfig uint64 = 1
 

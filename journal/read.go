@@ -1,149 +1,27 @@
 package journal
 
 import (
-	"bytes"
-	"fmt"
-	"math"
-
-	"github.com/cockroachdb/pebble/v2"
+	"errors"
 
 	"github.com/ringex/ringex/engine"
 )
 
-// cursor walks one asset's records of one kind in key order, forward or
-// backward, and checks what the keys alone can tell: that each key has the
-// right shape and that sequences are dense. The caller decodes the values
-// and reports what it finds wrong with corrupt.
-type cursor struct {
-	it      *pebble.Iterator
-	kind    byte
-	asset   uint32
-	reverse bool
-	started bool
-	seq     uint64 // the current record's sequence
-	value   []byte // the current value, valid until the next call
-	err     error
-}
-
-func (s *Store) newCursor(kind byte, asset uint32, from, to uint64, reverse bool) (*cursor, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
-	}
-	lower, upper := keyRange(kind, asset, from, to)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil, fmt.Errorf("journal: asset %d: open %s iterator: %w", asset, kindName(kind), err)
-	}
-	return &cursor{it: it, kind: kind, asset: asset, reverse: reverse}, nil
-}
-
-// next moves to the next record and reports whether there is one. When it
-// returns false, c.err says whether the walk ended cleanly.
-func (c *cursor) next() bool {
-	if c.err != nil {
-		return false
-	}
-	var ok bool
-	switch {
-	case !c.started && !c.reverse:
-		ok = c.it.First()
-	case !c.started:
-		ok = c.it.Last()
-	case c.reverse:
-		ok = c.it.Prev()
-	default:
-		ok = c.it.Next()
-	}
-	if !ok {
-		if err := c.it.Error(); err != nil {
-			c.readError(err)
-		}
-		return false
-	}
-	key := c.it.Key()
-	seq, good := parseKey(key, c.kind, c.asset)
-	if !good {
-		c.err = &CorruptError{Asset: c.asset, Seq: c.seq, Key: bytes.Clone(key), Reason: errMalformed.Error(), Err: errMalformed}
-		return false
-	}
-	if c.started && c.kind != kindSnapshot {
-		want := c.seq + 1
-		if c.reverse {
-			want = c.seq - 1
-		}
-		if seq != want {
-			c.err = &CorruptError{Asset: c.asset, Seq: want, Key: makeKey(c.kind, c.asset, want),
-				Reason: fmt.Sprintf("%v: found seq %d after %d", errSequenceGap, seq, c.seq), Err: errSequenceGap}
-			return false
-		}
-	}
-	c.started, c.seq = true, seq
-	v, err := c.it.ValueAndErr()
-	if err != nil {
-		c.readError(err)
-		return false
-	}
-	c.value = v
-	return true
-}
-
-// readError records an error of Pebble itself. Corruption that Pebble
-// detects (a block checksum) is reported as a CorruptError at the record
-// after the last good one; other errors (I/O) are wrapped as they are.
-func (c *cursor) readError(err error) {
-	seq := c.seq + 1
-	if c.reverse {
-		seq = c.seq - 1
-	}
-	if !c.started {
-		seq = 0
-	}
-	if pebble.IsCorruptionError(err) {
-		c.err = &CorruptError{Asset: c.asset, Seq: seq, Key: makeKey(c.kind, c.asset, seq), Reason: err.Error(), Err: err}
-		return
-	}
-	c.err = fmt.Errorf("journal: asset %d: read %s near seq %d: %w", c.asset, kindName(c.kind), seq, err)
-}
-
-// corrupt records that the current record failed to decode.
-func (c *cursor) corrupt(err error) error {
-	c.err = &CorruptError{Asset: c.asset, Seq: c.seq, Key: bytes.Clone(c.it.Key()), Reason: err.Error(), Err: err}
-	return c.err
-}
-
-// check verifies that a decoded record belongs under the current key.
-func (c *cursor) check(asset uint32, seq uint64) error {
-	if asset != c.asset {
-		return c.corrupt(fmt.Errorf("%w %d", errWrongAsset, asset))
-	}
-	if seq != c.seq {
-		return c.corrupt(fmt.Errorf("%w: holds %d", errWrongSeq, seq))
-	}
-	return nil
-}
-
-func (c *cursor) close() error {
-	if err := c.it.Close(); err != nil && c.err == nil {
-		c.err = fmt.Errorf("journal: asset %d: close iterator: %w", c.asset, err)
-	}
-	return c.err
-}
-
 // ReplayCommands calls fn, in order, for every journaled command of the
 // asset with a sequence greater than after. The *Command is reused: fn must
 // copy what it keeps. It stops at the first error of fn, which it returns
-// as is, or at the first corrupt record or gap, returning a *CorruptError.
+// as is, or at the first corrupt record or gap, returning a *CorruptError
+// after calling fn for every good record before it.
 func (s *Store) ReplayCommands(asset uint32, after uint64, fn func(*engine.Command) error) error {
-	if after == math.MaxUint64 {
+	if after == maxSeq {
 		return nil
 	}
-	c, err := s.newCursor(kindCommand, asset, after+1, math.MaxUint64, false)
+	c, err := s.newCursor(kindCommand, asset, commandLen, after, false)
 	if err != nil {
 		return err
 	}
 	var cmd engine.Command
 	for c.next() {
-		a, err := decodeCommand(c.value, &cmd)
+		a, err := decodeCommand(c.rec, &cmd)
 		if err != nil {
 			c.corrupt(err)
 			break
@@ -162,16 +40,16 @@ func (s *Store) ReplayCommands(asset uint32, after uint64, fn func(*engine.Comma
 // ScanEvents calls fn, in order, for every journaled event of the asset
 // with a sequence greater than after, like ReplayCommands.
 func (s *Store) ScanEvents(asset uint32, after uint64, fn func(*engine.Event) error) error {
-	if after == math.MaxUint64 {
+	if after == maxSeq {
 		return nil
 	}
-	c, err := s.newCursor(kindEvent, asset, after+1, math.MaxUint64, false)
+	c, err := s.newCursor(kindEvent, asset, eventLen, after, false)
 	if err != nil {
 		return err
 	}
 	var ev engine.Event
 	for c.next() {
-		a, err := decodeEvent(c.value, &ev)
+		a, err := decodeEvent(c.rec, &ev)
 		if err != nil {
 			c.corrupt(err)
 			break
@@ -194,14 +72,14 @@ func (s *Store) LastTrades(asset uint32, n int) ([]engine.Event, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	c, err := s.newCursor(kindEvent, asset, 0, math.MaxUint64, true)
+	c, err := s.newCursor(kindEvent, asset, eventLen, 0, true)
 	if err != nil {
 		return nil, err
 	}
 	var trades []engine.Event
 	var ev engine.Event
 	for len(trades) < n && c.next() {
-		a, err := decodeEvent(c.value, &ev)
+		a, err := decodeEvent(c.rec, &ev)
 		if err != nil {
 			c.corrupt(err)
 			break
@@ -243,7 +121,7 @@ func (s *Store) TradesSince(asset uint32, seq uint64, max int) ([]engine.Event, 
 }
 
 // errStop ends a scan early without an error.
-var errStop = fmt.Errorf("journal: stop")
+var errStop = errors.New("journal: stop")
 
 // LastCommandSeq returns the asset's last journaled command sequence, 0 if
 // it has none.
@@ -257,15 +135,26 @@ func (s *Store) LastEventSeq(asset uint32) (uint64, error) {
 	return s.lastSeq(kindEvent, asset)
 }
 
-// lastSeq is the sequence of the last key of kind for the asset, or, if the
+// lastSeq is the sequence of the asset's last record of kind or, if the
 // newest snapshot is further on, the snapshot's: Prune keeps the last
 // command and event a snapshot covers, so this is belt and braces.
 func (s *Store) lastSeq(kind byte, asset uint32) (uint64, error) {
-	last, err := s.lastKeySeq(kind, asset)
+	recLen := commandLen
+	if kind == kindEvent {
+		recLen = eventLen
+	}
+	c, err := s.newCursor(kind, asset, recLen, 0, true)
 	if err != nil {
 		return 0, err
 	}
-	h, ok, err := s.latestSnapshotHeader(asset, math.MaxUint64)
+	var last uint64
+	if c.next() {
+		last = c.seq
+	}
+	if err := c.close(); err != nil {
+		return 0, err
+	}
+	h, ok, err := s.latestSnapshotHeader(asset, maxSeq)
 	if err != nil || !ok {
 		return last, err
 	}
@@ -273,16 +162,4 @@ func (s *Store) lastSeq(kind byte, asset uint32) (uint64, error) {
 		return max(last, h.cmdSeq), nil
 	}
 	return max(last, h.eventSeq), nil
-}
-
-func (s *Store) lastKeySeq(kind byte, asset uint32) (uint64, error) {
-	c, err := s.newCursor(kind, asset, 0, math.MaxUint64, true)
-	if err != nil {
-		return 0, err
-	}
-	var seq uint64
-	if c.next() {
-		seq = c.seq
-	}
-	return seq, c.close()
 }

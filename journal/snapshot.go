@@ -32,20 +32,10 @@ func (s *Store) PutSnapshot(asset uint32, cmdSeq, eventSeq uint64, data []byte) 
 // LatestSnapshot returns the asset's newest snapshot: its command sequence,
 // its event sequence and a copy of its data. ok is false if there is none.
 func (s *Store) LatestSnapshot(asset uint32) (cmdSeq, eventSeq uint64, data []byte, ok bool, err error) {
-	c, err := s.newCursor(kindSnapshot, asset, 0, math.MaxUint64, true)
+	err = s.lastSnapshot(asset, maxSeq, func(h snapshotHeader, d []byte) {
+		cmdSeq, eventSeq, data, ok = h.cmdSeq, h.eventSeq, bytes.Clone(d), true
+	})
 	if err != nil {
-		return 0, 0, nil, false, err
-	}
-	if c.next() {
-		h, d, err := decodeSnapshot(c.value)
-		switch {
-		case err != nil:
-			c.corrupt(err)
-		case c.check(h.asset, h.cmdSeq) == nil:
-			cmdSeq, eventSeq, data, ok = h.cmdSeq, h.eventSeq, bytes.Clone(d), true
-		}
-	}
-	if err := c.close(); err != nil {
 		return 0, 0, nil, false, err
 	}
 	return cmdSeq, eventSeq, data, ok, nil
@@ -54,45 +44,105 @@ func (s *Store) LatestSnapshot(asset uint32) (cmdSeq, eventSeq uint64, data []by
 // latestSnapshotHeader returns the header of the asset's newest snapshot at
 // or before command sequence atOrBefore.
 func (s *Store) latestSnapshotHeader(asset uint32, atOrBefore uint64) (h snapshotHeader, ok bool, err error) {
-	c, err := s.newCursor(kindSnapshot, asset, 0, atOrBefore, true)
+	err = s.lastSnapshot(asset, atOrBefore, func(hh snapshotHeader, _ []byte) { h, ok = hh, true })
+	return h, ok, err
+}
+
+// lastSnapshot calls fn with the asset's newest snapshot at or before
+// command sequence atOrBefore, if there is one. The data is valid only
+// during the call.
+func (s *Store) lastSnapshot(asset uint32, atOrBefore uint64, fn func(snapshotHeader, []byte)) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	lower, upper := keyRange(kindSnapshot, asset, 0, atOrBefore)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return h, false, err
+		return fmt.Errorf("journal: asset %d: open snapshot iterator: %w", asset, err)
 	}
-	if c.next() {
-		hh, _, err := decodeSnapshot(c.value)
-		switch {
-		case err != nil:
-			c.corrupt(err)
-		case c.check(hh.asset, hh.cmdSeq) == nil:
-			h, ok = hh, true
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("journal: asset %d: read snapshots: %w", asset, err)
 		}
+		return nil
 	}
-	if err := c.close(); err != nil {
-		return snapshotHeader{}, false, err
+	key := it.Key()
+	corrupt := func(seq uint64, err error) error {
+		return &CorruptError{Asset: asset, Seq: seq, Key: bytes.Clone(key), Reason: err.Error(), Err: err}
 	}
-	return h, ok, nil
+	seq, ok := parseKey(key, kindSnapshot, asset)
+	if !ok {
+		return corrupt(0, errMalformed)
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return corrupt(seq, err)
+	}
+	h, data, err := decodeSnapshot(v)
+	switch {
+	case err != nil:
+		return corrupt(seq, err)
+	case h.asset != asset:
+		return corrupt(seq, fmt.Errorf("%w %d", errWrongAsset, h.asset))
+	case h.cmdSeq != seq:
+		return corrupt(seq, fmt.Errorf("%w: holds %d", errWrongSeq, h.cmdSeq))
+	}
+	fn(h, data)
+	return nil
+}
+
+// blockStart returns the key sequence of the asset's block of kind that
+// holds seq: the last block starting at or before it (0 if none).
+func (s *Store) blockStart(kind byte, asset uint32, seq uint64) (uint64, error) {
+	lower, upper := keyRange(kind, asset, 0, seq)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return 0, fmt.Errorf("journal: asset %d: open %s iterator: %w", asset, kindName(kind), err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	first, ok := parseKey(it.Key(), kind, asset)
+	if !ok {
+		return 0, &CorruptError{Asset: asset, Key: bytes.Clone(it.Key()), Reason: errMalformed.Error(), Err: errMalformed}
+	}
+	return first, nil
 }
 
 // Prune deletes what the asset's newest snapshot at or before beforeCmdSeq
 // (call it S) makes unnecessary for recovery: the commands before S's
 // command sequence, the events before S's event sequence, and the snapshots
-// before S. It keeps S, and the last command and event S covers, so that the
-// last sequences, and the density of later appends, survive. Each kind is
-// one range deletion; Pebble reclaims the space as it compacts. Without such
-// a snapshot Prune does nothing.
+// before S. Records are deleted a whole block (one Append's worth, at most
+// blockRecords) at a time, so the block holding S's last command and the one
+// holding its last event stay, and with them the last sequences and the
+// density of later appends. Each kind is one range deletion; Pebble
+// reclaims the space as it compacts. Without such a snapshot Prune does
+// nothing.
 //
 // To keep a retention window, pass a sequence older than the newest
-// snapshot: Prune then cuts at the newest snapshot before it.
+// snapshot: Prune then cuts at the newest snapshot at or before it.
 func (s *Store) Prune(asset uint32, beforeCmdSeq uint64) error {
 	h, ok, err := s.latestSnapshotHeader(asset, beforeCmdSeq)
 	if err != nil || !ok {
 		return err
 	}
+	cmdEnd, err := s.blockStart(kindCommand, asset, h.cmdSeq)
+	if err != nil {
+		return err
+	}
+	evEnd := uint64(0)
+	if h.eventSeq > 0 {
+		if evEnd, err = s.blockStart(kindEvent, asset, h.eventSeq); err != nil {
+			return err
+		}
+	}
 	err = s.commitOne(false, func(b *pebble.Batch) error {
 		for _, r := range [...]struct {
 			kind byte
 			end  uint64
-		}{{kindCommand, h.cmdSeq}, {kindEvent, h.eventSeq}, {kindSnapshot, h.cmdSeq}} {
+		}{{kindCommand, cmdEnd}, {kindEvent, evEnd}, {kindSnapshot, h.cmdSeq}} {
 			if r.end == 0 {
 				continue
 			}

@@ -87,6 +87,11 @@ func Open(opts Options) (*Store, error) {
 		// the memtable is not full, so its space can be reclaimed.
 		FlushDelayDeleteRange: 10 * time.Second,
 	}
+	for i := range po.Levels {
+		// Replay reads whole levels in order: bigger blocks mean fewer
+		// block loads and index entries per record.
+		po.Levels[i].BlockSize = 32 << 10
+	}
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("journal: open %s: %w", opts.Dir, err)

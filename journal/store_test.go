@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"fmt"
 
 	"log/slog"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ringex/ringex/engine"
@@ -165,6 +167,35 @@ func TestAppendReplayReopen(t *testing.T) {
 	}
 }
 
+// TestReplayFromEverySeq appends batches of random sizes (so blocks of every
+// length, and batches of several blocks) and replays from every sequence.
+func TestReplayFromEverySeq(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
+	defer s.Close()
+	var want []engine.Command
+	var wantEv []engine.Event
+	for len(want) < 600 {
+		n := 1 + r.IntN(150)
+		cmds := commands(r, uint64(len(want)+1), n)
+		evs := events(r, uint64(len(wantEv)+1), n)
+		if err := s.AppendCommands(1, cmds); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AppendEvents(1, evs); err != nil {
+			t.Fatal(err)
+		}
+		want, wantEv = append(want, cmds...), append(wantEv, evs...)
+	}
+	for after := 0; after <= len(want)+2; after++ {
+		equalCommands(t, fmt.Sprintf("replay after %d", after), replayAll(t, s, 1, uint64(after)), want[min(after, len(want)):])
+		equalEvents(t, fmt.Sprintf("scan after %d", after), scanAll(t, s, 1, uint64(after)), wantEv[min(after, len(wantEv)):])
+	}
+	if got := replayAll(t, s, 1, ^uint64(0)); len(got) != 0 {
+		t.Fatalf("replay after the largest sequence: %d commands", len(got))
+	}
+}
+
 func TestReplayStopsOnCallbackError(t *testing.T) {
 	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
 	defer s.Close()
@@ -231,73 +262,94 @@ func TestDenseSequences(t *testing.T) {
 	}
 }
 
-// TestCorruptRecord damages single records through the raw Pebble handle
-// and checks that replay stops there with a *CorruptError naming the asset,
-// the sequence and the key, after delivering exactly the records before it.
+// TestCorruptRecord damages the journal through the raw Pebble handle and
+// checks that replay stops at the damage with a *CorruptError naming the
+// asset, the sequence and the key, after delivering exactly the records
+// before it. 200 commands make blocks starting at 1, 65, 129 and 193; the
+// damage is in the block at 65.
 func TestCorruptRecord(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
+	rec := func(v []byte, i int) []byte { return v[i*commandLen : (i+1)*commandLen] }
 	cases := []struct {
-		name   string
-		damage func(s *Store, key []byte, good []byte)
-		reason string
+		name    string
+		damage  func(s *Store, key, block []byte)
+		seq     uint64 // where the CorruptError points
+		reason  string
+		keySeq  uint64 // the key it names
+		damaged bool   // the block is still there (else the key is computed)
 	}{
-		{"bit flip", func(s *Store, key, good []byte) {
-			b := append([]byte(nil), good...)
-			b[30] ^= 4
-			s.db.Set(key, b, nil)
-		}, "checksum mismatch"},
-		{"truncated", func(s *Store, key, good []byte) { s.db.Set(key, good[:len(good)-9], nil) }, "truncated"},
-		{"empty", func(s *Store, key, good []byte) { s.db.Set(key, nil, nil) }, "truncated"},
-		{"future version", func(s *Store, key, good []byte) {
-			b := append([]byte(nil), good...)
-			b[0] = 9
-			s.db.Set(key, b, nil)
-		}, "version"},
-		{"record of another seq", func(s *Store, key, good []byte) {
-			v, closer, _ := s.db.Get(makeKey(kindCommand, 3, 49))
-			s.db.Set(key, append([]byte(nil), v...), nil)
-			closer.Close()
-		}, "differs from its key"},
-		{"missing", func(s *Store, key, good []byte) { s.db.Delete(key, nil) }, "gap"},
+		{"bit flip", func(s *Store, key, v []byte) {
+			rec(v, 35)[30] ^= 4
+			s.db.Set(key, v, nil)
+		}, 100, "checksum mismatch", 65, true},
+		{"truncated record", func(s *Store, key, v []byte) { s.db.Set(key, v[:35*commandLen+20], nil) }, 100, "truncated", 65, true},
+		{"empty value", func(s *Store, key, v []byte) { s.db.Set(key, nil, nil) }, 65, "truncated", 65, true},
+		{"future version", func(s *Store, key, v []byte) {
+			rec(v, 35)[0] = 9
+			s.db.Set(key, v, nil)
+		}, 100, "version", 65, true},
+		{"record of another seq", func(s *Store, key, v []byte) {
+			copy(rec(v, 35), rec(v, 34))
+			s.db.Set(key, v, nil)
+		}, 100, "differs from its key", 65, true},
+		{"record of another asset", func(s *Store, key, v []byte) {
+			c := randCommand(r, 100)
+			encodeCommand(rec(v, 35), 4, &c)
+			s.db.Set(key, v, nil)
+		}, 100, "another asset", 65, true},
+		{"missing block", func(s *Store, key, v []byte) { s.db.Delete(key, nil) }, 65, "gap", 65, false},
+		{"block under the wrong key", func(s *Store, key, v []byte) {
+			s.db.Delete(key, nil)
+			s.db.Set(makeKey(kindCommand, 3, 66), v, nil)
+		}, 65, "gap", 65, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := openStore(t, dir, SyncPolicy{Mode: SyncOff}, nil)
-			want := commands(r, 1, 100)
+			want := commands(r, 1, 200)
 			if err := s.AppendCommands(3, want); err != nil {
 				t.Fatal(err)
 			}
-			key := makeKey(kindCommand, 3, 50)
+			key := makeKey(kindCommand, 3, 65)
 			v, closer, err := s.db.Get(key)
 			if err != nil {
 				t.Fatal(err)
 			}
-			good := append([]byte(nil), v...)
+			block := append([]byte(nil), v...)
 			closer.Close()
-			c.damage(s, key, good)
+			c.damage(s, key, block)
 			// Reopen so that the damage is read back from disk.
 			s.Close()
 			s = openStore(t, dir, SyncPolicy{Mode: SyncOff}, nil)
 			defer s.Close()
-			var got []engine.Command
-			err = s.ReplayCommands(3, 0, func(c *engine.Command) error {
-				got = append(got, *c)
-				return nil
-			})
-			var ce *CorruptError
-			if !errors.As(err, &ce) {
-				t.Fatalf("replay returned %v, want a *CorruptError", err)
-			}
-			if ce.Asset != 3 || ce.Seq != 50 || string(ce.Key) != string(key) || !strings.Contains(ce.Reason, c.reason) {
-				t.Fatalf("CorruptError %+v, want asset 3 seq 50 key %x reason containing %q", ce, key, c.reason)
-			}
-			for _, s := range []string{"asset 3", "seq 50", "key 01000000030000000000000032"} {
-				if !strings.Contains(err.Error(), s) {
-					t.Fatalf("error %q does not name %q", err, s)
+			for _, after := range []uint64{0, 10, 64, 99} {
+				if after >= c.seq {
+					continue
 				}
+				var got []engine.Command
+				err = s.ReplayCommands(3, after, func(c *engine.Command) error {
+					got = append(got, *c)
+					return nil
+				})
+				var ce *CorruptError
+				if !errors.As(err, &ce) {
+					t.Fatalf("replay after %d returned %v, want a *CorruptError", after, err)
+				}
+				wantKey := makeKey(kindCommand, 3, c.keySeq)
+				if ce.Asset != 3 || ce.Seq != c.seq || string(ce.Key) != string(wantKey) || !strings.Contains(ce.Reason, c.reason) {
+					t.Fatalf("replay after %d: CorruptError %+v, want asset 3 seq %d key %x reason containing %q",
+						after, ce, c.seq, wantKey, c.reason)
+				}
+				for _, s := range []string{"asset 3", fmt.Sprintf("seq %d", c.seq), fmt.Sprintf("key %x", wantKey)} {
+					if !strings.Contains(err.Error(), s) {
+						t.Fatalf("error %q does not name %q", err, s)
+					}
+				}
+				equalCommands(t, "commands before the damage", got, want[after:c.seq-1])
 			}
-			equalCommands(t, "commands before the damage", got, want[:49])
+			// Replays that start after the damage do not see it.
+			equalCommands(t, "replay after the damaged block", replayAll(t, s, 3, 128), want[128:])
 		})
 	}
 }
@@ -309,14 +361,22 @@ func TestCorruptEventAndSnapshot(t *testing.T) {
 	if err := s.AppendEvents(1, events(r, 1, 20)); err != nil {
 		t.Fatal(err)
 	}
-	key := makeKey(kindEvent, 1, 20)
+	if err := s.AppendEvents(1, events(r, 21, 20)); err != nil {
+		t.Fatal(err)
+	}
+	key := makeKey(kindEvent, 1, 21)
 	s.db.Set(key, []byte{1, 2, 3}, nil)
 	var ce *CorruptError
-	if err := s.ScanEvents(1, 0, func(*engine.Event) error { return nil }); !errors.As(err, &ce) || ce.Seq != 20 {
-		t.Fatalf("scan: %v, want CorruptError at seq 20", err)
+	n := 0
+	err := s.ScanEvents(1, 0, func(*engine.Event) error { n++; return nil })
+	if !errors.As(err, &ce) || ce.Seq != 21 || string(ce.Key) != string(key) || n != 20 {
+		t.Fatalf("scan: %v after %d events, want CorruptError at seq 21 after 20", err, n)
 	}
-	if _, err := s.LastTrades(1, 100); !errors.As(err, &ce) || ce.Seq != 20 {
-		t.Fatalf("LastTrades: %v, want CorruptError at seq 20", err)
+	if _, err := s.LastTrades(1, 100); !errors.As(err, &ce) || ce.Seq != 21 {
+		t.Fatalf("LastTrades: %v, want CorruptError at seq 21", err)
+	}
+	if _, err := s.LastEventSeq(1); !errors.As(err, &ce) || ce.Seq != 21 {
+		t.Fatalf("LastEventSeq: %v, want CorruptError at seq 21", err)
 	}
 	if err := s.PutSnapshot(1, 5, 10, []byte("book")); err != nil {
 		t.Fatal(err)
@@ -763,25 +823,27 @@ func TestSnapshotsAndPrune(t *testing.T) {
 	if err := s.Prune(1, 650); err != nil {
 		t.Fatal(err)
 	}
-	equalCommands(t, "after Prune(650)", replayAll(t, s, 1, 0), cmds[499:])
-	equalEvents(t, "after Prune(650)", scanAll(t, s, 1, 0), evs[999:])
+	checkPruned(t, "after Prune(650)", replayAll(t, s, 1, 0), cmds, 500)
+	checkPrunedEvents(t, "after Prune(650)", scanAll(t, s, 1, 0), evs, 1000)
 	if err := s.Prune(1, 700); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when string) {
-		equalCommands(t, when, replayAll(t, s, 1, 0), cmds[699:])
+		checkPruned(t, when, replayAll(t, s, 1, 0), cmds, 700)
 		equalCommands(t, when+", replay after the snapshot", replayAll(t, s, 1, 700), cmds[700:])
-		equalEvents(t, when, scanAll(t, s, 1, 0), evs[1399:])
+		checkPrunedEvents(t, when, scanAll(t, s, 1, 0), evs, 1400)
 		equalCommands(t, when+", other asset", replayAll(t, s, 2, 0), other)
 		if cmd, ev := lastSeqs(t, s, 1); cmd != 1000 || ev != 2000 {
 			t.Fatalf("%s: last seqs %d/%d", when, cmd, ev)
 		}
 		var snaps []uint64
-		c, _ := s.newCursor(kindSnapshot, 1, 0, ^uint64(0), false)
-		for c.next() {
-			snaps = append(snaps, c.seq)
+		lower, upper := keyRange(kindSnapshot, 1, 0, maxSeq)
+		it, _ := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+		for ok := it.First(); ok; ok = it.Next() {
+			seq, _ := parseKey(it.Key(), kindSnapshot, 1)
+			snaps = append(snaps, seq)
 		}
-		if err := c.close(); err != nil || len(snaps) != 1 || snaps[0] != 700 {
+		if err := it.Close(); err != nil || len(snaps) != 1 || snaps[0] != 700 {
 			t.Fatalf("%s: snapshots left %v (%v), want [700]", when, snaps, err)
 		}
 		if seq, _, _, _, _ := s.LatestSnapshot(2); seq != 50 {
@@ -809,6 +871,24 @@ func TestSnapshotsAndPrune(t *testing.T) {
 	if err := s.AppendCommands(1, commands(r, 1011, 1)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkPruned checks that a replay after pruning at seq is a suffix of all
+// that starts at seq or less than one block before it.
+func checkPruned(t *testing.T, when string, got, all []engine.Command, seq uint64) {
+	t.Helper()
+	if len(got) == 0 || got[0].Seq > seq || got[0].Seq+blockRecords <= seq {
+		t.Fatalf("%s: pruned at %d, the journal starts at %v", when, seq, got[:min(1, len(got))])
+	}
+	equalCommands(t, when, got, all[got[0].Seq-1:])
+}
+
+func checkPrunedEvents(t *testing.T, when string, got, all []engine.Event, seq uint64) {
+	t.Helper()
+	if len(got) == 0 || got[0].Seq > seq || got[0].Seq+blockRecords <= seq {
+		t.Fatalf("%s: pruned at %d, the event journal starts at %v", when, seq, got[:min(1, len(got))])
+	}
+	equalEvents(t, when, got, all[got[0].Seq-1:])
 }
 
 // TestPruneBoundsDisk checks that pruning gives the space back once Pebble
@@ -852,7 +932,7 @@ func TestPruneBoundsDisk(t *testing.T) {
 	if after > before/4 {
 		t.Fatalf("sstables hold %d bytes after pruning everything, %d before", after, before)
 	}
-	if got := replayAll(t, s, 1, 0); len(got) != 1 || got[0].Seq != uint64(n) {
+	if got := replayAll(t, s, 1, 0); len(got) == 0 || len(got) > 1000 || got[len(got)-1].Seq != uint64(n) {
 		t.Fatalf("after pruning to %d: %d commands left", n, len(got))
 	}
 }
