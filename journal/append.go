@@ -14,7 +14,7 @@ import (
 // of its first record: Pebble's cost is mostly per key (memtable insertion,
 // iteration), so a block of 64 cuts it 64-fold, while a damaged value still
 // costs at most 64 records' worth of context (the records before the damage
-// in the block are still delivered).
+// in the block are still delivered). Readers accept blocks of any length.
 const blockRecords = 64
 
 // assetLog holds an asset's two appenders. Commands and events have separate
@@ -109,8 +109,8 @@ func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 				asset, i, cmds[i].Seq, want, ErrSequence)
 		}
 	}
-	for lo := 0; lo < len(cmds); lo += blockRecords {
-		block := cmds[lo:min(lo+blockRecords, len(cmds))]
+	for lo := 0; lo < len(cmds); lo += s.blockRecords {
+		block := cmds[lo:min(lo+s.blockRecords, len(cmds))]
 		op := b.SetDeferred(keyLen, len(block)*commandLen)
 		putKey(op.Key, kindCommand, asset, block[0].Seq)
 		for i := range block {
@@ -147,8 +147,8 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 				asset, i, evs[i].Seq, want, ErrSequence)
 		}
 	}
-	for lo := 0; lo < len(evs); lo += blockRecords {
-		block := evs[lo:min(lo+blockRecords, len(evs))]
+	for lo := 0; lo < len(evs); lo += s.blockRecords {
+		block := evs[lo:min(lo+s.blockRecords, len(evs))]
 		op := b.SetDeferred(keyLen, len(block)*eventLen)
 		putKey(op.Key, kindEvent, asset, block[0].Seq)
 		for i := range block {

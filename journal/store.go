@@ -39,6 +39,9 @@ type Store struct {
 	db     *pebble.DB
 	log    *slog.Logger
 	policy SyncPolicy
+	// blockRecords is the most records per Pebble value (see append.go);
+	// the benchmarks set 1 to measure a key per record.
+	blockRecords int
 
 	// commitMu makes "check the failure mark, then hand the batch to Pebble"
 	// atomic. See commit.
@@ -76,7 +79,7 @@ func Open(opts Options) (*Store, error) {
 	if memtable == 0 {
 		memtable = 64 << 20
 	}
-	s := &Store{log: log, policy: opts.Sync, assets: make(map[uint32]*assetLog)}
+	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog)}
 	po := &pebble.Options{
 		FS:                 &watchFS{FS: fs, s: s},
 		Logger:             pebbleLogger{log},

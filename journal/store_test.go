@@ -167,8 +167,9 @@ func TestAppendReplayReopen(t *testing.T) {
 	}
 }
 
-// TestReplayFromEverySeq appends batches of random sizes (so blocks of every
-// length, and batches of several blocks) and replays from every sequence.
+// TestReplayFromEverySeq appends batches of random sizes with random block
+// limits (so blocks of every length, and batches of several blocks) and
+// replays from every sequence.
 func TestReplayFromEverySeq(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
@@ -176,6 +177,7 @@ func TestReplayFromEverySeq(t *testing.T) {
 	var want []engine.Command
 	var wantEv []engine.Event
 	for len(want) < 600 {
+		s.blockRecords = []int{1, 7, blockRecords}[r.IntN(3)]
 		n := 1 + r.IntN(150)
 		cmds := commands(r, uint64(len(want)+1), n)
 		evs := events(r, uint64(len(wantEv)+1), n)
