@@ -42,6 +42,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -115,7 +116,7 @@ type Notifier struct {
 
 	assets []*feedAsset
 	byID   map[uint32]*feedAsset
-	byKey  map[[8]byte]*feedAsset
+	byKey  map[wire.Symbol]*feedAsset
 
 	nextID    atomic.Uint64
 	slowCount atomic.Int64 // slow-consumer disconnects, for tests and logs
@@ -142,7 +143,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		log:     cfg.Logger.With("component", "notifier"),
 		m:       newNotifierMetrics(cfg.Registerer),
 		byID:    make(map[uint32]*feedAsset),
-		byKey:   make(map[[8]byte]*feedAsset),
+		byKey:   make(map[wire.Symbol]*feedAsset),
 		connSet: make(map[*feedConn]struct{}),
 		loops:   make(map[gnet.EventLoop]*feedLoop),
 		booted:  make(chan struct{}),
@@ -248,7 +249,7 @@ func (n *Notifier) Stop(ctx context.Context) error {
 		return nil
 	}
 	n.draining.Store(true)
-	n.eachConn(func(fc *feedConn) { fc.logout(reasonFeedShutdown) })
+	n.eachConn(func(fc *feedConn) { fc.logout(wire.LogoutShutdown) })
 	n.engMu.Lock()
 	eng := n.eng
 	n.engMu.Unlock()
@@ -329,9 +330,9 @@ func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if n.conns.Add(1) > int64(n.cfg.MaxConns) || n.draining.Load() {
 		n.conns.Add(-1)
 		n.m.refused.Inc()
-		reason := reasonFeedTooManyConns
+		reason := wire.LogoutTooManyConns
 		if n.draining.Load() {
-			reason = reasonFeedShutdown
+			reason = wire.LogoutShutdown
 		}
 		return appendFeedLogout(nil, reason), gnet.Close
 	}
@@ -353,13 +354,10 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	fc.closing.Store(true)
 	fc.closed = true
-	for _, fa := range n.assets {
-		fa.mu.Lock()
-		for ch := range numPublic {
-			n.unsubscribePublic(fa, fc, channel(ch))
-		}
-		n.unsubscribeOrders(fa, fc)
-		fa.mu.Unlock()
+	if fc.loop.busy {
+		fc.loop.dead = append(fc.loop.dead, fc)
+	} else {
+		n.dropSubscriptions(fc)
 	}
 	n.connsMu.Lock()
 	delete(n.connSet, fc)
@@ -368,6 +366,19 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	n.m.conns.Dec()
 	n.log.Debug("market data connection closed", "remote", fc.remote, "user", fc.userName, "err", err)
 	return gnet.None
+}
+
+// dropSubscriptions removes a closed connection from every asset. It runs
+// on the connection's loop.
+func (n *Notifier) dropSubscriptions(fc *feedConn) {
+	for _, fa := range n.assets {
+		fa.mu.Lock()
+		for ch := range numPublic {
+			n.unsubscribePublic(fa, fc, channel(ch))
+		}
+		n.unsubscribeOrders(fa, fc)
+		fa.mu.Unlock()
+	}
 }
 
 func (n *Notifier) eachConn(fn func(*feedConn)) {
@@ -391,7 +402,7 @@ func (n *Notifier) OnTick() (time.Duration, gnet.Action) {
 		switch {
 		case idle > 0 && now-fc.lastRecv.Load() > idle:
 			n.log.Info("market data connection idle: logging out", "remote", fc.remote, "user", fc.userName)
-			fc.logout(reasonFeedIdle)
+			fc.logout(wire.LogoutIdle)
 		case now-fc.lastSent.Load() > hb:
 			fc.lastSent.Store(now)
 			fc.c.AsyncWrite(appendFeedHeartbeat(nil), nil)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -49,7 +50,7 @@ type feedAsset struct {
 	id     uint32
 	idx    int
 	symbol string
-	key    [8]byte
+	key    wire.Symbol
 
 	mu      sync.Mutex
 	bids    depthSide
@@ -69,6 +70,9 @@ type feedAsset struct {
 	// The notifier goroutine's scratch, reused for every batch.
 	cur     []*loopBatch // by loop index: this batch's loopBatch, if any
 	scratch []byte
+
+	// Snapshot scratch, under mu.
+	snapBids, snapAsks []wire.Level
 }
 
 func newFeedAsset(id uint32, idx int, symbol string) *feedAsset {
@@ -97,10 +101,18 @@ func (fa *feedAsset) side(s engine.Side) *depthSide {
 // event loops, and queues one loopBatch on each event loop with
 // subscribers. It never waits on a connection or an event loop.
 func (n *Notifier) HandleOutput(a *pipeline.Asset, lo, hi int64) {
-	fa := n.byID[a.ID]
-	if fa == nil {
-		return
+	if fa := n.byID[a.ID]; fa != nil {
+		n.handle(fa, a, lo, hi)
 	}
+}
+
+// outputs is where handle reads a batch: the asset's output ring, or a
+// benchmark's slice.
+type outputs interface {
+	Output(seq int64) *pipeline.Out
+}
+
+func (n *Notifier) handle(fa *feedAsset, a outputs, lo, hi int64) {
 	recv := time.Now().UnixNano()
 	var pub [numPublic]*sharedBuf
 	for ch := range pub {

@@ -2,6 +2,7 @@ package netio
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -167,4 +168,50 @@ func benchFanout(b *testing.B, subs, rate int) {
 	b.ReportMetric(float64(e2e.ValueAtQuantile(50)), "e2e-p50-µs")
 	b.ReportMetric(float64(e2e.ValueAtQuantile(99)), "e2e-p99-µs")
 	b.ReportMetric(float64(e2e.Max()), "e2e-max-µs")
+}
+
+// outSlice serves a fixed batch as an output ring would.
+type outSlice []pipeline.Out
+
+func (s outSlice) Output(seq int64) *pipeline.Out { return &s[seq] }
+
+// BenchmarkHandleOutput measures the notifier goroutine's cost per output
+// batch (one trade and two level changes) with 100 subscribers of every
+// public channel on loopback, and the allocations per batch of the whole
+// path, event loops included.
+func BenchmarkHandleOutput(b *testing.B) {
+	h := startFeed(b, "", NotifierConfig{MaxQueuedBytes: 1 << 30})
+	const subs = 100
+	var wg sync.WaitGroup
+	for range subs {
+		f := dialTestFeed(b, h.addr)
+		defer f.close()
+		for _, ch := range []channel{chTrades, chBook, chBBO} {
+			if err := f.subscribe(feedSpec.Config.Symbol, ch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			io.Copy(io.Discard, f.c)
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // let the subscriptions land
+	fa := h.n.byID[feedSpec.ID]
+	batch := outSlice{
+		{Event: engine.Event{Kind: engine.EvTrade, Side: engine.Buy, Price: 1000, Qty: 1, UserID: 1, MakerUserID: 2}},
+		{Level: engine.LevelChange{Side: engine.Sell, Price: 1000, Qty: 5, Count: 1}, IsLevel: true},
+		{Level: engine.LevelChange{Side: engine.Buy, Price: 999, Qty: 7, Count: 2}, IsLevel: true},
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		seq := uint64(i + 1)
+		batch[0].Event.Seq, batch[0].Event.Time = seq, time.Now().UnixNano()
+		batch[1].EventSeq, batch[2].EventSeq = seq, seq
+		batch[1].Level.Qty = int64(1 + i%5) // the top changes: a BBO every batch
+		h.n.handle(fa, batch, 0, 2)
+	}
+	b.StopTimer()
 }

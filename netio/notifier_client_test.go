@@ -1,17 +1,27 @@
 package netio
 
-// STUB client for the sandbox: replaced by the wire-based one.
-
 import (
 	"bufio"
-	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/wire"
 )
+
+// testFeed is a raw market-data client for the tests: netio/wire frames
+// over a plain TCP connection, decoded into feedMsg.
+type testFeed struct {
+	c    *net.TCPConn
+	r    *bufio.Reader
+	out  []byte
+	hdr  [2]byte
+	body []byte
+	snap wire.BookSnapshot
+}
 
 type msgKind uint8
 
@@ -22,12 +32,17 @@ const (
 	mOrder
 	mBBO
 	mResumed
-	mAck
+	mAck // Subscribed
+	mSubRejected
+	mLogin // LoginAccepted
+	mLoginRejected
 	mLogout
 	mHeartbeat
-	mOther
+	mReject
 )
 
+// feedMsg is any decoded server message; fields not meaningful for its
+// kind are zero.
 type feedMsg struct {
 	kind      msgKind
 	seq       uint64
@@ -37,21 +52,16 @@ type feedMsg struct {
 	count     int32
 	time      int64
 	evKind    engine.EventKind
-	maker     bool
 	orderID   uint64
 	remaining int64
 	reason    uint16
+	channels  uint8
 	bids      []engine.Level
 	asks      []engine.Level
 }
 
-type testFeed struct {
-	c    *net.TCPConn
-	r    *bufio.Reader
-	body []byte
-}
-
 func dialTestFeed(t testing.TB, addr string) *testFeed {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
@@ -61,29 +71,48 @@ func dialTestFeed(t testing.TB, addr string) *testFeed {
 
 func (f *testFeed) close() { f.c.Close() }
 
-func (f *testFeed) req(op byte, arg uint64) error {
-	var b [16]byte
-	b[0] = op
-	binary.BigEndian.PutUint64(b[8:], arg)
-	_, err := f.c.Write(b[:])
+func (f *testFeed) send() error {
+	_, err := f.c.Write(f.out)
+	f.out = f.out[:0]
 	return err
 }
 
-// login logs in as user (name, key) and waits for the answer.
-func (f *testFeed) login(user testUser) error {
-	if err := f.req('l', uint64(user.id)); err != nil {
+// login logs in and waits for the answer.
+func (f *testFeed) login(u testUser) error {
+	var m wire.Login
+	m.Version = wire.Version
+	m.SetUser(u.name)
+	m.SetKey(u.key)
+	f.out = wire.AppendLogin(f.out, &m)
+	if err := f.send(); err != nil {
 		return err
 	}
-	_, err := f.waitFor(mAck)
-	return err
+	for {
+		r, err := f.next()
+		switch {
+		case err != nil:
+			return err
+		case r.kind == mLogin:
+			return nil
+		case r.kind == mLoginRejected:
+			return fmt.Errorf("login rejected: %s", wire.LoginText(r.reason))
+		}
+	}
 }
+
+var chanBits = map[channel]uint8{chTrades: wire.ChanTrades, chBook: wire.ChanBook, chBBO: wire.ChanBBO, chOrders: wire.ChanOrders}
 
 func (f *testFeed) subscribe(symbol string, ch channel) error {
-	op := map[channel]byte{chTrades: 't', chBook: 'b', chBBO: 'q', chOrders: 'o'}[ch]
-	return f.req(op, 0)
+	m := wire.Subscribe{Symbol: wire.MakeSymbol(symbol), Channels: chanBits[ch]}
+	f.out = wire.AppendSubscribe(f.out, &m)
+	return f.send()
 }
 
-func (f *testFeed) resume(symbol string, after uint64) error { return f.req('r', after) }
+func (f *testFeed) resume(symbol string, after uint64) error {
+	m := wire.Resume{Symbol: wire.MakeSymbol(symbol), After: after}
+	f.out = wire.AppendResume(f.out, &m)
+	return f.send()
+}
 
 // waitFor reads until a message of kind k.
 func (f *testFeed) waitFor(k msgKind) (feedMsg, error) {
@@ -95,55 +124,81 @@ func (f *testFeed) waitFor(k msgKind) (feedMsg, error) {
 	}
 }
 
+// next reads and decodes one frame.
 func (f *testFeed) next() (feedMsg, error) {
-	var hdr [3]byte
-	if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
+	if _, err := io.ReadFull(f.r, f.hdr[:]); err != nil {
 		return feedMsg{}, err
 	}
-	n := int(binary.BigEndian.Uint16(hdr[:])) - 1
-	if cap(f.body) < n {
-		f.body = make([]byte, n)
+	n := int(f.hdr[0])<<8 | int(f.hdr[1])
+	if cap(f.body) < 2+n {
+		f.body = make([]byte, 2+n, 2+max(n, 256))
 	}
-	body := f.body[:n]
-	if _, err := io.ReadFull(f.r, body); err != nil {
+	frame := f.body[:2+n]
+	copy(frame, f.hdr[:])
+	if _, err := io.ReadFull(f.r, frame[2:]); err != nil {
 		return feedMsg{}, err
 	}
-	be := binary.BigEndian
-	u := func(i int) uint64 { return be.Uint64(body[i:]) }
 	var m feedMsg
-	switch hdr[2] {
-	case 'T':
-		m = feedMsg{kind: mTrade, seq: u(0), side: engine.Side(body[8]), price: int64(u(9)), qty: int64(u(17)), time: int64(u(25))}
-	case 'B':
-		m = feedMsg{kind: mLevel, seq: u(0), side: engine.Side(body[8]), price: int64(u(9)), qty: int64(u(17)), count: int32(u(25))}
-	case 'S':
-		m = feedMsg{kind: mSnapshot, seq: u(0)}
-		nb, na := int(u(8)), int(u(16))
-		off := 24
-		for i := 0; i < nb+na; i++ {
-			l := engine.Level{Price: int64(u(off)), Qty: int64(u(off + 8)), Count: int32(u(off + 16))}
-			off += 24
-			if i < nb {
-				m.bids = append(m.bids, l)
-			} else {
-				m.asks = append(m.asks, l)
-			}
+	var err error
+	switch wire.Type(frame) {
+	case wire.TypeTrade:
+		var t wire.Trade
+		err = wire.DecodeTrade(frame, &t)
+		m = feedMsg{kind: mTrade, seq: t.Seq, side: engine.Side(t.Aggressor), price: t.Price, qty: t.Qty, time: t.Time}
+	case wire.TypeBookUpdate:
+		var u wire.BookUpdate
+		err = wire.DecodeBookUpdate(frame, &u)
+		m = feedMsg{kind: mLevel, seq: u.Seq, side: engine.Side(u.Side), price: u.Price, qty: u.Qty, count: int32(u.Count)}
+	case wire.TypeBookSnapshot:
+		err = wire.DecodeBookSnapshot(frame, &f.snap)
+		m = feedMsg{kind: mSnapshot, seq: f.snap.Seq}
+		for _, l := range f.snap.Bids {
+			m.bids = append(m.bids, engine.Level{Price: l.Price, Qty: l.Qty, Count: int32(l.Count)})
 		}
-	case 'O':
-		m = feedMsg{kind: mOrder, seq: u(0), evKind: engine.EventKind(body[8]), maker: body[9] == 1,
-			orderID: u(10), qty: int64(u(18)), remaining: int64(u(26))}
-	case 'Q':
-		m = feedMsg{kind: mBBO, seq: u(0)}
-	case 'R':
-		m = feedMsg{kind: mResumed, seq: u(0)}
-	case 'A':
-		m = feedMsg{kind: mAck, seq: u(0)}
-	case 'L':
-		m = feedMsg{kind: mLogout, reason: uint16(u(0))}
-	case 'H':
+		for _, l := range f.snap.Asks {
+			m.asks = append(m.asks, engine.Level{Price: l.Price, Qty: l.Qty, Count: int32(l.Count)})
+		}
+	case wire.TypeOrderEvent:
+		var e wire.OrderEvent
+		err = wire.DecodeOrderEvent(frame, &e)
+		m = feedMsg{kind: mOrder, seq: e.Seq, evKind: engine.EventKind(e.Kind), side: engine.Side(e.Side),
+			orderID: e.OrderID, price: e.Price, qty: e.Qty, remaining: e.Remaining, time: e.Time}
+	case wire.TypeBBO:
+		var q wire.BBO
+		err = wire.DecodeBBO(frame, &q)
+		m = feedMsg{kind: mBBO, seq: q.Seq}
+	case wire.TypeResumeDone:
+		var d wire.ResumeDone
+		err = wire.DecodeResumeDone(frame, &d)
+		m = feedMsg{kind: mResumed, seq: d.Seq}
+	case wire.TypeSubscribed:
+		var s wire.Subscribed
+		err = wire.DecodeSubscribed(frame, &s)
+		m = feedMsg{kind: mAck, seq: s.Seq, channels: s.Channels}
+	case wire.TypeSubRejected:
+		var s wire.SubRejected
+		err = wire.DecodeSubRejected(frame, &s)
+		m = feedMsg{kind: mSubRejected, reason: s.Reason}
+	case wire.TypeLoginAccepted:
+		var a wire.LoginAccepted
+		err = wire.DecodeLoginAccepted(frame, &a)
+		m = feedMsg{kind: mLogin}
+	case wire.TypeLoginRejected:
+		var r uint16
+		r, err = wire.DecodeLoginRejected(frame)
+		m = feedMsg{kind: mLoginRejected, reason: r}
+	case wire.TypeLogout:
+		var r uint16
+		r, err = wire.DecodeLogout(frame)
+		m = feedMsg{kind: mLogout, reason: r}
+	case wire.TypeHeartbeat:
 		m = feedMsg{kind: mHeartbeat}
+	case wire.TypeReject:
+		var r wire.Reject
+		err = wire.DecodeReject(frame, &r)
+		m = feedMsg{kind: mReject, reason: r.Reason}
 	default:
-		m = feedMsg{kind: mOther}
+		err = fmt.Errorf("unknown message type %q", wire.Type(frame))
 	}
-	return m, nil
+	return m, err
 }

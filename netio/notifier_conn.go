@@ -9,6 +9,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/wire"
 )
 
 // sharedBuf holds the encoded public messages of one output batch for one
@@ -156,7 +157,7 @@ func (fc *feedConn) slowConsumer(unsent int64) {
 	fc.n.slowCount.Add(1)
 	fc.n.log.Warn("slow consumer: disconnecting", "remote", fc.remote, "user", fc.userName,
 		"unsent_bytes", unsent, "limit", fc.n.cfg.MaxQueuedBytes)
-	fc.logoutAndClose(reasonFeedSlowConsumer)
+	fc.logoutAndClose(wire.LogoutSlowConsumer)
 }
 
 // logout sends a Logout with reason and closes the connection once it is

@@ -84,6 +84,25 @@ type feedLoop struct {
 	work  []*loopBatch
 	subs  [][numPublic][]*feedConn // by asset index and channel
 	dirty []*feedConn
+	// busy is set while the loop runs notifier code that may write: gnet
+	// closes a connection whose write fails at once, calling OnClose
+	// inside the write, so OnClose leaves the connections it closes in
+	// dead for settle, instead of changing lists being walked (or taking
+	// an asset lock the writer may hold).
+	busy bool
+	dead []*feedConn
+}
+
+// enter and leave bracket loop code that writes.
+func (fl *feedLoop) enter() { fl.busy = true }
+
+func (fl *feedLoop) leave() {
+	fl.busy = false
+	for i, fc := range fl.dead {
+		fl.n.dropSubscriptions(fc)
+		fl.dead[i] = nil
+	}
+	fl.dead = fl.dead[:0]
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
@@ -119,6 +138,8 @@ func (fl *feedLoop) Run(context.Context) error {
 	fl.inbox, fl.work = fl.work[:0], work
 	fl.scheduled = false
 	fl.mu.Unlock()
+	fl.enter()
+	defer fl.leave()
 
 	var bytes, msgs int
 	for _, b := range work {

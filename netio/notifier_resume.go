@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/wire"
 )
 
 // Resume: a client that reconnects names, per asset, the last private
@@ -35,7 +36,10 @@ const (
 	maxHeld = 1 << 16
 )
 
-var errReplayAborted = errors.New("notifier: replay aborted: connection closed")
+var (
+	errReplayAborted = errors.New("notifier: replay aborted: connection closed")
+	errResumeGap     = errors.New("notifier: resume: events pruned from the journal")
+)
 
 // startResume subscribes fc to its order events on fa in the recovering
 // state and starts the journal reader. It runs on fc's event loop.
@@ -68,9 +72,15 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 		if errors.Is(err, errReplayAborted) {
 			return
 		}
+		if errors.Is(err, errResumeGap) {
+			n.log.Warn("resume: the journal no longer holds the oldest events asked for (pruned)",
+				"asset", fa.symbol, "user", fc.userName, "after", after, "first_held", r.first)
+			n.abortResume(fc, fa, wire.SubResumeTooOld)
+			return
+		}
 		if err != nil {
 			n.log.Error("resume: event journal read failed", "asset", fa.symbol, "user", fc.userName, "err", err)
-			fc.logout(reasonFeedUnavailable)
+			n.abortResume(fc, fa, wire.SubUnavailable)
 			return
 		}
 		if r.cursor >= upto {
@@ -81,7 +91,7 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 		if time.Now().After(deadline) {
 			n.log.Error("resume: event journal behind the live stream", "asset", fa.symbol,
 				"user", fc.userName, "journal_seq", r.cursor, "live_seq", upto)
-			fc.logout(reasonFeedUnavailable)
+			n.abortResume(fc, fa, wire.SubUnavailable)
 			return
 		}
 		time.Sleep(time.Millisecond)
@@ -126,10 +136,24 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 	n.m.resumed.Add(float64(r.total))
 	n.log.Info("resumed", "asset", fa.symbol, "user", fc.userName, "after", after,
 		"journal_events", r.total, "held_live_events", live, "held_dropped", dup, "through", r.cursor, "took", time.Since(start))
-	if r.gap {
-		n.log.Warn("resume: the journal no longer holds the oldest events asked for (pruned)",
-			"asset", fa.symbol, "user", fc.userName, "after", after, "first_held", r.first)
+}
+
+// abortResume ends a resume that cannot deliver every missed event: the
+// client is told why with SubRejected and is no longer subscribed to its
+// order events on the asset (it may subscribe again, live, or resume later).
+func (n *Notifier) abortResume(fc *feedConn, fa *feedAsset, reason uint16) {
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	if !fc.assets[fa.idx].recovering {
+		return
 	}
+	n.unsubscribeOrders(fa, fc)
+	b := n.getBatch()
+	b.fa = fa
+	m := wire.SubRejected{Symbol: fa.key, Reason: reason}
+	fa.scratch = wire.AppendSubRejected(fa.scratch[:0], &m)
+	b.addPriv(fc, fa.scratch, 1)
+	fc.loop.push(b)
 }
 
 // replayer is the state of one journal read.
@@ -139,7 +163,6 @@ type replayer struct {
 	fa      *feedAsset
 	cursor  uint64 // the last sequence scanned
 	first   uint64 // the first sequence scanned
-	gap     bool   // the journal starts after the sequence asked for
 	seg     []byte // encoded events not yet queued
 	segMsgs int
 	total   int
@@ -151,7 +174,9 @@ func (r *replayer) event(ev *engine.Event) error {
 	}
 	if r.first == 0 {
 		r.first = ev.Seq
-		r.gap = ev.Seq > r.cursor+1
+		if ev.Seq > r.cursor+1 {
+			return errResumeGap
+		}
 	}
 	r.cursor = ev.Seq
 	user := r.fc.userID

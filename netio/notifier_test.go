@@ -16,6 +16,7 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
 	"github.com/ringex/ringex/ring"
 )
@@ -242,7 +243,7 @@ type privKey struct {
 	seq     uint64
 	kind    engine.EventKind
 	orderID uint64
-	maker   bool
+	side    engine.Side
 	rem     int64
 }
 
@@ -253,10 +254,10 @@ func privateOf(evs []engine.Event, user uint32, after uint64) []privKey {
 			continue
 		}
 		if e.UserID == user {
-			out = append(out, privKey{e.Seq, e.Kind, e.OrderID, false, e.Remaining})
+			out = append(out, privKey{e.Seq, e.Kind, e.OrderID, e.Side, e.Remaining})
 		}
 		if e.Kind == engine.EvTrade && e.MakerUserID == user {
-			out = append(out, privKey{e.Seq, e.Kind, e.MakerOrderID, true, e.MakerRemaining})
+			out = append(out, privKey{e.Seq, e.Kind, e.MakerOrderID, opposite(e.Side), e.MakerRemaining})
 		}
 	}
 	return out
@@ -352,7 +353,7 @@ func readPrivate(t *testing.T, f *testFeed, n int) ([]privKey, int) {
 		}
 		switch m.kind {
 		case mOrder:
-			got = append(got, privKey{m.seq, m.evKind, m.orderID, m.maker, m.remaining})
+			got = append(got, privKey{m.seq, m.evKind, m.orderID, m.side, m.remaining})
 		case mResumed:
 			resumed++
 		}
@@ -393,6 +394,25 @@ func TestNotifierPrivate(t *testing.T) {
 		}
 		feeds[u.id] = f
 	}
+	// No login, no order events; a wrong key, no login.
+	anon := dialTestFeed(t, h.addr)
+	defer anon.close()
+	if err := anon.subscribe(feedSpec.Config.Symbol, chOrders); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := anon.waitFor(mSubRejected); err != nil || m.reason != wire.SubNotLoggedIn {
+		t.Fatalf("anonymous orders subscription: %+v, %v; want SubRejected(not logged in)", m, err)
+	}
+	if err := anon.login(testUser{alice.id, alice.name, "wrong-key"}); err == nil {
+		t.Fatal("login with a wrong key accepted")
+	}
+	if err := anon.subscribe(feedSpec.Config.Symbol, chTrades); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.waitFor(mAck); err != nil {
+		t.Fatal(err)
+	}
+
 	newTrader(2, h.asset, alice.id, bob.id).submit(t, 2000)
 	h.closeExchange()
 	evs := h.journalEvents()
@@ -405,6 +425,24 @@ func TestNotifierPrivate(t *testing.T) {
 		if u.id != carol.id && len(want) == 0 {
 			t.Errorf("%s has no events: the test proves nothing", u.name)
 		}
+	}
+	// The anonymous connection got trades and nothing private.
+	anon.c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	trades := 0
+	for {
+		m, err := anon.next()
+		if err != nil {
+			break
+		}
+		switch m.kind {
+		case mOrder:
+			t.Fatalf("anonymous connection got an order event: %+v", m)
+		case mTrade:
+			trades++
+		}
+	}
+	if trades == 0 {
+		t.Error("anonymous connection got no trades")
 	}
 }
 
