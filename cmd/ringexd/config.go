@@ -12,13 +12,31 @@ import (
 // defaultAssets is the embedded asset list: prices in cents, quantities in
 // units of the asset's smallest lot.
 var defaultAssets = []string{
-	"BTC-USD:id=1,tick=1,lot=1,min=1,max=100000000000,maxqty=100000000",
-	"ETH-USD:id=2,tick=1,lot=1,min=1,max=10000000000,maxqty=100000000",
-	"SOL-USD:id=3,tick=1,lot=1,min=1,max=1000000000,maxqty=100000000",
+	"BTC-USD:id=1,tick=50,lot=1,min=50,max=100000000000,maxqty=100000000,pdec=2,qdec=4",
+	"ETH-USD:id=2,tick=1,lot=10,min=1,max=10000000000,maxqty=100000000,pdec=2,qdec=3",
+	"SOL-USD:id=3,tick=1,lot=1,min=1,max=1000000000,maxqty=100000000,pdec=3,qdec=2",
 }
 
 // assetList is a repeatable -asset flag.
 type assetList []pipeline.AssetSpec
+
+// assetInfo is what the admin server tells clients about an asset: its
+// configuration and how many decimals its integer prices and quantities
+// carry (display only; the engine never sees them).
+type assetInfo struct {
+	ID         uint32 `json:"id"`
+	Symbol     string `json:"symbol"`
+	TickSize   int64  `json:"tick_size"`
+	LotSize    int64  `json:"lot_size"`
+	MinPrice   int64  `json:"min_price"`
+	MaxPrice   int64  `json:"max_price"`
+	MaxQty     int64  `json:"max_qty"`
+	PriceScale int    `json:"price_decimals"`
+	QtyScale   int    `json:"qty_decimals"`
+}
+
+// decimals holds pdec and qdec per symbol, parsed with the assets.
+var decimals = map[string][2]int{}
 
 func (l *assetList) String() string {
 	var parts []string
@@ -37,7 +55,7 @@ func (l *assetList) Set(s string) error {
 	return nil
 }
 
-// parseAsset reads "SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N".
+// parseAsset reads "SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N]".
 func parseAsset(s string) (pipeline.AssetSpec, error) {
 	sym, rest, ok := strings.Cut(s, ":")
 	if !ok || sym == "" || len(sym) > 8 {
@@ -51,6 +69,19 @@ func parseAsset(s string) (pipeline.AssetSpec, error) {
 			return spec, fmt.Errorf("asset %s: %q is not key=value", sym, kv)
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
+		if k == "pdec" || k == "qdec" {
+			if err != nil || n < 0 || n > 18 {
+				return spec, fmt.Errorf("asset %s: %s=%q: want 0-18", sym, k, v)
+			}
+			d := decimals[sym]
+			if k == "pdec" {
+				d[0] = int(n)
+			} else {
+				d[1] = int(n)
+			}
+			decimals[sym] = d
+			continue
+		}
 		if err != nil || n <= 0 {
 			return spec, fmt.Errorf("asset %s: %s=%q: want a positive integer", sym, k, v)
 		}

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
 	"github.com/ringex/ringex/pipeline"
@@ -68,7 +71,7 @@ func run(args []string) error {
 		logLevel    = fs.String("log-level", "info", "log level: debug, info, warn, error")
 	)
 	var assets assetList
-	fs.Var(&assets, "asset", "asset SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N (repeatable; default: BTC-USD, ETH-USD, SOL-USD)")
+	fs.Var(&assets, "asset", "asset SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -195,7 +198,14 @@ func run(args []string) error {
 	return runErr
 }
 
-// serveAdmin serves Prometheus metrics and pprof.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// serveAdmin serves Prometheus metrics, pprof, and two small JSON
+// endpoints for clients: /assets (configurations) and /trades?asset=&n=
+// (the last n trades, from the event journal).
 func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange) error {
 	for _, a := range ex.Assets() {
 		a := a
@@ -209,6 +219,46 @@ func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange) er
 		}, func() float64 { return float64(a.OutOccupancy()) }))
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("/assets", func(w http.ResponseWriter, r *http.Request) {
+		var out []assetInfo
+		for _, a := range ex.Assets() {
+			c, d := a.Config, decimals[a.Symbol]
+			out = append(out, assetInfo{a.ID, c.Symbol, c.TickSize, c.LotSize, c.MinPrice, c.MaxPrice, c.MaxQty, d[0], d[1]})
+		}
+		writeJSON(w, out)
+	})
+	mux.HandleFunc("/trades", func(w http.ResponseWriter, r *http.Request) {
+		a := ex.BySymbol(r.URL.Query().Get("asset"))
+		if a == nil {
+			http.Error(w, "unknown asset", http.StatusNotFound)
+			return
+		}
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if n <= 0 || n > 10000 {
+			n = 20
+		}
+		trades, err := ex.Store().LastTrades(a.ID, n)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		type trade struct {
+			Seq       uint64 `json:"seq"`
+			Time      int64  `json:"time_ns"`
+			Price     int64  `json:"price"`
+			Qty       int64  `json:"qty"`
+			Aggressor string `json:"aggressor"`
+		}
+		out := make([]trade, 0, len(trades))
+		for _, t := range trades {
+			side := "buy"
+			if t.Side == engine.Sell {
+				side = "sell"
+			}
+			out = append(out, trade{t.Seq, t.Time, t.Price, t.Qty, side})
+		}
+		writeJSON(w, out)
+	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
