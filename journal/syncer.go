@@ -30,6 +30,7 @@ func (y *syncer) run() {
 	t := time.NewTicker(y.interval)
 	defer t.Stop()
 	b := y.s.db.NewBatch()
+	defer b.Close()
 	var synced uint64
 	for {
 		select {
