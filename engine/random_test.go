@@ -259,17 +259,26 @@ func (k *checker) checkChanges(c Command) {
 		}
 		seen++
 	}
-	// Every level that changed must be listed: count them with a merge.
+	// Every level that changed must be listed: count them with a merge of
+	// the best-first lists.
 	diff := 0
 	for s := Buy; s <= Sell; s++ {
-		for _, lv := range k.before[s] {
-			if findLevel(k.after[s], lv.Price) != lv {
-				diff++
-			}
-		}
-		for _, lv := range k.after[s] {
-			if findLevel(k.before[s], lv.Price) == (Level{}) {
-				diff++
+		before, after := k.before[s], k.after[s]
+		i, j := 0, 0
+		for i < len(before) || j < len(after) {
+			switch {
+			case j == len(after) || i < len(before) && sideKey(s, before[i].Price) > sideKey(s, after[j].Price):
+				diff++ // gone
+				i++
+			case i == len(before) || sideKey(s, after[j].Price) > sideKey(s, before[i].Price):
+				diff++ // new
+				j++
+			default:
+				if before[i] != after[j] {
+					diff++
+				}
+				i++
+				j++
 			}
 		}
 	}
