@@ -111,8 +111,8 @@ type Notifier struct {
 	cfg     NotifierConfig
 	log     *slog.Logger
 	m       *notifierMetrics
-	shared  sync.Pool // *sharedBuf
-	batches sync.Pool // *loopBatch
+	shared  freeList[sharedBuf]
+	batches freeList[loopBatch]
 
 	assets []*feedAsset
 	byID   map[uint32]*feedAsset
@@ -149,8 +149,8 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		booted:  make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	n.shared.New = func() any { return &sharedBuf{pool: &n.shared} }
-	n.batches.New = func() any { return new(loopBatch) }
+	n.shared = newFreeList[sharedBuf](4096)
+	n.batches = newFreeList[loopBatch](4096)
 	return n
 }
 
@@ -183,16 +183,17 @@ func (n *Notifier) Init(assets []*pipeline.Asset) {
 }
 
 func (n *Notifier) getShared() *sharedBuf {
-	sb := n.shared.Get().(*sharedBuf)
+	sb := n.shared.get()
+	sb.pool = n.shared
 	sb.refs.Store(1)
 	return sb
 }
 
-func (n *Notifier) getBatch() *loopBatch { return n.batches.Get().(*loopBatch) }
+func (n *Notifier) getBatch() *loopBatch { return n.batches.get() }
 
 func (n *Notifier) putBatch(b *loopBatch) {
 	b.reset()
-	n.batches.Put(b)
+	n.batches.put(b)
 }
 
 // loopOf returns the feedLoop of an event loop, creating it on first use.

@@ -2,7 +2,6 @@ package netio
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +20,7 @@ type sharedBuf struct {
 	b    []byte
 	msgs int
 	refs atomic.Int32
-	pool *sync.Pool
+	pool freeList[sharedBuf]
 }
 
 func (s *sharedBuf) retain() { s.refs.Add(1) }
@@ -30,7 +29,7 @@ func (s *sharedBuf) release() {
 	switch r := s.refs.Add(-1); {
 	case r == 0:
 		s.b, s.msgs = s.b[:0], 0
-		s.pool.Put(s)
+		s.pool.put(s)
 	case r < 0:
 		panic(fmt.Sprintf("netio: notifier shared buffer released too often: refs=%d", r))
 	}
@@ -56,11 +55,15 @@ type feedConn struct {
 	closed   bool   // OnClose has run
 	assets   []connAsset
 
-	// The write being gathered by a drain of the event loop.
+	// The write being gathered by a drain of the event loop: the shared
+	// and private buffers it is made of, and wbuf, where they are joined
+	// for one write (a memory copy is cheaper than the iovec that writev
+	// allocates on every call).
 	iov    [][]byte
 	iovN   int
 	iovMsg int
 	dirty  bool
+	wbuf   []byte
 
 	closing    atomic.Bool
 	lastSent   atomic.Int64 // Unix ns of the last write
@@ -108,7 +111,10 @@ func (fc *feedConn) add(b []byte, msgs int) {
 	fc.iovMsg += msgs
 }
 
-// writeGathered writes what the drain gathered with one writev. The socket
+// maxKeptWriteBuf bounds the join buffer a connection keeps between writes.
+const maxKeptWriteBuf = 64 << 10
+
+// writeGathered writes what the drain gathered with one write. The socket
 // takes what it can and gnet keeps the rest for when it is writable; if
 // what is left unsent passes the limit, before or after the write, the
 // subscriber is too slow and is disconnected. Loop only. It reports the
@@ -126,8 +132,19 @@ func (fc *feedConn) writeGathered() (bytes, msgs int) {
 		fc.slowConsumer(unsent)
 		return 0, 0
 	}
-	if _, err := fc.c.Writev(fc.iov); err != nil {
+	out := fc.iov[0]
+	if len(fc.iov) > 1 {
+		fc.wbuf = fc.wbuf[:0]
+		for _, b := range fc.iov {
+			fc.wbuf = append(fc.wbuf, b...)
+		}
+		out = fc.wbuf
+	}
+	if _, err := fc.c.Write(out); err != nil {
 		return 0, 0 // gnet closes the connection
+	}
+	if cap(fc.wbuf) > maxKeptWriteBuf {
+		fc.wbuf = nil // a burst: do not keep its buffer for every connection
 	}
 	unsent := int64(fc.c.OutboundBuffered())
 	fc.outbound.Store(unsent)
