@@ -386,13 +386,10 @@ func (b *Book) newLevel(side Side, price int64) int32 {
 	return li
 }
 
-// dropLevelIfEmpty removes level li from its ladder and frees it if it has no
-// orders left.
-func (b *Book) dropLevelIfEmpty(li int32) {
+// dropLevel removes level li, which has no orders left, from its ladder and
+// the price index, and frees it.
+func (b *Book) dropLevel(li int32) {
 	lv := &b.levels[li]
-	if lv.count != 0 {
-		return
-	}
 	l := &b.ladders[lv.side]
 	i, found := l.search(sideKey(lv.side, lv.price))
 	if !found || l.lvls[i] != li {
@@ -428,7 +425,9 @@ func (b *Book) cancel(c *Command) {
 	li := o.level
 	b.removeOrder(oi)
 	b.touch(li)
-	b.dropLevelIfEmpty(li)
+	if b.levels[li].count == 0 {
+		b.dropLevel(li)
+	}
 }
 
 // replace applies a Replace command. A quantity decrease (or no change) at
@@ -487,13 +486,22 @@ func (b *Book) replace(c *Command) {
 	li := o.level
 	b.unlink(oi)
 	b.touch(li)
-	b.dropLevelIfEmpty(li)
+	if b.levels[li].count == 0 {
+		b.dropLevel(li)
+	}
 	o.price, o.qty = price, c.Qty
-	e := b.emitOrder(EvReplaced, oi)
-	e.Qty, e.Remaining = c.Qty, c.Qty
+	e := b.emit(EvReplaced)
+	e.OrderID, e.ClientOrderID, e.UserID, e.Side = o.id, o.clientID, o.user, o.side
+	e.Price, e.Qty, e.Remaining = price, c.Qty, c.Qty
 	if !crosses {
-		// The common move: nothing to match.
-		b.rest(oi)
+		// The common move (most commands of a busy book): nothing to
+		// match. This is rest, written out to save the calls.
+		li, found := b.prices.get(price, b.levels)
+		if !found {
+			li = b.newLevel(o.side, price)
+		}
+		b.pushBack(li, oi)
+		b.touch(li)
 		return
 	}
 
