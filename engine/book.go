@@ -303,7 +303,10 @@ func (b *Book) submitNew(c *Command) {
 		b.reject(c, r)
 		return
 	}
-	t := taker{id: c.OrderID, clientID: c.ClientOrderID, user: c.UserID, side: c.Side, stp: c.STP, qty: c.Qty}
+	// Field by field: a composite literal here is built in a temporary and
+	// copied with wide loads that stall on the narrow stores just made.
+	var t taker
+	t.id, t.clientID, t.user, t.side, t.stp, t.qty = c.OrderID, c.ClientOrderID, c.UserID, c.Side, c.STP, c.Qty
 	if c.Type == Limit {
 		if r := b.checkPrice(c.Price); r != 0 {
 			b.reject(c, r)
