@@ -23,16 +23,17 @@ const blockRecords = 64
 type assetLog struct {
 	commands appender
 	events   appender
+	writer   *CommandWriter // created by Store.Commands; under Store.assetsMu
 }
 
 // appender is the write side of one sequence (an asset's commands or its
-// events): the last committed sequence, against which the next append is
+// events): the last written sequence, against which the next append is
 // checked for density, and a batch reused across commits so that a steady
 // append allocates nothing.
 type appender struct {
 	mu    sync.Mutex
 	batch *pebble.Batch
-	last  uint64 // the last committed sequence; valid if known
+	last  uint64 // the last written sequence; valid if known
 	known bool
 }
 
@@ -62,55 +63,50 @@ func (s *Store) asset(id uint32) *assetLog {
 	return a
 }
 
-// prepare readies w for a batch starting at first: it loads the last
-// sequence from the database on first use, checks that first follows it,
-// and returns the reset batch. The caller holds w.mu.
-func (w *appender) prepare(s *Store, kind byte, asset uint32, first uint64) (*pebble.Batch, error) {
+// check verifies that a batch from first to last continues w's sequence
+// densely, loading the last sequence from the database on first use. The
+// caller holds w.mu and has checked that the batch itself is dense.
+func (w *appender) check(s *Store, kind byte, asset uint32, first uint64) error {
 	if err := s.usable(); err != nil {
-		return nil, err
+		return err
 	}
 	if !w.known {
 		last, err := s.lastSeq(kind, asset)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		w.last, w.known = last, true
 	}
 	if first != w.last+1 {
-		return nil, fmt.Errorf("journal: asset %d: %s seq %d does not follow %d: %w",
+		return fmt.Errorf("journal: asset %d: %s seq %d does not follow %d: %w",
 			asset, kindName(kind), first, w.last, ErrSequence)
 	}
+	return nil
+}
+
+// reset returns w's batch, reset. The caller holds w.mu.
+func (w *appender) reset(s *Store) *pebble.Batch {
 	if w.batch == nil {
 		w.batch = s.db.NewBatch()
 	}
 	w.batch.Reset()
-	return w.batch, nil
+	return w.batch
 }
 
-// AppendCommands journals cmds, which must continue the asset's command
-// sequence densely (the first command of a journal has Seq 1), as one
-// batch committed under the store's sync policy: when it returns nil the
-// commands are as durable as the policy makes them. A sequence error leaves
-// the store usable; a write error makes it unavailable for good.
-func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
-	if len(cmds) == 0 {
-		return nil
-	}
-	w := &s.asset(asset).commands
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	b, err := w.prepare(s, kindCommand, asset, cmds[0].Seq)
-	if err != nil {
-		return err
-	}
+func denseCommands(asset uint32, cmds []engine.Command) error {
 	for i := range cmds {
 		if want := cmds[0].Seq + uint64(i); cmds[i].Seq != want {
 			return fmt.Errorf("journal: asset %d: command %d of the batch has seq %d, want %d: %w",
 				asset, i, cmds[i].Seq, want, ErrSequence)
 		}
 	}
-	for lo := 0; lo < len(cmds); lo += s.blockRecords {
-		block := cmds[lo:min(lo+s.blockRecords, len(cmds))]
+	return nil
+}
+
+// putCommands adds cmds to b in blocks of at most per records.
+func putCommands(b *pebble.Batch, asset uint32, cmds []engine.Command, per int) {
+	for lo := 0; lo < len(cmds); lo += per {
+		block := cmds[lo:min(lo+per, len(cmds))]
 		op := b.SetDeferred(keyLen, len(block)*commandLen)
 		putKey(op.Key, kindCommand, asset, block[0].Seq)
 		for i := range block {
@@ -119,6 +115,31 @@ func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 		// The batch is not indexed, so Finish has nothing to do and cannot fail.
 		_ = op.Finish()
 	}
+}
+
+// AppendCommands journals cmds, which must continue the asset's command
+// sequence densely (the first command of a journal has Seq 1), as one
+// batch committed under the store's sync policy: when it returns nil the
+// commands are as durable as the policy makes them. A sequence error leaves
+// the store usable; a write error makes it unavailable for good.
+//
+// AppendCommands waits for its fsync before it returns; a CommandWriter
+// (Store.Commands) lets the next batch be written while one is synced.
+func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	w := &s.asset(asset).commands
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := denseCommands(asset, cmds); err != nil {
+		return err
+	}
+	if err := w.check(s, kindCommand, asset, cmds[0].Seq); err != nil {
+		return err
+	}
+	b := w.reset(s)
+	putCommands(b, asset, cmds, s.blockRecords)
 	if err := s.commit(b, s.syncCommands()); err != nil {
 		return fmt.Errorf("journal: asset %d: commands %d-%d: %w", asset, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
 	}
@@ -137,16 +158,16 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 	w := &s.asset(asset).events
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	b, err := w.prepare(s, kindEvent, asset, evs[0].Seq)
-	if err != nil {
-		return err
-	}
 	for i := range evs {
 		if want := evs[0].Seq + uint64(i); evs[i].Seq != want {
 			return fmt.Errorf("journal: asset %d: event %d of the batch has seq %d, want %d: %w",
 				asset, i, evs[i].Seq, want, ErrSequence)
 		}
 	}
+	if err := w.check(s, kindEvent, asset, evs[0].Seq); err != nil {
+		return err
+	}
+	b := w.reset(s)
 	for lo := 0; lo < len(evs); lo += s.blockRecords {
 		block := evs[lo:min(lo+s.blockRecords, len(evs))]
 		op := b.SetDeferred(keyLen, len(block)*eventLen)

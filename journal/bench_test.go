@@ -67,6 +67,49 @@ func benchAppend(b *testing.B, policy SyncPolicy, size, block int) {
 	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "records/s")
 }
 
+// BenchmarkJournalAppendPipelined is one asset's journal as two stages: a
+// writer goroutine calls CommandWriter.Write for each batch while this one
+// calls Sync, so the next batch is written while the last is fsynced.
+// Durable (sync=always) like AppendCommands.
+func BenchmarkJournalAppendPipelined(b *testing.B) {
+	for _, size := range []int{64, 512, 4096} {
+		b.Run(fmt.Sprintf("sync=always/batch=%d", size), func(b *testing.B) {
+			s, err := Open(Options{Dir: b.TempDir(), Logger: quiet})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			w := s.Commands(1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			done := make(chan error, 1)
+			go func() {
+				cmds := orders(1, size)
+				for range b.N {
+					if err := w.Write(cmds); err != nil {
+						done <- err
+						return
+					}
+					for i := range cmds {
+						cmds[i].Seq += uint64(size)
+					}
+				}
+				done <- nil
+			}()
+			total := uint64(b.N * size)
+			for synced := uint64(0); synced < total; {
+				if synced, err = w.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
 // BenchmarkJournalAppendParallel is the pipeline's shape: several assets
 // committing concurrently share WAL syncs (sync=always).
 func BenchmarkJournalAppendParallel(b *testing.B) {

@@ -12,8 +12,10 @@
 // # Group commit and durability
 //
 // Each Append call is one Pebble batch, so a ring's whole available range is
-// one write to the WAL (group commit). The SyncPolicy decides when the WAL is
-// made durable:
+// one write to the WAL (group commit). A CommandWriter (Store.Commands)
+// splits AppendCommands in two, Write and Sync, so that a pipeline can write
+// the next range while the last one is fsynced. The SyncPolicy decides when
+// the WAL is made durable:
 //
 //   - SyncAlways (the default): every command batch is fsynced before
 //     AppendCommands returns. A command that was acknowledged survives any

@@ -130,6 +130,9 @@ func (s *Store) Close() error {
 
 	s.assetsMu.Lock()
 	for _, a := range s.assets {
+		if a.writer != nil {
+			a.writer.close()
+		}
 		a.commands.close()
 		a.events.close()
 	}
@@ -175,6 +178,21 @@ func (s *Store) fail(cause error) error {
 // wait for the fsync is outside the mutex, so batches from concurrent writers
 // still share WAL syncs (Pebble's own group commit).
 func (s *Store) commit(b *pebble.Batch, sync bool) error {
+	if err := s.write(b, sync); err != nil {
+		return err
+	}
+	if sync {
+		if err := b.SyncWait(); err != nil {
+			return s.fail(err)
+		}
+	}
+	return nil
+}
+
+// write is the first half of commit: it hands b to Pebble under commitMu,
+// requesting an fsync if sync, and returns without waiting for it. The
+// caller must call b.SyncWait before reusing or closing b.
+func (s *Store) write(b *pebble.Batch, sync bool) error {
 	s.commitMu.Lock()
 	if s.closed.Load() {
 		s.commitMu.Unlock()
@@ -186,9 +204,6 @@ func (s *Store) commit(b *pebble.Batch, sync bool) error {
 	}
 	err := s.apply(b, sync)
 	s.commitMu.Unlock()
-	if err == nil && sync {
-		err = b.SyncWait()
-	}
 	if err != nil {
 		return s.fail(err)
 	}
