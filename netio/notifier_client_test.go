@@ -130,6 +130,9 @@ func (f *testFeed) next() (feedMsg, error) {
 		return feedMsg{}, err
 	}
 	n := int(f.hdr[0])<<8 | int(f.hdr[1])
+	if n == 0 {
+		return feedMsg{}, fmt.Errorf("frame of length 0")
+	}
 	if cap(f.body) < 2+n {
 		f.body = make([]byte, 2+n, 2+max(n, 256))
 	}

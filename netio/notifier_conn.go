@@ -12,10 +12,10 @@ import (
 )
 
 // sharedBuf holds the encoded public messages of one output batch for one
-// asset and channel. Every subscriber's writev points at the same bytes, so
-// a message is encoded once however many subscribers it has. Each event
+// asset and channel. Every subscriber's write is made from the same bytes,
+// so a message is encoded once however many subscribers it has. Each event
 // loop batch that carries it holds a reference; the last one to be written
-// returns it to the pool.
+// returns it to the free list.
 type sharedBuf struct {
 	b    []byte
 	msgs int

@@ -15,8 +15,8 @@ import (
 // loopBatch (the shared buffers, plus the private messages of that loop's
 // connections). An event loop keeps its own subscriber lists; when it runs
 // its drain task it takes every batch queued so far, gathers for each of
-// its subscribers the buffers of its channels into one iovec, and writes it
-// with one writev. Batches that queue up while a loop is busy are written
+// its subscribers the buffers of its channels, and writes them with one
+// write. Batches that queue up while a loop is busy are written
 // together, so under load a connection gets fewer, larger writes and the
 // loop is never woken once per message per subscriber.
 //
@@ -191,9 +191,9 @@ func (fl *feedLoop) Run(context.Context) error {
 	return nil
 }
 
-// maxIOV bounds the slices of one writev (the kernel refuses more than
-// IOV_MAX, 1024 on Linux); a connection that gathers more in one drain
-// (a loop far behind) is written in several.
+// maxIOV bounds the buffers gathered for one write; a connection that
+// gathers more in one drain (a loop far behind) is written in several, so
+// that the join buffer stays small.
 const maxIOV = 512
 
 // gather adds b to fc's write for this drain and adds what it had to write

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio/wire"
@@ -449,7 +451,8 @@ func TestNotifierPrivate(t *testing.T) {
 // TestNotifierSlowConsumer: a subscriber that never reads is disconnected
 // once its queue passes the limit, and the others receive every trade.
 func TestNotifierSlowConsumer(t *testing.T) {
-	h := startFeed(t, "", NotifierConfig{MaxQueuedBytes: 512 << 10, SocketSendBuffer: 4 << 10})
+	reg := prometheus.NewRegistry()
+	h := startFeed(t, "", NotifierConfig{MaxQueuedBytes: 512 << 10, SocketSendBuffer: 4 << 10, Registerer: reg})
 	stalled := dialTestFeed(t, h.addr)
 	defer stalled.close()
 	stalled.c.SetReadBuffer(4 << 10)
@@ -473,24 +476,30 @@ func TestNotifierSlowConsumer(t *testing.T) {
 	counts := make([]atomic.Int64, others)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	var once sync.Once
+	stopReaders := func() {
+		once.Do(func() {
+			close(stop)
+			for _, f := range feeds {
+				f.close()
+			}
+			wg.Wait()
+		})
+	}
+	defer stopReaders()
 	for i, f := range feeds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				f.c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 				m, err := f.next()
 				if err != nil {
 					select {
-					case <-stop:
-						return
+					case <-stop: // the test closed the connection
 					default:
-						if strings.Contains(err.Error(), "timeout") {
-							continue
-						}
 						t.Errorf("subscriber %d: %v", i, err)
-						return
 					}
+					return
 				}
 				if m.kind == mTrade {
 					counts[i].Add(1)
@@ -508,6 +517,19 @@ func TestNotifierSlowConsumer(t *testing.T) {
 	}
 	tr.submit(t, 500) // the others keep receiving after the cut
 	h.closeExchange()
+	// Once the stalled connection is closed, the gauges count the others.
+	end := time.Now().Add(5 * time.Second)
+	for {
+		v, _ := gatherValue(t, reg, "ringex_notifier_subscribers", "trades")
+		b, _ := gatherValue(t, reg, "ringex_notifier_subscribers", "book")
+		if v == others && b == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("subscribers gauge: trades %v book %v, want %d and 0", v, b, others)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	want := len(trades(h.journalEvents()))
 	waitUntil(t, 10*time.Second, func() bool {
 		for i := range feeds {
@@ -516,7 +538,7 @@ func TestNotifierSlowConsumer(t *testing.T) {
 			}
 		}
 		return true
-	}, &wg, stop)
+	}, stopReaders)
 	for i := range counts {
 		if c := counts[i].Load(); c != int64(want) {
 			t.Errorf("subscriber %d got %d trades, journal has %d", i, c, want)
@@ -528,17 +550,62 @@ func TestNotifierSlowConsumer(t *testing.T) {
 	if _, err := io.Copy(io.Discard, stalled.r); err != nil {
 		t.Errorf("stalled subscriber: want EOF, got %v", err)
 	}
+
+	// The metrics say the same.
+	for _, c := range []struct {
+		name, label string
+		check       func(float64) bool
+		want        string
+	}{
+		{"ringex_notifier_slow_consumer_disconnects_total", "", func(v float64) bool { return v == 1 }, "1"},
+		{"ringex_notifier_messages_total", "", func(v float64) bool { return v >= float64(others*want) }, ">= deliveries"},
+		{"ringex_notifier_bytes_total", "", func(v float64) bool { return v > 0 }, "> 0"},
+		{"ringex_notifier_fanout_seconds", "", func(v float64) bool { return v > 0 }, "observations"},
+		{"ringex_notifier_event_to_write_seconds", "", func(v float64) bool { return v > 0 }, "observations"},
+	} {
+		if v, ok := gatherValue(t, reg, c.name, c.label); !ok || !c.check(v) {
+			t.Errorf("metric %s{%s} = %v (found %v), want %s", c.name, c.label, v, ok, c.want)
+		}
+	}
 }
 
-// waitUntil polls cond, then stops the readers.
-func waitUntil(t *testing.T, d time.Duration, cond func() bool, wg *sync.WaitGroup, stop chan struct{}) {
+// gatherValue reads a counter, gauge or histogram count from reg; label,
+// if set, selects the series whose only label has that value.
+func gatherValue(t *testing.T, reg *prometheus.Registry, name, label string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != label) {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue(), true
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue(), true
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount()), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// waitUntil polls cond for up to d, then calls done.
+func waitUntil(t *testing.T, d time.Duration, cond func() bool, done func()) {
 	t.Helper()
 	end := time.Now().Add(d)
 	for time.Now().Before(end) && !cond() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	done()
 }
 
 // bookPicture rebuilds L2 depth from a snapshot and the level updates
