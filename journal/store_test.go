@@ -516,7 +516,7 @@ func TestSyncPolicies(t *testing.T) {
 // Close.
 func TestIntervalSyncerStopsOnClose(t *testing.T) {
 	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncInterval, Interval: time.Millisecond}, nil)
-	if !goroutineRunning("journal.(*syncer).run") {
+	if !eventually(func() bool { return goroutineRunning("journal.(*syncer).run") }) {
 		t.Fatal("no syncer goroutine while open")
 	}
 	if err := s.AppendCommands(1, commands(rand.New(rand.NewPCG(1, 2)), 1, 3)); err != nil {
@@ -526,14 +526,32 @@ func TestIntervalSyncerStopsOnClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if goroutineRunning("journal.(*syncer).run") {
-		t.Fatal("syncer goroutine still running after Close")
+	// Close waits for the syncer; allow the goroutine a moment to unwind.
+	if !eventually(func() bool { return !goroutineRunning("journal.(*syncer).run") }) {
+		t.Fatal("syncer goroutine still running 5s after Close")
 	}
 }
 
+// goroutineRunning reports whether some goroutine's stack holds fn.
 func goroutineRunning(fn string) bool {
 	buf := make([]byte, 1<<20)
-	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Contains(string(buf[:n]), fn)
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// eventually polls cond for up to 5 seconds.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return false
 }
 
 // failFS fails every write, sync and file creation once broken is set, as a
