@@ -116,15 +116,29 @@ func TestCrashRecovery(t *testing.T) {
 			}
 			io.Copy(io.Discard, stdout)
 		}()
-		// Kill at a random instant: sometimes during recovery, mostly under load.
-		killAfter := time.Duration(50+rng.IntN(600)) * time.Millisecond
-		timer := time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		// Kill at a random instant: one cycle in four during start-up and
+		// recovery, the others under load, timed from the child's "ready"
+		// so that a slow start (a busy CI machine) cannot leave a cycle
+		// with nothing in flight.
+		kill := func() { cmd.Process.Signal(syscall.SIGKILL) }
+		killAfter := time.Duration(30+rng.IntN(300)) * time.Millisecond
+		duringRecovery := rng.IntN(4) == 0
+		var timer *time.Timer
+		if duringRecovery {
+			timer = time.AfterFunc(time.Duration(rng.IntN(30))*time.Millisecond, kill)
+		}
+		// A child that never becomes ready is killed after 30 s, and the
+		// check below reports it.
+		watchdog := time.AfterFunc(30*time.Second, kill)
 		ready := false
 		for line := range lines {
 			f := strings.Fields(line)
 			switch {
 			case len(f) == 2 && f[0] == "ready":
 				ready = true
+				if timer == nil {
+					timer = time.AfterFunc(killAfter, kill)
+				}
 			case len(f) == 3 && f[0] == "ack":
 				seq, _ := strconv.ParseUint(f[1], 10, 64)
 				id, _ := strconv.ParseUint(f[2], 10, 64)
@@ -135,12 +149,18 @@ func TestCrashRecovery(t *testing.T) {
 			}
 		}
 		readDone.Wait()
-		timer.Stop()
+		watchdog.Stop()
+		if timer != nil {
+			timer.Stop()
+		}
 		err = cmd.Wait()
+		if !ready && !duringRecovery {
+			t.Fatalf("cycle %d: child never became ready: %s", cycle, stderr.String())
+		}
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("cycle %d: child ended by itself (%v, ready=%v): %s", cycle, err, ready, stderr.String())
 		}
-		t.Logf("cycle %d: killed after %v, %d acks so far", cycle, killAfter, len(acked))
+		t.Logf("cycle %d: killed (during recovery: %v), %d acks so far", cycle, duringRecovery, len(acked))
 	}
 	verifyJournal(t, dir, acked)
 }
