@@ -59,16 +59,21 @@ type Book struct {
 	snap []byte // reused by Snapshot
 }
 
-// Validate reports whether c describes a tradable asset: positive tick, lot
-// and maximum quantity, and 0 <= MinPrice <= MaxPrice.
+// MaxQtyLimit bounds AssetConfig.MaxQty, so that the total quantity of a
+// price level (a sum of int64 quantities) cannot overflow with fewer than
+// 2^22 orders on it.
+const MaxQtyLimit = 1 << 40
+
+// Validate reports whether c describes a tradable asset: positive tick and
+// lot, 0 < MaxQty <= MaxQtyLimit, and 0 <= MinPrice <= MaxPrice.
 func (c AssetConfig) Validate() error {
 	switch {
 	case c.TickSize <= 0:
 		return fmt.Errorf("engine: asset %q: tick size %d is not positive", c.Symbol, c.TickSize)
 	case c.LotSize <= 0:
 		return fmt.Errorf("engine: asset %q: lot size %d is not positive", c.Symbol, c.LotSize)
-	case c.MaxQty <= 0:
-		return fmt.Errorf("engine: asset %q: max quantity %d is not positive", c.Symbol, c.MaxQty)
+	case c.MaxQty <= 0 || c.MaxQty > MaxQtyLimit:
+		return fmt.Errorf("engine: asset %q: max quantity %d is not in (0, 2^40]", c.Symbol, c.MaxQty)
 	case c.MinPrice < 0 || c.MaxPrice < c.MinPrice:
 		return fmt.Errorf("engine: asset %q: price band [%d, %d] is empty or negative", c.Symbol, c.MinPrice, c.MaxPrice)
 	case len(c.Symbol) > math.MaxUint16:

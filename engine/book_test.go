@@ -343,6 +343,7 @@ func TestNewBookPanicsOnBadConfig(t *testing.T) {
 		{TickSize: 1, LotSize: 1, MinPrice: 3, MaxPrice: 2, MaxQty: 1},
 		{TickSize: 1, LotSize: 1, MinPrice: -1, MaxPrice: 2, MaxQty: 1},
 		{TickSize: 1, LotSize: 1, MinPrice: 1, MaxPrice: 2, MaxQty: 0},
+		{TickSize: 1, LotSize: 1, MinPrice: 1, MaxPrice: 2, MaxQty: MaxQtyLimit + 1},
 	} {
 		func() {
 			defer func() {

@@ -6,9 +6,10 @@ package engine
 // best price is one load, and the levels that change most (those at and near
 // the top) sit at the end, where inserting or removing moves few elements.
 //
-// This beat a B-tree and a dense tick-indexed array on the benchmarks in
-// bench_test.go (see doc.go); it also works for any price band, which a
-// dense array does not (the default assets span 10^11 ticks).
+// The ladder orders levels; priceMap finds them by price, so the ladder is
+// searched only to create or remove a level. It works for any price band,
+// which a dense tick-indexed array does not (the default assets span 10^11
+// ticks); doc.go has the measurements behind the choice.
 type ladder struct {
 	keys []int64 // ascending; the best level is last
 	lvls []int32 // level index for keys[i]
