@@ -301,3 +301,25 @@ func BenchmarkEncodeDecode(b *testing.B) {
 		DecodeOrderAck(buf, &ack)
 	}
 }
+
+// BenchmarkDecode decodes one NewOrder frame in place, as the gateway does
+// per message.
+func BenchmarkDecode(b *testing.B) {
+	b.ReportAllocs()
+	buf := AppendNewOrder(nil, &NewOrder{ClientOrderID: 1, Symbol: MakeSymbol("BTC-USD"), Side: 1, Type: 1, TIF: 1, Price: 100, Qty: 1})
+	buf = append(buf, buf...)
+	var m NewOrder
+	for b.Loop() {
+		for off := 0; off < len(buf); {
+			frame, n, err := NextFrame(buf[off:], MaxInboundFrame)
+			if err != nil || n == 0 {
+				b.Fatal("bad frame")
+			}
+			if err := DecodeNewOrder(frame, &m); err != nil {
+				b.Fatal(err)
+			}
+			off += n
+		}
+	}
+	b.ReportMetric(2, "msgs/op")
+}
