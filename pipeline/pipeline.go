@@ -170,6 +170,9 @@ func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error
 		return nil, err
 	}
 	for _, sp := range specs {
+		if err := sp.Config.Validate(); err != nil {
+			return nil, fmt.Errorf("pipeline: asset id %d: %w", sp.ID, err)
+		}
 		if _, dup := ex.byID[sp.ID]; dup {
 			return nil, fmt.Errorf("pipeline: duplicate asset id %d", sp.ID)
 		}
