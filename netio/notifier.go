@@ -65,10 +65,11 @@ type NotifierConfig struct {
 	// Logout. It is lowered at start-up if the file-descriptor limit
 	// cannot hold it.
 	MaxConns int
-	// MaxQueuedBytes bounds each connection's outbound queue: bytes handed
-	// to its event loop and not yet taken by the socket. A subscriber past
-	// it is sent Logout(slow consumer) and closed. It must hold a whole
-	// book snapshot.
+	// MaxQueuedBytes bounds each connection's outbound queue: bytes written
+	// that the socket has not taken yet (gnet keeps them for when it is
+	// writable). A subscriber past it is sent Logout(slow consumer) and
+	// closed. It should be well above a book snapshot (at most 64 KiB) and
+	// a burst of one drain.
 	MaxQueuedBytes int64
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
 	// system default). Tests use a small one to make a stall show quickly.

@@ -154,17 +154,22 @@ func (n *Notifier) handle(fa *feedAsset, a outputs, lo, hi int64) {
 	if bboDirty {
 		fa.emitBBO(pub[chBBO])
 	}
+	hasPub := false
+	for _, sb := range pub {
+		hasPub = hasPub || len(sb.b) > 0
+	}
 	for i, fl := range fa.loops {
 		b := fa.cur[i]
+		pubHere := hasPub && fa.npub[i] > 0
 		if b == nil {
-			if fa.npub[i] == 0 {
-				continue
+			if !pubHere {
+				continue // nothing for this loop's connections
 			}
 			b = n.getBatch()
 		}
 		fa.cur[i] = nil
 		b.fa, b.no, b.recv, b.evTime = fa, fa.batch, recv, evTime
-		if fa.npub[i] > 0 {
+		if pubHere {
 			for ch, sb := range pub {
 				if len(sb.b) > 0 {
 					sb.retain()

@@ -88,6 +88,9 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 		}
 		// The event journal has not yet written events the live stream
 		// passed: wait for it.
+		if fc.closing.Load() {
+			return
+		}
 		if time.Now().After(deadline) {
 			n.log.Error("resume: event journal behind the live stream", "asset", fa.symbol,
 				"user", fc.userName, "journal_seq", r.cursor, "live_seq", upto)

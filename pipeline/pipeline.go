@@ -170,6 +170,9 @@ func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error
 		return nil, err
 	}
 	for _, sp := range specs {
+		if sp.ID == 0 || sp.ID >= 1<<16 {
+			return nil, fmt.Errorf("pipeline: asset %s: id %d must be in 1..65535 (it fills the top 16 bits of order ids)", sp.Config.Symbol, sp.ID)
+		}
 		if err := sp.Config.Validate(); err != nil {
 			return nil, fmt.Errorf("pipeline: asset id %d: %w", sp.ID, err)
 		}
