@@ -85,7 +85,11 @@ type conn struct {
 	UserID  uint32
 }
 
-func dialConn(ctx context.Context, addr, user, key string, opts Options) (*conn, error) {
+func dialConn(ctx context.Context, addr, user, key string, given []Options) (*conn, error) {
+	var opts Options
+	if len(given) > 0 {
+		opts = given[0]
+	}
 	opts.defaults()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
@@ -271,11 +275,7 @@ type answer struct {
 // the answers of pipelined requests; it may be nil if only the *Sync calls
 // are used.
 func Dial(ctx context.Context, addr, user, apiKey string, h Handler, opts ...Options) (*Session, error) {
-	var o Options
-	if len(opts) > 0 {
-		o = opts[0]
-	}
-	c, err := dialConn(ctx, addr, user, apiKey, o)
+	c, err := dialConn(ctx, addr, user, apiKey, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -40,11 +40,7 @@ type Feed struct {
 // DialFeed connects to a ringexd market-data address. With an empty user
 // it does not log in and only public channels can be subscribed.
 func DialFeed(ctx context.Context, addr, user, apiKey string, h FeedHandler, opts ...Options) (*Feed, error) {
-	var o Options
-	if len(opts) > 0 {
-		o = opts[0]
-	}
-	c, err := dialConn(ctx, addr, user, apiKey, o)
+	c, err := dialConn(ctx, addr, user, apiKey, opts)
 	if err != nil {
 		return nil, err
 	}

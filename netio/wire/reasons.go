@@ -83,12 +83,7 @@ var reasonTexts = map[uint16]string{
 }
 
 // ReasonText is the short text of a reject reason code.
-func ReasonText(code uint16) string {
-	if s, ok := reasonTexts[code]; ok {
-		return s
-	}
-	return "unknown reason"
-}
+func ReasonText(code uint16) string { return textOf(reasonTexts, code) }
 
 // RejectReasons lists every reject reason code, in order.
 func RejectReasons() []uint16 {
@@ -106,12 +101,7 @@ var logoutTexts = map[uint16]string{
 }
 
 // LogoutText is the meaning of a logout reason.
-func LogoutText(code uint16) string {
-	if s, ok := logoutTexts[code]; ok {
-		return s
-	}
-	return "unknown reason"
-}
+func LogoutText(code uint16) string { return textOf(logoutTexts, code) }
 
 var loginTexts = map[uint16]string{
 	LoginBadCredentials: "bad user or API key",
@@ -121,8 +111,10 @@ var loginTexts = map[uint16]string{
 }
 
 // LoginText is the meaning of a login reject reason.
-func LoginText(code uint16) string {
-	if s, ok := loginTexts[code]; ok {
+func LoginText(code uint16) string { return textOf(loginTexts, code) }
+
+func textOf(texts map[uint16]string, code uint16) string {
+	if s, ok := texts[code]; ok {
 		return s
 	}
 	return "unknown reason"
