@@ -45,7 +45,7 @@ func (c *core) claim(n int, mode claimMode, d time.Duration) (int64, error) {
 // waitForSpace waits until every last-stage consumer has released wrap (so
 // that the slot of wrap+Size may be written) and returns the slowest
 // consumer's sequence, or fails with ErrClosed or, per mode, ErrFull.
-func (c *core) waitForSpace(wrap, ample int64, mode claimMode, clock *claimClock) (int64, error) {
+func (c *core) waitForSpace(wrap int64, mode claimMode, clock *claimClock) (int64, error) {
 	if !c.started.Load() {
 		panic("ring: claim beyond the ring's size before Start")
 	}
@@ -55,11 +55,6 @@ func (c *core) waitForSpace(wrap, ample int64, mode claimMode, clock *claimClock
 			return 0, ErrClosed
 		}
 		if g := c.minGating(); g >= wrap {
-			if b.misses == 0 || g >= ample || c.wait == Blocking {
-				return g, nil
-			}
-		}
-		if g := c.minGating(); g >= wrap && mode == noWait {
 			return g, nil
 		}
 		switch mode {

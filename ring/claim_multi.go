@@ -66,7 +66,7 @@ func (c *core) claimMulti(n int64, mode claimMode, d time.Duration) (int64, erro
 		// Gating, as in claimSingle: the slowest last-stage consumer must
 		// have released hi-Size before hi may be written.
 		if wrap := hi - c.size; wrap > c.multiC.gateCache.Load() {
-			g, err := c.waitForSpace(wrap, wrap, mode, &clock)
+			g, err := c.waitForSpace(wrap, mode, &clock)
 			if err != nil {
 				return 0, err
 			}

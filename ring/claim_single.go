@@ -33,8 +33,7 @@ func (c *core) claimSingle(n int64, mode claimMode, d time.Duration) (int64, err
 	// slowest last-stage consumer must have released.
 	if wrap := hi - c.size; wrap > p.gateCache {
 		clock := claimClock{d: d}
-		ample := min(wrap+expSlack, c.cursor.load())
-		g, err := c.waitForSpace(wrap, max(ample, wrap), mode, &clock)
+		g, err := c.waitForSpace(wrap, mode, &clock)
 		if err != nil {
 			return 0, err
 		}
@@ -53,5 +52,3 @@ func (c *core) publishSingle(lo, hi int64) {
 	}
 	c.cursor.store(hi, c.wait)
 }
-
-var expSlack int64

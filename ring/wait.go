@@ -70,7 +70,7 @@ const (
 // spinPauses is how many PAUSE instructions a spinning wait executes between
 // two checks. Each check of a sequence another core is writing pulls its
 // cache line over; checking less often leaves that core's stores alone.
-var spinPauses uint32 = 8
+const spinPauses = 8
 
 // backoff counts the failed checks of one wait and applies the strategy
 // between them.
