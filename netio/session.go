@@ -36,26 +36,28 @@ func (s *session) touch() { s.lastRecv.Store(time.Now().UnixNano()) }
 
 // flushPending hands the gathered acks to the event loop in one AsyncWrite.
 // The buffer comes back through the write's callback, so in steady state
-// two buffers per session alternate and nothing is allocated.
+// two buffers per session alternate and nothing is allocated. Several ack
+// goroutines (one per asset) may flush the same session, so the buffer is
+// queued on writing and handed to AsyncWrite under one lock: the loop then
+// finishes the writes in the order of writing, which recycle relies on.
 func (s *session) flushPending() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	buf := s.pending
+	s.queued = false
+	if len(buf) == 0 {
+		return
+	}
 	if n := len(s.spare); n > 0 {
 		s.pending = s.spare[n-1][:0]
 		s.spare = s.spare[:n-1]
 	} else {
 		s.pending = nil
 	}
-	s.queued = false
-	if len(buf) == 0 {
-		s.mu.Unlock()
-		return
-	}
 	s.writing = append(s.writing, buf)
-	s.mu.Unlock()
 	s.lastSent.Store(time.Now().UnixNano())
 	if err := s.c.AsyncWrite(buf, s.recycle); err != nil {
-		s.recycle(nil, err)
+		s.writing = s.writing[:len(s.writing)-1]
 	}
 }
 
