@@ -1,6 +1,6 @@
 package ring
 
-// spinHint executes the PAUSE instruction n (> 0) times.
+// spinHint executes the PAUSE instruction n times.
 //
 //go:noescape
 func spinHint(n uint32)

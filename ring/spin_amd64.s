@@ -6,8 +6,11 @@
 // the polling of a cache line another core is writing.
 TEXT ·spinHint(SB),NOSPLIT,$0-4
 	MOVL	n+0(FP), AX
+	TESTL	AX, AX
+	JZ	done
 loop:
 	PAUSE
 	SUBL	$1, AX
 	JNZ	loop
+done:
 	RET
