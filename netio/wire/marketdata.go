@@ -25,30 +25,21 @@ const (
 	ChanAll          = ChanTrades | ChanBook | ChanBBO | ChanOrders
 )
 
-// Subscription reject reasons (SubRejected).
-const (
-	SubUnknownAsset uint16 = 1
-	SubNotLoggedIn  uint16 = 2 // private channel without a login
-	SubBadChannels  uint16 = 3
-	SubUnavailable  uint16 = 4 // resume: the journal cannot be read
-	SubResumeTooOld uint16 = 5 // resume: the events were pruned
-)
-
 // Body lengths of the market-data messages.
 const (
-	SubscribeLen    = 8 + 1 + 2
-	UnsubscribeLen  = 8 + 1
-	ResumeLen       = 8 + 8
-	SubscribedLen   = 8 + 1 + 8
-	SubRejectedLen  = 8 + 2
-	TradeLen        = 8 + 8 + 8 + 8 + 8 + 1 + 8
-	BookUpdateLen   = 8 + 8 + 1 + 8 + 8 + 4
-	BBOLen          = 8 + 8 + 8 + 8 + 8 + 8
-	OrderEventLen   = 8 + 8 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 8
-	ResumeDoneLen   = 8 + 8
-	snapshotHdrLen  = 8 + 8 + 2 + 2
-	LevelLen        = 8 + 8 + 4
-	MaxSnapshotSide = (MaxFrame - 1 - snapshotHdrLen) / LevelLen / 2
+	SubscribeLen      = 8 + 1 + 2
+	UnsubscribeLen    = 8 + 1
+	ResumeLen         = 8 + 8
+	SubscribedLen     = 8 + 1 + 8
+	SubRejectedLen    = 8 + 2
+	TradeLen          = 8 + 8 + 8 + 8 + 8 + 1 + 8
+	BookUpdateLen     = 8 + 8 + 1 + 8 + 8 + 4
+	BBOLen            = 8 + 8 + 8 + 8 + 8 + 8
+	OrderEventLen     = 8 + 8 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + 8 + 8
+	ResumeDoneLen     = 8 + 8
+	SnapshotHeaderLen = 8 + 8 + 2 + 2
+	LevelLen          = 8 + 8 + 4
+	MaxSnapshotSide   = (MaxFrame - 1 - SnapshotHeaderLen) / LevelLen / 2
 )
 
 // Subscribe asks for channels of an asset; Depth is the number of book
@@ -59,23 +50,25 @@ type Subscribe struct {
 	Depth    uint16
 }
 
+// AppendSubscribe appends m to dst as a Subscribe frame.
 func AppendSubscribe(dst []byte, m *Subscribe) []byte {
 	dst, at := begin(dst, TypeSubscribe, SubscribeLen)
 	b := dst[at:]
 	copy(b, m.Symbol[:])
 	b[8] = m.Channels
-	be.PutUint16(b[9:], m.Depth)
+	putU16(b[9:], m.Depth)
 	return dst
 }
 
+// DecodeSubscribe decodes a Subscribe frame into m.
 func DecodeSubscribe(frame []byte, m *Subscribe) error {
-	b, err := body(frame, SubscribeLen)
+	b, err := body(frame, TypeSubscribe, SubscribeLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
 	m.Channels = b[8]
-	m.Depth = be.Uint16(b[9:])
+	m.Depth = getU16(b[9:])
 	return nil
 }
 
@@ -85,6 +78,7 @@ type Unsubscribe struct {
 	Channels uint8
 }
 
+// AppendUnsubscribe appends m to dst as a Unsubscribe frame.
 func AppendUnsubscribe(dst []byte, m *Unsubscribe) []byte {
 	dst, at := begin(dst, TypeUnsubscribe, UnsubscribeLen)
 	copy(dst[at:], m.Symbol[:])
@@ -92,8 +86,9 @@ func AppendUnsubscribe(dst []byte, m *Unsubscribe) []byte {
 	return dst
 }
 
+// DecodeUnsubscribe decodes a Unsubscribe frame into m.
 func DecodeUnsubscribe(frame []byte, m *Unsubscribe) error {
-	b, err := body(frame, UnsubscribeLen)
+	b, err := body(frame, TypeUnsubscribe, UnsubscribeLen)
 	if err != nil {
 		return err
 	}
@@ -109,20 +104,22 @@ type Resume struct {
 	After  uint64
 }
 
+// AppendResume appends m to dst as a Resume frame.
 func AppendResume(dst []byte, m *Resume) []byte {
 	dst, at := begin(dst, TypeResume, ResumeLen)
 	copy(dst[at:], m.Symbol[:])
-	be.PutUint64(dst[at+8:], m.After)
+	putU64(dst[at+8:], m.After)
 	return dst
 }
 
+// DecodeResume decodes a Resume frame into m.
 func DecodeResume(frame []byte, m *Resume) error {
-	b, err := body(frame, ResumeLen)
+	b, err := body(frame, TypeResume, ResumeLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
-	m.After = be.Uint64(b[8:])
+	m.After = getU64(b[8:])
 	return nil
 }
 
@@ -134,22 +131,24 @@ type Subscribed struct {
 	Seq      uint64
 }
 
+// AppendSubscribed appends m to dst as a Subscribed frame.
 func AppendSubscribed(dst []byte, m *Subscribed) []byte {
 	dst, at := begin(dst, TypeSubscribed, SubscribedLen)
 	copy(dst[at:], m.Symbol[:])
 	dst[at+8] = m.Channels
-	be.PutUint64(dst[at+9:], m.Seq)
+	putU64(dst[at+9:], m.Seq)
 	return dst
 }
 
+// DecodeSubscribed decodes a Subscribed frame into m.
 func DecodeSubscribed(frame []byte, m *Subscribed) error {
-	b, err := body(frame, SubscribedLen)
+	b, err := body(frame, TypeSubscribed, SubscribedLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
 	m.Channels = b[8]
-	m.Seq = be.Uint64(b[9:])
+	m.Seq = getU64(b[9:])
 	return nil
 }
 
@@ -159,20 +158,22 @@ type SubRejected struct {
 	Reason uint16
 }
 
+// AppendSubRejected appends m to dst as a SubRejected frame.
 func AppendSubRejected(dst []byte, m *SubRejected) []byte {
 	dst, at := begin(dst, TypeSubRejected, SubRejectedLen)
 	copy(dst[at:], m.Symbol[:])
-	be.PutUint16(dst[at+8:], m.Reason)
+	putU16(dst[at+8:], m.Reason)
 	return dst
 }
 
+// DecodeSubRejected decodes a SubRejected frame into m.
 func DecodeSubRejected(frame []byte, m *SubRejected) error {
-	b, err := body(frame, SubRejectedLen)
+	b, err := body(frame, TypeSubRejected, SubRejectedLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
-	m.Reason = be.Uint16(b[8:])
+	m.Reason = getU16(b[8:])
 	return nil
 }
 
@@ -189,12 +190,13 @@ type Trade struct {
 	Time      int64 // Unix ns (the taker's gateway receive time)
 }
 
+// AppendTrade appends m to dst as a Trade frame.
 func AppendTrade(dst []byte, m *Trade) []byte {
 	dst, at := begin(dst, TypeTrade, TradeLen)
 	b := dst[at:]
 	copy(b, m.Symbol[:])
-	be.PutUint64(b[8:], m.Seq)
-	be.PutUint64(b[16:], m.TradeID)
+	putU64(b[8:], m.Seq)
+	putU64(b[16:], m.TradeID)
 	putI64(b[24:], m.Price)
 	putI64(b[32:], m.Qty)
 	b[40] = m.Aggressor
@@ -202,14 +204,15 @@ func AppendTrade(dst []byte, m *Trade) []byte {
 	return dst
 }
 
+// DecodeTrade decodes a Trade frame into m.
 func DecodeTrade(frame []byte, m *Trade) error {
-	b, err := body(frame, TradeLen)
+	b, err := body(frame, TypeTrade, TradeLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
-	m.Seq = be.Uint64(b[8:])
-	m.TradeID = be.Uint64(b[16:])
+	m.Seq = getU64(b[8:])
+	m.TradeID = getU64(b[16:])
 	m.Price = getI64(b[24:])
 	m.Qty = getI64(b[32:])
 	m.Aggressor = b[40]
@@ -227,29 +230,31 @@ type BookUpdate struct {
 	Count  uint32
 }
 
+// AppendBookUpdate appends m to dst as a BookUpdate frame.
 func AppendBookUpdate(dst []byte, m *BookUpdate) []byte {
 	dst, at := begin(dst, TypeBookUpdate, BookUpdateLen)
 	b := dst[at:]
 	copy(b, m.Symbol[:])
-	be.PutUint64(b[8:], m.Seq)
+	putU64(b[8:], m.Seq)
 	b[16] = m.Side
 	putI64(b[17:], m.Price)
 	putI64(b[25:], m.Qty)
-	be.PutUint32(b[33:], m.Count)
+	putU32(b[33:], m.Count)
 	return dst
 }
 
+// DecodeBookUpdate decodes a BookUpdate frame into m.
 func DecodeBookUpdate(frame []byte, m *BookUpdate) error {
-	b, err := body(frame, BookUpdateLen)
+	b, err := body(frame, TypeBookUpdate, BookUpdateLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
-	m.Seq = be.Uint64(b[8:])
+	m.Seq = getU64(b[8:])
 	m.Side = b[16]
 	m.Price = getI64(b[17:])
 	m.Qty = getI64(b[25:])
-	m.Count = be.Uint32(b[33:])
+	m.Count = getU32(b[33:])
 	return nil
 }
 
@@ -261,11 +266,12 @@ type BBO struct {
 	AskPrice, AskQty int64
 }
 
+// AppendBBO appends m to dst as a BBO frame.
 func AppendBBO(dst []byte, m *BBO) []byte {
 	dst, at := begin(dst, TypeBBO, BBOLen)
 	b := dst[at:]
 	copy(b, m.Symbol[:])
-	be.PutUint64(b[8:], m.Seq)
+	putU64(b[8:], m.Seq)
 	putI64(b[16:], m.BidPrice)
 	putI64(b[24:], m.BidQty)
 	putI64(b[32:], m.AskPrice)
@@ -273,13 +279,14 @@ func AppendBBO(dst []byte, m *BBO) []byte {
 	return dst
 }
 
+// DecodeBBO decodes a BBO frame into m.
 func DecodeBBO(frame []byte, m *BBO) error {
-	b, err := body(frame, BBOLen)
+	b, err := body(frame, TypeBBO, BBOLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
-	m.Seq = be.Uint64(b[8:])
+	m.Seq = getU64(b[8:])
 	m.BidPrice, m.BidQty = getI64(b[16:]), getI64(b[24:])
 	m.AskPrice, m.AskQty = getI64(b[32:]), getI64(b[40:])
 	return nil
@@ -295,47 +302,65 @@ type Level struct {
 // Sides longer than MaxSnapshotSide are cut.
 func AppendBookSnapshot(dst []byte, sym Symbol, seq uint64, bids, asks []Level) []byte {
 	bids, asks = bids[:min(len(bids), MaxSnapshotSide)], asks[:min(len(asks), MaxSnapshotSide)]
-	n := snapshotHdrLen + LevelLen*(len(bids)+len(asks))
+	n := SnapshotHeaderLen + LevelLen*(len(bids)+len(asks))
 	dst, at := begin(dst, TypeBookSnapshot, n)
 	b := dst[at:]
 	copy(b, sym[:])
-	be.PutUint64(b[8:], seq)
-	be.PutUint16(b[16:], uint16(len(bids)))
-	be.PutUint16(b[18:], uint16(len(asks)))
-	off := snapshotHdrLen
+	putU64(b[8:], seq)
+	putU16(b[16:], uint16(len(bids)))
+	putU16(b[18:], uint16(len(asks)))
+	off := SnapshotHeaderLen
 	for _, side := range [2][]Level{bids, asks} {
 		for _, l := range side {
 			putI64(b[off:], l.Price)
 			putI64(b[off+8:], l.Qty)
-			be.PutUint32(b[off+16:], l.Count)
+			putU32(b[off+16:], l.Count)
 			off += LevelLen
 		}
 	}
 	return dst
 }
 
-// BookSnapshot is a decoded snapshot; Bids and Asks reuse their capacity.
+// checkSnapshotLen checks that a snapshot frame's length matches the level
+// counts in its header.
+func checkSnapshotLen(frame []byte) error {
+	if len(frame) < HeaderLen+SnapshotHeaderLen {
+		return ErrBadLength
+	}
+	b := frame[HeaderLen:]
+	nb, na := int(getU16(b[16:])), int(getU16(b[18:]))
+	if len(b) != SnapshotHeaderLen+LevelLen*(nb+na) {
+		return ErrBadLength
+	}
+	return nil
+}
+
+// BookSnapshot is a decoded snapshot: the top levels of each side, best
+// first, as of event sequence Seq.
 type BookSnapshot struct {
 	Symbol     Symbol
 	Seq        uint64
 	Bids, Asks []Level
 }
 
+// DecodeBookSnapshot decodes a snapshot into m, reusing the capacity of
+// m.Bids and m.Asks: it allocates only when a side has more levels than
+// any snapshot m held before.
 func DecodeBookSnapshot(frame []byte, m *BookSnapshot) error {
-	if len(frame) < HeaderLen+snapshotHdrLen {
-		return ErrBadLength
+	if len(frame) >= HeaderLen && frame[2] != TypeBookSnapshot {
+		return ErrWrongType
+	}
+	if err := checkSnapshotLen(frame); err != nil {
+		return err
 	}
 	b := frame[HeaderLen:]
-	nb, na := int(be.Uint16(b[16:])), int(be.Uint16(b[18:]))
-	if len(b) != snapshotHdrLen+LevelLen*(nb+na) {
-		return ErrBadLength
-	}
+	nb, na := int(getU16(b[16:])), int(getU16(b[18:]))
 	copy(m.Symbol[:], b)
-	m.Seq = be.Uint64(b[8:])
+	m.Seq = getU64(b[8:])
 	m.Bids, m.Asks = m.Bids[:0], m.Asks[:0]
-	off := snapshotHdrLen
+	off := SnapshotHeaderLen
 	for i := 0; i < nb+na; i++ {
-		l := Level{Price: getI64(b[off:]), Qty: getI64(b[off+8:]), Count: be.Uint32(b[off+16:])}
+		l := Level{Price: getI64(b[off:]), Qty: getI64(b[off+8:]), Count: getU32(b[off+16:])}
 		if i < nb {
 			m.Bids = append(m.Bids, l)
 		} else {
@@ -373,14 +398,15 @@ type OrderEvent struct {
 	Time          int64
 }
 
+// AppendOrderEvent appends m to dst as a OrderEvent frame.
 func AppendOrderEvent(dst []byte, m *OrderEvent) []byte {
 	dst, at := begin(dst, TypeOrderEvent, OrderEventLen)
 	b := dst[at:]
 	copy(b, m.Symbol[:])
-	be.PutUint64(b[8:], m.Seq)
+	putU64(b[8:], m.Seq)
 	b[16], b[17], b[18] = m.Kind, m.Reason, m.Side
-	be.PutUint64(b[19:], m.OrderID)
-	be.PutUint64(b[27:], m.ClientOrderID)
+	putU64(b[19:], m.OrderID)
+	putU64(b[27:], m.ClientOrderID)
 	putI64(b[35:], m.Price)
 	putI64(b[43:], m.Qty)
 	putI64(b[51:], m.Remaining)
@@ -388,16 +414,17 @@ func AppendOrderEvent(dst []byte, m *OrderEvent) []byte {
 	return dst
 }
 
+// DecodeOrderEvent decodes a OrderEvent frame into m.
 func DecodeOrderEvent(frame []byte, m *OrderEvent) error {
-	b, err := body(frame, OrderEventLen)
+	b, err := body(frame, TypeOrderEvent, OrderEventLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
-	m.Seq = be.Uint64(b[8:])
+	m.Seq = getU64(b[8:])
 	m.Kind, m.Reason, m.Side = b[16], b[17], b[18]
-	m.OrderID = be.Uint64(b[19:])
-	m.ClientOrderID = be.Uint64(b[27:])
+	m.OrderID = getU64(b[19:])
+	m.ClientOrderID = getU64(b[27:])
 	m.Price = getI64(b[35:])
 	m.Qty = getI64(b[43:])
 	m.Remaining = getI64(b[51:])
@@ -412,19 +439,21 @@ type ResumeDone struct {
 	Seq    uint64
 }
 
+// AppendResumeDone appends m to dst as a ResumeDone frame.
 func AppendResumeDone(dst []byte, m *ResumeDone) []byte {
 	dst, at := begin(dst, TypeResumeDone, ResumeDoneLen)
 	copy(dst[at:], m.Symbol[:])
-	be.PutUint64(dst[at+8:], m.Seq)
+	putU64(dst[at+8:], m.Seq)
 	return dst
 }
 
+// DecodeResumeDone decodes a ResumeDone frame into m.
 func DecodeResumeDone(frame []byte, m *ResumeDone) error {
-	b, err := body(frame, ResumeDoneLen)
+	b, err := body(frame, TypeResumeDone, ResumeDoneLen)
 	if err != nil {
 		return err
 	}
 	copy(m.Symbol[:], b)
-	m.Seq = be.Uint64(b[8:])
+	m.Seq = getU64(b[8:])
 	return nil
 }

@@ -46,21 +46,23 @@ func (m *Login) UserName() string { return string(trimText(m.User[:])) }
 // KeyBytes returns the API key without padding, in place.
 func (m *Login) KeyBytes() []byte { return trimText(m.Key[:]) }
 
+// AppendLogin appends m to dst as a Login frame.
 func AppendLogin(dst []byte, m *Login) []byte {
 	dst, at := begin(dst, TypeLogin, LoginLen)
 	b := dst[at:]
-	be.PutUint16(b, m.Version)
+	putU16(b, m.Version)
 	copy(b[2:18], m.User[:])
 	copy(b[18:50], m.Key[:])
 	return dst
 }
 
+// DecodeLogin decodes a Login frame into m.
 func DecodeLogin(frame []byte, m *Login) error {
-	b, err := body(frame, LoginLen)
+	b, err := body(frame, TypeLogin, LoginLen)
 	if err != nil {
 		return err
 	}
-	m.Version = be.Uint16(b)
+	m.Version = getU16(b)
 	copy(m.User[:], b[2:18])
 	copy(m.Key[:], b[18:50])
 	return nil
@@ -80,10 +82,11 @@ type NewOrder struct {
 	Qty           int64
 }
 
+// AppendNewOrder appends m to dst as a NewOrder frame.
 func AppendNewOrder(dst []byte, m *NewOrder) []byte {
 	dst, at := begin(dst, TypeNewOrder, NewOrderLen)
 	b := dst[at:]
-	be.PutUint64(b, m.ClientOrderID)
+	putU64(b, m.ClientOrderID)
 	copy(b[8:16], m.Symbol[:])
 	b[16], b[17], b[18] = m.Side, m.Type, m.TIF
 	if m.PostOnly {
@@ -95,12 +98,13 @@ func AppendNewOrder(dst []byte, m *NewOrder) []byte {
 	return dst
 }
 
+// DecodeNewOrder decodes a NewOrder frame into m.
 func DecodeNewOrder(frame []byte, m *NewOrder) error {
-	b, err := body(frame, NewOrderLen)
+	b, err := body(frame, TypeNewOrder, NewOrderLen)
 	if err != nil {
 		return err
 	}
-	m.ClientOrderID = be.Uint64(b)
+	m.ClientOrderID = getU64(b)
 	copy(m.Symbol[:], b[8:16])
 	m.Side, m.Type, m.TIF = b[16], b[17], b[18]
 	if b[19] > 1 {
@@ -120,23 +124,25 @@ type Cancel struct {
 	OrderID       uint64
 }
 
+// AppendCancel appends m to dst as a Cancel frame.
 func AppendCancel(dst []byte, m *Cancel) []byte {
 	dst, at := begin(dst, TypeCancel, CancelLen)
 	b := dst[at:]
-	be.PutUint64(b, m.ClientOrderID)
+	putU64(b, m.ClientOrderID)
 	copy(b[8:16], m.Symbol[:])
-	be.PutUint64(b[16:], m.OrderID)
+	putU64(b[16:], m.OrderID)
 	return dst
 }
 
+// DecodeCancel decodes a Cancel frame into m.
 func DecodeCancel(frame []byte, m *Cancel) error {
-	b, err := body(frame, CancelLen)
+	b, err := body(frame, TypeCancel, CancelLen)
 	if err != nil {
 		return err
 	}
-	m.ClientOrderID = be.Uint64(b)
+	m.ClientOrderID = getU64(b)
 	copy(m.Symbol[:], b[8:16])
-	m.OrderID = be.Uint64(b[16:])
+	m.OrderID = getU64(b[16:])
 	return nil
 }
 
@@ -149,25 +155,27 @@ type Replace struct {
 	Qty           int64
 }
 
+// AppendReplace appends m to dst as a Replace frame.
 func AppendReplace(dst []byte, m *Replace) []byte {
 	dst, at := begin(dst, TypeReplace, ReplaceLen)
 	b := dst[at:]
-	be.PutUint64(b, m.ClientOrderID)
+	putU64(b, m.ClientOrderID)
 	copy(b[8:16], m.Symbol[:])
-	be.PutUint64(b[16:], m.OrderID)
+	putU64(b[16:], m.OrderID)
 	putI64(b[24:], m.Price)
 	putI64(b[32:], m.Qty)
 	return dst
 }
 
+// DecodeReplace decodes a Replace frame into m.
 func DecodeReplace(frame []byte, m *Replace) error {
-	b, err := body(frame, ReplaceLen)
+	b, err := body(frame, TypeReplace, ReplaceLen)
 	if err != nil {
 		return err
 	}
-	m.ClientOrderID = be.Uint64(b)
+	m.ClientOrderID = getU64(b)
 	copy(m.Symbol[:], b[8:16])
-	m.OrderID = be.Uint64(b[16:])
+	m.OrderID = getU64(b[16:])
 	m.Price = getI64(b[24:])
 	m.Qty = getI64(b[32:])
 	return nil
@@ -182,20 +190,21 @@ func AppendHeartbeat(dst []byte) []byte {
 // AppendLogout appends a logout with a reason (LogoutXxx; 0 from clients).
 func AppendLogout(dst []byte, reason uint16) []byte {
 	dst, at := begin(dst, TypeLogout, LogoutLen)
-	be.PutUint16(dst[at:], reason)
+	putU16(dst[at:], reason)
 	return dst
 }
 
-// DecodeLogout returns a logout's reason. A client may send an empty body.
+// DecodeLogout returns a logout's reason. A client may send an empty body,
+// which means reason 0; it re-encodes with a body of 2.
 func DecodeLogout(frame []byte) (uint16, error) {
-	if len(frame) == HeaderLen {
+	if len(frame) == HeaderLen && frame[2] == TypeLogout {
 		return 0, nil
 	}
-	b, err := body(frame, LogoutLen)
+	b, err := body(frame, TypeLogout, LogoutLen)
 	if err != nil {
 		return 0, err
 	}
-	return be.Uint16(b), nil
+	return getU16(b), nil
 }
 
 // LoginAccepted answers a good Login.
@@ -204,19 +213,21 @@ type LoginAccepted struct {
 	ServerTime int64 // Unix ns
 }
 
+// AppendLoginAccepted appends m to dst as a LoginAccepted frame.
 func AppendLoginAccepted(dst []byte, m *LoginAccepted) []byte {
 	dst, at := begin(dst, TypeLoginAccepted, LoginAcceptedLen)
-	be.PutUint32(dst[at:], m.UserID)
+	putU32(dst[at:], m.UserID)
 	putI64(dst[at+4:], m.ServerTime)
 	return dst
 }
 
+// DecodeLoginAccepted decodes a LoginAccepted frame into m.
 func DecodeLoginAccepted(frame []byte, m *LoginAccepted) error {
-	b, err := body(frame, LoginAcceptedLen)
+	b, err := body(frame, TypeLoginAccepted, LoginAcceptedLen)
 	if err != nil {
 		return err
 	}
-	m.UserID = be.Uint32(b)
+	m.UserID = getU32(b)
 	m.ServerTime = getI64(b[4:])
 	return nil
 }
@@ -224,16 +235,17 @@ func DecodeLoginAccepted(frame []byte, m *LoginAccepted) error {
 // AppendLoginRejected answers a bad Login with a LoginXxx reason.
 func AppendLoginRejected(dst []byte, reason uint16) []byte {
 	dst, at := begin(dst, TypeLoginRejected, LoginRejectedLen)
-	be.PutUint16(dst[at:], reason)
+	putU16(dst[at:], reason)
 	return dst
 }
 
+// DecodeLoginRejected decodes a LoginRejected frame into m.
 func DecodeLoginRejected(frame []byte) (uint16, error) {
-	b, err := body(frame, LoginRejectedLen)
+	b, err := body(frame, TypeLoginRejected, LoginRejectedLen)
 	if err != nil {
 		return 0, err
 	}
-	return be.Uint16(b), nil
+	return getU16(b), nil
 }
 
 // OrderAck says an order-entry request was received and journaled. It never
@@ -245,24 +257,26 @@ type OrderAck struct {
 	RecvTime      int64  // gateway receive time, Unix ns
 }
 
+// AppendOrderAck appends m to dst as a OrderAck frame.
 func AppendOrderAck(dst []byte, m *OrderAck) []byte {
 	dst, at := begin(dst, TypeOrderAck, OrderAckLen)
 	b := dst[at:]
-	be.PutUint64(b, m.ClientOrderID)
-	be.PutUint64(b[8:], m.OrderID)
-	be.PutUint64(b[16:], m.Seq)
+	putU64(b, m.ClientOrderID)
+	putU64(b[8:], m.OrderID)
+	putU64(b[16:], m.Seq)
 	putI64(b[24:], m.RecvTime)
 	return dst
 }
 
+// DecodeOrderAck decodes a OrderAck frame into m.
 func DecodeOrderAck(frame []byte, m *OrderAck) error {
-	b, err := body(frame, OrderAckLen)
+	b, err := body(frame, TypeOrderAck, OrderAckLen)
 	if err != nil {
 		return err
 	}
-	m.ClientOrderID = be.Uint64(b)
-	m.OrderID = be.Uint64(b[8:])
-	m.Seq = be.Uint64(b[16:])
+	m.ClientOrderID = getU64(b)
+	m.OrderID = getU64(b[8:])
+	m.Seq = getU64(b[16:])
 	m.RecvTime = getI64(b[24:])
 	return nil
 }
@@ -278,21 +292,33 @@ type Reject struct {
 func AppendReject(dst []byte, clientOrderID uint64, reason uint16) []byte {
 	dst, at := begin(dst, TypeReject, RejectLen)
 	b := dst[at:]
-	be.PutUint64(b, clientOrderID)
-	be.PutUint16(b[8:], reason)
+	putU64(b, clientOrderID)
+	putU16(b[8:], reason)
 	putText(b[10:10+RejectTextLen], ReasonText(reason))
 	return dst
 }
 
+// DecodeReject decodes a Reject frame into m.
 func DecodeReject(frame []byte, m *Reject) error {
-	b, err := body(frame, RejectLen)
+	b, err := body(frame, TypeReject, RejectLen)
 	if err != nil {
 		return err
 	}
-	m.ClientOrderID = be.Uint64(b)
-	m.Reason = be.Uint16(b[8:])
+	m.ClientOrderID = getU64(b)
+	m.Reason = getU16(b[8:])
 	copy(m.Text[:], b[10:])
 	return nil
+}
+
+// AppendRejectMessage appends m to dst as a Reject frame, with its own
+// text (AppendReject writes the standard text of the reason).
+func AppendRejectMessage(dst []byte, m *Reject) []byte {
+	dst, at := begin(dst, TypeReject, RejectLen)
+	b := dst[at:]
+	putU64(b, m.ClientOrderID)
+	putU16(b[8:], m.Reason)
+	copy(b[10:], m.Text[:])
+	return dst
 }
 
 // TextString returns the reject's text without padding.

@@ -1,121 +1,210 @@
 package wire
 
-// Reject reason codes. 1-10 are the matching engine's (engine.RejectReason,
-// same numbers); from 100 up they are the gateway's.
+// Reject reason codes (Reject.Reason). 1-10 are the matching engine's
+// (engine.RejectReason, same numbers); the gateway checks 1-4 itself before
+// journaling and the matcher decides 5-10. From 100 up they are the
+// gateway's own.
 const (
-	ReasonBadPrice      uint16 = 1
-	ReasonOffTick       uint16 = 2
-	ReasonBadQuantity   uint16 = 3
-	ReasonOffLot        uint16 = 4
-	ReasonUnknownOrder  uint16 = 5
-	ReasonNotOwner      uint16 = 6
-	ReasonFOKUnfillable uint16 = 7
-	ReasonPostOnlyTake  uint16 = 8
-	ReasonDuplicateID   uint16 = 9
-	ReasonBadCommand    uint16 = 10
+	ReasonBadPrice      uint16 = 1  // zero, negative or outside the band
+	ReasonOffTick       uint16 = 2  // not a multiple of the tick size
+	ReasonBadQuantity   uint16 = 3  // zero, negative or above the maximum
+	ReasonOffLot        uint16 = 4  // not a multiple of the lot size
+	ReasonUnknownOrder  uint16 = 5  // no resting order with that id
+	ReasonNotOwner      uint16 = 6  // the order belongs to another user
+	ReasonFOKUnfillable uint16 = 7  // a FOK order could not fill completely
+	ReasonPostOnlyTake  uint16 = 8  // a post-only order would have taken
+	ReasonDuplicateID   uint16 = 9  // an order with that id is resting
+	ReasonBadCommand    uint16 = 10 // unknown kind, side, type, TIF or STP
 
-	ReasonUnknownAsset    uint16 = 100
-	ReasonBadSide         uint16 = 101
-	ReasonBadType         uint16 = 102
-	ReasonBadTIF          uint16 = 103
-	ReasonBadSTP          uint16 = 104
-	ReasonNotLoggedIn     uint16 = 105
-	ReasonUnknownType     uint16 = 106
-	ReasonBadLength       uint16 = 107
-	ReasonBusy            uint16 = 108
-	ReasonUnavailable     uint16 = 109
-	ReasonTooManyInFlight uint16 = 110
-	ReasonShuttingDown    uint16 = 111
-	ReasonMalformed       uint16 = 112
+	ReasonUnknownAsset    uint16 = 100 // no asset with that symbol
+	ReasonBadSide         uint16 = 101 // side not 1 or 2
+	ReasonBadType         uint16 = 102 // order type not 1 or 2
+	ReasonBadTIF          uint16 = 103 // time in force not 1, 2 or 3
+	ReasonBadSTP          uint16 = 104 // self-trade prevention mode above 4
+	ReasonNotLoggedIn     uint16 = 105 // a request before a successful Login
+	ReasonUnknownType     uint16 = 106 // a message type clients do not send
+	ReasonBadLength       uint16 = 107 // frame length wrong for its type
+	ReasonBusy            uint16 = 108 // the asset's input ring stayed full
+	ReasonUnavailable     uint16 = 109 // the asset's journal failed
+	ReasonTooManyInFlight uint16 = 110 // the session's unacknowledged limit
+	ReasonShuttingDown    uint16 = 111 // the server is draining
+	ReasonMalformed       uint16 = 112 // a field value the format forbids
+	ReasonRateLimited     uint16 = 113 // the session's request rate limit
 )
+
+// RejectReasons lists every reject reason code, in increasing order.
+func RejectReasons() []uint16 {
+	return []uint16{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113}
+}
+
+// ReasonText is the short text of a reject reason code, at most
+// RejectTextLen bytes: the text a Reject carries.
+func ReasonText(code uint16) string {
+	switch code {
+	case ReasonBadPrice:
+		return "bad price"
+	case ReasonOffTick:
+		return "price off tick"
+	case ReasonBadQuantity:
+		return "bad quantity"
+	case ReasonOffLot:
+		return "quantity off lot"
+	case ReasonUnknownOrder:
+		return "unknown order"
+	case ReasonNotOwner:
+		return "not owner"
+	case ReasonFOKUnfillable:
+		return "FOK unfillable"
+	case ReasonPostOnlyTake:
+		return "post-only would take"
+	case ReasonDuplicateID:
+		return "duplicate order id"
+	case ReasonBadCommand:
+		return "bad command"
+	case ReasonUnknownAsset:
+		return "unknown asset"
+	case ReasonBadSide:
+		return "bad side"
+	case ReasonBadType:
+		return "bad order type"
+	case ReasonBadTIF:
+		return "bad time in force"
+	case ReasonBadSTP:
+		return "bad self-trade prevention mode"
+	case ReasonNotLoggedIn:
+		return "not logged in"
+	case ReasonUnknownType:
+		return "unknown message type"
+	case ReasonBadLength:
+		return "wrong length for message type"
+	case ReasonBusy:
+		return "busy: try again"
+	case ReasonUnavailable:
+		return "unavailable: journal failed"
+	case ReasonTooManyInFlight:
+		return "too many orders in flight"
+	case ReasonShuttingDown:
+		return "server shutting down"
+	case ReasonMalformed:
+		return "malformed field"
+	case ReasonRateLimited:
+		return "rate limited"
+	}
+	return "unknown reason"
+}
 
 // Login reject reasons (LoginRejected).
 const (
-	LoginBadCredentials uint16 = 1
-	LoginBadVersion     uint16 = 2
-	LoginAlready        uint16 = 3
-	LoginRateLimited    uint16 = 4
+	LoginBadCredentials uint16 = 1 // no such user, or a wrong API key
+	LoginBadVersion     uint16 = 2 // the protocol version is not Version
+	LoginAlready        uint16 = 3 // the session is already logged in
+	LoginRateLimited    uint16 = 4 // too many failed logins: the server closes
 )
 
-// Logout reasons (server to client).
-const (
-	LogoutUserRequest   uint16 = 0
-	LogoutBadFrame      uint16 = 1
-	LogoutIdle          uint16 = 2
-	LogoutSlowConsumer  uint16 = 3
-	LogoutShutdown      uint16 = 4
-	LogoutTooManyConns  uint16 = 5
-	LogoutLoginFailures uint16 = 6
-)
-
-// Cancel reasons in order events: engine.CancelReason.
-const (
-	CancelUser         uint8 = 1
-	CancelIOCRemainder uint8 = 2
-	CancelSelfTrade    uint8 = 3
-	CancelMarketNoFill uint8 = 4
-)
-
-var reasonTexts = map[uint16]string{
-	ReasonBadPrice:        "bad price",
-	ReasonOffTick:         "price off tick",
-	ReasonBadQuantity:     "bad quantity",
-	ReasonOffLot:          "quantity off lot",
-	ReasonUnknownOrder:    "unknown order",
-	ReasonNotOwner:        "not owner",
-	ReasonFOKUnfillable:   "FOK unfillable",
-	ReasonPostOnlyTake:    "post-only would take",
-	ReasonDuplicateID:     "duplicate order id",
-	ReasonBadCommand:      "bad command",
-	ReasonUnknownAsset:    "unknown asset",
-	ReasonBadSide:         "bad side",
-	ReasonBadType:         "bad order type",
-	ReasonBadTIF:          "bad time in force",
-	ReasonBadSTP:          "bad self-trade prevention mode",
-	ReasonNotLoggedIn:     "not logged in",
-	ReasonUnknownType:     "unknown message type",
-	ReasonBadLength:       "wrong length for message type",
-	ReasonBusy:            "busy: try again",
-	ReasonUnavailable:     "unavailable: journal failed",
-	ReasonTooManyInFlight: "too many orders in flight",
-	ReasonShuttingDown:    "server shutting down",
-	ReasonMalformed:       "malformed field",
-}
-
-// ReasonText is the short text of a reject reason code.
-func ReasonText(code uint16) string { return textOf(reasonTexts, code) }
-
-// RejectReasons lists every reject reason code, in order.
-func RejectReasons() []uint16 {
-	return []uint16{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112}
-}
-
-var logoutTexts = map[uint16]string{
-	LogoutUserRequest:   "user request",
-	LogoutBadFrame:      "bad frame length",
-	LogoutIdle:          "idle timeout",
-	LogoutSlowConsumer:  "slow consumer",
-	LogoutShutdown:      "server shutdown",
-	LogoutTooManyConns:  "too many connections",
-	LogoutLoginFailures: "too many failed logins",
-}
-
-// LogoutText is the meaning of a logout reason.
-func LogoutText(code uint16) string { return textOf(logoutTexts, code) }
-
-var loginTexts = map[uint16]string{
-	LoginBadCredentials: "bad user or API key",
-	LoginBadVersion:     "unsupported protocol version",
-	LoginAlready:        "already logged in",
-	LoginRateLimited:    "too many failed logins",
-}
+// LoginReasons lists every login reject reason, in increasing order.
+func LoginReasons() []uint16 { return []uint16{1, 2, 3, 4} }
 
 // LoginText is the meaning of a login reject reason.
-func LoginText(code uint16) string { return textOf(loginTexts, code) }
+func LoginText(code uint16) string {
+	switch code {
+	case LoginBadCredentials:
+		return "bad user or API key"
+	case LoginBadVersion:
+		return "unsupported protocol version"
+	case LoginAlready:
+		return "already logged in"
+	case LoginRateLimited:
+		return "too many failed logins"
+	}
+	return "unknown reason"
+}
 
-func textOf(texts map[uint16]string, code uint16) string {
-	if s, ok := texts[code]; ok {
-		return s
+// Logout reasons (Logout from the server; a client sends 0).
+const (
+	LogoutUserRequest   uint16 = 0 // the client asked (the server's answer)
+	LogoutBadFrame      uint16 = 1 // a frame length that cannot be valid
+	LogoutIdle          uint16 = 2 // nothing received for the idle timeout
+	LogoutSlowConsumer  uint16 = 3 // the outbound queue passed its limit
+	LogoutShutdown      uint16 = 4 // the server is shutting down
+	LogoutTooManyConns  uint16 = 5 // the server's connection limit
+	LogoutLoginFailures uint16 = 6 // too many failed logins
+)
+
+// LogoutReasons lists every logout reason, in increasing order.
+func LogoutReasons() []uint16 { return []uint16{0, 1, 2, 3, 4, 5, 6} }
+
+// LogoutText is the meaning of a logout reason.
+func LogoutText(code uint16) string {
+	switch code {
+	case LogoutUserRequest:
+		return "user request"
+	case LogoutBadFrame:
+		return "bad frame length"
+	case LogoutIdle:
+		return "idle timeout"
+	case LogoutSlowConsumer:
+		return "slow consumer"
+	case LogoutShutdown:
+		return "server shutdown"
+	case LogoutTooManyConns:
+		return "too many connections"
+	case LogoutLoginFailures:
+		return "too many failed logins"
+	}
+	return "unknown reason"
+}
+
+// Subscription reject reasons (SubRejected).
+const (
+	SubUnknownAsset uint16 = 1 // no asset with that symbol
+	SubNotLoggedIn  uint16 = 2 // a private channel, or Resume, without a login
+	SubBadChannels  uint16 = 3 // no channel bit, or an undefined one
+	SubUnavailable  uint16 = 4 // resume: the journal cannot be read now
+	SubResumeTooOld uint16 = 5 // resume: the events were pruned
+)
+
+// SubReasons lists every subscription reject reason, in increasing order.
+func SubReasons() []uint16 { return []uint16{1, 2, 3, 4, 5} }
+
+// SubText is the meaning of a subscription reject reason.
+func SubText(code uint16) string {
+	switch code {
+	case SubUnknownAsset:
+		return "unknown asset"
+	case SubNotLoggedIn:
+		return "not logged in"
+	case SubBadChannels:
+		return "bad channels"
+	case SubUnavailable:
+		return "unavailable"
+	case SubResumeTooOld:
+		return "events no longer in the journal"
+	}
+	return "unknown reason"
+}
+
+// Cancel reasons in order events of kind OrderCanceled: engine.CancelReason.
+const (
+	CancelUser         uint8 = 1 // a Cancel request
+	CancelIOCRemainder uint8 = 2 // the unfilled rest of an IOC order
+	CancelSelfTrade    uint8 = 3 // self-trade prevention
+	CancelMarketNoFill uint8 = 4 // the unfilled rest of a market order
+)
+
+// CancelReasons lists every cancel reason, in increasing order.
+func CancelReasons() []uint8 { return []uint8{1, 2, 3, 4} }
+
+// CancelText is the meaning of a cancel reason.
+func CancelText(code uint8) string {
+	switch code {
+	case CancelUser:
+		return "user request"
+	case CancelIOCRemainder:
+		return "IOC remainder"
+	case CancelSelfTrade:
+		return "self-trade prevention"
+	case CancelMarketNoFill:
+		return "market order remainder"
 	}
 	return "unknown reason"
 }
