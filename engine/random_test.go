@@ -298,9 +298,16 @@ func findLevel(levels []Level, price int64) Level {
 	return Level{}
 }
 
-// fullEvery is how often checkBook compares every resting order.
-const fullEvery = 16
+// idCheckEvery is how often checkBook looks every resting order up by id.
+const idCheckEvery = 16
 
+// checkBook checks the book's invariants after a command: not crossed; the
+// depth equal to the reference's; every resting order present, in the same
+// priority order and state as in the reference, with each level's quantity
+// and count the sum and number of its orders (a walk of the book's own
+// FIFOs, every command); and every order findable by id (every command for
+// the orders the events name, see checkLedger, and every idCheckEvery
+// commands for all of them: the walk is sequential, the lookups are not).
 func (k *checker) checkBook(c Command) {
 	b := k.book
 	bid, _, okb := b.BestBid()
@@ -317,10 +324,37 @@ func (k *checker) checkBook(c Command) {
 	if b.Len() != k.ref.count() {
 		k.t.Fatalf("cmd %+v: %d orders, reference has %d", c, b.Len(), k.ref.count())
 	}
-	// checkLedger looks up every order an event names after every
-	// command; all the others are compared in full every fullEvery
-	// commands, which keeps the test fast on deep books.
-	if c.Seq%fullEvery != 0 {
+	for s := Buy; s <= Sell; s++ {
+		ref := *k.ref.sideOf(s)
+		n := 0
+		l := &b.ladders[s]
+		for i := len(l.lvls) - 1; i >= 0; i-- {
+			lv := &b.levels[l.lvls[i]]
+			var qty int64
+			var count int32
+			for oi := lv.head; oi != nilIndex; oi = b.orders[oi].next {
+				o := &b.orders[oi]
+				if n == len(ref) {
+					k.t.Fatalf("cmd %+v: side %d: order %d beyond the reference's %d", c, s, o.id, n)
+				}
+				r := ref[n]
+				if o.id != r.id || o.clientID != r.client || o.user != r.user || o.side != r.side || o.price != r.price ||
+					o.qty != r.qty || o.stp != r.stp || o.postOnly != r.postOnly || o.price != lv.price || o.level != l.lvls[i] {
+					k.t.Fatalf("cmd %+v: side %d position %d: book has %+v, reference %+v", c, s, n, *o, *r)
+				}
+				qty += o.qty
+				count++
+				n++
+			}
+			if qty != lv.qty || count != lv.count || count == 0 {
+				k.t.Fatalf("cmd %+v: level %d: qty %d count %d, its orders sum to %d in %d", c, lv.price, lv.qty, lv.count, qty, count)
+			}
+		}
+		if n != len(ref) {
+			k.t.Fatalf("cmd %+v: side %d: %d orders, reference %d", c, s, n, len(ref))
+		}
+	}
+	if c.Seq%idCheckEvery != 0 {
 		return
 	}
 	for _, side := range [][]*refOrder{k.ref.bids, k.ref.asks} {
