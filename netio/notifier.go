@@ -356,7 +356,7 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	fc.closing.Store(true)
 	fc.closed = true
-	if fc.loop.busy {
+	if fc.loop.busy > 0 {
 		fc.loop.dead = append(fc.loop.dead, fc)
 	} else {
 		n.dropSubscriptions(fc)
@@ -375,9 +375,7 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 func (n *Notifier) dropSubscriptions(fc *feedConn) {
 	for _, fa := range n.assets {
 		fa.mu.Lock()
-		for ch := range numPublic {
-			n.unsubscribePublic(fa, fc, channel(ch))
-		}
+		n.setPublic(fa, fc, 0)
 		n.unsubscribeOrders(fa, fc)
 		fa.mu.Unlock()
 	}

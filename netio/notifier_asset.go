@@ -21,6 +21,8 @@ const (
 	numChannels
 
 	numPublic = int(chOrders)
+	// numMasks indexes the combinations of public channels (bit 1<<ch).
+	numMasks = 1 << numPublic
 )
 
 func channelName(ch channel) string {
@@ -60,9 +62,11 @@ type feedAsset struct {
 	lastBid depthLevel
 	lastAsk depthLevel
 	// loops lists the event loops with subscribers of this asset; npub
-	// counts each one's public subscriptions (by loop index).
+	// counts each one's connections with public subscriptions (by loop
+	// index), and masks the connections of each channel combination.
 	loops []*feedLoop
 	npub  []int
+	masks [numMasks]int
 	// owners maps a user to its connections subscribed to its order
 	// events on this asset.
 	owners map[uint32][]*feedConn
@@ -114,49 +118,63 @@ type outputs interface {
 
 func (n *Notifier) handle(fa *feedAsset, a outputs, lo, hi int64) {
 	recv := time.Now().UnixNano()
-	var pub [numPublic]*sharedBuf
-	for ch := range pub {
-		pub[ch] = n.getShared()
-	}
-
 	fa.mu.Lock()
-	fa.batch++
+	// One shared buffer per channel combination someone subscribes to.
+	var pub [numMasks]*sharedBuf
+	for m := 1; m < numMasks; m++ {
+		if fa.masks[m] > 0 {
+			pub[m] = n.getShared()
+			pub[m].marks = append(pub[m].marks, 0)
+		}
+	}
 	var evTime int64
 	bboDirty := false
+	seg, cmd := -1, uint64(0)
 	for s := lo; s <= hi; s++ {
 		o := a.Output(s)
 		if o.IsLevel {
 			l := &o.Level
 			fa.side(l.Side).apply(l.Price, l.Qty, l.Count)
-			pub[chBook].b = appendFeedLevel(pub[chBook].b, fa, l.Side, l.Price, l.Qty, l.Count, o.EventSeq)
-			pub[chBook].msgs++
+			if fa.wants(&pub, chBook) {
+				fa.scratch = appendFeedLevel(fa.scratch[:0], fa, l.Side, l.Price, l.Qty, l.Count, o.EventSeq)
+				fa.publish(&pub, chBook, fa.scratch)
+			}
 			bboDirty = true
 			continue
 		}
-		if bboDirty {
-			fa.emitBBO(pub[chBBO])
-			bboDirty = false
-		}
 		ev := &o.Event
+		if seg >= 0 {
+			if ev.CmdSeq != cmd && bboDirty {
+				// The last command is complete: its top of book.
+				fa.emitBBO(&pub)
+				bboDirty = false
+			}
+			markEvent(&pub)
+		}
+		seg, cmd = seg+1, ev.CmdSeq
 		fa.lastSeq = ev.Seq
 		if evTime == 0 {
 			evTime = ev.Time
 		}
 		if ev.Kind == engine.EvTrade {
-			pub[chTrades].b = appendFeedTrade(pub[chTrades].b, fa, ev)
-			pub[chTrades].msgs++
-			n.routePrivate(fa, ev, ev.UserID, false)
-			n.routePrivate(fa, ev, ev.MakerUserID, true)
+			if fa.wants(&pub, chTrades) {
+				fa.scratch = appendFeedTrade(fa.scratch[:0], fa, ev)
+				fa.publish(&pub, chTrades, fa.scratch)
+			}
+			n.routePrivate(fa, ev, ev.UserID, false, seg)
+			n.routePrivate(fa, ev, ev.MakerUserID, true, seg)
 		} else {
-			n.routePrivate(fa, ev, ev.UserID, false)
+			n.routePrivate(fa, ev, ev.UserID, false, seg)
 		}
 	}
 	if bboDirty {
-		fa.emitBBO(pub[chBBO])
+		fa.emitBBO(&pub)
 	}
+	markEvent(&pub)
+
 	hasPub := false
 	for _, sb := range pub {
-		hasPub = hasPub || len(sb.b) > 0
+		hasPub = hasPub || (sb != nil && len(sb.b) > 0)
 	}
 	for i, fl := range fa.loops {
 		b := fa.cur[i]
@@ -168,12 +186,12 @@ func (n *Notifier) handle(fa *feedAsset, a outputs, lo, hi int64) {
 			b = n.getBatch()
 		}
 		fa.cur[i] = nil
-		b.fa, b.no, b.recv, b.evTime = fa, fa.batch, recv, evTime
+		b.fa, b.recv, b.evTime = fa, recv, evTime
 		if pubHere {
-			for ch, sb := range pub {
-				if len(sb.b) > 0 {
+			for m, sb := range pub {
+				if sb != nil && len(sb.b) > 0 {
 					sb.retain()
-					b.pub[ch] = sb
+					b.pub[m] = sb
 				}
 			}
 		}
@@ -182,15 +200,49 @@ func (n *Notifier) handle(fa *feedAsset, a outputs, lo, hi int64) {
 	fa.mu.Unlock()
 
 	for _, sb := range pub {
-		sb.release()
+		if sb != nil {
+			sb.release()
+		}
+	}
+}
+
+// wants reports whether any combination being built includes ch.
+func (fa *feedAsset) wants(pub *[numMasks]*sharedBuf, ch channel) bool {
+	for m, sb := range pub {
+		if sb != nil && m&(1<<ch) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// publish appends msg, a message of channel ch, to every combination
+// being built that includes ch.
+func (fa *feedAsset) publish(pub *[numMasks]*sharedBuf, ch channel, msg []byte) {
+	for m, sb := range pub {
+		if sb != nil && m&(1<<ch) != 0 {
+			sb.b = append(sb.b, msg...)
+			sb.msgs++
+		}
+	}
+}
+
+// markEvent records where the next event's public messages start (a
+// command's level updates and BBO go with its last event, whose sequence
+// they carry).
+func markEvent(pub *[numMasks]*sharedBuf) {
+	for _, sb := range pub {
+		if sb != nil {
+			sb.marks = append(sb.marks, int32(len(sb.b)))
+		}
 	}
 }
 
 // routePrivate queues one event for the connections of user subscribed to
-// its order events on this asset (maker: the maker's side of a trade). A
-// connection in the middle of a resume holds it until the journal read is
-// done. The caller holds fa.mu.
-func (n *Notifier) routePrivate(fa *feedAsset, ev *engine.Event, user uint32, maker bool) {
+// its order events on this asset (maker: the maker's side of a trade); seg
+// is the event's index within the batch. A connection in the middle of a resume
+// holds it until the journal read is done. The caller holds fa.mu.
+func (n *Notifier) routePrivate(fa *feedAsset, ev *engine.Event, user uint32, maker bool, seg int) {
 	conns := fa.owners[user]
 	if len(conns) == 0 {
 		return
@@ -212,20 +264,22 @@ func (n *Notifier) routePrivate(fa *feedAsset, ev *engine.Event, user uint32, ma
 			b = n.getBatch()
 			fa.cur[i] = b
 		}
-		b.addPriv(fc, fa.scratch, 1)
+		b.addPriv(fc, fa.scratch, 1, seg)
 	}
 }
 
-// emitBBO adds a best-bid-and-offer message to buf if the top of the book
+// emitBBO publishes a best-bid-and-offer message if the top of the book
 // changed since the last one. The caller holds fa.mu.
-func (fa *feedAsset) emitBBO(buf *sharedBuf) {
+func (fa *feedAsset) emitBBO(pub *[numMasks]*sharedBuf) {
 	bid, ask := fa.bids.best(), fa.asks.best()
 	if bid == fa.lastBid && ask == fa.lastAsk {
 		return
 	}
 	fa.lastBid, fa.lastAsk = bid, ask
-	buf.b = appendFeedBBO(buf.b, fa, bid, ask, fa.lastSeq)
-	buf.msgs++
+	if fa.wants(pub, chBBO) {
+		fa.scratch = appendFeedBBO(fa.scratch[:0], fa, bid, ask, fa.lastSeq)
+		fa.publish(pub, chBBO, fa.scratch)
+	}
 }
 
 // addLoop makes sure fl is in fa.loops. The caller holds fa.mu.
@@ -238,33 +292,39 @@ func (fa *feedAsset) addLoop(fl *feedLoop) {
 	fa.loops[fl.idx] = fl
 }
 
-// subscribePublic adds fc to public channel ch and returns false if it was
-// already subscribed. The caller holds fa.mu and runs on fc's loop; what
-// it writes before releasing fa.mu (the snapshot) precedes every batch the
-// subscription will receive.
-func (n *Notifier) subscribePublic(fa *feedAsset, fc *feedConn, ch channel) bool {
+// setPublic changes fc's public channels on fa to mask (a combination of
+// 1<<chTrades, 1<<chBook and 1<<chBBO). The caller holds fa.mu and runs on
+// fc's loop, having drained the loop's inbox (so that the change applies
+// from the next batch exactly).
+func (n *Notifier) setPublic(fa *feedAsset, fc *feedConn, mask uint8) {
 	ca := &fc.assets[fa.idx]
-	if ca.pos[ch] != 0 {
-		return false
+	old := ca.mask
+	if mask == old {
+		return
 	}
 	fa.addLoop(fc.loop)
-	fc.loop.subscribe(fc, fa.idx, ch)
-	ca.from[ch] = fa.batch
-	fa.npub[fc.loop.idx]++
-	n.m.subs[ch].Inc()
-	return true
-}
-
-// unsubscribePublic is the reverse; the caller holds fa.mu and runs on
-// fc's loop.
-func (n *Notifier) unsubscribePublic(fa *feedAsset, fc *feedConn, ch channel) bool {
-	if fc.assets[fa.idx].pos[ch] == 0 {
-		return false
+	fc.loop.setMask(fc, fa.idx, mask)
+	if old != 0 {
+		fa.masks[old]--
 	}
-	fc.loop.unsubscribe(fc, fa.idx, ch)
-	fa.npub[fc.loop.idx]--
-	n.m.subs[ch].Dec()
-	return true
+	if mask != 0 {
+		fa.masks[mask]++
+	}
+	switch {
+	case old == 0:
+		fa.npub[fc.loop.idx]++
+	case mask == 0:
+		fa.npub[fc.loop.idx]--
+	}
+	for ch := range numPublic {
+		bit := uint8(1) << ch
+		switch {
+		case old&bit == 0 && mask&bit != 0:
+			n.m.subs[ch].Inc()
+		case old&bit != 0 && mask&bit == 0:
+			n.m.subs[ch].Dec()
+		}
+	}
 }
 
 // subscribeOrders adds fc to the owners of its user's events. The caller

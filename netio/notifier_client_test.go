@@ -108,6 +108,13 @@ func (f *testFeed) subscribe(symbol string, ch channel) error {
 	return f.send()
 }
 
+// subscribeAll asks for every channel of symbol at once.
+func (f *testFeed) subscribeAll(symbol string) error {
+	m := wire.Subscribe{Symbol: wire.MakeSymbol(symbol), Channels: wire.ChanAll}
+	f.out = wire.AppendSubscribe(f.out, &m)
+	return f.send()
+}
+
 func (f *testFeed) resume(symbol string, after uint64) error {
 	m := wire.Resume{Symbol: wire.MakeSymbol(symbol), After: after}
 	f.out = wire.AppendResume(f.out, &m)

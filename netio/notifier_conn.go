@@ -17,10 +17,11 @@ import (
 // loop batch that carries it holds a reference; the last one to be written
 // returns it to the free list.
 type sharedBuf struct {
-	b    []byte
-	msgs int
-	refs atomic.Int32
-	pool freeList[sharedBuf]
+	b     []byte
+	msgs  int
+	marks []int32 // marks[j]: where the batch's j-th event's messages start; the last is len(b)
+	refs  atomic.Int32
+	pool  freeList[sharedBuf]
 }
 
 func (s *sharedBuf) retain() { s.refs.Add(1) }
@@ -28,7 +29,7 @@ func (s *sharedBuf) retain() { s.refs.Add(1) }
 func (s *sharedBuf) release() {
 	switch r := s.refs.Add(-1); {
 	case r == 0:
-		s.b, s.msgs = s.b[:0], 0
+		s.b, s.msgs, s.marks = s.b[:0], 0, s.marks[:0]
 		s.pool.put(s)
 	case r < 0:
 		panic(fmt.Sprintf("netio: notifier shared buffer released too often: refs=%d", r))
@@ -64,6 +65,7 @@ type feedConn struct {
 	iovMsg int
 	dirty  bool
 	wbuf   []byte
+	pend   []int32 // the private items of the batch being drained
 
 	closing    atomic.Bool
 	lastSent   atomic.Int64 // Unix ns of the last write
@@ -74,12 +76,11 @@ type feedConn struct {
 
 // connAsset is a connection's state for one asset.
 type connAsset struct {
-	// Loop-owned: the public subscriptions. pos is 1 + the index in the
-	// loop's subscriber list (0: not subscribed); from is the last asset
-	// batch the subscription must not see (a book snapshot already covers
-	// it).
-	pos  [numPublic]int32
-	from [numPublic]uint64
+	// Loop-owned: the public channels subscribed (a combination of the
+	// chTrades, chBook and chBBO bits) and 1 + the index in the loop's
+	// list for that combination (0: none).
+	mask uint8
+	pos  int32
 
 	// Guarded by the asset's lock: the private subscription and the
 	// events held while a resume reads the journal.

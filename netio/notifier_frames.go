@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"context"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -160,16 +161,26 @@ func (n *Notifier) subRejected(fc *feedConn, sym wire.Symbol, reason uint16) {
 	fc.reply = wire.AppendSubRejected(fc.reply, &m)
 }
 
-// publicChannels maps the wire's channel bits to the public channels.
-var publicChannels = [numPublic]struct {
-	bit uint8
-	ch  channel
-}{{wire.ChanTrades, chTrades}, {wire.ChanBook, chBook}, {wire.ChanBBO, chBBO}}
+// publicMask turns the wire's channel bits into a public channel mask.
+func publicMask(channels uint8) uint8 {
+	var m uint8
+	if channels&wire.ChanTrades != 0 {
+		m |= 1 << chTrades
+	}
+	if channels&wire.ChanBook != 0 {
+		m |= 1 << chBook
+	}
+	if channels&wire.ChanBBO != 0 {
+		m |= 1 << chBBO
+	}
+	return m
+}
 
-// subscribe answers Subscribed, then, under the asset's lock, the book
-// snapshot and the current BBO if asked for, and joins the subscriber
-// lists so that the next batch the connection sees is the first one after
-// the snapshot. Subscribing to the book again sends a fresh snapshot (how a
+// subscribe answers Subscribed, then the book snapshot and the current BBO
+// if asked for. Under the asset's lock it first drains the loop's inbox,
+// so that every batch already applied to the depth picture has gone out
+// under the old subscription and the next one is the first after the
+// snapshot. Subscribing to the book again sends a fresh snapshot (how a
 // client recovers from a gap).
 func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 	fa := n.asset(fc, m.Symbol)
@@ -183,18 +194,11 @@ func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 		n.subRejected(fc, m.Symbol, wire.SubNotLoggedIn)
 		return
 	}
+	n.sendReply(fc) // earlier replies go before the drain's writes
 	fa.mu.Lock()
 	defer fa.mu.Unlock()
-	for _, p := range publicChannels {
-		if m.Channels&p.bit == 0 {
-			continue
-		}
-		if !n.subscribePublic(fa, fc, p.ch) && p.ch == chBook {
-			// Already subscribed: the fresh snapshot below replaces
-			// everything queued before it.
-			fc.assets[fa.idx].from[chBook] = fa.batch
-		}
-	}
+	fc.loop.Run(context.Background())
+	n.setPublic(fa, fc, fc.assets[fa.idx].mask|publicMask(m.Channels))
 	if m.Channels&wire.ChanOrders != 0 {
 		n.subscribeOrders(fa, fc)
 	}
@@ -210,18 +214,18 @@ func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 	n.sendReply(fc)
 }
 
+// unsubscribe drops channels; like subscribe, it drains the loop first, so
+// that nothing already applied is lost for the channels that remain.
 func (n *Notifier) unsubscribe(fc *feedConn, m *wire.Unsubscribe) {
 	fa := n.asset(fc, m.Symbol)
 	if fa == nil {
 		return
 	}
+	n.sendReply(fc)
 	fa.mu.Lock()
 	defer fa.mu.Unlock()
-	for _, p := range publicChannels {
-		if m.Channels&p.bit != 0 {
-			n.unsubscribePublic(fa, fc, p.ch)
-		}
-	}
+	fc.loop.Run(context.Background())
+	n.setPublic(fa, fc, fc.assets[fa.idx].mask&^publicMask(m.Channels))
 	if m.Channels&wire.ChanOrders != 0 {
 		n.unsubscribeOrders(fa, fc)
 	}

@@ -111,7 +111,7 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 		return
 	}
 	b := n.getBatch()
-	b.addPriv(fc, r.seg, r.segMsgs)
+	b.addPriv(fc, r.seg, r.segMsgs, 0)
 	live, dup := 0, 0
 	for i := range ca.held {
 		h := &ca.held[i]
@@ -120,11 +120,11 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 			continue
 		}
 		fa.scratch = appendFeedOrder(fa.scratch[:0], fa, &h.ev, h.maker)
-		b.addPriv(fc, fa.scratch, 1)
+		b.addPriv(fc, fa.scratch, 1, 0)
 		live++
 	}
 	fa.scratch = appendFeedResumed(fa.scratch[:0], fa, r.cursor)
-	b.addPriv(fc, fa.scratch, 1)
+	b.addPriv(fc, fa.scratch, 1, 0)
 	ca.recovering = false
 	if cap(ca.held) > 1024 {
 		ca.held = nil
@@ -155,7 +155,7 @@ func (n *Notifier) abortResume(fc *feedConn, fa *feedAsset, reason uint16) {
 	b.fa = fa
 	m := wire.SubRejected{Symbol: fa.key, Reason: reason}
 	fa.scratch = wire.AppendSubRejected(fa.scratch[:0], &m)
-	b.addPriv(fc, fa.scratch, 1)
+	b.addPriv(fc, fa.scratch, 1, 0)
 	fc.loop.push(b)
 }
 
@@ -221,14 +221,14 @@ func (r *replayer) flush() error {
 		// it to look again.
 		probe := r.n.getBatch()
 		probe.fa, probe.replay = r.fa, true
-		probe.addPriv(fc, nil, 0)
+		probe.addPriv(fc, nil, 0, 0)
 		fc.replayBusy.Store(true)
 		fc.loop.push(probe)
 		time.Sleep(time.Millisecond)
 	}
 	b := r.n.getBatch()
 	b.fa, b.replay = r.fa, true
-	b.addPriv(fc, r.seg, r.segMsgs)
+	b.addPriv(fc, r.seg, r.segMsgs, 0)
 	fc.replayBusy.Store(true)
 	fc.loop.push(b)
 	r.seg, r.segMsgs = r.seg[:0], 0

@@ -834,3 +834,60 @@ func (j slowJournal) ScanEvents(asset uint32, after uint64, fn func(*engine.Even
 	time.Sleep(j.delay)
 	return j.EventJournal.ScanEvents(asset, after, fn)
 }
+
+// TestNotifierSeqOrder: a connection subscribed to every channel of an
+// asset, its own order events included, gets all of them in sequence
+// order across channels, and as many as the journal says.
+func TestNotifierSeqOrder(t *testing.T) {
+	h := startFeed(t, "", NotifierConfig{})
+	f := dialTestFeed(t, h.addr)
+	defer f.close()
+	if err := f.login(alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.subscribeAll(feedSpec.Config.Symbol); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.waitFor(mAck); err != nil {
+		t.Fatal(err)
+	}
+	newTrader(7, h.asset, alice.id, bob.id).submit(t, 2000)
+	restingOrder(t, h.asset, alice.id, 10)
+	h.closeExchange()
+	evs := h.journalEvents()
+	final := evs[len(evs)-1].Seq
+	wantPriv := len(privateOf(evs, alice.id, 0))
+	var last uint64
+	var ntrades, npriv int
+	sawFinal := false
+	f.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for !sawFinal || npriv < wantPriv {
+		m, err := f.next()
+		if err != nil {
+			t.Fatalf("after seq %d: %v", last, err)
+		}
+		switch m.kind {
+		case mTrade, mLevel, mBBO, mOrder:
+		default:
+			continue
+		}
+		if m.seq < last {
+			t.Fatalf("message %+v (seq %d) after seq %d", m, m.seq, last)
+		}
+		last = m.seq
+		switch m.kind {
+		case mTrade:
+			ntrades++
+		case mOrder:
+			npriv++
+		case mLevel:
+			sawFinal = sawFinal || m.seq == final
+		}
+	}
+	if want := len(trades(evs)); ntrades != want {
+		t.Errorf("%d trades, journal has %d", ntrades, want)
+	}
+	if npriv != wantPriv {
+		t.Errorf("%d private events, journal has %d for alice", npriv, wantPriv)
+	}
+}
