@@ -187,6 +187,12 @@ func AppendHeartbeat(dst []byte) []byte {
 	return dst
 }
 
+// DecodeHeartbeat checks that frame is a Heartbeat (with an empty body).
+func DecodeHeartbeat(frame []byte) error {
+	_, err := body(frame, TypeHeartbeat, HeartbeatLen)
+	return err
+}
+
 // AppendLogout appends a logout with a reason (LogoutXxx; 0 from clients).
 func AppendLogout(dst []byte, reason uint16) []byte {
 	dst, at := begin(dst, TypeLogout, LogoutLen)
