@@ -37,11 +37,11 @@ import (
 type loopBatch struct {
 	fa     *feedAsset
 	pub    [numMasks]*sharedBuf // by public channel combination
-	priv   []byte     // private messages for this loop's connections
-	items  []privItem // who gets which part of priv
-	recv   int64      // when the notifier received the batch, Unix ns
-	evTime int64      // the oldest event time of the batch, Unix ns (0: none)
-	replay bool       // a resume segment: clears the connection's replayBusy
+	priv   []byte               // private messages for this loop's connections
+	items  []privItem           // who gets which part of priv
+	recv   int64                // when the notifier received the batch, Unix ns
+	evTime int64                // the oldest event time of the batch, Unix ns (0: none)
+	replay bool                 // a resume segment: clears the connection's replayBusy
 }
 
 // privItem addresses priv[from:to] to one connection; seg is the event
