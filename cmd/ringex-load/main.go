@@ -259,6 +259,13 @@ func run(ctx context.Context, c *config) (*perf.Result, error) {
 		}
 	}
 	close(progressDone)
+	for i, f := range feeds {
+		select {
+		case <-f.Done():
+			st.addError(fmt.Sprintf("market-data connection %d ended during the run: %v", i, f.Err()))
+		default:
+		}
+	}
 	for _, ls := range sessions {
 		if err := ls.s.Err(); err != nil && !errors.Is(err, client.ErrClosed) {
 			st.addError(fmt.Sprintf("session %d: %v", ls.k, err))
