@@ -483,10 +483,7 @@ func (b *Book) replace(c *Command) {
 		return
 	}
 
-	crosses := false
-	if li := b.opposite(o.side).best(); li != nilIndex {
-		crosses = sideKey(o.side, price-b.levels[li].price) >= 0
-	}
+	crosses := b.opposite(o.side).reaches(o.side, price)
 	if crosses && o.postOnly {
 		b.reject(c, RejectPostOnlyTake)
 		return

@@ -77,6 +77,17 @@ func (l *ladder) best() int32 {
 	return nilIndex
 }
 
+// reaches reports whether an order of side s (the other side) with limit
+// price limit would trade with this ladder's best level. It reads only the
+// ladder's keys, which stay in cache, not the level: the best key is the best
+// price, negated for asks, so the test is one add for either side (a buy at
+// limit reaches an ask at p if limit-p >= 0, a sell reaches a bid at p if
+// p-limit >= 0).
+func (l *ladder) reaches(s Side, limit int64) bool {
+	n := len(l.keys)
+	return n > 0 && sideKey(s, limit)+l.keys[n-1] >= 0
+}
+
 // sideKey maps a price to its ladder key on side (Buy or Sell): price for
 // bids, -price for asks, computed without a branch.
 func sideKey(side Side, price int64) int64 {

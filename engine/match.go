@@ -22,8 +22,7 @@ func (t *taker) accepts(price int64) bool {
 // crosses reports whether the taker would trade with the best opposite
 // level, that is, take liquidity.
 func (b *Book) crosses(t *taker) bool {
-	li := b.opposite(t.side).best()
-	return li != nilIndex && t.accepts(b.levels[li].price)
+	return b.opposite(t.side).reaches(t.side, t.limit)
 }
 
 // fillable reports whether the opposite side holds at least t.qty at prices
@@ -69,11 +68,8 @@ func (b *Book) fillable(t *taker) bool {
 // price is no longer acceptable.
 func (b *Book) match(t *taker) {
 	l := b.opposite(t.side)
-	for t.qty > 0 {
-		li := l.best()
-		if li == nilIndex || !t.accepts(b.levels[li].price) {
-			return
-		}
+	for t.qty > 0 && l.reaches(t.side, t.limit) {
+		li := l.lvls[len(l.lvls)-1]
 		b.matchLevel(t, li)
 		if lv := &b.levels[li]; lv.count == 0 {
 			l.removeAt(len(l.lvls) - 1)
