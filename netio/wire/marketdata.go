@@ -371,16 +371,6 @@ func DecodeBookSnapshot(frame []byte, m *BookSnapshot) error {
 	return nil
 }
 
-// Order event kinds (OrderEvent.Kind): engine.EventKind.
-const (
-	OrderAccepted uint8 = 1 // rested on the book
-	OrderFilled   uint8 = 2 // a fill (partial unless Remaining is 0)
-	OrderCanceled uint8 = 3 // left the book or never rested; Reason says why
-	OrderReplaced uint8 = 4
-	OrderRejected uint8 = 5 // refused by the matcher; Reason is a reject code
-	OrderDone     uint8 = 6 // fully filled and gone
-)
-
 // OrderEvent is a private event of one of the user's orders. Seq is the
 // asset's event sequence: a user's events of an asset arrive in increasing
 // Seq, with gaps (other users' events), and Resume takes the last one seen.

@@ -208,3 +208,35 @@ func CancelText(code uint8) string {
 	}
 	return "unknown reason"
 }
+
+// Order event kinds (OrderEvent.Kind): engine.EventKind.
+const (
+	OrderAccepted uint8 = 1 // rested on the book
+	OrderFilled   uint8 = 2 // a fill (partial unless Remaining is 0)
+	OrderCanceled uint8 = 3 // left the book or never rested; Reason says why
+	OrderReplaced uint8 = 4 // price and/or quantity changed
+	OrderRejected uint8 = 5 // refused by the matcher; Reason is a reject code
+	OrderDone     uint8 = 6 // fully filled and gone
+)
+
+// OrderKinds lists every order event kind, in increasing order.
+func OrderKinds() []uint8 { return []uint8{1, 2, 3, 4, 5, 6} }
+
+// OrderKindText is the name of an order event kind.
+func OrderKindText(kind uint8) string {
+	switch kind {
+	case OrderAccepted:
+		return "accepted"
+	case OrderFilled:
+		return "filled"
+	case OrderCanceled:
+		return "canceled"
+	case OrderReplaced:
+		return "replaced"
+	case OrderRejected:
+		return "rejected"
+	case OrderDone:
+		return "done"
+	}
+	return "unknown kind"
+}
