@@ -25,6 +25,12 @@ type cmdGen struct {
 		user uint32
 	}
 	nRecent int
+
+	// ref, if set, is the reference book the commands go to; target
+	// picks a resting order from it liveTargets percent of the time. The
+	// more often, the more cancels hit, and the smaller the book stays.
+	ref         *refBook
+	liveTargets int
 }
 
 func newCmdGen(seed uint64, cfg AssetConfig, mid int64, spread, users int) *cmdGen {
@@ -79,9 +85,22 @@ func (g *cmdGen) qty() int64 {
 
 func (g *cmdGen) user() uint32 { return uint32(1 + g.rng.IntN(g.users)) }
 
-// target picks an id for Cancel or Replace: usually a recent order with its
-// owner, sometimes a stranger or an id that never existed.
+// target picks an id for Cancel or Replace: usually a resting order (if
+// the generator can see the reference book) or a recent one with its owner,
+// sometimes a stranger or an id that never existed.
 func (g *cmdGen) target() (uint64, uint32) {
+	if g.ref != nil && g.ref.count() > 0 && g.chance(g.liveTargets) {
+		var o *refOrder
+		if i := g.rng.IntN(g.ref.count()); i < len(g.ref.bids) {
+			o = g.ref.bids[i]
+		} else {
+			o = g.ref.asks[i-len(g.ref.bids)]
+		}
+		if g.chance(5) {
+			return o.id, g.user()
+		}
+		return o.id, o.user
+	}
 	if g.nRecent == 0 || g.chance(3) {
 		return g.nextID + 1000, g.user()
 	}
@@ -492,8 +511,9 @@ func fmtEvents(evs []Event) string {
 }
 
 // randomCommands is how many random commands TestRandomAgainstReference
-// runs: 1 M normally, 200 k under the race detector (which makes the
-// reference and the checks about ten times slower), 5 M with RINGEX_SOAK.
+// runs: 1 M normally (about 4 s), 200 k under the race detector (which makes
+// it about fifteen times slower: 1 M would take a minute), 5 M with
+// RINGEX_SOAK.
 func randomCommands() int {
 	switch {
 	case os.Getenv("RINGEX_SOAK") != "":
@@ -505,16 +525,19 @@ func randomCommands() int {
 }
 
 var testConfigs = []struct {
-	name   string
-	cfg    AssetConfig
-	mid    int64
-	spread int
+	name        string
+	cfg         AssetConfig
+	mid         int64
+	spread      int
+	liveTargets int // percent of cancels and replaces aimed at resting orders
 }{
 	// A narrow band around the middle: everything crosses, the band
-	// edges are reachable.
-	{"narrow", AssetConfig{Symbol: "NARROW", TickSize: 5, LotSize: 10, MinPrice: 5, MaxPrice: 500, MaxQty: 100}, 50, 12},
+	// edges are reachable. A book of about a hundred orders.
+	{"narrow", AssetConfig{Symbol: "NARROW", TickSize: 5, LotSize: 10, MinPrice: 5, MaxPrice: 500, MaxQty: 100}, 50, 12, 5},
 	// The default assets' shape: tick and lot 1, a band of 10^11 ticks.
-	{"wide", AssetConfig{Symbol: "WIDE", TickSize: 1, LotSize: 1, MinPrice: 1, MaxPrice: 100_000_000_000, MaxQty: 1_000_000}, 5_000_000, 40},
+	{"wide", AssetConfig{Symbol: "WIDE", TickSize: 1, LotSize: 1, MinPrice: 1, MaxPrice: 100_000_000_000, MaxQty: 1_000_000}, 5_000_000, 40, 3},
+	// Few cancels hit: a deep book with long queues.
+	{"deep", AssetConfig{Symbol: "DEEP", TickSize: 5, LotSize: 10, MinPrice: 5, MaxPrice: 500, MaxQty: 100}, 50, 12, 1},
 }
 
 // TestRandomAgainstReference runs seeded random commands through Book and the
@@ -526,10 +549,11 @@ func TestRandomAgainstReference(t *testing.T) {
 	total := randomCommands()
 	for i, tc := range testConfigs {
 		t.Run(tc.name, func(t *testing.T) {
-			n := total / len(testConfigs)
+			n := (total + len(testConfigs) - 1) / len(testConfigs)
 			seed := uint64(20260101 + i)
 			g := newCmdGen(seed, tc.cfg, tc.mid, tc.spread, 4)
 			k := newChecker(t, tc.cfg)
+			g.ref, g.liveTargets = k.ref, tc.liveTargets
 			rng := rand.New(rand.NewPCG(seed, 7))
 			nextSnap := 1 + rng.IntN(5000)
 			maxOrders := 0
