@@ -281,6 +281,7 @@ func (n *Notifier) raiseFileLimit() {
 			lim = want
 		}
 	}
+	n.log.Info("file-descriptor limit", "soft", lim.Cur, "hard", lim.Max)
 	// Leave room for the journal, the order-entry gateway and the admin
 	// server.
 	const reserve = 256

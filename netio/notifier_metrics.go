@@ -32,10 +32,10 @@ func newNotifierMetrics(reg prometheus.Registerer) *notifierMetrics {
 			Name: "ringex_notifier_refused_connections_total", Help: "Market-data connections refused (limit or shutdown).",
 		}),
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ringex_notifier_messages_total", Help: "Messages handed to the event loops, counted once per receiving connection.",
+			Name: "ringex_notifier_messages_total", Help: "Messages written to market-data connections, counted once per receiving connection.",
 		}),
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ringex_notifier_bytes_total", Help: "Bytes handed to the event loops, counted once per receiving connection.",
+			Name: "ringex_notifier_bytes_total", Help: "Bytes written to market-data connections, counted once per receiving connection.",
 		}),
 		slow: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_notifier_slow_consumer_disconnects_total", Help: "Subscribers disconnected because their outbound queue passed the limit.",
