@@ -308,8 +308,7 @@ func (b *Book) submitNew(c *Command) {
 		b.reject(c, r)
 		return
 	}
-	// Field by field: a composite literal here is built in a temporary and
-	// copied with wide loads that stall on the narrow stores just made.
+	// Field by field, not a composite literal: see pool.go.
 	var t taker
 	t.id, t.clientID, t.user, t.side, t.stp, t.qty = c.OrderID, c.ClientOrderID, c.UserID, c.Side, c.STP, c.Qty
 	if c.Type == Limit {
@@ -345,8 +344,9 @@ func (b *Book) submitNew(c *Command) {
 		b.takerEvent(EvCanceled, &t).Reason = uint8(CancelIOCRemainder)
 	default:
 		oi := b.allocOrder()
-		b.orders[oi] = order{id: t.id, clientID: t.clientID, price: t.price, qty: t.qty, user: t.user,
-			side: t.side, stp: t.stp, postOnly: c.PostOnly}
+		o := &b.orders[oi] // a free slot is zero but for its links, which rest sets
+		o.id, o.clientID, o.price, o.qty, o.user = t.id, t.clientID, t.price, t.qty, t.user
+		o.side, o.stp, o.postOnly = t.side, t.stp, c.PostOnly
 		b.rest(oi)
 		b.ids.put(oi, b.orders)
 		e := b.emitOrder(EvAccepted, oi)
@@ -510,8 +510,9 @@ func (b *Book) replace(c *Command) {
 		return
 	}
 
-	t := taker{id: o.id, clientID: o.clientID, user: o.user, side: o.side, stp: o.stp,
-		price: price, limit: price, qty: c.Qty}
+	var t taker
+	t.id, t.clientID, t.user, t.side, t.stp = o.id, o.clientID, o.user, o.side, o.stp
+	t.price, t.limit, t.qty = price, price, c.Qty
 	b.match(&t)
 	switch {
 	case t.killed:

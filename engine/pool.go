@@ -8,6 +8,12 @@ package engine
 // Indices rather than pointers also keep the slabs free of pointers, so the
 // garbage collector never scans them.
 
+// The structs here are written field by field rather than assigned from
+// composite literals: the compiler builds a literal in a temporary and copies
+// it with 16-byte loads, which stall on the narrow stores that just filled the
+// temporary (store-to-load forwarding fails), costing more than the rest of
+// the write.
+
 // nilIndex marks the end of a list (no order, no level).
 const nilIndex int32 = -1
 
@@ -56,7 +62,9 @@ func (b *Book) allocOrder() int32 {
 }
 
 func (b *Book) freeOrder(oi int32) {
-	b.orders[oi] = order{next: b.freeOrders, prev: nilIndex, level: nilIndex}
+	o := &b.orders[oi]
+	*o = order{}
+	o.next, o.prev, o.level = b.freeOrders, nilIndex, nilIndex
 	b.freeOrders = oi
 }
 
@@ -69,7 +77,9 @@ func (b *Book) allocLevel(side Side, price int64) int32 {
 		b.levels = append(b.levels, level{})
 		li = int32(len(b.levels) - 1)
 	}
-	b.levels[li] = level{price: price, side: side, head: nilIndex, tail: nilIndex}
+	lv := &b.levels[li]
+	*lv = level{}
+	lv.price, lv.side, lv.head, lv.tail = price, side, nilIndex, nilIndex
 	return li
 }
 
@@ -77,7 +87,9 @@ func (b *Book) allocLevel(side Side, price int64) int32 {
 // that a reuse within the same Submit records a new change entry instead of
 // overwriting the one for the old price.
 func (b *Book) freeLevel(li int32) {
-	b.levels[li] = level{head: b.freeLevels, tail: nilIndex}
+	lv := &b.levels[li]
+	*lv = level{}
+	lv.head, lv.tail = b.freeLevels, nilIndex
 	b.freeLevels = li
 }
 
