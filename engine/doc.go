@@ -97,20 +97,22 @@
 //     level (88-99% of rests and moves in the benchmark mixes; only 1-8% of
 //     commands create or remove a level) does not search the ladder at all.
 //
-// The price-level structure was chosen by measurement (BenchmarkLevelLookup
-// and the book benchmarks, on this 2-core machine, under load from other
-// processes): finding one of 400 levels by price costs 21-50 ns by searching
-// the ladder, 2.4-5 ns in priceMap, 7-16 ns in a Go map and 1-2 ns in a dense
-// array indexed by tick. On BenchmarkBookMixed, the ladder alone gave 74-94
-// ns of CPU per command and the ladder plus priceMap 41-61 ns, measured
-// alternately in one session. A dense array indexed by tick across the price
-// band was not taken: it would save at most 2-3 ns per command over priceMap,
-// and it cannot hold a band of 10^11 ticks like the default assets' (a
-// sliding window over the band would add a slow path for every price outside
-// it). A B-tree was not tried: none is among the module's dependencies, and
-// its lookup (a binary search per node plus pointer chasing) is at best the
+// The price-level structure was chosen by measurement on this 2-core
+// machine (docs/performance-engine.md has the commands and the runs). To find
+// one of 400 levels by price (BenchmarkLevelLookup), a search of the ladder
+// costs 11-23 ns, priceMap 1.6 ns, a Go map 6.3 ns and a dense array indexed
+// by tick 0.5 ns. On the whole engine, measured alternately in one session
+// (best of three, ns per command): the ladder alone 68.6 on
+// BenchmarkBookMixed, 78.5 on the marketable mix and 289 on the deep book;
+// ladder plus priceMap 39.6, 50.9 and 193. A dense array indexed by tick in
+// place of priceMap (an experiment with a 2^20-tick window) gave 39.3, 53.2
+// and 287: no gain on the small books, a loss on the deep one (4 MiB of index
+// to keep in cache), and it cannot cover a band of 10^11 ticks like the
+// default assets' without a second structure for prices outside a window. A
+// B-tree was not tried: none is among the module's dependencies, and its
+// lookup (a binary search per node plus pointer chasing) is at best the
 // ladder's search, which priceMap already takes off the common path, while
-// its best-price and pop are no cheaper than the slice's end.
+// its best-price and pop are no cheaper than the end of a slice.
 //
 // Side-dependent code is written without branches where it runs per command
 // (ladders indexed by Side, sideKey's multiply): sides arrive at random, so
