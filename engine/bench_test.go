@@ -31,7 +31,7 @@ var (
 	// exchangeCoreMix is exchange-core's single-book throughput test: 9%
 	// GTC limit, 3% IOC, 6% cancel, 82% move, on a book of 1,000 orders.
 	exchangeCoreMix = mix{gtc: 9, ioc: 3, cancel: 6, orders: 1_000, depth: 100}
-	// deepMix is the same on a book of 100,000 orders, 10,000 levels.
+	// deepMix is the same on a book of 100,000 orders.
 	deepMix = mix{gtc: 9, ioc: 3, cancel: 6, orders: 100_000, depth: 5_000}
 	// marketableMix sends 30% orders that take liquidity (IOC and market)
 	// and moves the rest: 9% GTC, 6% cancel, 55% move.
@@ -310,7 +310,8 @@ func runBook(b *testing.B, m mix) {
 func BenchmarkBookMixed(b *testing.B) { runBook(b, exchangeCoreMix) }
 
 // BenchmarkBookMixedDeep is the same mix on a book of about 100,000 orders
-// over 10,000 price levels, whose working set no longer fits in the caches.
+// over about 4,500 price levels a side, whose working set no longer fits in
+// the caches.
 func BenchmarkBookMixedDeep(b *testing.B) { runBook(b, deepMix) }
 
 // BenchmarkBookMixedMarketable sends 30% marketable orders (IOC limit and

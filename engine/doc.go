@@ -85,8 +85,8 @@
 //
 //   - idMap (idmap.go): order id -> order, an open-addressing table with
 //     4-byte slots that hold only the order index (the key is the order's
-//     id). Cancel and replace are O(1). A lookup costs 3-6 ns against 15-21
-//     ns for a Go map[uint64]int32 (BenchmarkIDLookup, 10,000 orders).
+//     id). Cancel and replace are O(1). A lookup costs 2.2 ns against 7.8 ns
+//     for a Go map[uint64]int32 (BenchmarkIDLookup, 10,000 orders).
 //   - ladder (ladder.go): each side's levels in a slice sorted with the best
 //     price last. The best price is one load; matching pops levels off the
 //     end; creating or removing a level is a search from the top (linear for
