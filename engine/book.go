@@ -61,7 +61,7 @@ type Book struct {
 
 // MaxQtyLimit bounds AssetConfig.MaxQty, so that the total quantity of a
 // price level (a sum of int64 quantities) cannot overflow with fewer than
-// 2^22 orders on it.
+// 2^23 orders on it.
 const MaxQtyLimit = 1 << 40
 
 // Validate reports whether c describes a tradable asset: positive tick and
