@@ -12,7 +12,7 @@ import (
 // counter is a Handler that counts answers and allocates nothing.
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) OnAck(*wire.OrderAck)   { c.n.Add(1) }
+func (c *counter) OnAck(*wire.OrderAck)  { c.n.Add(1) }
 func (c *counter) OnReject(*wire.Reject) { c.n.Add(1) }
 
 // BenchmarkPipelined sends orders in batches of 64 per Flush to the fake

@@ -28,7 +28,9 @@ func (r *feedRecorder) add(format string, args ...any) {
 func (r *feedRecorder) OnSubscribed(m *wire.Subscribed) {
 	r.add("subscribed %s %d %d", m.Symbol, m.Channels, m.Seq)
 }
-func (r *feedRecorder) OnSubRejected(m *wire.SubRejected) { r.add("rejected %s %d", m.Symbol, m.Reason) }
+func (r *feedRecorder) OnSubRejected(m *wire.SubRejected) {
+	r.add("rejected %s %d", m.Symbol, m.Reason)
+}
 func (r *feedRecorder) OnTrade(m *wire.Trade) {
 	r.add("trade %s %d %d@%d", m.Symbol, m.Seq, m.Qty, m.Price)
 }
