@@ -13,12 +13,24 @@ type Mix struct {
 	Market, IOC, FOK, PostOnly, Cancel, Replace int
 }
 
-// ParseMix reads "market=5,ioc=10,fok=2,postonly=5,cancel=20,replace=20".
+// Limit is the share of plain GTC limit orders: what the others leave.
+func (m Mix) Limit() int { return 100 - m.total() }
+
+// String is the mix in ParseMix's syntax.
+func (m Mix) String() string {
+	return fmt.Sprintf("limit=%d,market=%d,ioc=%d,fok=%d,postonly=%d,cancel=%d,replace=%d",
+		m.Limit(), m.Market, m.IOC, m.FOK, m.PostOnly, m.Cancel, m.Replace)
+}
+
+// ParseMix reads "market=5,ioc=10,fok=2,postonly=5,cancel=20,replace=20":
+// percentages of each kind, the rest being GTC limit orders. A limit=N
+// term may be given too; the terms must then add up to exactly 100.
 func ParseMix(s string) (Mix, error) {
 	var m Mix
 	if s == "" {
 		return m, nil
 	}
+	limit := -1
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.Atoi(v)
@@ -26,6 +38,8 @@ func ParseMix(s string) (Mix, error) {
 			return m, fmt.Errorf("mix %q: want kind=percent", kv)
 		}
 		switch k {
+		case "limit":
+			limit = n
 		case "market":
 			m.Market = n
 		case "ioc":
@@ -44,6 +58,9 @@ func ParseMix(s string) (Mix, error) {
 	}
 	if m.total() > 100 {
 		return m, fmt.Errorf("mix: percentages add up to %d", m.total())
+	}
+	if limit >= 0 && limit != m.Limit() {
+		return m, fmt.Errorf("mix: percentages add up to %d, want 100", m.total()+limit)
 	}
 	return m, nil
 }
@@ -68,9 +85,9 @@ var kindNames = [...]string{"limit", "market", "ioc", "fok", "postonly", "cancel
 
 func (k Kind) String() string { return kindNames[k] }
 
-// Order is one generated request. For Cancel and Replace, Target is an
-// index into the generator's own resting orders (the caller maps it to an
-// exchange order id it learned from an ack).
+// Order is one generated request. For a cancel or a replace the caller
+// picks the target among its resting orders (Pick) and uses the target's
+// asset; Price and Qty are then the replace's new values.
 type Order struct {
 	Kind  Kind
 	Side  uint8 // 1 buy, 2 sell
@@ -88,7 +105,9 @@ type AssetParams struct {
 	MaxLots     int64 // quantities are 1..MaxLots lots
 }
 
-// Generator produces a reproducible stream of requests from a seed.
+// Generator produces a reproducible stream of requests from a seed: the
+// same seed, mix and assets give the same requests in the same order. It
+// is not safe for concurrent use; each connection has its own.
 type Generator struct {
 	mix    Mix
 	assets []AssetParams

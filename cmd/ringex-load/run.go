@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/netio/wire"
+	"github.com/ringex/ringex/perf"
+)
+
+// loadRun is one run's shared state: what the sessions and the feeds
+// report to.
+type loadRun struct {
+	cfg        *config
+	run        *perf.Run
+	ids        idSpace
+	params     []perf.AssetParams
+	syms       []wire.Symbol       // by asset index
+	assetIndex map[wire.Symbol]int // the inverse
+	sessions   []*loadSession      // by session index, built before any feed is dialed
+	refusals   [256]string         // "code text" of the matcher's reject codes, built once
+	subscribed chan error          // one value per subscription answer
+}
+
+// maxDeliveryRecorders bounds the histograms the subscribers share: one
+// each would cost 230 KiB times thousands of subscribers.
+const maxDeliveryRecorders = 8
+
+// run is one load run: connect, send for the configured time, wait for the
+// answers, check, report.
+func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result, error) {
+	all, err := fetchAssets(ctx, c.admin)
+	if err != nil {
+		return nil, err
+	}
+	params, err := assetParams(all, c.assets, c.spread)
+	if err != nil {
+		return nil, err
+	}
+	if len(params) > maxAssets {
+		return nil, fmt.Errorf("at most %d assets", maxAssets)
+	}
+	lr := &loadRun{
+		cfg:        c,
+		run:        perf.NewRun(time.Now()),
+		ids:        idSpace{run: uint16(rand.Uint32())},
+		params:     params,
+		assetIndex: make(map[wire.Symbol]int),
+	}
+	lr.run.ReasonText = wire.ReasonText
+	lr.run.NoFillCheck = !c.checkFills
+	for i, p := range params {
+		sym := wire.MakeSymbol(p.Symbol)
+		lr.syms = append(lr.syms, sym)
+		lr.assetIndex[sym] = i
+	}
+	for code := range lr.refusals {
+		lr.refusals[code] = fmt.Sprintf("%d %s", code, wire.ReasonText(uint16(code)))
+	}
+	var windows []*perf.Window
+	for k := range c.sessions {
+		u := c.users[k%len(c.users)]
+		w := perf.NewWindow(c.depth)
+		windows = append(windows, w)
+		lr.sessions = append(lr.sessions, &loadSession{lr: lr, k: k, user: u.user, tr: lr.run.NewTracker(w),
+			gen: perf.NewGenerator(c.mix, params, c.seed+uint64(k)*0x9e3779b97f4a7c15)})
+	}
+
+	var conns []interface{ Close() error }
+	defer func() {
+		for _, cn := range conns {
+			cn.Close()
+		}
+	}()
+
+	// Market data first: every subscription is confirmed before the first
+	// order, so no trade or fill of the run can be missed.
+	feeds := 0
+	dialFeed := func(user, key string, h client.FeedHandler, name string, channels uint8) error {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		f, err := client.DialFeed(dctx, c.md, user, key, h)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		conns = append(conns, f)
+		feeds++
+		for _, p := range params {
+			if err := f.Subscribe(p.Symbol, channels, 1); err != nil {
+				return fmt.Errorf("%s: subscribe %s: %w", name, p.Symbol, err)
+			}
+		}
+		return nil
+	}
+	expect := len(params) * (1 + c.subs)
+	lr.subscribed = make(chan error, expect+len(params)*len(c.users))
+	if err := dialFeed("", "", &tradeFeed{feedBase{lr: lr, name: "trade feed"}}, "trade feed", wire.ChanTrades); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for k := range min(c.sessions, len(c.users)) {
+		u := c.users[k]
+		if seen[u.user] {
+			continue
+		}
+		seen[u.user] = true
+		name := "order events of " + u.user
+		if err := dialFeed(u.user, u.key, &orderFeed{feedBase{lr: lr, name: name}}, name, wire.ChanOrders); err != nil {
+			return nil, err
+		}
+		expect += len(params)
+	}
+	var recs []*perf.Recorder
+	for i := range c.subs {
+		if i < maxDeliveryRecorders {
+			recs = append(recs, lr.run.Delivery.Recorder())
+		}
+		name := fmt.Sprintf("subscriber %d", i)
+		h := &subscriberFeed{feedBase{lr: lr, name: name}, lr.run.NewSubscriber(recs[i%len(recs)])}
+		if err := dialFeed("", "", h, name, wire.ChanTrades); err != nil {
+			return nil, err
+		}
+	}
+	timeout := time.After(10 * time.Second)
+	for range expect {
+		select {
+		case err := <-lr.subscribed:
+			if err != nil {
+				return nil, err
+			}
+		case <-timeout:
+			return nil, fmt.Errorf("market data: subscriptions not confirmed within 10s")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+
+	for _, ls := range lr.sessions {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		s, err := client.Dial(dctx, c.addr, ls.user, c.users[ls.k%len(c.users)].key, ls)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sessionName(ls.k, ls.user), err)
+		}
+		ls.s = s
+		conns = append(conns, s)
+	}
+
+	// Send.
+	start := time.Now().Add(10 * time.Millisecond)
+	end := start.Add(c.duration)
+	stopProgress := make(chan struct{})
+	var progressDone sync.WaitGroup
+	if !c.quiet {
+		progressDone.Add(1)
+		go func() {
+			defer progressDone.Done()
+			lr.run.Progress(stderr, time.Second, stopProgress)
+		}()
+	}
+	var wg sync.WaitGroup
+	for k, ls := range lr.sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if c.mode == "max" {
+				time.Sleep(time.Until(start))
+				_, err = perf.MaxThroughput(ctx, ls, windows[k], end)
+			} else {
+				_, err = perf.OpenLoop(ctx, ls, perf.NewSchedule(start, c.rate, c.sessions, k), end, windows[k])
+			}
+			if err != nil {
+				lr.run.Error(fmt.Sprintf("%s: %v", sessionName(k, ls.user), err))
+			}
+		}()
+	}
+	wg.Wait()
+	sending := time.Since(start)
+
+	// Wait for the last answers, then for the notifications.
+	deadline := time.Now().Add(c.drain)
+	settled := func() bool {
+		return lr.run.Counts(false).InFlight() == 0 &&
+			(!c.checkFills || lr.run.Fills.Open() == 0) && lr.run.SubscribersBehind() == 0
+	}
+	for !settled() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stopProgress)
+	progressDone.Wait()
+
+	mode := "open-loop"
+	if c.mode == "max" {
+		mode = "max-throughput"
+	}
+	res := lr.run.Result(mode, c.rate, sending)
+	res.Sessions, res.Depth = c.sessions, c.depth
+	if c.mode == "max" {
+		res.TargetRate = 0
+	}
+	res.Print(stdout)
+	if c.out != "" {
+		if err := perf.WriteOutputs(c.out, res, lr.run.Latencies(), c.json); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(stdout, "wrote %s: .hgrm distributions, latency.png", c.out)
+		if c.json {
+			fmt.Fprint(stdout, ", summary.json")
+		}
+		fmt.Fprintln(stdout)
+	} else if c.json {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return res, err
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
+	}
+	return res, nil
+}

@@ -1,0 +1,112 @@
+package perf
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTrackerExactlyOnce(t *testing.T) {
+	run := NewRun(time.Now())
+	w := NewWindow(10)
+	tr := run.NewTracker(w)
+	now := time.Now()
+	for i := range 6 {
+		if !w.TryAcquire() {
+			t.Fatal("window full")
+		}
+		if n := tr.Add(now, uint8(i)); n != uint64(i+1) {
+			t.Fatalf("request %d numbered %d", i, n)
+		}
+	}
+	if tag, ok := tr.Ack(1); !ok || tag != 0 {
+		t.Fatalf("ack 1: tag %d, %v", tag, ok)
+	}
+	if tag, ok := tr.Ack(3); !ok || tag != 2 {
+		t.Fatalf("ack 3: tag %d, %v", tag, ok)
+	}
+	if _, ok := tr.Reject(2, 108); !ok {
+		t.Fatal("reject 2")
+	}
+	if _, ok := tr.Reject(5, 108); !ok {
+		t.Fatal("reject 5")
+	}
+	if _, ok := tr.Ack(1); ok {
+		t.Fatal("a second ack of 1 was taken")
+	}
+	if _, ok := tr.Reject(3, 110); ok {
+		t.Fatal("a reject after an ack was taken")
+	}
+	if _, ok := tr.Ack(7); ok {
+		t.Fatal("an ack of a request never sent was taken")
+	}
+	if _, ok := tr.Ack(0); ok {
+		t.Fatal("an ack of request 0 was taken")
+	}
+	c := tr.Counts(true)
+	if c.Sent != 6 || c.Acked != 2 || c.Rejected != 2 || c.Duplicates != 2 || c.Unknown != 2 || c.InFlight() != 2 ||
+		c.Rejects[108] != 2 || len(c.Rejects) != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+	if len(c.LostNumbers) != 2 || c.LostNumbers[0] != 4 || c.LostNumbers[1] != 6 {
+		t.Fatalf("lost %v, want [4 6]", c.LostNumbers)
+	}
+	if w.InFlight() != 2 {
+		t.Fatalf("window holds %d, want the 2 unanswered", w.InFlight())
+	}
+	if run.Ack.Count() != 2 || run.SendLag.Count() != 6 {
+		t.Fatalf("%d ack latencies, %d send lags", run.Ack.Count(), run.SendLag.Count())
+	}
+}
+
+// TestTrackerLatencyFromIntended: the ack latency counts from the intended
+// time, the from-send latency from the actual one.
+func TestTrackerLatencyFromIntended(t *testing.T) {
+	run := NewRun(time.Now())
+	tr := run.NewTracker(nil)
+	n := tr.Add(time.Now().Add(-50*time.Millisecond), 0) // sent 50 ms late
+	time.Sleep(10 * time.Millisecond)
+	tr.Ack(n)
+	ack, send, lag := run.Ack.Summary(), run.AckSend.Summary(), run.SendLag.Summary()
+	if ack.Max < 60_000 || ack.Max > 200_000 {
+		t.Fatalf("ack latency %.0f us, want 60 ms and a little", ack.Max)
+	}
+	if send.Max < 10_000 || send.Max > 50_000 {
+		t.Fatalf("from-send latency %.0f us, want 10 ms and a little", send.Max)
+	}
+	if lag.Max < 50_000 || lag.Max > 55_000 {
+		t.Fatalf("send lag %.0f us, want 50 ms", lag.Max)
+	}
+}
+
+// TestTrackerTakerFill: only a fill that comes before the order rested is
+// its own (taker) fill, and only the first one is timed.
+func TestTrackerTakerFill(t *testing.T) {
+	run := NewRun(time.Now())
+	tr := run.NewTracker(nil)
+	taker, maker := tr.Add(time.Now(), 0), tr.Add(time.Now(), 0)
+	tr.Ack(taker)
+	tr.Ack(maker)
+	tr.Rested(maker)
+	if tr.Filled(maker) {
+		t.Fatal("a maker fill was timed")
+	}
+	if !tr.Filled(taker) {
+		t.Fatal("a taker fill was not timed")
+	}
+	if tr.Filled(taker) {
+		t.Fatal("a second taker fill was timed")
+	}
+	if tr.Filled(99) {
+		t.Fatal("a fill of an unknown order was timed")
+	}
+	if run.Fill.Count() != 1 {
+		t.Fatalf("%d fill latencies, want 1", run.Fill.Count())
+	}
+	if !tr.Live(maker) {
+		t.Fatal("a resting order is not live")
+	}
+	tr.Ended(maker)
+	if tr.Live(maker) || tr.Live(99) {
+		t.Fatal("an ended or unknown order is live")
+	}
+}
