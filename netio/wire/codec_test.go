@@ -340,7 +340,7 @@ func TestLoginText(t *testing.T) {
 }
 
 func TestPostOnlyMustBeZeroOrOne(t *testing.T) {
-	f := AppendNewOrder(nil, &NewOrder{PostOnly: true})
+	f := AppendNewOrder(nil, &NewOrder{ClientOrderID: 9, PostOnly: true})
 	for v := range 256 {
 		f[HeaderLen+19] = byte(v)
 		var m NewOrder
@@ -348,8 +348,8 @@ func TestPostOnlyMustBeZeroOrOne(t *testing.T) {
 		if v <= 1 && (err != nil || m.PostOnly != (v == 1)) {
 			t.Fatalf("post-only %d: %v %v", v, err, m.PostOnly)
 		}
-		if v > 1 && !errors.Is(err, ErrBadValue) {
-			t.Fatalf("post-only %d: %v, want ErrBadValue", v, err)
+		if v > 1 && (!errors.Is(err, ErrBadValue) || m.ClientOrderID != 9) {
+			t.Fatalf("post-only %d: %v, client order id %d: want ErrBadValue and the id", v, err, m.ClientOrderID)
 		}
 	}
 }

@@ -98,7 +98,9 @@ func AppendNewOrder(dst []byte, m *NewOrder) []byte {
 	return dst
 }
 
-// DecodeNewOrder decodes a NewOrder frame into m.
+// DecodeNewOrder decodes a NewOrder frame into m. A post-only byte other
+// than 0 or 1 is ErrBadValue, returned after every other field is decoded,
+// so that the reject can carry the request's client order id.
 func DecodeNewOrder(frame []byte, m *NewOrder) error {
 	b, err := body(frame, TypeNewOrder, NewOrderLen)
 	if err != nil {
@@ -107,13 +109,13 @@ func DecodeNewOrder(frame []byte, m *NewOrder) error {
 	m.ClientOrderID = getU64(b)
 	copy(m.Symbol[:], b[8:16])
 	m.Side, m.Type, m.TIF = b[16], b[17], b[18]
-	if b[19] > 1 {
-		return ErrBadValue
-	}
 	m.PostOnly = b[19] == 1
 	m.STP = b[20]
 	m.Price = getI64(b[21:])
 	m.Qty = getI64(b[29:])
+	if b[19] > 1 {
+		return ErrBadValue
+	}
 	return nil
 }
 
