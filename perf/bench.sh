@@ -1,66 +1,171 @@
 #!/usr/bin/env bash
-# make bench: micro-benchmarks (engine, ring with channel twins, journal,
-# wire) and end-to-end ringex-load runs against a real ringexd on a
-# temporary data directory. Writes docs/performance-run.md (the raw table of
-# this run); docs/performance.md quotes and discusses the figures.
-# Fits a 2-core machine: about 6-8 minutes.
+# make bench: the micro-benchmarks (engine, ring with its channel twins,
+# journal, wire codec), then end-to-end ringex-load runs, each against a
+# fresh ringexd on a temporary data directory and free loopback ports.
+# Writes docs/performance.md (date, machine, commands, results table) and
+# docs/bench/<run>/ (.hgrm distributions, latency.png, summary.json).
+# About 5-7 minutes on a 2-core machine. Exits 1 if a server does not come
+# up or a run fails its checks (after writing what it has).
+#
+# Knobs (environment): BENCH_DURATION (10s), BENCH_BENCHTIME (300ms),
+# BENCH_RATES_OFF and BENCH_RATES_ALWAYS (orders/s), BENCH_SUBS (4),
+# BENCH_FANOUT_SUBS (500), BENCH_MICRO (set to 0 to skip the
+# micro-benchmarks), BENCH_OUT (docs/performance.md), BENCH_RESULTS
+# (docs/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=docs/performance-run.md
+
+duration=${BENCH_DURATION:-10s}
+benchtime=${BENCH_BENCHTIME:-300ms}
+rates_off=${BENCH_RATES_OFF:-10000 50000 100000}
+rates_always=${BENCH_RATES_ALWAYS:-10000 50000 100000}
+subs=${BENCH_SUBS:-4}
+fanout_subs=${BENCH_FANOUT_SUBS:-500}
+out=${BENCH_OUT:-docs/performance.md}
+results=${BENCH_RESULTS:-docs/bench}
+micro_pkgs="./engine ./ring ./journal ./netio/wire"
+
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+server_pid=
+cleanup() {
+	if [[ -n $server_pid ]]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 
-go build -o bin/ ./cmd/...
+go build -o bin/ ./cmd/ringexd ./cmd/ringex-load ./perf/internal/benchtool
 
-{
-  echo "# make bench: raw results"
-  echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3)"
-  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo
-  echo "## Micro-benchmarks"
-  echo
-  echo '```'
-  echo "\$ go test -run '^\$' -bench . -benchmem -benchtime=1s ./engine ./ring ./journal ./netio/wire"
-} > "$out"
-go test -run '^$' -bench . -benchmem -benchtime=1s ./engine ./ring ./journal ./netio/wire 2>&1 \
-  | grep -E '^(Benchmark|ok|FAIL|goos|cpu)' | tee -a "$out"
-echo '```' >> "$out"
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/ *$//')
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain 2>/dev/null | grep -v '^??' || true) ]]; then
+	commit="$commit (with uncommitted changes)"
+fi
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# Micro-benchmarks.
+micro_cmd="go test -run '^\$' -bench . -benchmem -benchtime=$benchtime $micro_pkgs"
+: >"$tmp/micro.txt"
+if [[ ${BENCH_MICRO:-1} != 0 ]]; then
+	echo "== $micro_cmd"
+	# shellcheck disable=SC2086 # the package list splits on purpose
+	go test -run '^$' -bench . -benchmem -benchtime="$benchtime" $micro_pkgs 2>&1 | tee "$tmp/micro.txt"
+fi
 
-run_load() { # sync rate duration
-  local sync=$1 rate=$2 dur=$3
-  local addr=127.0.0.1:$(port) md=127.0.0.1:$(port) admin=127.0.0.1:$(port)
-  rm -rf "$tmp/data"
-  ./bin/ringexd -data "$tmp/data" -sync "$sync" -listen "$addr" -md-listen "$md" -admin "$admin" \
-    -log-level warn 2>"$tmp/server.log" &
-  local pid=$!
-  for _ in $(seq 200); do
-    curl -sf "http://$admin/assets" >/dev/null 2>&1 && break
-    sleep 0.05
-  done
-  if ! curl -sf "http://$admin/assets" >/dev/null; then
-    echo "ringexd did not start:"; cat "$tmp/server.log"; exit 1
-  fi
-  local cmd="ringex-load -rate $rate -duration $dur -conns 4 -subs 20 -out docs/bench/$sync-$rate"
-  {
-    echo
-    echo "### sync=$sync, $rate orders/s"
-    echo
-    echo '```'
-    echo "\$ ringexd -sync $sync &; $cmd"
-  } >> "$out"
-  ./bin/ringex-load -addr "$addr" -md "$md" -admin "$admin" -rate "$rate" -duration "$dur" -conns 4 -subs 20 \
-     -quiet -out "docs/bench/$sync-$rate" -json 2>&1 | tee -a "$out" || echo "(run failed its checks)" | tee -a "$out"
-  echo '```' >> "$out"
-  kill -TERM "$pid"; wait "$pid" || true
+# End to end.
+failed=0
+start_server() { # sync policy
+	read -r addr md admin <<<"$(bin/benchtool ports 3)"
+	rm -rf "$tmp/data"
+	bin/ringexd -data "$tmp/data" -sync "$1" -listen "$addr" -md-listen "$md" -admin "$admin" \
+		-log-level warn >"$tmp/server.log" 2>&1 &
+	server_pid=$!
+	if ! bin/benchtool wait "http://$admin/assets" 20s; then
+		echo "bench: ringexd -sync $1 did not come up; its log:" >&2
+		cat "$tmp/server.log" >&2
+		exit 1
+	fi
 }
 
-echo >> "$out"; echo "## End to end (ringexd + ringex-load on the same machine, loopback)" >> "$out"
-mkdir -p docs/bench
-for rate in 10000 50000 100000; do run_load off "$rate" 10s; done
-for rate in 10000 50000; do run_load always "$rate" 10s; done
-run_load off 0 5s
-echo "wrote $out and docs/bench/*/latency.png"
+stop_server() {
+	local status=0
+	kill -TERM "$server_pid" 2>/dev/null || true
+	wait "$server_pid" || status=$?
+	server_pid=
+	if [[ $status != 0 ]]; then
+		echo "bench: ringexd exited with status $status on SIGTERM; its log:" >&2
+		tail -20 "$tmp/server.log" >&2
+		failed=1
+	fi
+}
+
+run_load() { # label sync ringex-load-flags...
+	local label=$1 sync=$2
+	shift 2
+	local dir="$results/$label" status=0
+	rm -rf "$dir"
+	local flags="$* -duration $duration -quiet -out $dir -json"
+	echo
+	echo "== ringexd -sync $sync; ringex-load $flags"
+	start_server "$sync"
+	# shellcheck disable=SC2086
+	bin/ringex-load -addr "$addr" -md "$md" -admin "$admin" $flags | tee "$tmp/$label.txt" || status=$?
+	stop_server
+	if [[ $status != 0 ]]; then
+		failed=1
+	fi
+	printf '%s\t%s\t%s\t%s\n' "$label" "$sync" "$status" "$dir" >>"$tmp/manifest"
+	printf '| %s | `ringexd -sync %s` | `ringex-load %s` |\n' "$label" "$sync" "$flags" >>"$tmp/commands"
+}
+
+mkdir -p "$results"
+for rate in $rates_off; do
+	run_load "off-$rate" off -rate "$rate" -conns 4 -subs "$subs"
+done
+for rate in $rates_always; do
+	run_load "always-$rate" always -rate "$rate" -conns 4 -subs "$subs"
+done
+run_load off-max off -mode max -depth 64 -conns 4 -subs "$subs"
+run_load always-max always -mode max -depth 256 -conns 4 -subs "$subs"
+if [[ $fanout_subs != 0 ]]; then
+	run_load "fanout-$fanout_subs" off -rate 2500 -conns 2 -subs "$fanout_subs"
+fi
+
+# The report.
+{
+	echo "# Performance: make bench"
+	echo
+	echo "Written by \`make bench\` (\`perf/bench.sh\`); run it again to refresh this file. How to read"
+	echo "the figures, and how to run ringex-load by hand: [bench.md](bench.md)."
+	echo
+	echo "- date: $started"
+	echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "- load average when the run started: $loadavg (the machine may be shared)"
+	echo "- commit: $commit"
+	echo
+	echo "## End to end"
+	echo
+	echo "ringexd and ringex-load on the same machine over loopback, a fresh server and data directory"
+	echo "per run, each sending for $duration. Open-loop runs send at a fixed rate and count latency from"
+	echo "each order's intended send time (coordinated-omission correction); max runs keep -depth"
+	echo "orders in flight per session. Ack: the order-entry ack (journaled). Fill: an order that traded"
+	echo "on arrival, to its first fill notification on the user's private feed. Trade delivery: the"
+	echo "taker's gateway receive time to the public trade's arrival at each subscriber. Send lag: the"
+	echo "generator's own lateness, included in the ack and fill figures."
+	echo
+	bin/benchtool table "$tmp/manifest"
+	echo
+	echo "Commands (addresses omitted: each run gets free loopback ports and a temporary data directory):"
+	echo
+	echo "| run | server | load |"
+	echo "|---|---|---|"
+	cat "$tmp/commands"
+	echo
+	echo "Latency by percentile of the 50,000 orders/s runs (more in \`$results/<run>/latency.png\`,"
+	echo "with the \`.hgrm\` distributions):"
+	echo
+	for label in off-50000 always-50000; do
+		if [[ -f $results/$label/latency.png ]]; then
+			echo "![$label]($(realpath --relative-to="$(dirname "$out")" "$results/$label/latency.png"))"
+			echo
+		fi
+	done
+	if [[ -s $tmp/micro.txt ]]; then
+		echo "## Micro-benchmarks"
+		echo
+		echo '```'
+		echo "\$ $micro_cmd"
+		grep -E '^(Benchmark|ok|FAIL|pkg:|cpu:)' "$tmp/micro.txt"
+		echo '```'
+	fi
+} >"$tmp/report.md"
+mv "$tmp/report.md" "$out"
+echo
+echo "bench: wrote $out and $results/"
+if [[ $failed != 0 ]]; then
+	echo "bench: FAILED: a run failed its checks or a server did not stop cleanly (see above)" >&2
+	exit 1
+fi
