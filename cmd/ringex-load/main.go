@@ -72,6 +72,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second interrupt kills at once
+	}()
+	// The run stops by itself: the send phase ends after -duration and the
+	// wait for answers after -drain. A server that stops reading can still
+	// block a write forever, so past a generous deadline give up.
+	limit := 30*time.Second + cfg.duration + cfg.drain
+	time.AfterFunc(limit, func() {
+		fmt.Fprintf(os.Stderr, "ringex-load: still running %v after the start: the server stopped reading? giving up\n", limit)
+		os.Exit(1)
+	})
 	res, err := run(ctx, cfg, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ringex-load:", err)
@@ -103,7 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	assets := fs.String("assets", "BTC-USD,ETH-USD,SOL-USD", "assets to trade, comma-separated")
 	fs.Int64Var(&c.spread, "spread", 20, "limit prices spread over mid +- this many ticks")
 	fs.StringVar(&c.out, "out", "", "directory for the .hgrm files and latency.png (empty: none)")
-	fs.BoolVar(&c.json, "json", false, "also write summary.json to -out (or to stdout without -out)")
+	fs.BoolVar(&c.json, "json", false, "also write summary.json to -out; without -out, print it on stdout (and the summary on stderr)")
 	fs.BoolVar(&c.checkFills, "check-fills", true, "check that every public trade is notified to both owners (needs every trader on the server to be one of -users)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line each second")
 	if err := fs.Parse(args); err != nil {

@@ -33,7 +33,9 @@ type loadRun struct {
 const maxDeliveryRecorders = 8
 
 // run is one load run: connect, send for the configured time, wait for the
-// answers, check, report.
+// answers, check, report. The summary goes to stdout, the progress lines
+// to stderr; with -json and no -out, stdout carries the JSON summary alone
+// and the human one goes to stderr.
 func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result, error) {
 	all, err := fetchAssets(ctx, c.admin)
 	if err != nil {
@@ -205,6 +207,10 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 	if c.mode == "max" {
 		res.TargetRate = 0
 	}
+	jsonOut := stdout
+	if c.json && c.out == "" {
+		stdout = stderr // stdout carries the JSON alone
+	}
 	res.Print(stdout)
 	if c.out != "" {
 		if err := perf.WriteOutputs(c.out, res, lr.run.Latencies(), c.json); err != nil {
@@ -220,7 +226,7 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 		if err != nil {
 			return res, err
 		}
-		fmt.Fprintf(stdout, "%s\n", b)
+		fmt.Fprintf(jsonOut, "%s\n", b)
 	}
 	return res, nil
 }
