@@ -105,8 +105,11 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 	if err := dialFeed("", "", &tradeFeed{feedBase{lr: lr, name: "trade feed"}}, "trade feed", wire.ChanTrades); err != nil {
 		return nil, err
 	}
+	// Watch every listed user, not only those with a session in this run:
+	// an order resting from an earlier run that trades now is still one of
+	// theirs, and its fill must be seen for the trade to check out.
 	seen := map[string]bool{}
-	for k := range min(c.sessions, len(c.users)) {
+	for k := range len(c.users) {
 		u := c.users[k]
 		if seen[u.user] {
 			continue
