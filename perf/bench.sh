@@ -4,7 +4,7 @@
 # fresh ringexd on a temporary data directory and free loopback ports.
 # Writes docs/performance.md (date, machine, commands, results table) and
 # docs/bench/<run>/ (.hgrm distributions, latency.png, summary.json).
-# About 5-7 minutes on a 2-core machine. Exits 1 if a server does not come
+# About 8 minutes on a 2-core machine. Exits 1 if a server does not come
 # up or a run fails its checks (after writing what it has).
 #
 # Knobs (environment): BENCH_DURATION (10s), BENCH_BENCHTIME (300ms),
@@ -102,6 +102,10 @@ run_load() { # label sync ringex-load-flags...
 }
 
 mkdir -p "$results"
+# One order in flight on one session: the unloaded round trip, the floor
+# the loaded runs are compared with.
+run_load off-rtt off -mode max -depth 1 -conns 1 -subs 0
+run_load always-rtt always -mode max -depth 1 -conns 1 -subs 0
 for rate in $rates_off; do
 	run_load "off-$rate" off -rate "$rate" -conns 4 -subs "$subs"
 done
@@ -114,19 +118,25 @@ if [[ $fanout_subs != 0 ]]; then
 	run_load "fanout-$fanout_subs" off -rate 2500 -conns 2 -subs "$fanout_subs"
 fi
 
-# The report.
+# The report: the part of $out between the markers below is replaced (the
+# summary written by hand above them is kept); a file without the markers
+# is written whole.
+begin='<!-- make bench: begin -->'
+end='<!-- make bench: end -->'
 {
-	echo "# Performance: make bench"
+	echo "$begin"
 	echo
-	echo "Written by \`make bench\` (\`perf/bench.sh\`); run it again to refresh this file. How to read"
-	echo "the figures, and how to run ringex-load by hand: [bench.md](bench.md)."
+	echo "## make bench results"
+	echo
+	echo "Written by \`make bench\` (\`perf/bench.sh\`): run it again to refresh this section. How to"
+	echo "read the figures, and how to run ringex-load by hand: [bench.md](bench.md)."
 	echo
 	echo "- date: $started"
 	echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
 	echo "- load average when the run started: $loadavg (the machine may be shared)"
 	echo "- commit: $commit"
 	echo
-	echo "## End to end"
+	echo "### End to end"
 	echo
 	echo "ringexd and ringex-load on the same machine over loopback, a fresh server and data directory"
 	echo "per run, each sending for $duration. Open-loop runs send at a fixed rate and count latency from"
@@ -154,15 +164,25 @@ fi
 		fi
 	done
 	if [[ -s $tmp/micro.txt ]]; then
-		echo "## Micro-benchmarks"
+		echo "### Micro-benchmarks"
 		echo
 		echo '```'
 		echo "\$ $micro_cmd"
 		grep -E '^(Benchmark|ok|FAIL|pkg:|cpu:)' "$tmp/micro.txt"
 		echo '```'
 	fi
+	echo "$end"
 } >"$tmp/report.md"
-mv "$tmp/report.md" "$out"
+if [[ -f $out ]] && grep -qxF "$begin" "$out" && grep -qxF "$end" "$out"; then
+	{
+		sed "/^$begin\$/,\$d" "$out"
+		cat "$tmp/report.md"
+		sed "1,/^$end\$/d" "$out"
+	} >"$tmp/spliced.md"
+	mv "$tmp/spliced.md" "$out"
+else
+	mv "$tmp/report.md" "$out"
+fi
 echo
 echo "bench: wrote $out and $results/"
 if [[ $failed != 0 ]]; then
