@@ -12,6 +12,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/pipeline"
@@ -159,7 +160,10 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-// OnOpen registers a session, or refuses the connection past MaxConns.
+// OnOpen registers a session, or refuses the connection past MaxConns. The
+// session gets its own dup of the connection's fd, so that goroutines can
+// write to the socket without the loop and never to a reused fd number
+// (see session_writer.go).
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if g.conns.Add(1) > int64(g.cfg.MaxConns) || g.draining.Load() {
 		g.conns.Add(-1)
@@ -170,8 +174,17 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		}
 		return appendLogout(nil, reason), gnet.Close
 	}
-	s := g.table.add(c)
+	wfd, err := c.Dup()
+	if err != nil {
+		// Still served: every write of the session goes through the loop.
+		g.log.Warn("cannot dup the connection's fd: writes go through the event loop", "err", err)
+		wfd = -1
+	}
+	s := g.table.add(c, wfd)
 	if s == nil {
+		if wfd >= 0 {
+			unix.Close(wfd)
+		}
 		g.conns.Add(-1)
 		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
 	}
@@ -181,10 +194,12 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// OnClose forgets the session: acks still in flight for it are dropped.
+// OnClose forgets the session: acks still in flight for it are dropped, and
+// its fd dup is closed before gnet closes the connection's fd.
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
+		s.closeWriter()
 		g.conns.Add(-1)
 		g.m.sessions.Dec()
 		if s.userID != 0 {
@@ -195,7 +210,8 @@ func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 }
 
 // OnTraffic decodes every complete frame in the inbound buffer, in place,
-// and writes the replies it produces (rejects, login answers) with one write.
+// and writes the replies it produces (rejects, login answers) with one write
+// through the session's writer, in order with the acks.
 func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 	s, ok := c.Context().(*session)
 	if !ok {
@@ -209,13 +225,18 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 		c.Discard(consumed)
 	}
 	if len(s.reply) > 0 {
-		c.Write(s.reply)
+		if action == gnet.Close {
+			s.writeFinal(c, s.reply)
+		} else {
+			s.write(s.reply)
+		}
 		s.reply = s.reply[:0]
 	}
 	return action
 }
 
-// OnTick logs out idle sessions and sends heartbeats to quiet ones.
+// OnTick logs out idle sessions, sends heartbeats to quiet ones, and pokes
+// the sessions whose writer is stuck in loop mode (session_writer.go).
 func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	idle := g.cfg.IdleTimeout.Nanoseconds()
@@ -228,13 +249,15 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 		case now-s.lastSent.Load() > hb:
 			s.send(appendHeartbeat(nil))
 		}
+		s.poke()
 	})
 	return time.Second / 4, gnet.None
 }
 
 // HandleAcks implements pipeline.AckSink: it gathers the acks (or the
 // "unavailable" rejects, if the journal failed) of one committed batch per
-// session and writes each session's share with one AsyncWrite.
+// session and writes each session's share with one write: straight to the
+// socket when the session's writer is in direct mode, else one AsyncWrite.
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 	b := g.batches[a.ID]
 	now := time.Now().UnixNano()

@@ -346,7 +346,7 @@ func FuzzGatewayFrames(f *testing.F) {
 	f.Add(wire.AppendReplace(nil, &wire.Replace{ClientOrderID: 1, Symbol: wire.MakeSymbol("GW"), OrderID: 5, Qty: 1}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := fuzzGateway(t)
-		s := &session{userID: 1, userName: "alice"}
+		s := &session{userID: 1, userName: "alice", wfd: -1}
 		n, _ := g.handleFrames(s, data)
 		if n > len(data) {
 			t.Fatalf("consumed %d of %d bytes", n, len(data))

@@ -8,9 +8,11 @@ import (
 	"github.com/panjf2000/gnet/v2"
 )
 
-// session is one order-entry connection. Fields above mu are owned by the
-// connection's event loop; pending and the buffers below it are shared with
-// the ack goroutines and guarded by mu.
+// session is one order-entry connection. Fields above the mutexes are
+// owned by the connection's event loop. The ack batch (pending and its
+// buffers) is shared with the ack goroutines and guarded by mu; the writer,
+// through which every byte the session sends goes (session_writer.go), is
+// guarded by wmu. When both are held, wmu is taken first.
 type session struct {
 	c        gnet.Conn
 	token    uint64
@@ -25,75 +27,34 @@ type session struct {
 	lastSent atomic.Int64 // Unix ns of the last outbound write
 	closing  atomic.Bool
 
+	// recycleFn and loopDoneFn are s.recycle and s.loopDone, made once:
+	// a method value passed as a callback would be allocated per write.
+	recycleFn  gnet.AsyncCallback
+	loopDoneFn gnet.AsyncCallback
+
 	mu      sync.Mutex
 	pending []byte   // acks gathered for the current journal batch
 	queued  bool     // the session is in an ack batch's touched list
-	writing [][]byte // buffers handed to AsyncWrite, oldest first
 	spare   [][]byte // buffers whose write finished, ready for reuse
+
+	// The writer (session_writer.go). A write(2) is made under wmu, not
+	// under mu, so that the ack goroutines of other assets can go on
+	// gathering acks for the session meanwhile.
+	wmu      sync.Mutex
+	wfd      int      // our dup of the connection's fd; -1 once closed (or if the dup failed)
+	loopOwed int      // AsyncWrites handed to the loop whose callback has not run
+	stuck    bool     // none owed, but gnet's outbound buffer still held bytes at the last look
+	ended    bool     // the session's last frame is written or queued: later acks and heartbeats are dropped
+	closed   bool     // OnClose ran: every write is dropped
+	writing  [][]byte // ack buffers handed to AsyncWrite, oldest first
+
+	// For tests: writes handed to the loop because the socket was full, and
+	// returns to direct mode.
+	fallbacks int
+	resumes   int
 }
 
 func (s *session) touch() { s.lastRecv.Store(time.Now().UnixNano()) }
-
-// flushPending hands the gathered acks to the event loop in one AsyncWrite.
-// The buffer comes back through the write's callback, so in steady state
-// two buffers per session alternate and nothing is allocated. Several ack
-// goroutines (one per asset) may flush the same session, so the buffer is
-// queued on writing and handed to AsyncWrite under one lock: the loop then
-// finishes the writes in the order of writing, which recycle relies on.
-func (s *session) flushPending() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	buf := s.pending
-	s.queued = false
-	if len(buf) == 0 {
-		return
-	}
-	if n := len(s.spare); n > 0 {
-		s.pending = s.spare[n-1][:0]
-		s.spare = s.spare[:n-1]
-	} else {
-		s.pending = nil
-	}
-	s.writing = append(s.writing, buf)
-	s.lastSent.Store(time.Now().UnixNano())
-	if err := s.c.AsyncWrite(buf, s.recycle); err != nil {
-		s.writing = s.writing[:len(s.writing)-1]
-	}
-}
-
-// recycle runs when an AsyncWrite is done (the loop has written the bytes
-// or copied them into its outbound buffer). A connection's event loop runs
-// its queued writes in order, so the finished buffer is the oldest one.
-func (s *session) recycle(_ gnet.Conn, _ error) error {
-	s.mu.Lock()
-	if len(s.writing) > 0 {
-		buf := s.writing[0]
-		copy(s.writing, s.writing[1:])
-		s.writing = s.writing[:len(s.writing)-1]
-		if len(s.spare) < 2 {
-			s.spare = append(s.spare, buf[:0])
-		}
-	}
-	s.mu.Unlock()
-	return nil
-}
-
-// send writes one message from any goroutine.
-func (s *session) send(msg []byte) {
-	s.lastSent.Store(time.Now().UnixNano())
-	s.c.AsyncWrite(msg, nil)
-}
-
-// logout sends a Logout with reason and closes the connection once it is
-// written. Safe from any goroutine; only the first call has an effect.
-func (s *session) logout(g *Gateway, reason uint16) {
-	if !s.closing.CompareAndSwap(false, true) {
-		return
-	}
-	s.c.AsyncWrite(appendLogout(nil, reason), func(c gnet.Conn, _ error) error {
-		return c.Close()
-	})
-}
 
 // sessionTable maps pipeline tokens back to sessions. Slots are reused; a
 // generation counter in the token tells a reused slot from the one an old
@@ -115,7 +76,9 @@ func (t *sessionTable) init(n int) {
 	}
 }
 
-func (t *sessionTable) add(c gnet.Conn) *session {
+// add registers the session of a new connection; wfd is the writer's dup of
+// its fd (-1 if none). It returns nil if the table is full.
+func (t *sessionTable) add(c gnet.Conn, wfd int) *session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := len(t.free)
@@ -125,7 +88,8 @@ func (t *sessionTable) add(c gnet.Conn) *session {
 	slot := t.free[n-1]
 	t.free = t.free[:n-1]
 	t.gens[slot]++
-	s := &session{c: c, token: orderToken(slot, t.gens[slot])}
+	s := &session{c: c, token: orderToken(slot, t.gens[slot]), wfd: wfd}
+	s.recycleFn, s.loopDoneFn = s.recycle, s.loopDone
 	if a := c.RemoteAddr(); a != nil {
 		s.remote = a.String()
 	}
