@@ -13,8 +13,9 @@
 //     journal holds only commands the matcher can judge.
 //   - An OrderAck is written only from the pipeline's ack stage, after the
 //     order's journal batch committed. Acks are gathered per connection for
-//     each journal batch and written with one AsyncWrite per connection, so
-//     an event loop is woken once per batch, not once per order.
+//     each journal batch and written with one write per connection, by the
+//     ack goroutine itself when the socket takes it (no event-loop wake-up
+//     at all), else handed to the loop in order (session_writer.go).
 //   - A session sees acks and rejects of its own orders only; ownership of
 //     cancels and replaces is enforced again by the engine.
 package netio

@@ -65,6 +65,11 @@ type NotifierConfig struct {
 	// Logout. It is lowered at start-up if the file-descriptor limit
 	// cannot hold it.
 	MaxConns int
+	// ReservedFDs is how many file descriptors the rest of the process may
+	// need (the journal, the admin server, the order-entry gateway: two per
+	// session, see session_writer.go); MaxConns is lowered so that the
+	// limit holds both. 0 means 256.
+	ReservedFDs int
 	// MaxQueuedBytes bounds each connection's outbound queue: bytes written
 	// that the socket has not taken yet (gnet keeps them for when it is
 	// writable). A subscriber past it is sent Logout(slow consumer) and
@@ -90,6 +95,9 @@ func (c *NotifierConfig) setDefaults() {
 	}
 	if c.MaxQueuedBytes == 0 {
 		c.MaxQueuedBytes = 8 << 20
+	}
+	if c.ReservedFDs == 0 {
+		c.ReservedFDs = 256
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 5 * time.Second
@@ -282,15 +290,13 @@ func (n *Notifier) raiseFileLimit() {
 		}
 	}
 	n.log.Info("file-descriptor limit", "soft", lim.Cur, "hard", lim.Max)
-	// Leave room for the journal, the order-entry gateway and the admin
-	// server.
-	const reserve = 256
-	if limit := int64(lim.Cur) - reserve; limit < int64(n.cfg.MaxConns) {
+	if limit := int64(lim.Cur) - int64(n.cfg.ReservedFDs); limit < int64(n.cfg.MaxConns) {
 		if limit < 1 {
 			limit = 1
 		}
 		n.log.Warn("the file-descriptor limit caps market-data connections",
-			"max_conns_configured", n.cfg.MaxConns, "max_conns", limit, "rlimit_nofile", lim.Cur)
+			"max_conns_configured", n.cfg.MaxConns, "max_conns", limit, "rlimit_nofile", lim.Cur,
+			"reserved_fds", n.cfg.ReservedFDs)
 		n.cfg.MaxConns = int(limit)
 	}
 }

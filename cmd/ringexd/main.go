@@ -62,7 +62,7 @@ func run(args []string) error {
 		outSize     = fs.Int("out-ring-size", 1<<17, "output ring size per asset (power of two)")
 		snapEvery   = fs.Uint64("snapshot-every", 100000, "commands between book snapshots (0: never)")
 		prune       = fs.Bool("prune", false, "delete journal entries older than the newest snapshot (bounds disk use; trade history and private-event resume then reach back only to the snapshot)")
-		maxConns    = fs.Int("max-conns", 10000, "maximum order-entry connections")
+		maxConns    = fs.Int("max-conns", 1024, "maximum order-entry connections (each holds two file descriptors; market-data connections get what the limit leaves)")
 		maxInFlight = fs.Int("max-inflight", 4096, "maximum unacknowledged orders per session")
 		idle        = fs.Duration("idle-timeout", 30*time.Second, "close a session silent for this long")
 		heartbeat   = fs.Duration("heartbeat", 5*time.Second, "server heartbeat interval")
@@ -142,12 +142,15 @@ func run(args []string) error {
 	}
 
 	notifier := netio.NewNotifier(netio.NotifierConfig{
-		Addr:       *mdListen,
-		Users:      users,
-		Store:      store,
-		Loops:      *loops,
-		Logger:     log,
-		Registerer: reg,
+		Addr:  *mdListen,
+		Users: users,
+		Store: store,
+		Loops: *loops,
+		// The gateway's sessions hold two descriptors each, plus room
+		// for the journal's files and the admin server.
+		ReservedFDs: 256 + 2**maxConns,
+		Logger:      log,
+		Registerer:  reg,
 	})
 	notifier.Init(ex.Assets())
 	gateway := netio.NewGateway(netio.GatewayConfig{
