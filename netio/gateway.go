@@ -189,6 +189,9 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
 	}
 	s.touch()
+	// The heartbeat clock starts at the connect too: a new connection is
+	// not "quiet since 1970" and owed a heartbeat at the first tick.
+	s.lastSent.Store(s.lastRecv.Load())
 	c.SetContext(s)
 	g.m.sessions.Inc()
 	return nil, gnet.None
