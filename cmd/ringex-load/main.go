@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -57,18 +58,23 @@ type config struct {
 	json            bool
 	checkFills      bool
 	quiet           bool
+	cpuProfile      string
 }
 
 type userKey struct{ user, key string }
 
-func main() {
+func main() { os.Exit(loadMain()) }
+
+// loadMain is main with an exit status, so that deferred work (the CPU
+// profile) is done before the process exits.
+func loadMain() int {
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
+		return 0
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ringex-load:", err)
-		os.Exit(2)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -84,15 +90,30 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ringex-load: still running %v after the start: the server stopped reading? giving up\n", limit)
 		os.Exit(1)
 	})
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ringex-load: -cpuprofile:", err)
+			return 2
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	res, err := run(ctx, cfg, os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ringex-load:", err)
-		os.Exit(1)
+		return 1
 	}
 	if !res.OK() {
 		fmt.Fprintln(os.Stderr, "ringex-load: the run lost requests or failed its checks")
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -118,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.json, "json", false, "also write summary.json to -out; without -out, print it on stdout (and the summary on stderr)")
 	fs.BoolVar(&c.checkFills, "check-fills", true, "check that every public trade is notified to both owners (needs every trader on the server to be one of -users)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line each second")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine with the server: see what it costs)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
