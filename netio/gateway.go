@@ -221,20 +221,26 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	s.touch()
+	if s.closing.Load() {
+		// A Logout is on its way out and the connection closes after
+		// it: nothing the client sends now is acted on.
+		c.Discard(-1)
+		return gnet.None
+	}
 	buf, _ := c.Peek(-1)
 	consumed, action := g.handleFrames(s, buf)
 	if consumed > 0 {
 		// Discard(0) would drop the whole buffer, partial frame included.
 		c.Discard(consumed)
 	}
-	if len(s.reply) > 0 {
-		if action == gnet.Close {
-			s.writeFinal(c, s.reply)
-		} else {
-			s.write(s.reply)
+	if action == gnet.Close {
+		if !s.writeFinal(c, s.reply) {
+			action = gnet.None // closed by the final write's callback
 		}
-		s.reply = s.reply[:0]
+	} else if len(s.reply) > 0 {
+		s.write(s.reply)
 	}
+	s.reply = s.reply[:0]
 	return action
 }
 
@@ -247,7 +253,9 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	g.table.each(func(s *session) {
 		switch {
 		case now-s.lastRecv.Load() > idle:
-			g.log.Info("session idle: logging out", "user", s.userName, "remote", s.remote)
+			// userName belongs to the loop (OnTick runs on its own
+			// goroutine): the remote address identifies the session.
+			g.log.Info("session idle: logging out", "remote", s.remote)
 			s.logout(g, ReasonLogoutIdle)
 		case now-s.lastSent.Load() > hb:
 			s.send(appendHeartbeat(nil))

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/ringex/ringex/netio/wire"
@@ -372,4 +373,104 @@ func fdCycle(addr string, tag uint64, abrupt bool, rng *rand.Rand) error {
 	c.(*net.TCPConn).SetLinger(0) // a reset: the server closes at once
 	c.Close()
 	return <-read
+}
+
+// TestGatewayWriterFinalBehindOwed checks a session's last bytes (the reply
+// to a client Logout or a bad frame, after which the connection closes)
+// when the rest of an ack frame is still queued for the event loop: they
+// must go out behind it, whole, and the connection must close only then.
+// Written at once, they would land in the middle of the half-written ack.
+//
+// The state is set up inside the event loop (an AsyncWrite callback), as
+// OnTraffic would meet it: a flush of many acks into a small socket buffer
+// writes part of them directly and queues the rest, which the loop has not
+// written yet when writeFinal runs.
+func TestGatewayWriterFinalBehindOwed(t *testing.T) {
+	g, _ := startGateway(t, GatewayConfig{MaxInFlight: 1 << 20, BusyTimeout: 10 * time.Second})
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	c, err := d.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	rc.login(alice)
+	s := onlySession(t, g)
+	s.wmu.Lock()
+	err = unix.SetsockoptInt(s.wfd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+	s.wmu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 5000
+	type result struct {
+		owed     int
+		closeNow bool
+	}
+	done := make(chan result, 1)
+	s.c.AsyncWrite(nil, func(c gnet.Conn, _ error) error {
+		s.mu.Lock()
+		for id := uint64(1); id <= n; id++ {
+			s.pending = wire.AppendOrderAck(s.pending, &wire.OrderAck{ClientOrderID: id, OrderID: id, Seq: id, RecvTime: 1})
+		}
+		s.mu.Unlock()
+		s.flushPending()
+		s.wmu.Lock()
+		owed := s.loopOwed
+		s.wmu.Unlock()
+		closeNow := s.writeFinal(c, appendLogout(nil, ReasonLogoutUser))
+		if closeNow {
+			c.Close() // what OnTraffic returning Close would do
+		}
+		done <- result{owed, closeNow}
+		return nil
+	})
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the loop did not run the callback")
+	}
+	if res.owed == 0 {
+		t.Fatal("the socket took all the acks at once: nothing was owed to the loop, the case is not set up")
+	}
+	if res.closeNow {
+		t.Error("writeFinal allowed an immediate close with bytes owed to the loop")
+	}
+
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for id := uint64(1); ; {
+		f, err := readFrame(rc.r)
+		if err != nil {
+			t.Fatalf("after %d acks: %v (want every ack, then the Logout, then EOF)", id-1, err)
+		}
+		switch wire.Type(f) {
+		case wire.TypeHeartbeat:
+			continue
+		case wire.TypeOrderAck:
+			var a wire.OrderAck
+			if err := wire.DecodeOrderAck(f, &a); err != nil || a.ClientOrderID != id {
+				t.Fatalf("frame after ack %d: %+v %v", id-1, a, err)
+			}
+			id++
+			continue
+		case wire.TypeLogout:
+			if id != n+1 {
+				t.Fatalf("Logout after %d of %d acks", id-1, n)
+			}
+		default:
+			t.Fatalf("unexpected frame %q after ack %d", wire.Type(f), id-1)
+		}
+		break
+	}
+	if _, err := readFrame(rc.r); err != io.EOF {
+		t.Fatalf("after the Logout: %v, want EOF (the connection closed)", err)
+	}
 }

@@ -27,10 +27,12 @@ type session struct {
 	lastSent atomic.Int64 // Unix ns of the last outbound write
 	closing  atomic.Bool
 
-	// recycleFn and loopDoneFn are s.recycle and s.loopDone, made once:
-	// a method value passed as a callback would be allocated per write.
-	recycleFn  gnet.AsyncCallback
-	loopDoneFn gnet.AsyncCallback
+	// recycleFn, loopDoneFn and lastWrittenFn are s.recycle, s.loopDone
+	// and s.lastWritten, made once: a method value passed as a callback
+	// would be allocated per write.
+	recycleFn     gnet.AsyncCallback
+	loopDoneFn    gnet.AsyncCallback
+	lastWrittenFn gnet.AsyncCallback
 
 	mu      sync.Mutex
 	pending []byte   // acks gathered for the current journal batch
@@ -45,6 +47,8 @@ type session struct {
 	loopOwed int      // AsyncWrites handed to the loop whose callback has not run
 	stuck    bool     // none owed, but gnet's outbound buffer still held bytes at the last look
 	ended    bool     // the session's last frame is written or queued: later acks and heartbeats are dropped
+	draining bool     // the last frame is written; the close waits for gnet's outbound buffer to empty
+	closeBy  int64    // Unix ns after which a draining session is closed anyway
 	closed   bool     // OnClose ran: every write is dropped
 	writing  [][]byte // ack buffers handed to AsyncWrite, oldest first
 
@@ -89,7 +93,7 @@ func (t *sessionTable) add(c gnet.Conn, wfd int) *session {
 	t.free = t.free[:n-1]
 	t.gens[slot]++
 	s := &session{c: c, token: orderToken(slot, t.gens[slot]), wfd: wfd}
-	s.recycleFn, s.loopDoneFn = s.recycle, s.loopDone
+	s.recycleFn, s.loopDoneFn, s.lastWrittenFn = s.recycle, s.loopDone, s.lastWritten
 	if a := c.RemoteAddr(); a != nil {
 		s.remote = a.String()
 	}

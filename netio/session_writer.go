@@ -53,8 +53,10 @@ func (s *session) directLocked() bool {
 
 // writeDirectLocked writes b to wfd once. It returns how many bytes were
 // written (fewer than len(b) if the socket buffer is full) and ok = false
-// if the socket failed (EPIPE, ECONNRESET...): the bytes are then dropped,
-// and the loop sees the error or hang-up and closes the connection.
+// if the socket failed: the bytes are then dropped and the connection is
+// closed, as gnet closes it on a failed write of its own. A session never
+// goes on after losing bytes in the middle of its stream (an error such as
+// ENOBUFS would otherwise leave the connection open, one ack short).
 func (s *session) writeDirectLocked(b []byte) (n int, ok bool) {
 	for {
 		n, err := unix.Write(s.wfd, b)
@@ -65,6 +67,8 @@ func (s *session) writeDirectLocked(b []byte) (n int, ok bool) {
 		case unix.EAGAIN:
 			return 0, true
 		default:
+			s.ended = true
+			_ = s.c.Close() // queued to the loop: OnClose does not run here
 			return 0, false
 		}
 	}
@@ -199,39 +203,69 @@ func (s *session) write(b []byte) {
 // send writes one message from any goroutine.
 func (s *session) send(msg []byte) { s.write(msg) }
 
-// writeFinal writes b, the session's last bytes, from its event loop just
-// before the loop closes the connection (OnTraffic returning Close).
-// AsyncWrites queued now would find the connection closed and be dropped,
-// so the bytes go through gnet's own write: written now, or kept in gnet's
-// outbound buffer (behind whatever it already holds of ours), which gnet
-// flushes before it closes the socket. Acks still queued for the loop are
-// lost with the connection (as they were before this writer existed).
-func (s *session) writeFinal(c gnet.Conn, b []byte) {
-	if len(b) == 0 {
-		return
-	}
+// writeFinal writes b, the session's last bytes, from its event loop when
+// the frames it just decoded end the session (a Logout from the client, an
+// impossible frame length, too many failed logins). It reports whether the
+// loop may close the connection now (OnTraffic returning Close): only if
+// the socket took every byte at once. Otherwise the bytes are queued behind
+// whatever is owed to the loop (closing now would drop the rest of a
+// half-written ack and put these bytes in the middle of its frame) and the
+// connection is closed by lastWritten once they are all out; the session is
+// marked closing, so its input is ignored until then.
+func (s *session) writeFinal(c gnet.Conn, b []byte) (closeNow bool) {
 	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if s.closed {
-		s.wmu.Unlock()
-		return
+		return true
 	}
-	// ended stops every other writer, so gnet's write below cannot
-	// interleave with one. A logout queued earlier does not stop this
-	// write: it would be dropped with the connection anyway.
+	if s.ended {
+		// A Logout is queued or draining and closes the connection after
+		// it (these bytes would come after it); or a write failed and the
+		// close is already on its way.
+		return s.loopOwed == 0 && !s.draining
+	}
+	// ended stops every other writer: nothing can come between these
+	// bytes and the close.
 	s.ended = true
 	if s.directLocked() {
+		if len(b) == 0 {
+			return true
+		}
 		n, ok := s.writeDirectLocked(b)
 		if !ok || n == len(b) {
-			s.wmu.Unlock()
-			return
+			return true
 		}
 		s.fallbacks++
 		b = b[n:]
 	}
+	s.closing.Store(true)
+	s.lastSent.Store(time.Now().UnixNano())
+	s.closeBy = time.Now().Add(lingerTimeout).UnixNano()
+	s.toLoopLocked(bytes.Clone(b), s.lastWrittenFn)
+	return false
+}
+
+// lingerTimeout bounds how long a session's last bytes may wait in gnet's
+// outbound buffer for a client that does not read before the connection is
+// closed anyway.
+const lingerTimeout = 2 * time.Second
+
+// lastWritten is the callback of a session's last write (a Logout, or the
+// reply before a close). gnet's own close gives its outbound buffer one
+// non-blocking try and drops what the socket does not take, so the
+// connection is closed only once that buffer is empty (or lingerTimeout has
+// passed); until then the session is draining and OnTick looks again.
+func (s *session) lastWritten(c gnet.Conn, err error) error {
+	s.wmu.Lock()
+	s.paidLocked(c, err)
+	done := err != nil || s.loopOwed == 0 &&
+		(c.OutboundBuffered() == 0 || time.Now().UnixNano() > s.closeBy)
+	s.draining = !done
 	s.wmu.Unlock()
-	// Not under s.wmu: a failed write closes the connection at once, and
-	// OnClose takes s.wmu.
-	_, _ = c.Write(b)
+	if done {
+		return c.Close()
+	}
+	return nil
 }
 
 // logout sends a Logout with reason and closes the connection once it is
@@ -250,22 +284,23 @@ func (s *session) logout(_ *Gateway, reason uint16) {
 	}
 	s.ended = true
 	s.lastSent.Store(time.Now().UnixNano())
-	s.toLoopLocked(appendLogout(nil, reason), func(c gnet.Conn, err error) error {
-		s.wmu.Lock()
-		s.paidLocked(c, err)
-		s.wmu.Unlock()
-		return c.Close()
-	})
+	s.closeBy = time.Now().Add(lingerTimeout).UnixNano()
+	s.toLoopLocked(appendLogout(nil, reason), s.lastWrittenFn)
 }
 
 // poke is called by OnTick for every session: a stuck one gets an empty
 // AsyncWrite whose callback looks again whether gnet's outbound buffer has
-// drained. (gnet v2.9.7 writes an empty buffer as a no-op, or appends
-// nothing to the outbound buffer; on a closed connection it only runs the
-// callback with an error.)
+// drained, and so does a draining one, whose callback then closes it.
+// (gnet v2.9.7 writes an empty buffer as a no-op, or appends nothing to the
+// outbound buffer; on a closed connection it only runs the callback with
+// an error.)
 func (s *session) poke() {
 	s.wmu.Lock()
-	if s.stuck && s.loopOwed == 0 && !s.closed && !s.ended {
+	switch {
+	case s.closed || s.loopOwed > 0:
+	case s.draining:
+		s.toLoopLocked(nil, s.lastWrittenFn)
+	case s.stuck && !s.ended:
 		s.toLoopLocked(nil, s.loopDoneFn)
 	}
 	s.wmu.Unlock()
