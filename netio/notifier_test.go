@@ -274,9 +274,9 @@ func TestNotifierFanout(t *testing.T) {
 	deadline := 60 * time.Second
 	if soak() {
 		// Under the race detector, beside the other soak tests, 2,000
-		// subscribers take minutes to read a backlog that takes 3 s
-		// without it (and one event loop's subscribers may see nothing
-		// for 30 s of it: see docs/performance-notifier.md).
+		// subscribers take up to minutes to get a backlog delivered in
+		// 3 s without it: one drain copies it all, about 1 GB per loop,
+		// and every copy is instrumented (docs/performance-notifier.md).
 		subs, cmds, deadline = 2000, 20000, 5*time.Minute
 	}
 	if testing.Short() {
