@@ -65,7 +65,11 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // Once the client reads, every ack must arrive exactly once, in order, with
 // no frame corrupted, the in-loop rejects interleaved whole, and the writer
 // must return to direct mode and write from there.
-func TestGatewayWriterFallback(t *testing.T) {
+// smallBufferSession starts a gateway and logs alice in over a connection
+// whose receive buffer and the session's send buffer are 4 KiB, so that a
+// few hundred acks the client does not read fill the socket.
+func smallBufferSession(t *testing.T) (net.Conn, *rawConn, *session) {
+	t.Helper()
 	g, _ := startGateway(t, GatewayConfig{MaxInFlight: 1 << 20, BusyTimeout: 10 * time.Second})
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
@@ -84,16 +88,18 @@ func TestGatewayWriterFallback(t *testing.T) {
 
 	s := onlySession(t, g)
 	s.wmu.Lock()
-	// A small send buffer too: a few hundred acks fill the socket.
+	defer s.wmu.Unlock()
 	if s.wfd < 0 {
-		s.wmu.Unlock()
 		t.Fatal("session has no fd of its own")
 	}
 	if err := unix.SetsockoptInt(s.wfd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096); err != nil {
-		s.wmu.Unlock()
 		t.Fatal(err)
 	}
-	s.wmu.Unlock()
+	return c, rc, s
+}
+
+func TestGatewayWriterFallback(t *testing.T) {
+	c, rc, s := smallBufferSession(t)
 	if direct, fb, _ := s.writerState(); !direct || fb != 0 {
 		t.Fatalf("after login: direct=%v fallbacks=%d, want direct and none", direct, fb)
 	}
@@ -386,28 +392,7 @@ func fdCycle(addr string, tag uint64, abrupt bool, rng *rand.Rand) error {
 // writes part of them directly and queues the rest, which the loop has not
 // written yet when writeFinal runs.
 func TestGatewayWriterFinalBehindOwed(t *testing.T) {
-	g, _ := startGateway(t, GatewayConfig{MaxInFlight: 1 << 20, BusyTimeout: 10 * time.Second})
-	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
-		})
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", g.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
-	rc.login(alice)
-	s := onlySession(t, g)
-	s.wmu.Lock()
-	err = unix.SetsockoptInt(s.wfd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
-	s.wmu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, rc, s := smallBufferSession(t)
 
 	const n = 5000
 	type result struct {
