@@ -23,12 +23,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -36,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/perf"
 )
 
@@ -198,43 +197,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, nil
 }
 
-// serverAsset is one entry of ringexd's /assets.
-type serverAsset struct {
-	Symbol   string `json:"symbol"`
-	TickSize int64  `json:"tick_size"`
-	LotSize  int64  `json:"lot_size"`
-	MinPrice int64  `json:"min_price"`
-	MaxPrice int64  `json:"max_price"`
-	MaxQty   int64  `json:"max_qty"`
-}
-
-// fetchAssets asks the server for the assets' sizes and bands.
-func fetchAssets(ctx context.Context, admin string) ([]serverAsset, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/assets", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("asset list: %w (is ringexd running with -admin %s?)", err, admin)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("asset list: %s", resp.Status)
-	}
-	var all []serverAsset
-	if err := json.NewDecoder(resp.Body).Decode(&all); err != nil {
-		return nil, fmt.Errorf("asset list: %w", err)
-	}
-	return all, nil
-}
-
 // assetParams chooses the generator's parameters for the assets asked
 // for: the mid price 100,000 ticks above the band's bottom (kept inside the
 // band with the spread around it), quantities of 1 to 10 lots.
-func assetParams(all []serverAsset, symbols []string, spread int64) ([]perf.AssetParams, error) {
+func assetParams(all []client.Asset, symbols []string, spread int64) ([]perf.AssetParams, error) {
 	var out []perf.AssetParams
 	for _, sym := range symbols {
 		i := -1

@@ -39,7 +39,7 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestAssetParams(t *testing.T) {
-	all := []serverAsset{
+	all := []client.Asset{
 		{Symbol: "BTC-USD", TickSize: 50, LotSize: 1, MinPrice: 50, MaxPrice: 100000000000, MaxQty: 100000000},
 		{Symbol: "TINY", TickSize: 1, LotSize: 10, MinPrice: 1, MaxPrice: 100, MaxQty: 30},
 		{Symbol: "NARROW", TickSize: 1, LotSize: 1, MinPrice: 10, MaxPrice: 20, MaxQty: 5},

@@ -37,7 +37,9 @@ const maxDeliveryRecorders = 8
 // to stderr; with -json and no -out, stdout carries the JSON summary alone
 // and the human one goes to stderr.
 func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result, error) {
-	all, err := fetchAssets(ctx, c.admin)
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	all, err := client.FetchAssets(actx, c.admin)
+	cancel()
 	if err != nil {
 		return nil, err
 	}

@@ -101,14 +101,7 @@ func envOr(k, def string) string {
 }
 
 // asset is the server's description of an asset (GET /assets).
-type asset struct {
-	ID       uint32 `json:"id"`
-	Symbol   string `json:"symbol"`
-	TickSize int64  `json:"tick_size"`
-	LotSize  int64  `json:"lot_size"`
-	PriceDec int    `json:"price_decimals"`
-	QtyDec   int    `json:"qty_decimals"`
-}
+type asset = client.Asset
 
 func getJSON(g *globals, path string, v any) error {
 	c := http.Client{Timeout: g.timeout}
@@ -124,9 +117,11 @@ func getJSON(g *globals, path string, v any) error {
 }
 
 func lookup(g *globals, symbol string) (asset, error) {
-	var all []asset
-	if err := getJSON(g, "/assets", &all); err != nil {
-		return asset{}, fmt.Errorf("asset list from %s: %w", g.admin, err)
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	all, err := client.FetchAssets(ctx, g.admin)
+	if err != nil {
+		return asset{}, err
 	}
 	for _, a := range all {
 		if a.Symbol == symbol {
@@ -235,14 +230,14 @@ func place(g *globals, side string, args []string) error {
 		return fmt.Errorf("-stp %q: none, newest, oldest, both or decrement", *stp)
 	}
 	o.STP = mode
-	if o.Qty, err = parseDecimal(fs.Arg(1), a.QtyDec); err != nil {
+	if o.Qty, err = parseDecimal(fs.Arg(1), a.QtyDecimals); err != nil {
 		return fmt.Errorf("quantity: %w", err)
 	}
 	if o.Type == 1 {
 		if fs.NArg() != 3 {
 			return errors.New("a limit order needs a PRICE")
 		}
-		if o.Price, err = parseDecimal(fs.Arg(2), a.PriceDec); err != nil {
+		if o.Price, err = parseDecimal(fs.Arg(2), a.PriceDecimals); err != nil {
 			return fmt.Errorf("price: %w", err)
 		}
 	}
@@ -296,11 +291,11 @@ func replace(g *globals, args []string) error {
 		return fmt.Errorf("order id %q: %w", args[1], err)
 	}
 	r := wire.Replace{ClientOrderID: clientID(), Symbol: wire.MakeSymbol(a.Symbol), OrderID: id}
-	if r.Qty, err = parseDecimal(args[2], a.QtyDec); err != nil {
+	if r.Qty, err = parseDecimal(args[2], a.QtyDecimals); err != nil {
 		return fmt.Errorf("quantity: %w", err)
 	}
 	if len(args) == 4 {
-		if r.Price, err = parseDecimal(args[3], a.PriceDec); err != nil {
+		if r.Price, err = parseDecimal(args[3], a.PriceDecimals); err != nil {
 			return fmt.Errorf("price: %w", err)
 		}
 	}
@@ -344,7 +339,7 @@ func trades(g *globals, args []string) error {
 	fmt.Printf("%-30s %10s %16s %14s %s\n", "time", "seq", "price", "qty", "aggressor")
 	for _, t := range list {
 		fmt.Printf("%-30s %10d %16s %14s %s\n", time.Unix(0, t.Time).UTC().Format(time.RFC3339Nano), t.Seq,
-			formatDecimal(t.Price, a.PriceDec), formatDecimal(t.Qty, a.QtyDec), t.Aggressor)
+			formatDecimal(t.Price, a.PriceDecimals), formatDecimal(t.Qty, a.QtyDecimals), t.Aggressor)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func (p *printer) OnSubRejected(m *wire.SubRejected) {
 
 func (p *printer) OnTrade(t *wire.Trade) {
 	fmt.Printf("%s trade %s %s @ %s (%s aggressor, seq %d)\n", time.Unix(0, t.Time).UTC().Format("15:04:05.000000"),
-		t.Symbol.String(), formatDecimal(t.Qty, p.a.QtyDec), formatDecimal(t.Price, p.a.PriceDec), sideName(t.Aggressor), t.Seq)
+		t.Symbol.String(), formatDecimal(t.Qty, p.a.QtyDecimals), formatDecimal(t.Price, p.a.PriceDecimals), sideName(t.Aggressor), t.Seq)
 }
 
 var kindNames = map[uint8]string{wire.OrderAccepted: "accepted", wire.OrderFilled: "filled", wire.OrderCanceled: "canceled",
@@ -57,8 +57,8 @@ func (p *printer) OnOrderEvent(e *wire.OrderEvent) {
 		extra = fmt.Sprintf(" reason code %d", e.Reason)
 	}
 	fmt.Printf("seq %d order %d (client %d) %s %s qty %s @ %s, remaining %s%s\n", e.Seq, e.OrderID, e.ClientOrderID,
-		sideName(e.Side), kindNames[e.Kind], formatDecimal(e.Qty, p.a.QtyDec), formatDecimal(e.Price, p.a.PriceDec),
-		formatDecimal(e.Remaining, p.a.QtyDec), extra)
+		sideName(e.Side), kindNames[e.Kind], formatDecimal(e.Qty, p.a.QtyDecimals), formatDecimal(e.Price, p.a.PriceDecimals),
+		formatDecimal(e.Remaining, p.a.QtyDecimals), extra)
 }
 
 func (p *printer) OnResumeDone(m *wire.ResumeDone) {
@@ -110,11 +110,11 @@ func (p *printer) draw() {
 	fmt.Fprintf(&b, "%s book at seq %d\n%14s %16s %6s\n", p.a.Symbol, p.seq, "qty", "price", "orders")
 	for i := len(asks) - 1; i >= 0; i-- {
 		l := asks[i]
-		fmt.Fprintf(&b, "%14s %16s %6d  ask\n", formatDecimal(l.Qty, p.a.QtyDec), formatDecimal(l.Price, p.a.PriceDec), l.Count)
+		fmt.Fprintf(&b, "%14s %16s %6d  ask\n", formatDecimal(l.Qty, p.a.QtyDecimals), formatDecimal(l.Price, p.a.PriceDecimals), l.Count)
 	}
 	b.WriteString("  ------------------------------------\n")
 	for _, l := range bids {
-		fmt.Fprintf(&b, "%14s %16s %6d  bid\n", formatDecimal(l.Qty, p.a.QtyDec), formatDecimal(l.Price, p.a.PriceDec), l.Count)
+		fmt.Fprintf(&b, "%14s %16s %6d  bid\n", formatDecimal(l.Qty, p.a.QtyDecimals), formatDecimal(l.Price, p.a.PriceDecimals), l.Count)
 	}
 	fmt.Print(b.String())
 }

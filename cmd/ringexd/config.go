@@ -20,21 +20,6 @@ var defaultAssets = []string{
 // assetList is a repeatable -asset flag.
 type assetList []pipeline.AssetSpec
 
-// assetInfo is what the admin server tells clients about an asset: its
-// configuration and how many decimals its integer prices and quantities
-// carry (display only; the engine never sees them).
-type assetInfo struct {
-	ID         uint32 `json:"id"`
-	Symbol     string `json:"symbol"`
-	TickSize   int64  `json:"tick_size"`
-	LotSize    int64  `json:"lot_size"`
-	MinPrice   int64  `json:"min_price"`
-	MaxPrice   int64  `json:"max_price"`
-	MaxQty     int64  `json:"max_qty"`
-	PriceScale int    `json:"price_decimals"`
-	QtyScale   int    `json:"qty_decimals"`
-}
-
 // decimals holds pdec and qdec per symbol, parsed with the assets.
 var decimals = map[string][2]int{}
 

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
@@ -223,10 +224,11 @@ func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange) er
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/assets", func(w http.ResponseWriter, r *http.Request) {
-		var out []assetInfo
+		var out []client.Asset
 		for _, a := range ex.Assets() {
 			c, d := a.Config, decimals[a.Symbol]
-			out = append(out, assetInfo{a.ID, c.Symbol, c.TickSize, c.LotSize, c.MinPrice, c.MaxPrice, c.MaxQty, d[0], d[1]})
+			out = append(out, client.Asset{ID: a.ID, Symbol: c.Symbol, TickSize: c.TickSize, LotSize: c.LotSize,
+				MinPrice: c.MinPrice, MaxPrice: c.MaxPrice, MaxQty: c.MaxQty, PriceDecimals: d[0], QtyDecimals: d[1]})
 		}
 		writeJSON(w, out)
 	})
