@@ -258,7 +258,7 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 			g.log.Info("session idle: logging out", "remote", s.remote)
 			s.logout(g, ReasonLogoutIdle)
 		case now-s.lastSent.Load() > hb:
-			s.send(appendHeartbeat(nil))
+			s.write(appendHeartbeat(nil))
 		}
 		s.poke()
 	})

@@ -200,9 +200,6 @@ func (s *session) write(b []byte) {
 	s.toLoopLocked(bytes.Clone(b), s.loopDoneFn)
 }
 
-// send writes one message from any goroutine.
-func (s *session) send(msg []byte) { s.write(msg) }
-
 // writeFinal writes b, the session's last bytes, from its event loop when
 // the frames it just decoded end the session (a Logout from the client, an
 // impossible frame length, too many failed logins). It reports whether the
