@@ -19,6 +19,13 @@ type LevelChange struct {
 	Price int64
 	Qty   int64
 	Count int32
+	// Seq is the event that last changed the level: for a maker's level
+	// the last trade (or self-trade cancel) there, so that market data
+	// reports a trade and the level it emptied with one sequence; for a
+	// rest, a cancel or a replace, that order's event. A moved order that
+	// rests after matching has no event of its own: its level carries the
+	// command's last event. Seq does not decrease along Changes.
+	Seq uint64
 }
 
 // OrderInfo is the state of a resting order.
@@ -254,8 +261,14 @@ func (b *Book) reject(c *Command, r RejectReason) {
 }
 
 // touch records level li in the changes of the current Submit with its
-// current state. Call it after every change to a level's qty or count.
-func (b *Book) touch(li int32) {
+// current state, as changed by the last event emitted. Call it after every
+// change to a level's qty or count, once the event that reports the change
+// is out.
+func (b *Book) touch(li int32) { b.touchAt(li, b.eventSeq) }
+
+// touchAt is touch for a change made by event seq, which may be earlier
+// than the last event (a trade before the maker's EvDone).
+func (b *Book) touchAt(li int32, seq uint64) {
 	lv := &b.levels[li]
 	if lv.stamp != b.stamp {
 		lv.stamp = b.stamp
@@ -263,7 +276,7 @@ func (b *Book) touch(li int32) {
 		b.changes = append(b.changes, LevelChange{Side: lv.side, Price: lv.price})
 	}
 	c := &b.changes[lv.change]
-	c.Qty, c.Count = lv.qty, lv.count
+	c.Qty, c.Count, c.Seq = lv.qty, lv.count, seq
 }
 
 // checkQty returns the reason qty is not a valid order quantity, or 0.
@@ -324,7 +337,7 @@ func (b *Book) submitNew(c *Command) {
 		b.reject(c, RejectDuplicateID)
 		return
 	}
-	if c.Type == Limit && c.PostOnly && b.crosses(&t) {
+	if c.PostOnly && (c.Type == Market || b.crosses(&t)) {
 		b.reject(c, RejectPostOnlyTake)
 		return
 	}
@@ -347,10 +360,10 @@ func (b *Book) submitNew(c *Command) {
 		o := &b.orders[oi] // a free slot is zero but for its links, which rest sets
 		o.id, o.clientID, o.price, o.qty, o.user = t.id, t.clientID, t.price, t.qty, t.user
 		o.side, o.stp, o.postOnly = t.side, t.stp, c.PostOnly
-		b.rest(oi)
-		b.ids.put(oi, b.orders)
 		e := b.emitOrder(EvAccepted, oi)
 		e.Qty, e.Remaining = t.qty, t.qty
+		b.rest(oi) // after the event: its level change carries its sequence
+		b.ids.put(oi, b.orders)
 	}
 }
 
@@ -466,20 +479,21 @@ func (b *Book) replace(c *Command) {
 	}
 	price := c.Price
 	if price == 0 || price == o.price {
-		li := o.level
+		li, old := o.level, o.qty
 		switch {
-		case c.Qty < o.qty:
-			b.levels[li].qty -= o.qty - c.Qty
+		case c.Qty < old:
+			b.levels[li].qty -= old - c.Qty
 			o.qty = c.Qty
-			b.touch(li)
-		case c.Qty > o.qty:
+		case c.Qty > old:
 			b.unlink(oi)
 			o.qty = c.Qty
 			b.pushBack(li, oi)
-			b.touch(li)
 		}
 		e := b.emitOrder(EvReplaced, oi)
 		e.Qty, e.Remaining = o.qty, o.qty
+		if c.Qty != old {
+			b.touch(li)
+		}
 		return
 	}
 
@@ -488,6 +502,9 @@ func (b *Book) replace(c *Command) {
 		b.reject(c, RejectPostOnlyTake)
 		return
 	}
+	e := b.emit(EvReplaced)
+	e.OrderID, e.ClientOrderID, e.UserID, e.Side = o.id, o.clientID, o.user, o.side
+	e.Price, e.Qty, e.Remaining = price, c.Qty, c.Qty
 	li := o.level
 	b.unlink(oi)
 	b.touch(li)
@@ -495,9 +512,6 @@ func (b *Book) replace(c *Command) {
 		b.dropLevel(li)
 	}
 	o.price, o.qty = price, c.Qty
-	e := b.emit(EvReplaced)
-	e.OrderID, e.ClientOrderID, e.UserID, e.Side = o.id, o.clientID, o.user, o.side
-	e.Price, e.Qty, e.Remaining = price, c.Qty, c.Qty
 	if !crosses {
 		// The common move (most commands of a busy book): nothing to
 		// match. This is rest, written out to save the calls.

@@ -53,6 +53,8 @@ func evString(e Event) string {
 		return fmt.Sprintf("rejected %d %s", e.OrderID, rejectNames[e.Reason])
 	case EvDone:
 		return fmt.Sprintf("done %d", e.OrderID)
+	case EvReduced:
+		return fmt.Sprintf("reduced %d %s %d rem %d", e.OrderID, cancelNames[e.Reason], e.Qty, e.Remaining)
 	}
 	return fmt.Sprintf("kind %d", e.Kind)
 }
@@ -153,8 +155,11 @@ func TestBook(t *testing.T) {
 		{name: "market FOK unfillable", setup: []Command{sell(1, 1, 100, 10)}, cmd: fok(market(buy(3, 2, 0, 20))), want: []string{"rejected 3 fok"}, book: "B | S 1:10@100"},
 		{name: "market FOK fills", setup: []Command{sell(1, 1, 100, 10), sell(2, 1, 1000, 10)}, cmd: fok(market(buy(3, 2, 0, 20))),
 			want: []string{"trade 3 1 10@100 rem 10/0", "done 1", "trade 3 2 10@1000 rem 0/0", "done 2", "done 3"}, book: "B | S"},
-		{name: "market ignores post-only", setup: []Command{sell(1, 1, 100, 10)}, cmd: postOnly(market(buy(3, 2, 0, 10))),
-			want: []string{"trade 3 1 10@100 rem 0/0", "done 1", "done 3"}, book: "B | S"},
+		{name: "market post-only is refused", setup: []Command{sell(1, 1, 100, 10)}, cmd: postOnly(market(buy(3, 2, 0, 10))),
+			want: []string{"rejected 3 post-only"}, book: "B | S 1:10@100"},
+		{name: "market post-only is refused on an empty book", cmd: postOnly(market(buy(3, 2, 0, 10))),
+			want: []string{"rejected 3 post-only"}, book: "B | S"},
+		{name: "market FOK empty book", cmd: fok(market(sell(3, 2, 0, 20))), want: []string{"rejected 3 fok"}, book: "B | S"},
 
 		// Time in force.
 		{name: "IOC no cross", setup: []Command{sell(1, 1, 105, 10)}, cmd: ioc(buy(2, 2, 100, 10)), want: []string{"canceled 2 ioc 10 rem 0"}, book: "B | S 1:10@105"},
@@ -196,9 +201,9 @@ func TestBook(t *testing.T) {
 		{name: "STP cancel both", setup: []Command{sell(1, 2, 100, 10), sell(2, 1, 100, 10)}, cmd: stp(buy(3, 2, 100, 20), STPCancelBoth),
 			want: []string{"canceled 1 stp 10 rem 0", "canceled 3 stp 20 rem 0"}, book: "B | S 2:10@100"},
 		{name: "STP decrement taker larger", setup: []Command{sell(1, 2, 100, 10), sell(2, 1, 100, 10)}, cmd: stp(buy(3, 2, 100, 30), STPDecrementCancel),
-			want: []string{"canceled 1 stp 10 rem 0", "canceled 3 stp 10 rem 20", "trade 3 2 10@100 rem 10/0", "done 2", "accepted 3 10@100"}, book: "B 3:10@100 | S"},
+			want: []string{"canceled 1 stp 10 rem 0", "reduced 3 stp 10 rem 20", "trade 3 2 10@100 rem 10/0", "done 2", "accepted 3 10@100"}, book: "B 3:10@100 | S"},
 		{name: "STP decrement maker larger", setup: []Command{sell(1, 2, 100, 30), sell(2, 1, 100, 10)}, cmd: stp(buy(3, 2, 100, 10), STPDecrementCancel),
-			want: []string{"canceled 1 stp 10 rem 20", "canceled 3 stp 10 rem 0"}, book: "B | S 1:20@100 2:10@100"},
+			want: []string{"reduced 1 stp 10 rem 20", "canceled 3 stp 10 rem 0"}, book: "B | S 1:20@100 2:10@100"},
 		{name: "STP decrement equal", setup: []Command{sell(1, 2, 100, 10)}, cmd: stp(ioc(buy(3, 2, 100, 10)), STPDecrementCancel),
 			want: []string{"canceled 1 stp 10 rem 0", "canceled 3 stp 10 rem 0"}, book: "B | S"},
 		{name: "STP maker mode does not govern", setup: []Command{stp(sell(1, 2, 100, 10), STPCancelBoth)}, cmd: buy(3, 2, 100, 10),
@@ -313,7 +318,7 @@ func TestChanges(t *testing.T) {
 	}
 	c := buy(6, 2, 105, 40)
 	b.Submit(&c)
-	want := []LevelChange{{Sell, 100, 0, 0}, {Sell, 105, 0, 0}, {Buy, 105, 10, 1}}
+	want := []LevelChange{{Sell, 100, 0, 0, 6}, {Sell, 105, 0, 0, 10}, {Buy, 105, 10, 1, 12}}
 	if got := b.Changes(); !slicesEqual(got, want) {
 		t.Fatalf("changes %v, want %v", got, want)
 	}

@@ -20,11 +20,14 @@
 // force or STP mode (RejectBadCommand); the quantity (RejectBadQuantity,
 // RejectOffLot); for a limit order the price (RejectBadPrice, RejectOffTick);
 // an id that is already resting (RejectDuplicateID); a post-only limit order
-// that would trade (RejectPostOnlyTake); a FOK order that cannot fill
-// (RejectFOKUnfillable). Then it matches. What is left:
+// that would trade, or any post-only market order, which can only take
+// (RejectPostOnlyTake); a FOK order, limit or market, that cannot fill its
+// whole quantity at once (RejectFOKUnfillable). Then it matches. What is
+// left:
 //
-//   - market order (any time in force): EvCanceled, CancelMarketNoFill;
-//     market orders never rest and ignore Price and PostOnly;
+//   - market order, GTC or IOC (a FOK one has nothing left but through
+//     self-trade prevention): EvCanceled, CancelMarketNoFill; market orders
+//     never rest and ignore Price;
 //   - IOC (and FOK, which can only be left with a remainder through
 //     self-trade prevention): EvCanceled, CancelIOCRemainder;
 //   - GTC: rests at the back of its level; EvAccepted with the resting
@@ -48,10 +51,16 @@
 //   - STPCancelOldest: the maker is canceled and matching goes on;
 //   - STPCancelBoth: the maker, then the taker's remainder, are canceled;
 //   - STPDecrementCancel: both are reduced by the smaller open quantity d:
-//     an EvCanceled for the maker then one for the taker, each with Qty = d
-//     and Remaining = what is left. An EvCanceled with Remaining > 0 is such
-//     a partial cancel: the order lives on. Whichever reaches zero is gone;
-//     if the taker is left, matching goes on.
+//     an event for the maker then one for the taker, each with Qty = d,
+//     Remaining = what is left and Reason CancelSelfTrade. An order that
+//     lives on (Remaining > 0) gets EvReduced; one that reaches zero gets
+//     EvCanceled and is gone. If the taker is left, matching goes on.
+//
+// EvCanceled and EvDone always mean the order is gone; every change of a
+// live order's open quantity is an event with the new quantity in
+// Remaining (EvTrade, EvReduced, EvReplaced, EvAccepted), so a user who
+// follows the events of their own orders knows each one's open quantity
+// after every command. The reference-model test checks exactly that.
 //
 // Cancel rejects an unknown id (RejectUnknownOrder), then another user's
 // order (RejectNotOwner), and otherwise emits EvCanceled (CancelUser) with
@@ -122,8 +131,10 @@
 // returns them as slices owned by the book.
 //
 // Changes lists each price level a command touched once, with its state
-// after the command, so that market data can publish incremental L2 without
-// diffing the book.
+// after the command and the sequence of the event that last changed it (a
+// trade's for the maker's level), so that market data can publish
+// incremental L2 without diffing the book, each level update with the
+// sequence of the event it reports.
 //
 // Snapshot writes the configuration, the sequences and every resting order
 // in priority order; the format is versioned, checksummed and canonical (the

@@ -86,12 +86,14 @@ func (b *Book) match(t *taker) {
 // is killed by self-trade prevention.
 func (b *Book) matchLevel(t *taker, li int32) {
 	lv := &b.levels[li]
-	changed := false
+	var seq uint64 // the last event that changed the level, 0 if none
 	for oi := lv.head; oi != nilIndex && t.qty > 0 && !t.killed; {
 		o := &b.orders[oi]
 		next := o.next
 		if o.user == t.user && t.stp != STPNone {
-			changed = b.selfTrade(t, oi) || changed
+			if s := b.selfTrade(t, oi); s != 0 {
+				seq = s
+			}
 			oi = next
 			continue
 		}
@@ -99,9 +101,9 @@ func (b *Book) matchLevel(t *taker, li int32) {
 		o.qty -= q
 		lv.qty -= q
 		t.qty -= q
-		changed = true
 
 		e := b.emit(EvTrade)
+		seq = e.Seq
 		e.OrderID, e.ClientOrderID, e.UserID, e.Side = t.id, t.clientID, t.user, t.side
 		e.Price, e.Qty, e.Remaining = o.price, q, t.qty
 		e.MakerOrderID, e.MakerClientOrderID, e.MakerUserID, e.MakerRemaining = o.id, o.clientID, o.user, o.qty
@@ -111,33 +113,44 @@ func (b *Book) matchLevel(t *taker, li int32) {
 		}
 		oi = next
 	}
-	if changed {
-		b.touch(li)
+	if seq != 0 {
+		b.touchAt(li, seq)
 	}
 }
 
 // selfTrade applies the taker's STP mode to maker oi, which belongs to the
-// taker's user. It reports whether the maker's level changed.
-func (b *Book) selfTrade(t *taker, oi int32) bool {
+// taker's user. It returns the sequence of the event that changed the
+// maker's level, or 0 if the level did not change.
+func (b *Book) selfTrade(t *taker, oi int32) uint64 {
 	o := &b.orders[oi]
+	var seq uint64
 	switch t.stp {
 	case STPCancelNewest:
 		b.killTaker(t)
-		return false
 	case STPCancelOldest:
-		b.reduceMaker(oi, o.qty)
+		seq = b.reduceMaker(oi, o.qty)
 	case STPCancelBoth:
-		b.reduceMaker(oi, o.qty)
+		seq = b.reduceMaker(oi, o.qty)
 		b.killTaker(t)
 	default: // STPDecrementCancel
 		d := min(t.qty, o.qty)
-		b.reduceMaker(oi, d)
+		seq = b.reduceMaker(oi, d)
 		t.qty -= d
-		e := b.takerEvent(EvCanceled, t)
+		e := b.takerEvent(reducedOrCanceled(t.qty), t)
 		e.Reason, e.Qty, e.Remaining = uint8(CancelSelfTrade), d, t.qty
 		t.killed = t.qty == 0
 	}
-	return true
+	return seq
+}
+
+// reducedOrCanceled is the kind of the event for an order that self-trade
+// prevention leaves with open quantity left: EvReduced while the order
+// lives on, EvCanceled when it is gone.
+func reducedOrCanceled(left int64) EventKind {
+	if left > 0 {
+		return EvReduced
+	}
+	return EvCanceled
 }
 
 // killTaker cancels the taker's whole remainder for self-trade prevention.
@@ -148,14 +161,17 @@ func (b *Book) killTaker(t *taker) {
 }
 
 // reduceMaker cancels q of maker oi for self-trade prevention, removing it
-// if nothing is left. The caller touches the level.
-func (b *Book) reduceMaker(oi int32, q int64) {
+// if nothing is left, and returns the sequence of its event (EvReduced or
+// EvCanceled). The caller touches the level.
+func (b *Book) reduceMaker(oi int32, q int64) uint64 {
 	o := &b.orders[oi]
 	o.qty -= q
 	b.levels[o.level].qty -= q
-	e := b.emitOrder(EvCanceled, oi)
+	e := b.emitOrder(reducedOrCanceled(o.qty), oi)
 	e.Reason, e.Qty, e.Remaining = uint8(CancelSelfTrade), q, o.qty
+	seq := e.Seq
 	if o.qty == 0 {
 		b.removeOrder(oi)
 	}
+	return seq
 }

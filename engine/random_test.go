@@ -192,10 +192,16 @@ type checker struct {
 	depth         []Level
 	open          map[uint64]ledgerEntry // resting orders as the events tell them
 	openTotal     int64
+
+	// feeds is each user's view of their own orders built from their
+	// private feed alone, as a client of docs/protocol.md builds it:
+	// user -> order id -> open quantity (see checkFeeds).
+	feeds map[uint32]map[uint64]int64
 }
 
 func newChecker(t testing.TB, cfg AssetConfig) *checker {
-	return &checker{t: t, book: NewBook(cfg), ref: newRefBook(cfg), open: map[uint64]ledgerEntry{}}
+	return &checker{t: t, book: NewBook(cfg), ref: newRefBook(cfg), open: map[uint64]ledgerEntry{},
+		feeds: map[uint32]map[uint64]int64{}}
 }
 
 func (k *checker) step(c Command) {
@@ -236,9 +242,60 @@ func (k *checker) step(c Command) {
 	for s := Buy; s <= Sell; s++ {
 		k.after[s] = k.ref.levels(s, k.after[s][:0])
 	}
-	k.checkChanges(c)
+	k.checkChanges(c, got)
 	k.checkBook(c)
 	k.checkLedger(c, got)
+	k.checkFeeds(c, got)
+}
+
+// checkFeeds replays each event into its owners' private feeds (a trade
+// goes to both owners, each from its own order's side) with only the
+// rules a client has (docs/protocol.md 6.6): accepted, filled, replaced
+// and reduced set the order's open quantity to Remaining; canceled and
+// done remove it; rejected changes nothing. It then requires every user's
+// feed to hold exactly that user's resting orders with their open
+// quantities, after every command.
+func (k *checker) checkFeeds(c Command, evs []Event) {
+	set := func(user uint32, id uint64, open int64, gone bool) {
+		f := k.feeds[user]
+		if f == nil {
+			f = map[uint64]int64{}
+			k.feeds[user] = f
+		}
+		if gone {
+			delete(f, id)
+		} else {
+			f[id] = open
+		}
+	}
+	for _, e := range evs {
+		switch e.Kind {
+		case EvTrade:
+			set(e.UserID, e.OrderID, e.Remaining, false)
+			set(e.MakerUserID, e.MakerOrderID, e.MakerRemaining, false)
+		case EvAccepted, EvReplaced, EvReduced:
+			set(e.UserID, e.OrderID, e.Remaining, false)
+		case EvCanceled, EvDone:
+			set(e.UserID, e.OrderID, 0, true)
+		}
+	}
+	n := 0
+	for _, side := range [][]*refOrder{k.ref.bids, k.ref.asks} {
+		for _, o := range side {
+			if got, ok := k.feeds[o.user][o.id]; !ok || got != o.qty {
+				k.t.Fatalf("cmd %+v: user %d's feed has order %d open %d (listed %v), the book %d%s",
+					c, o.user, o.id, got, ok, o.qty, fmtEvents(evs))
+			}
+			n++
+		}
+	}
+	listed := 0
+	for _, f := range k.feeds {
+		listed += len(f)
+	}
+	if listed != n {
+		k.t.Fatalf("cmd %+v: the users' feeds list %d live orders, the book holds %d%s", c, listed, n, fmtEvents(evs))
+	}
 }
 
 func slicesEqual[T comparable](a, b []T) bool {
@@ -255,11 +312,40 @@ func slicesEqual[T comparable](a, b []T) bool {
 
 // checkChanges requires Changes to list each level whose state differs
 // between before and after exactly once, with its after state, and nothing
-// whose state did not change.
-func (k *checker) checkChanges(c Command) {
+// whose state did not change; and each change's Seq to be one of the
+// command's events, not lower than the change before it, and, for a
+// level a trade changed, the last trade at that level.
+func (k *checker) checkChanges(c Command, evs []Event) {
 	changes := k.book.Changes()
 	seen := 0
+	first := evs[0].Seq
 	for i, ch := range changes {
+		if ch.Seq < first || ch.Seq > evs[len(evs)-1].Seq || i > 0 && ch.Seq < changes[i-1].Seq {
+			k.t.Fatalf("cmd %+v: change %+v: sequence not in [%d, %d] or lower than the one before: %v", c, ch, first, evs[len(evs)-1].Seq, changes)
+		}
+		var lastTrade uint64
+		for _, e := range evs {
+			if e.Kind == EvTrade && e.Side != ch.Side && e.Price == ch.Price {
+				lastTrade = e.Seq
+			}
+		}
+		e := evs[ch.Seq-first]
+		var changed bool // whether e is an event that changes this level
+		switch e.Kind {
+		case EvTrade:
+			changed = e.Side != ch.Side && e.Price == ch.Price
+		case EvAccepted, EvCanceled, EvReduced:
+			changed = e.Side == ch.Side && e.Price == ch.Price
+		case EvReplaced:
+			changed = e.Side == ch.Side // the old level or the new one
+		}
+		// A moved order that rests after matching has no event of its
+		// own: its level carries the command's last event.
+		restAfterMove := c.Kind == CmdReplace && ch.Seq == evs[len(evs)-1].Seq
+		if !changed && !restAfterMove || lastTrade > ch.Seq {
+			k.t.Fatalf("cmd %+v: change %+v: event %+v does not change the level, or a trade at it is later (%d)%s",
+				c, ch, e, lastTrade, fmtEvents(evs))
+		}
 		for j := range i {
 			if changes[j].Side == ch.Side && changes[j].Price == ch.Price {
 				k.t.Fatalf("cmd %+v: level %d/%d reported twice in %v", c, ch.Side, ch.Price, changes)
@@ -428,7 +514,15 @@ func (k *checker) checkLedger(c Command, evs []Event) {
 				fail(e, "maker had %+v", m)
 			}
 			set(e.MakerOrderID, e.MakerRemaining, m.price)
-		case EvCanceled:
+		case EvCanceled, EvReduced:
+			// EvCanceled means gone, EvReduced alive: the kind must
+			// say which, so that the owner's feed alone tells.
+			if (e.Kind == EvCanceled) != (e.Remaining == 0) {
+				fail(e, "kind %d with %d remaining", e.Kind, e.Remaining)
+			}
+			if e.Kind == EvReduced && e.Reason != uint8(CancelSelfTrade) {
+				fail(e, "reduced for reason %d", e.Reason)
+			}
 			if isTaker(e.OrderID) {
 				if e.Remaining != takerOpen-e.Qty || e.Qty <= 0 {
 					fail(e, "taker had %d open", takerOpen)

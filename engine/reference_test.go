@@ -176,7 +176,7 @@ func (r *refBook) newOrder() {
 		t.price = 0
 	}
 	opp := *r.oppositeOf(c.Side)
-	if !market && c.PostOnly && len(opp) > 0 && acceptable(t, false, opp[0].price) {
+	if c.PostOnly && (market || len(opp) > 0 && acceptable(t, false, opp[0].price)) {
 		r.reject(RejectPostOnlyTake)
 		return
 	}
@@ -243,14 +243,16 @@ func (r *refBook) take(t *refOrder, market bool) bool {
 				d := min(m.qty, t.qty)
 				m.qty -= d
 				t.qty -= d
-				e := r.event(EvCanceled, m)
-				e.Reason, e.Qty, e.Remaining = uint8(CancelSelfTrade), d, m.qty
+				e := r.event(EvReduced, m)
 				if m.qty == 0 {
+					e.Kind = EvCanceled
 					r.remove(m)
 				}
-				e = r.event(EvCanceled, t)
+				e.Reason, e.Qty, e.Remaining = uint8(CancelSelfTrade), d, m.qty
+				e = r.event(EvReduced, t)
 				e.Reason, e.Qty, e.Remaining = uint8(CancelSelfTrade), d, t.qty
 				if t.qty == 0 {
+					e.Kind = EvCanceled
 					return true
 				}
 			}

@@ -81,6 +81,12 @@ const (
 	EvReplaced EventKind = 4 // an order's price and/or quantity changed
 	EvRejected EventKind = 5 // a command was refused for Reason; the book is unchanged
 	EvDone     EventKind = 6 // an order is fully filled and gone
+	// EvReduced: self-trade prevention (STPDecrementCancel) took Qty off
+	// an order that lives on with Remaining > 0, resting or still
+	// matching. Reason is CancelSelfTrade. An order that reaches zero
+	// gets EvCanceled instead, so EvCanceled always means the order is
+	// gone.
+	EvReduced EventKind = 7
 )
 
 // CancelReason says why an order was canceled (EvCanceled.Reason).
@@ -124,7 +130,7 @@ type Event struct {
 	Side          Side  // the order's side; for EvTrade, the aggressor (taker) side
 	Reason        uint8 // CancelReason or RejectReason
 	Price         int64 // Accepted/Replaced: the order's price; Trade: the maker's price
-	Qty           int64 // Trade: traded quantity; Canceled: canceled quantity; Accepted/Replaced: resting quantity
+	Qty           int64 // Trade: traded quantity; Canceled/Reduced: quantity taken off; Accepted/Replaced: resting quantity
 	Remaining     int64 // the order's open quantity after this event (taker's for EvTrade)
 
 	// Trade only: the maker side of the match.
