@@ -50,27 +50,34 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 	case wire.TypeNewOrder:
 		var m wire.NewOrder
 		if err := wire.DecodeNewOrder(frame, &m); err != nil {
-			g.rejectDecode(s, 0, err)
+			g.rejectDecode(s, m.ClientOrderID, err) // 0 unless only a field was bad
 			return gnet.None
 		}
 		g.newOrder(s, &m)
 	case wire.TypeCancel:
 		var m wire.Cancel
 		if err := wire.DecodeCancel(frame, &m); err != nil {
-			g.rejectDecode(s, 0, err)
+			g.rejectDecode(s, m.ClientOrderID, err) // 0 unless only a field was bad
 			return gnet.None
 		}
 		g.cancel(s, &m)
 	case wire.TypeReplace:
 		var m wire.Replace
 		if err := wire.DecodeReplace(frame, &m); err != nil {
-			g.rejectDecode(s, 0, err)
+			g.rejectDecode(s, m.ClientOrderID, err) // 0 unless only a field was bad
 			return gnet.None
 		}
 		g.replace(s, &m)
 	case wire.TypeHeartbeat:
-		// touch() already recorded it.
+		// touch() already recorded it; a body makes it a bad message.
+		if err := wire.DecodeHeartbeat(frame); err != nil {
+			g.rejectDecode(s, 0, err)
+		}
 	case wire.TypeLogout:
+		if _, err := wire.DecodeLogout(frame); err != nil {
+			g.rejectDecode(s, 0, err) // not a Logout: the session goes on
+			return gnet.None
+		}
 		s.reply = appendLogout(s.reply, ReasonLogoutUser)
 		s.closing.Store(true)
 		return gnet.Close

@@ -227,9 +227,10 @@ func (fa *feedAsset) publish(pub *[numMasks]*sharedBuf, ch channel, msg []byte) 
 	}
 }
 
-// markEvent records where the next event's public messages start (a
-// command's level updates and BBO go with its last event, whose sequence
-// they carry).
+// markEvent records where the next event's public messages start. A level
+// update goes with the event that made it (it follows that event in the
+// output ring and carries its sequence); a command's BBO goes with its last
+// event, whose sequence it carries.
 func markEvent(pub *[numMasks]*sharedBuf) {
 	for _, sb := range pub {
 		if sb != nil {

@@ -85,8 +85,15 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 		}
 		n.resume(fc, &m)
 	case wire.TypeHeartbeat:
-		// touch() already recorded it.
+		// touch() already recorded it; a body makes it a bad message.
+		if err := wire.DecodeHeartbeat(frame); err != nil {
+			n.rejectDecode(fc, err)
+		}
 	case wire.TypeLogout:
+		if _, err := wire.DecodeLogout(frame); err != nil {
+			n.rejectDecode(fc, err) // not a Logout: the connection goes on
+			return gnet.None
+		}
 		fc.reply = wire.AppendLogout(fc.reply, wire.LogoutUserRequest)
 		fc.closing.Store(true)
 		return gnet.Close
@@ -202,7 +209,7 @@ func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 	if m.Channels&wire.ChanOrders != 0 {
 		n.subscribeOrders(fa, fc)
 	}
-	ack := wire.Subscribed{Symbol: fa.key, Channels: m.Channels, Seq: fa.lastSeq}
+	ack := wire.Subscribed{Symbol: fa.key, Channels: n.channelsInForce(fa, fc), Seq: fa.lastSeq}
 	fc.reply = wire.AppendSubscribed(fc.reply, &ack)
 	if m.Channels&wire.ChanBook != 0 {
 		fc.reply = appendFeedSnapshot(fc.reply, fa, int(m.Depth))
@@ -214,10 +221,32 @@ func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 	n.sendReply(fc)
 }
 
+// channelsInForce returns the wire channel bits fc is subscribed to on
+// fa: what Subscribed reports, since subscriptions add up. The caller holds
+// fa.mu.
+func (n *Notifier) channelsInForce(fa *feedAsset, fc *feedConn) uint8 {
+	ca := &fc.assets[fa.idx]
+	var ch uint8
+	for _, c := range [...]struct {
+		pub  channel
+		wire uint8
+	}{{chTrades, wire.ChanTrades}, {chBook, wire.ChanBook}, {chBBO, wire.ChanBBO}} {
+		if ca.mask&(1<<c.pub) != 0 {
+			ch |= c.wire
+		}
+	}
+	if ca.priv {
+		ch |= wire.ChanOrders
+	}
+	return ch
+}
+
 // unsubscribe drops channels; like subscribe, it drains the loop first, so
-// that nothing already applied is lost for the channels that remain.
+// that nothing already applied is lost for the channels that remain. It is
+// never answered (docs/protocol.md): an unknown asset or a channel not
+// subscribed to changes nothing.
 func (n *Notifier) unsubscribe(fc *feedConn, m *wire.Unsubscribe) {
-	fa := n.asset(fc, m.Symbol)
+	fa := n.byKey[wire.MakeSymbol(m.Symbol.String())]
 	if fa == nil {
 		return
 	}

@@ -36,13 +36,14 @@ type Slot struct {
 func (s *Slot) Failed() bool { return s.failed }
 
 // Out is one entry of an asset's output ring: an engine event, or an L2
-// level change caused by the command of the events just before it.
+// level change, which follows the event that made it.
 type Out struct {
 	Event   engine.Event
 	Level   engine.LevelChange
 	IsLevel bool
-	// EventSeq is the asset event sequence the level change is consistent
-	// with (the last event of its command). Zero for events.
+	// EventSeq is the event that made the level change (Level.Seq): the
+	// entry just before it or an earlier one of its command. Zero for
+	// events.
 	EventSeq uint64
 }
 

@@ -85,11 +85,11 @@ func (m *matchStage) Handle(lo, hi int64) {
 func (a *Asset) apply(cmd *engine.Command) {
 	evs := a.book.Submit(cmd)
 	changes := a.book.Changes()
-	var lastSeq uint64
-	if len(evs) > 0 {
-		lastSeq = evs[len(evs)-1].Seq
-	}
+	// Each level change goes right after the event that made it (its
+	// Seq; the engine keeps them in sequence order), so that market data
+	// reports it with that event's sequence and before later events.
 	total := len(evs) + len(changes)
+	ei, ci := 0, 0
 	for done := 0; done < total; {
 		n := min(total-done, outChunk)
 		hi, err := a.out.Claim(n)
@@ -101,10 +101,12 @@ func (a *Asset) apply(cmd *engine.Command) {
 		lo := hi - int64(n) + 1
 		for s := lo; s <= hi; s, done = s+1, done+1 {
 			o := a.out.At(s)
-			if done < len(evs) {
-				*o = Out{Event: evs[done]}
+			if ci < len(changes) && (ei == len(evs) || ei > 0 && changes[ci].Seq <= evs[ei-1].Seq) {
+				*o = Out{Level: changes[ci], IsLevel: true, EventSeq: changes[ci].Seq}
+				ci++
 			} else {
-				*o = Out{Level: changes[done-len(evs)], IsLevel: true, EventSeq: lastSeq}
+				*o = Out{Event: evs[ei]}
+				ei++
 			}
 		}
 		a.out.Publish(lo, hi)

@@ -45,19 +45,16 @@ func (p *printer) OnTrade(t *wire.Trade) {
 		t.Symbol.String(), formatDecimal(t.Qty, p.a.QtyDecimals), formatDecimal(t.Price, p.a.PriceDecimals), sideName(t.Aggressor), t.Seq)
 }
 
-var kindNames = map[uint8]string{wire.OrderAccepted: "accepted", wire.OrderFilled: "filled", wire.OrderCanceled: "canceled",
-	wire.OrderReplaced: "replaced", wire.OrderRejected: "rejected", wire.OrderDone: "done"}
-
 func (p *printer) OnOrderEvent(e *wire.OrderEvent) {
 	extra := ""
 	switch e.Kind {
 	case wire.OrderRejected:
 		extra = " reason: " + wire.ReasonText(uint16(e.Reason))
-	case wire.OrderCanceled:
-		extra = fmt.Sprintf(" reason code %d", e.Reason)
+	case wire.OrderCanceled, wire.OrderReduced:
+		extra = " reason: " + wire.CancelText(e.Reason)
 	}
 	fmt.Printf("seq %d order %d (client %d) %s %s qty %s @ %s, remaining %s%s\n", e.Seq, e.OrderID, e.ClientOrderID,
-		sideName(e.Side), kindNames[e.Kind], formatDecimal(e.Qty, p.a.QtyDecimals), formatDecimal(e.Price, p.a.PriceDecimals),
+		sideName(e.Side), wire.OrderKindText(e.Kind), formatDecimal(e.Qty, p.a.QtyDecimals), formatDecimal(e.Price, p.a.PriceDecimals),
 		formatDecimal(e.Remaining, p.a.QtyDecimals), extra)
 }
 

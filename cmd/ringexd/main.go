@@ -66,7 +66,8 @@ func run(args []string) error {
 		maxConns    = fs.Int("max-conns", 1024, "maximum order-entry connections (each holds two file descriptors; market-data connections get what the limit leaves)")
 		maxInFlight = fs.Int("max-inflight", 4096, "maximum unacknowledged orders per session")
 		idle        = fs.Duration("idle-timeout", 30*time.Second, "close a session silent for this long")
-		heartbeat   = fs.Duration("heartbeat", 5*time.Second, "server heartbeat interval")
+		heartbeat   = fs.Duration("heartbeat", 5*time.Second, "server heartbeat interval (order entry and market data)")
+		mdIdle      = fs.Duration("md-idle-timeout", 0, "log out a market-data connection silent for this long (0: never; see docs/protocol.md section 3)")
 		busyTimeout = fs.Duration("busy-timeout", 5*time.Millisecond, "how long an order waits for a full ring before it is rejected as busy")
 		loops       = fs.Int("loops", 0, "gnet event loops per server (0: one per CPU)")
 		logLevel    = fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -149,9 +150,11 @@ func run(args []string) error {
 		Loops: *loops,
 		// The gateway's sessions hold two descriptors each, plus room
 		// for the journal's files and the admin server.
-		ReservedFDs: 256 + 2**maxConns,
-		Logger:      log,
-		Registerer:  reg,
+		ReservedFDs:       256 + 2**maxConns,
+		HeartbeatInterval: *heartbeat,
+		IdleTimeout:       *mdIdle,
+		Logger:            log,
+		Registerer:        reg,
 	})
 	notifier.Init(ex.Assets())
 	gateway := netio.NewGateway(netio.GatewayConfig{

@@ -217,10 +217,11 @@ const (
 	OrderReplaced uint8 = 4 // price and/or quantity changed
 	OrderRejected uint8 = 5 // refused by the matcher; Reason is a reject code
 	OrderDone     uint8 = 6 // fully filled and gone
+	OrderReduced  uint8 = 7 // open quantity reduced (self-trade prevention); still live
 )
 
 // OrderKinds lists every order event kind, in increasing order.
-func OrderKinds() []uint8 { return []uint8{1, 2, 3, 4, 5, 6} }
+func OrderKinds() []uint8 { return []uint8{1, 2, 3, 4, 5, 6, 7} }
 
 // OrderKindText is the name of an order event kind.
 func OrderKindText(kind uint8) string {
@@ -237,6 +238,8 @@ func OrderKindText(kind uint8) string {
 		return "rejected"
 	case OrderDone:
 		return "done"
+	case OrderReduced:
+		return "reduced"
 	}
 	return "unknown kind"
 }
