@@ -4,6 +4,7 @@
 //	ringex [global flags] cancel SYMBOL ORDER-ID
 //	ringex [global flags] replace SYMBOL ORDER-ID QTY [PRICE]
 //	ringex [global flags] trades [-n N] SYMBOL
+//	ringex [global flags] book [-depth N] SYMBOL
 //	ringex [global flags] watch trades|book|orders SYMBOL
 //
 // Prices and quantities are typed as decimals ("65000.50", "0.25") and
@@ -52,6 +53,7 @@ commands:
   cancel SYMBOL ORDER-ID
   replace SYMBOL ORDER-ID QTY [PRICE]     (no PRICE: keep the price)
   trades [-n N] SYMBOL                    recent trades, from the server's journal
+  book [-depth N] SYMBOL                  the current L2 book (default 10 levels a side), then exit
   watch trades|book|orders SYMBOL         live market data
 
 flags:
@@ -86,6 +88,8 @@ func run(args []string) error {
 		return replace(&g, rest)
 	case "trades":
 		return trades(&g, rest)
+	case "book":
+		return book(&g, rest)
 	case "watch":
 		return watch(&g, rest)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -19,6 +20,7 @@ type printer struct {
 	client.NopFeedHandler
 	a        asset
 	terminal bool
+	depth    int // levels drawn per side
 	bids     map[int64]wire.Level
 	asks     map[int64]wire.Level
 	seq      uint64
@@ -97,7 +99,7 @@ func (p *printer) draw() {
 			out = append(out, l)
 		}
 		sort.Slice(out, func(i, j int) bool { return (out[i].Price > out[j].Price) == desc })
-		return out[:min(len(out), 10)]
+		return out[:min(len(out), p.depth)]
 	}
 	bids, asks := levels(p.bids, true), levels(p.asks, false)
 	var b strings.Builder
@@ -125,7 +127,7 @@ func watch(g *globals, args []string) error {
 		return err
 	}
 	st, _ := os.Stdout.Stat()
-	p := &printer{a: a, terminal: st != nil && st.Mode()&os.ModeCharDevice != 0}
+	p := &printer{a: a, terminal: st != nil && st.Mode()&os.ModeCharDevice != 0, depth: 10}
 	user, key := "", ""
 	var channels uint8
 	switch args[0] {
@@ -150,4 +152,58 @@ func watch(g *globals, args []string) error {
 	}
 	<-f.Done()
 	return f.Err()
+}
+
+// bookOnce handles the one-shot book command: it draws the first snapshot
+// and says so on done, or passes on a refusal.
+type bookOnce struct {
+	client.NopFeedHandler
+	p       *printer
+	done    chan struct{}
+	refused chan uint16
+}
+
+func (b *bookOnce) OnBookSnapshot(m *wire.BookSnapshot) {
+	b.p.OnBookSnapshot(m)
+	close(b.done)
+}
+
+func (b *bookOnce) OnSubRejected(m *wire.SubRejected) { b.refused <- m.Reason }
+
+// book prints the current L2 book of an asset (a snapshot from the
+// market-data server) and returns.
+func book(g *globals, args []string) error {
+	fs := flag.NewFlagSet("book", flag.ContinueOnError)
+	depth := fs.Int("depth", 10, "levels per side")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *depth < 1 || *depth > wire.MaxSnapshotSide {
+		return fmt.Errorf("usage: ringex book [-depth 1-%d] SYMBOL", wire.MaxSnapshotSide)
+	}
+	a, err := lookup(g, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	h := &bookOnce{p: &printer{a: a, depth: *depth}, done: make(chan struct{}), refused: make(chan uint16, 1)}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	f, err := client.DialFeed(ctx, g.md, "", "", h)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Subscribe(a.Symbol, wire.ChanBook, uint16(*depth)); err != nil {
+		return err
+	}
+	select {
+	case <-h.done:
+		return nil
+	case code := <-h.refused:
+		return fmt.Errorf("book %s: refused: %s", a.Symbol, wire.SubText(code))
+	case <-f.Done():
+		return fmt.Errorf("book %s: connection closed: %v", a.Symbol, f.Err())
+	case <-ctx.Done():
+		return fmt.Errorf("book %s: no snapshot within %v", a.Symbol, g.timeout)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -486,4 +488,32 @@ func TestConformMarketDataTimers(t *testing.T) {
 	}
 	// The one that sent heartbeats is still served.
 	alive.subscribe("BTC-USD", wire.ChanTrades)
+}
+
+// TestBookCommand runs the README's `ringex book` against a real server:
+// it prints the current L2 book and exits 0.
+func TestBookCommand(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	bin := filepath.Join(t.TempDir(), "ringex")
+	if out, err := exec.Command("go", "build", "-o", bin, "../ringex").CombinedOutput(); err != nil {
+		t.Fatalf("go build ringex: %v\n%s", err, out)
+	}
+	c, feed := dialRaw(t, s.addr), dialRaw(t, s.md)
+	c.login("alice")
+	feed.login("alice")
+	feed.subscribe("BTC-USD", wire.ChanOrders)
+	ask := c.order(ord(1, "BTC-USD", sell, lim, gtc, stpNone, 6500050, 2500)) // 65000.50, 0.25
+	bid := c.order(ord(2, "BTC-USD", buy, lim, gtc, stpNone, 6400000, 10000)) // 64000.00, 1.0
+	// Acks come before matching: wait until both rest.
+	wantEvent(t, feed.event(ask), wire.OrderAccepted, 0, 2500, 2500)
+	wantEvent(t, feed.event(bid), wire.OrderAccepted, 0, 10000, 10000)
+	out, err := exec.Command(bin, "-addr", s.addr, "-md", s.md, "-admin", s.admin, "book", "BTC-USD").CombinedOutput()
+	if text := string(out); err != nil || !strings.Contains(text, "0.2500         65000.50      1  ask") ||
+		!strings.Contains(text, "1.0000         64000.00      1  bid") {
+		t.Fatalf("ringex book: %v\n%s", err, text)
+	}
+	out, err = exec.Command(bin, "-addr", s.addr, "-md", s.md, "-admin", s.admin, "book", "NOPE").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "unknown asset") {
+		t.Fatalf("ringex book NOPE: %v\n%s", err, out)
+	}
 }
