@@ -146,8 +146,10 @@
 // reference_test.go holds an independent reference book (sorted slices of
 // orders, linear scans); TestRandomAgainstReference runs 1 M seeded random
 // commands (200 k under the race detector, 5 M with RINGEX_SOAK=1) through
-// both, comparing every event, the level changes, the depth and every resting
-// order, following quantities through the event stream, and restoring
+// both, comparing every event, the level changes (with the event each one
+// names), the depth and every resting order, following quantities through
+// the event stream, replaying each user's own events as their private feed
+// and requiring it to hold exactly their resting orders, and restoring
 // snapshots at random points and requiring the restored copy to give the same
 // events. FuzzBook does the same for command sequences decoded from fuzz
 // input.
