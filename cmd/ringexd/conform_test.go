@@ -270,6 +270,13 @@ func TestConformOrderEntry(t *testing.T) {
 		c := dialRaw(t, s.addr)
 		c.sendHex("00 25 4f" + strings.Repeat(" 00", 36)) // a NewOrder with a 36-byte body
 		c.wantReject(0, wire.ReasonNotLoggedIn)
+		c.sendHex("00 01 71") // an unknown type ('q')
+		c.wantReject(0, wire.ReasonNotLoggedIn)
+		c.login("alice")
+		c.sendHex("00 01 71")
+		c.wantReject(0, wire.ReasonUnknownType)
+		c.sendHex("00 25 4f" + strings.Repeat(" 00", 36))
+		c.wantReject(0, wire.ReasonBadLength)
 	})
 }
 
