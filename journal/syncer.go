@@ -6,8 +6,11 @@ import (
 )
 
 // syncer is the SyncInterval policy's background fsync: every interval, if
-// any batch was committed without fsync since the last sync, it fsyncs the
-// WAL. A crash of the machine therefore loses at most the batches of one
+// any batch was written to the WAL since the last sync, it fsyncs the open
+// WAL files itself (Store.syncWAL), outside Pebble's commit path, so that no
+// commit waits for it. Every command batch is in the operating system when
+// its commit returns (see walFile), so a crash of the process loses
+// nothing, and a crash of the machine loses at most the batches of one
 // interval plus one fsync. A failed sync fails the store like any other
 // write error.
 type syncer struct {
@@ -29,8 +32,6 @@ func (y *syncer) run() {
 	defer y.wg.Done()
 	t := time.NewTicker(y.interval)
 	defer t.Stop()
-	b := y.s.db.NewBatch()
-	defer b.Close()
 	var synced uint64
 	for {
 		select {
@@ -42,7 +43,7 @@ func (y *syncer) run() {
 		if n == synced || y.s.Err() != nil {
 			continue
 		}
-		if err := y.s.syncWAL(b); err != nil {
+		if err := y.s.syncWAL(); err != nil {
 			// The store is failed (or closing): nothing to sync any more.
 			continue
 		}
