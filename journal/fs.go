@@ -114,19 +114,24 @@ func (fs *watchFS) wrap(f vfs.File, name string) vfs.File {
 // WAL before the call is durable. A WAL closed meanwhile was fsynced by its
 // Close. The first failure is returned (and has failed the store).
 func (fs *watchFS) syncWAL() error {
-	fs.walMu.Lock()
-	files := make([]*walFile, 0, len(fs.wals))
-	for f := range fs.wals {
-		files = append(files, f)
-	}
-	fs.walMu.Unlock()
 	var first error
-	for _, f := range files {
+	for _, f := range fs.openWALs() {
 		if err := f.fsync(); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// openWALs returns the WAL files open for writing (for tests).
+func (fs *watchFS) openWALs() []*walFile {
+	fs.walMu.Lock()
+	defer fs.walMu.Unlock()
+	files := make([]*walFile, 0, len(fs.wals))
+	for f := range fs.wals {
+		files = append(files, f)
+	}
+	return files
 }
 
 // walFile is a WAL file whose Sync follows the store's policy.
