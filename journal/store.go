@@ -83,9 +83,8 @@ func Open(opts Options) (*Store, error) {
 		memtable = 64 << 20
 	}
 	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog)}
-	s.fs = &watchFS{FS: fs, s: s}
 	po := &pebble.Options{
-		FS:                 s.fs,
+		FS:                 &watchFS{FS: fs, s: s},
 		Logger:             pebbleLogger{log},
 		EventListener:      eventListener(log),
 		FormatMajorVersion: pebble.FormatNewest,
@@ -94,6 +93,7 @@ func Open(opts Options) (*Store, error) {
 		// the memtable is not full, so its space can be reclaimed.
 		FlushDelayDeleteRange: 10 * time.Second,
 	}
+	s.fs = po.FS.(*watchFS) // syncWAL fsyncs its WAL files
 	for i := range po.Levels {
 		// Replay reads whole levels in order: bigger blocks mean fewer
 		// block loads and index entries per record.
