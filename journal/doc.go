@@ -40,7 +40,7 @@
 // pending blocks and then call the WAL file's Sync. The store gives Pebble a
 // vfs.FS (watchFS) whose WAL files' Sync follows the policy (walFile): a
 // real fdatasync under SyncAlways, nothing under SyncInterval and SyncOff,
-// where the store fsyncs the open WAL files itself (Store.syncWAL) from the
+// where the store fsyncs the open WAL files itself (Store.fsyncWAL) from the
 // syncer and for the few writes that must be durable. So the commit path
 // costs a write(2) and a wake-up of Pebble's flush goroutine under every
 // policy, and an fsync only under SyncAlways; docs/performance-journal.md

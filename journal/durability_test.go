@@ -164,7 +164,7 @@ func TestRotatedWALIsSynced(t *testing.T) {
 		seq += 512
 	}
 	appendBatch()
-	if err := s.syncWAL(); err != nil {
+	if err := s.fsyncWAL(); err != nil {
 		t.Fatal(err)
 	}
 	for rotated := false; !rotated; {

@@ -18,7 +18,7 @@ import (
 //
 // It also owns the WAL's fsync policy (see walFile): Pebble's WAL files are
 // wrapped so that their Sync is real only under SyncAlways, and the store
-// fsyncs them itself (syncWAL) when its policy says so.
+// fsyncs them itself (Store.fsyncWAL) when its policy says so.
 type watchFS struct {
 	vfs.FS
 	s *Store
@@ -110,10 +110,10 @@ func (fs *watchFS) wrap(f vfs.File, name string) vfs.File {
 	return wf
 }
 
-// syncWAL fsyncs every open WAL file: afterwards every byte written to the
+// fsyncWALs fsyncs every open WAL file: afterwards every byte written to the
 // WAL before the call is durable. A WAL closed meanwhile was fsynced by its
 // Close. The first failure is returned (and has failed the store).
-func (fs *watchFS) syncWAL() error {
+func (fs *watchFS) fsyncWALs() error {
 	var first error
 	for _, f := range fs.openWALs() {
 		if err := f.fsync(); err != nil && first == nil {
@@ -149,12 +149,12 @@ func (fs *watchFS) openWALs() []*walFile {
 //   - SyncAlways: Sync is a real fdatasync.
 //   - SyncInterval and SyncOff: Sync does nothing. The interval syncer, and
 //     the commits that must be on disk (snapshots, id reservations), call
-//     Store.syncWAL, which fsyncs the open WAL files directly.
+//     Store.fsyncWAL, which fsyncs the open WAL files directly.
 //
 // Close is always a real fsync first. Pebble closes a WAL when it rotates to
 // a new one (a memtable filled) and at DB.Close; its recovery requires every
 // WAL but the newest to end cleanly (a torn older WAL is reported as
-// corruption), and the store's syncWAL syncs only the files still open. So
+// corruption), and the store's fsyncWAL syncs only the files still open. So
 // a rotated WAL is on disk before its successor holds anything, under every
 // policy; it costs one fsync per memtable (64 MiB).
 //

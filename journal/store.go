@@ -53,7 +53,7 @@ type Store struct {
 	assets   map[uint32]*assetLog
 
 	// fs is the file system Pebble writes through; it holds the WAL files
-	// (see walFile) that syncWAL fsyncs.
+	// (see walFile) that fsyncWAL fsyncs.
 	fs *watchFS
 	// written counts batches written to the WAL without an fsync; the
 	// interval syncer fsyncs when it moved.
@@ -93,7 +93,7 @@ func Open(opts Options) (*Store, error) {
 		// the memtable is not full, so its space can be reclaimed.
 		FlushDelayDeleteRange: 10 * time.Second,
 	}
-	s.fs = po.FS.(*watchFS) // syncWAL fsyncs its WAL files
+	s.fs = po.FS.(*watchFS) // fsyncWAL fsyncs its WAL files
 	for i := range po.Levels {
 		// Replay reads whole levels in order: bigger blocks mean fewer
 		// block loads and index entries per record.
@@ -239,8 +239,8 @@ func (s *Store) write(b *pebble.Batch, r reach) error {
 	if err != nil {
 		return s.fail(err)
 	}
-	if r != buffered && s.policy.Mode != SyncAlways {
-		s.written.Add(1)
+	if r != buffered && s.policy.Mode != SyncAlways && !s.fsyncs(r) {
+		s.written.Add(1) // in the OS, not on disk: for the interval syncer
 	}
 	return nil
 }
@@ -255,7 +255,7 @@ func (s *Store) wait(b *pebble.Batch, r reach) error {
 		return s.fail(err)
 	}
 	if s.fsyncs(r) {
-		return s.syncWAL()
+		return s.fsyncWAL()
 	}
 	return nil
 }
@@ -278,13 +278,26 @@ func (s *Store) apply(b *pebble.Batch, sync bool) (err error) {
 	return s.db.Apply(b, pebble.NoSync)
 }
 
-// syncWAL fsyncs the WAL files, making every batch written to the operating
-// system so far durable. A failure fails the store.
-func (s *Store) syncWAL() error {
-	if err := s.fs.syncWAL(); err != nil {
+// fsyncWAL fsyncs the open WAL files, making every batch written to the
+// operating system so far durable. A failure fails the store.
+func (s *Store) fsyncWAL() error {
+	if err := s.fs.fsyncWALs(); err != nil {
 		return s.fail(err)
 	}
 	return nil
+}
+
+// syncWAL makes every batch handed to Pebble so far durable, under every
+// policy: an empty LogData record committed with a sync request, which
+// writes everything queued before it (buffered events included) to the
+// operating system, then fsynced (by Pebble under SyncAlways, by fsyncWAL
+// otherwise). b is a scratch batch, reset here.
+func (s *Store) syncWAL(b *pebble.Batch) error {
+	b.Reset()
+	if err := b.LogData(nil, nil); err != nil {
+		return err
+	}
+	return s.commit(b, fsynced)
 }
 
 // commitOne commits a one-off batch built by fill (metadata, snapshots,

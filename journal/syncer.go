@@ -6,12 +6,12 @@ import (
 )
 
 // syncer is the SyncInterval policy's background fsync: every interval, if
-// any batch was written to the WAL since the last sync, it fsyncs the open
-// WAL files itself (Store.syncWAL), outside Pebble's commit path, so that no
-// commit waits for it. Every command batch is in the operating system when
-// its commit returns (see walFile), so a crash of the process loses
-// nothing, and a crash of the machine loses at most the batches of one
-// interval plus one fsync. A failed sync fails the store like any other
+// any batch was written to the WAL since the last sync, it syncs the WAL
+// (Store.syncWAL). The fsync is the store's own, of the open WAL files, and
+// no command's commit waits for it. Every command batch is in the operating
+// system when its commit returns (see walFile), so a crash of the process
+// loses nothing, and a crash of the machine loses at most the batches of
+// one interval plus one fsync. A failed sync fails the store like any other
 // write error.
 type syncer struct {
 	s        *Store
@@ -32,6 +32,8 @@ func (y *syncer) run() {
 	defer y.wg.Done()
 	t := time.NewTicker(y.interval)
 	defer t.Stop()
+	b := y.s.db.NewBatch()
+	defer b.Close()
 	var synced uint64
 	for {
 		select {
@@ -43,7 +45,7 @@ func (y *syncer) run() {
 		if n == synced || y.s.Err() != nil {
 			continue
 		}
-		if err := y.s.syncWAL(); err != nil {
+		if err := y.s.syncWAL(b); err != nil {
 			// The store is failed (or closing): nothing to sync any more.
 			continue
 		}
