@@ -91,7 +91,8 @@ func Drain(r Receiver) error {
 // request. Each request keeps its own intended time, so the wait for the
 // tick is charged to it (it shows as send lag, at most about a tick), as
 // is any other lateness: a late wake-up, a full window, a slow write.
-// Nothing is ever forgiven. The calling goroutine keeps its thread while
+// Nothing is ever forgiven. A stream whose window is full waits for a
+// release (Window.Notify), not for a tick. The calling goroutine keeps its thread while
 // it runs (see pacer).
 func OpenLoop(ctx context.Context, ss []Sender, schs []Schedule, ws []*Window, end time.Time, tick time.Duration) (int64, error) {
 	if len(schs) != len(ss) || len(ws) != len(ss) {
@@ -104,13 +105,20 @@ func OpenLoop(ctx context.Context, ss []Sender, schs []Schedule, ws []*Window, e
 	for k, sch := range schs {
 		limit[k] = sch.Due(end.Add(-1))
 	}
+	wake := make(chan struct{}, 1)
+	for _, w := range ws {
+		w.Notify(wake)
+	}
 	intended := make([]time.Time, 0, MaxBurst)
+	var blocked []*Window
 	var total int64
 	for ctx.Err() == nil {
 		now := time.Now()
 		next, left := end, false
+		blocked = blocked[:0]
 		for k, s := range ss {
-			for due := min(schs[k].Due(now), limit[k]); sent[k] < due; {
+			due := min(schs[k].Due(now), limit[k])
+			for sent[k] < due {
 				m := ws[k].TryAcquireN(int(min(due-sent[k], MaxBurst)))
 				if m == 0 {
 					break // the window is full: they wait, and keep their times
@@ -127,7 +135,9 @@ func OpenLoop(ctx context.Context, ss []Sender, schs []Schedule, ws []*Window, e
 			}
 			if sent[k] < limit[k] {
 				left = true
-				if t := schs[k].Intended(sent[k]); t.Before(next) {
+				if sent[k] < due {
+					blocked = append(blocked, ws[k])
+				} else if t := schs[k].Intended(sent[k]); t.Before(next) {
 					next = t
 				}
 			}
@@ -135,8 +145,24 @@ func OpenLoop(ctx context.Context, ss []Sender, schs []Schedule, ws []*Window, e
 		if !left || !now.Before(end) {
 			break // requests still held by a full window at the end are not sent
 		}
-		if !p.sleepUntil(ctx, latest(next, now.Add(tick))) {
+		if len(blocked) == 0 {
+			if !p.sleepUntil(ctx, latest(next, now.Add(tick)), nil) {
+				break
+			}
+			continue
+		}
+		// Some stream waits for its window: sleep until the next request
+		// of another stream falls due, or until a blocked window frees a
+		// slot, whichever comes first.
+		full := true
+		for _, w := range blocked {
+			full = full && w.Wait()
+		}
+		if full && !p.sleepUntil(ctx, next, wake) {
 			break
+		}
+		for _, w := range blocked {
+			w.Done()
 		}
 	}
 	return total, nil

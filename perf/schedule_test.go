@@ -169,12 +169,13 @@ func TestOpenLoopWindow(t *testing.T) {
 	}
 	start := time.Now()
 	sch := NewSchedule(start, 1000, 1, 0)
-	n, err := OpenLoop(context.Background(), []Sender{f}, []Schedule{sch}, []*Window{w}, start.Add(100*time.Millisecond), 0)
+	n, err := OpenLoop(context.Background(), []Sender{f}, []Schedule{sch}, []*Window{w}, start.Add(300*time.Millisecond), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n < 3 || n > 8 {
-		t.Fatalf("sent %d requests through a window of 1 answered every 20 ms in 100 ms", n)
+	// 300 requests due; about 15 answers (a busy machine makes fewer).
+	if n < 4 || n > 16 {
+		t.Fatalf("sent %d requests through a window of 1 answered every 20 ms in 300 ms", n)
 	}
 	for i, it := range f.intended {
 		if !it.Equal(sch.Intended(int64(i))) {
