@@ -31,7 +31,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"-duration", "0"}, {"-duration", "2h"}, {"-conns", "0"}, {"-mode", "closed"}, {"-users", "alice"},
-		{"-mix", "cancel=200"}, {"-assets", ","}, {"-depth", "-1"}, {"stray"},
+		{"-mix", "cancel=200"}, {"-assets", ","}, {"-depth", "-1"}, {"-tick", "-1ms"}, {"-tick", "2s"}, {"stray"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)
