@@ -11,7 +11,13 @@
 // It checks what it measures: every request is answered (acked or
 // rejected) exactly once, every public trade is notified to both its
 // owners, every subscriber receives every trade. A run that loses
-// anything says so and exits with status 1.
+// anything says so and exits with status 1. It reports its own CPU,
+// system calls and context switches per order and, with -pid, the
+// server's.
+//
+// With -echo ADDR it serves the echo floor instead (package perf/echo):
+// the same protocols with nothing behind them, what ringexd's figures are
+// compared with (docs/bench.md).
 //
 // Usage:
 //
