@@ -184,3 +184,43 @@ func TestTrackerCompact(t *testing.T) {
 		t.Fatalf("%d ack latencies for %d acks", got, want)
 	}
 }
+
+// TestWindow: slots are taken up to the depth, given back in batches, and
+// a sender that waits on a full window is woken by the next release, even
+// one that comes between its check and its wait (no lost wake-up).
+func TestWindow(t *testing.T) {
+	w := NewWindow(4)
+	wake := make(chan struct{}, 1)
+	w.Notify(wake)
+	if got := w.TryAcquireN(3); got != 3 {
+		t.Fatalf("took %d of 3", got)
+	}
+	if got := w.TryAcquireN(3); got != 1 || w.InFlight() != 4 || w.TryAcquire() {
+		t.Fatalf("took %d more, %d in flight: want 1, 4, and a full window", got, w.InFlight())
+	}
+	if !w.Wait() {
+		t.Fatal("a full window does not wait")
+	}
+	w.ReleaseN(2) // the release sees the waiter
+	select {
+	case <-wake:
+	default:
+		t.Fatal("a release did not wake the waiting sender")
+	}
+	if w.Wait() {
+		t.Fatal("a window with free slots waits")
+	}
+	w.Done()
+	w.ReleaseN(2)
+	select {
+	case <-wake:
+		t.Fatal("a release woke a sender that was not waiting")
+	default:
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("releasing a slot never taken did not panic")
+		}
+	}()
+	w.Release()
+}
