@@ -17,7 +17,7 @@
 #
 # Knobs (environment): BENCH_DURATION (10s), BENCH_FLOOR_DURATION (5s),
 # BENCH_REPEAT (3), BENCH_BENCHTIME (300ms), BENCH_RATES_OFF and
-# BENCH_RATES_ALWAYS (orders/s), BENCH_SUBS (4), BENCH_FANOUT_SUBS (500),
+# BENCH_RATES_ALWAYS (orders/s; empty: none), BENCH_SUBS (4), BENCH_FANOUT_SUBS (500),
 # BENCH_MICRO (set to 0 to skip the micro-benchmarks), BENCH_OUT
 # (docs/performance.md), BENCH_RESULTS (docs/bench).
 set -euo pipefail
@@ -27,8 +27,8 @@ duration=${BENCH_DURATION:-10s}
 floor_duration=${BENCH_FLOOR_DURATION:-5s}
 repeat=${BENCH_REPEAT:-3}
 benchtime=${BENCH_BENCHTIME:-300ms}
-rates_off=${BENCH_RATES_OFF:-10000 50000 100000}
-rates_always=${BENCH_RATES_ALWAYS:-10000 50000 100000}
+rates_off=${BENCH_RATES_OFF-10000 50000 100000}
+rates_always=${BENCH_RATES_ALWAYS-10000 50000 100000}
 subs=${BENCH_SUBS:-4}
 fanout_subs=${BENCH_FANOUT_SUBS:-500}
 out=${BENCH_OUT:-docs/performance.md}
