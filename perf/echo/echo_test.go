@@ -253,11 +253,24 @@ func TestMarketData(t *testing.T) {
 		t.Fatalf("private subscription: %+v", m)
 	}
 	priv.Resume("BTC-USD", 0)
-	if _, ok := wait(h).(wire.Subscribed); !ok {
+	// Subscribed and ResumeDone arrive in one read, so both channels can be
+	// ready at once: take them in the order the spec gives, not through
+	// wait's select, which picks among ready channels at random.
+	select {
+	case m := <-h.subs:
+		if m.Symbol != wire.MakeSymbol("BTC-USD") || m.Channels != wire.ChanOrders {
+			t.Fatalf("resume confirmed as %+v", m)
+		}
+	case <-ctx.Done():
 		t.Fatal("resume not confirmed")
 	}
-	if m, ok := wait(h).(wire.ResumeDone); !ok || m.Symbol != wire.MakeSymbol("BTC-USD") {
-		t.Fatalf("resume: %+v", m)
+	select {
+	case m := <-h.done:
+		if m.Symbol != wire.MakeSymbol("BTC-USD") {
+			t.Fatalf("resume: %+v", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("no ResumeDone")
 	}
 	if err := priv.Logout(ctx); err != nil {
 		t.Fatalf("Logout: %v", err)
