@@ -49,7 +49,7 @@ const DefaultMarkInterval = 200 * time.Millisecond
 
 // ErrJournalLoss is matched by Open's error when an asset's journal ends
 // before its high-water mark.
-var ErrJournalLoss = errors.New("journal: journal ends before its high-water mark")
+var ErrJournalLoss = errors.New("journal: commands below the high-water mark are missing")
 
 // mark is the durable command sequence per asset.
 type mark map[uint32]uint64
@@ -170,7 +170,7 @@ func (k *marker) write(m mark) error {
 func (k *marker) check(m mark, accept bool) error {
 	s := k.s
 	configs, _ := s.AssetConfigs() // only for the symbols in the message
-	var lost []error
+	var lost []string
 	for _, id := range slices.Sorted(maps.Keys(m)) {
 		last, err := s.LastCommandSeq(id)
 		if err != nil {
@@ -189,12 +189,12 @@ func (k *marker) check(m mark, accept bool) error {
 			m[id] = last
 			continue
 		}
-		lost = append(lost, fmt.Errorf("%s: commands up to seq %d were durable (high-water mark in %s) but the journal ends at seq %d: %w",
-			name, m[id], k.fs.PathJoin(k.dir, markName), last, ErrJournalLoss))
+		lost = append(lost, fmt.Sprintf("%s: the journal ends at seq %d but seq %d was durable (mark in %s)",
+			name, last, m[id], k.fs.PathJoin(k.dir, markName)))
 	}
 	if len(lost) > 0 {
-		return fmt.Errorf("%w; the WAL lost its tail (truncated or damaged): restore the data directory from a copy, or start with -accept-journal-loss to continue from what the journal holds",
-			errors.Join(lost...))
+		return fmt.Errorf("%w: %s; the WAL lost its tail (truncated or damaged): restore the data directory from a copy, "+
+			"or start with -accept-journal-loss to continue from what the journal holds", ErrJournalLoss, strings.Join(lost, "; "))
 	}
 	k.written = m
 	if accept {

@@ -66,11 +66,12 @@ type server struct {
 	log             bytes.Buffer
 }
 
-func startServer(t *testing.T, dir string) *server {
+func startServer(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, dir: dir, addr: freePort(t), md: freePort(t), admin: freePort(t)}
-	s.cmd = exec.Command(ringexdBinary(t), "-data", dir, "-listen", s.addr, "-md-listen", s.md, "-admin", s.admin,
-		"-sync", "always", "-loops", "2", "-snapshot-every", "50")
+	args := append([]string{"-data", dir, "-listen", s.addr, "-md-listen", s.md, "-admin", s.admin,
+		"-sync", "always", "-loops", "2", "-snapshot-every", "50"}, extra...)
+	s.cmd = exec.Command(ringexdBinary(t), args...)
 	s.cmd.Stderr = &s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
