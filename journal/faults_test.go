@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -351,4 +352,33 @@ func (fs *tableFailFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, e
 		return nil, errInjected
 	}
 	return fs.FS.Create(name, c)
+}
+
+// TestCorruptRecordStopsOpen writes a block of events whose last record
+// fails its own checksum (the table around it is sound) and checks that
+// Open refuses the database naming the key.
+func TestCorruptRecordStopsOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, SyncPolicy{}, nil)
+	r := rand.New(rand.NewPCG(3, 4))
+	if err := s.AppendEvents(1, events(r, 1, 40)); err != nil {
+		t.Fatal(err)
+	}
+	block := make([]byte, 3*eventLen)
+	for i, e := range events(r, 41, 3) {
+		encodeEvent(block[i*eventLen:], 1, &e)
+	}
+	block[len(block)-1] ^= 1
+	if err := s.db.Set(makeKey(kindEvent, 1, 41), block, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(Options{Dir: dir, Logger: quiet})
+	var ce *CorruptError
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &ce) || ce.Seq != 41 || !strings.Contains(err.Error(), "record 2 of the block") {
+		t.Fatalf("Open: %v, want ErrCorrupt naming event 41, record 2", err)
+	}
+	t.Log(err)
 }

@@ -91,4 +91,9 @@ type Options struct {
 	// MarkInterval is how often the high-water mark is updated;
 	// DefaultMarkInterval if zero.
 	MarkInterval time.Duration
+
+	// skipRecordCheck leaves the records' own checksums out of Open's
+	// verification, so that tests can open past a damaged record and
+	// exercise how readers report it.
+	skipRecordCheck bool
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -64,7 +65,7 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 		// recovered from it: do not trust this disk.
 		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, f))
 	}
-	if err := s.verify(); err != nil {
+	if err := s.verify(!opts.skipRecordCheck); err != nil {
 		return fail(err)
 	}
 	every := opts.MarkInterval
@@ -114,29 +115,41 @@ func (s *Store) closeMark() error {
 
 // verify reads every key and value of the database once. Pebble checks
 // each block's checksum as it loads it, so a damaged table is found here,
-// named with the range of keys it holds.
-func (s *Store) verify() error {
+// named with the range of keys it holds; and every record's own checksum is
+// checked (checkValue) if records, so a damaged record is named by its key.
+func (s *Store) verify(records bool) error {
 	start := time.Now()
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return fmt.Errorf("journal: verify: %w", err)
 	}
-	var keys int
+	var keys, size int
 	var last []byte
+	var bad error
 	for valid := it.First(); valid; valid = it.Next() {
-		if _, err = it.ValueAndErr(); err != nil {
+		var v []byte
+		if v, err = it.ValueAndErr(); err != nil {
 			break
+		}
+		if records {
+			if bad = checkValue(it.Key(), v); bad != nil {
+				break
+			}
 		}
 		last = append(last[:0], it.Key()...)
 		keys++
+		size += len(v)
 	}
 	err = errors.Join(err, it.Error())
 	if cerr := it.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		s.log.Info("journal verified", "keys", keys, "took", time.Since(start))
+	if err == nil && bad == nil {
+		s.log.Info("journal verified", "keys", keys, "value_bytes", size, "took", time.Since(start))
 		return nil
+	}
+	if bad != nil {
+		return fmt.Errorf("%w: %w; restore the data directory from a copy", ErrCorrupt, bad)
 	}
 	after := "none"
 	if last != nil {
@@ -149,6 +162,44 @@ func (s *Store) verify() error {
 			ErrCorrupt, info.Path, describeRange(info.Bounds.Start, info.Bounds.End.Key), after, rootCause(err))
 	}
 	return fmt.Errorf("journal: verify (last readable key: %s): %w", after, err)
+}
+
+// checkValue checks the records of one key's value: every record of a
+// command or event block, a snapshot, an asset configuration. Keys of
+// kinds or metadata items it does not know are left alone.
+func checkValue(k, v []byte) error {
+	if len(k) != keyLen {
+		return nil
+	}
+	asset, seq := binary.BigEndian.Uint32(k[1:5]), binary.BigEndian.Uint64(k[5:13])
+	var err error
+	switch k[0] {
+	case kindCommand, kindEvent:
+		typ, n := recCommand, commandLen
+		if k[0] == kindEvent {
+			typ, n = recEvent, eventLen
+		}
+		if len(v) == 0 || len(v)%n != 0 {
+			err = fmt.Errorf("%w: a block of %d bytes, records of %d", errLength, len(v), n)
+			break
+		}
+		for i := 0; i < len(v); i += n {
+			if e := checkRecord(v[i:i+n], typ, n); e != nil {
+				err = fmt.Errorf("record %d of the block: %w", i/n, e)
+				break
+			}
+		}
+	case kindSnapshot:
+		_, _, err = decodeSnapshot(v)
+	case kindMeta:
+		if seq == metaAssetConfig {
+			_, _, err = decodeAssetConfig(v)
+		}
+	}
+	if err != nil {
+		return &CorruptError{Asset: asset, Seq: seq, Key: bytes.Clone(k), Reason: err.Error(), Err: err}
+	}
+	return nil
 }
 
 // describeRange names a range of keys the way an operator reads them.
