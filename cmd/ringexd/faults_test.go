@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,6 +166,15 @@ func TestTruncatedJournalRefused(t *testing.T) {
 	}
 	t.Log(last)
 	s = startServer(t, dir, "-accept-journal-loss")
+	resp, err := http.Get("http://" + s.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(metrics, []byte("ringex_journal_available 1")) || !bytes.Contains(metrics, []byte("ringex_journal_background_errors_total 0")) {
+		t.Fatalf("journal metrics missing from /metrics")
+	}
 	s.stop()
 	if !strings.Contains(s.log.String(), "accepting the loss") {
 		t.Fatalf("the accepted loss is not logged:\n%s", s.log.String())
