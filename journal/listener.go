@@ -23,7 +23,9 @@ import (
 // keep them. The error is logged once per distinct cause and then at most
 // once a minute with a repeat count, and each report holds Pebble's
 // background goroutine for a growing pause (up to a second, ended by Close),
-// which turns Pebble's spin into a slow retry.
+// which turns Pebble's spin into a slow retry. Pebble calls the listener
+// with its mutex held, so a pause also holds back Pebble's other work; the
+// store has failed by then and writes nothing, and Close ends the pause.
 type faults struct {
 	log *slog.Logger
 

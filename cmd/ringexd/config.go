@@ -107,13 +107,13 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.busy, "busy-timeout", netio.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", 0, fmt.Sprintf("gnet event loops per server, 0-%d (0: one per CPU)", maxLoops))
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	var assets []string
 	fs.Func("asset", "asset `spec` SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; SYMBOL is 1-8 characters 0x21-0x7E, pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)",
 		func(s string) error {
-			if _, err := parseAsset(s); err != nil {
+			a, err := parseAsset(s)
+			if err != nil {
 				return err
 			}
-			assets = append(assets, s)
+			c.assets = append(c.assets, a)
 			return nil
 		})
 	if err := fs.Parse(args); err != nil {
@@ -173,15 +173,21 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, err
 	}
 
-	if len(assets) == 0 {
-		assets = defaultAssets
-	}
-	for _, s := range assets {
-		a, err := parseAsset(s)
-		if err != nil {
-			return nil, err
+	if len(c.assets) == 0 {
+		for _, s := range defaultAssets {
+			a, err := parseAsset(s)
+			if err != nil {
+				return nil, err
+			}
+			c.assets = append(c.assets, a)
 		}
-		c.assets = append(c.assets, a)
+	}
+	ids, symbols := map[uint32]bool{}, map[string]bool{}
+	for _, a := range c.assets {
+		if ids[a.ID] || symbols[a.Config.Symbol] {
+			return nil, fmt.Errorf("-asset %s: id %d or symbol given twice", a.Config.Symbol, a.ID)
+		}
+		ids[a.ID], symbols[a.Config.Symbol] = true, true
 	}
 	return c, nil
 }
@@ -290,6 +296,9 @@ func parseAsset(s string) (assetSpec, error) {
 	cfg := spec.Config
 	if cfg.MinPrice > cfg.MaxPrice || cfg.MinPrice%cfg.TickSize != 0 || cfg.MaxPrice%cfg.TickSize != 0 || cfg.MaxQty%cfg.LotSize != 0 {
 		return spec, fmt.Errorf("-asset %s: min and max must be multiples of tick with min <= max, maxqty a multiple of lot", sym)
+	}
+	if err := cfg.Validate(); err != nil {
+		return spec, fmt.Errorf("-asset %s: %w", sym, err)
 	}
 	return spec, nil
 }

@@ -51,6 +51,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{[]string{"-listen", "7001"}, []string{`-listen "7001": want host:port`}},
 		{[]string{"-md-listen", "127.0.0.1:7001"}, []string{"already used by -listen"}},
 		{[]string{"-data", ""}, []string{"-data"}},
+		{[]string{"-asset", "A:id=1,tick=1,lot=1,min=1,max=9,maxqty=9", "-asset", "B:id=1,tick=1,lot=1,min=1,max=9,maxqty=9"}, []string{"-asset B: id 1 or symbol given twice"}},
 		{[]string{"-nope"}, []string{"not defined: -nope"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/adminapi"
 )
 
 // runToExit runs ringexd with args, which must make it exit by itself
@@ -166,17 +169,39 @@ func TestTruncatedJournalRefused(t *testing.T) {
 	}
 	t.Log(last)
 	s = startServer(t, dir, "-accept-journal-loss")
-	resp, err := http.Get("http://" + s.admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metrics := adminGet(t, s, "/metrics")
 	if !bytes.Contains(metrics, []byte("ringex_journal_available 1")) || !bytes.Contains(metrics, []byte("ringex_journal_background_errors_total 0")) {
 		t.Fatalf("journal metrics missing from /metrics")
+	}
+	var assets []adminapi.Asset
+	err := json.Unmarshal(adminGet(t, s, "/assets"), &assets)
+	if err != nil || len(assets) != 3 || assets[0].Symbol != "BTC-USD" || assets[0].PriceDecimals != 2 || assets[0].QtyDecimals != 4 {
+		t.Fatalf("/assets: %+v, %v", assets, err)
 	}
 	s.stop()
 	if !strings.Contains(s.log.String(), "accepting the loss") {
 		t.Fatalf("the accepted loss is not logged:\n%s", s.log.String())
+	}
+}
+
+// adminGet fetches path from the server's admin port, which may come up a
+// moment after the order-entry port that startServer waits for.
+func adminGet(t *testing.T, s *server, path string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + s.admin + path)
+		if err == nil {
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %s %v", path, resp.Status, err)
+			}
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
