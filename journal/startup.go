@@ -49,7 +49,8 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 				r.db.Close()
 			}
 		}()
-		return fmt.Errorf("journal: open %s: %w", opts.Dir, s.Err())
+		// The cause alone: "unavailable" means nothing to a store that never opened.
+		return fmt.Errorf("journal: open %s: %w", opts.Dir, errors.Unwrap(s.Err()))
 	}
 	if r.err != nil {
 		return fmt.Errorf("journal: open %s: %w", opts.Dir, r.err)
