@@ -234,10 +234,14 @@ func TestCorruptTableStopsOpen(t *testing.T) {
 			if err := os.WriteFile(path, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			s, err = Open(Options{Dir: dir, Logger: quiet})
+			rec := &logRecorder{}
+			s, err = Open(Options{Dir: dir, Logger: slog.New(rec)})
 			if err == nil {
 				s.Close()
 				t.Fatalf("Open succeeded on a database with a corrupt %s table", kindName(kind))
+			}
+			if errs := rec.errors(); len(errs) > 0 {
+				t.Fatalf("Open logged %v; its error is the one report", errs)
 			}
 			msg := err.Error()
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(msg, filepath.Base(path)) || !strings.Contains(msg, kindName(kind)+" asset 1 seq") {

@@ -92,7 +92,9 @@ func (f *faults) listener(s *Store) *pebble.EventListener {
 	return &pebble.EventListener{
 		BackgroundError: func(err error) { f.background(s, err) },
 		DataCorruption: func(info pebble.DataCorruptionInfo) {
-			f.logLimited("pebble data corruption", fmt.Errorf("%s: %s", info.Path, describeRange(info.Bounds.Start, info.Bounds.End.Key)))
+			if !f.opening.Load() { // while opening, Open's error names it
+				f.logLimited("pebble data corruption", fmt.Errorf("%s: keys %s", info.Path, describeRange(info.Bounds.Start, info.Bounds.End.Key)))
+			}
 		},
 		DiskSlow: func(info pebble.DiskSlowInfo) {
 			f.log.Warn("disk slow", "info", info.String())
