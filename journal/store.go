@@ -110,8 +110,9 @@ func Open(opts Options) (*Store, error) {
 }
 
 // Close stops the interval syncer and closes the database, which syncs the
-// WAL unless the store has failed. It returns the close error of Pebble, if
-// any (after a failure it usually has one).
+// WAL unless the store has failed, then writes the final high-water mark. It
+// returns the close error of Pebble, if any (after a failure it usually has
+// one), or the mark's.
 func (s *Store) Close() error {
 	if s.syncer != nil {
 		s.syncer.stop()
