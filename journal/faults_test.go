@@ -417,3 +417,24 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(2*n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestAnyBackgroundErrorFailsStore: a background error that no file write
+// reported (a compaction that reads a corrupt table, a table-stats load)
+// fails the store too; a cancelled compaction does not.
+func TestAnyBackgroundErrorFailsStore(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncPolicy{}, nil)
+	defer s.Close()
+	listener := s.faults.listener(s)
+	listener.BackgroundError(pebble.ErrCancelledCompaction)
+	if s.Err() != nil {
+		t.Fatalf("a cancelled compaction failed the store: %v", s.Err())
+	}
+	cause := errors.New("pebble/table: invalid table 000042 (checksum mismatch)")
+	listener.BackgroundError(cause)
+	if err := s.AppendCommands(1, commands(rand.New(rand.NewPCG(1, 2)), 1, 1)); !errors.Is(err, ErrUnavailable) || !errors.Is(err, cause) {
+		t.Fatalf("append after a background error: %v, want ErrUnavailable wrapping it", err)
+	}
+	if s.BackgroundErrors() != 1 {
+		t.Fatalf("BackgroundErrors() = %d, want 1", s.BackgroundErrors())
+	}
+}
