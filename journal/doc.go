@@ -158,4 +158,16 @@
 // that a snapshot makes unnecessary, keeping the snapshot and the blocks
 // holding the last command and event it covers, so that the last sequences
 // survive and appends stay dense. Pebble reclaims the space as it compacts.
+//
+// # Start-up checks and faults
+//
+// Open refuses a database it cannot trust, with an error naming what is
+// wrong: a write that fails while Pebble opens (a full disk: Open returns
+// at once, where Pebble alone would retry forever); a table that fails its
+// block checksum or a record that fails its own (Open reads every key once,
+// naming the file and the keys, ErrCorrupt); a journal that ends before its
+// high-water mark (ErrJournalLoss, see marker.go), unless
+// Options.AcceptJournalLoss. Once open, a background error from Pebble (a
+// failed flush or compaction) fails the store like a failed write, is logged
+// once per cause, and Pebble's retries are paused (see listener.go).
 package journal

@@ -59,6 +59,9 @@ type Store struct {
 	// interval syncer fsyncs when it moved.
 	written atomic.Uint64
 	syncer  *syncer
+
+	faults *faults // background errors, corruption, the first failure: listener.go
+	mark   *marker // the high-water mark: marker.go
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -82,11 +85,12 @@ func Open(opts Options) (*Store, error) {
 	if memtable == 0 {
 		memtable = 64 << 20
 	}
-	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog)}
+	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog),
+		faults: newFaults(log)}
 	po := &pebble.Options{
 		FS:                 &watchFS{FS: fs, s: s},
 		Logger:             pebbleLogger{log},
-		EventListener:      eventListener(log),
+		EventListener:      s.faults.listener(s),
 		FormatMajorVersion: pebble.FormatNewest,
 		MemTableSize:       memtable,
 		// A range deletion from Prune is flushed within this delay even if
@@ -99,16 +103,8 @@ func Open(opts Options) (*Store, error) {
 		// block loads and index entries per record.
 		po.Levels[i].BlockSize = 32 << 10
 	}
-	db, err := pebble.Open(opts.Dir, po)
-	if err != nil {
-		return nil, fmt.Errorf("journal: open %s: %w", opts.Dir, err)
-	}
-	s.db = db
-	if f := s.failed.Load(); f != nil {
-		// A write failed during Open (WAL recovery, manifest) although Pebble
-		// recovered from it: do not trust this disk.
-		db.Close()
-		return nil, fmt.Errorf("journal: open %s: %w", opts.Dir, f)
+	if err := s.open(opts, fs, po); err != nil {
+		return nil, err
 	}
 	if opts.Sync.Mode == SyncInterval {
 		s.syncer = startSyncer(s, opts.Sync.Interval)
@@ -118,12 +114,14 @@ func Open(opts Options) (*Store, error) {
 }
 
 // Close stops the interval syncer and closes the database, which syncs the
-// WAL unless the store has failed. It returns the close error of Pebble, if
-// any (after a failure it usually has one).
+// WAL unless the store has failed, then writes the final high-water mark. It
+// returns the close error of Pebble, if any (after a failure it usually has
+// one), or the mark's.
 func (s *Store) Close() error {
 	if s.syncer != nil {
 		s.syncer.stop()
 	}
+	s.stopBackground()
 	s.commitMu.Lock()
 	if s.closed.Load() {
 		s.commitMu.Unlock()
@@ -144,7 +142,7 @@ func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}
-	return nil
+	return s.closeMark()
 }
 
 // Err returns nil while the store is healthy and, once it has failed, the
@@ -160,7 +158,7 @@ func (s *Store) Err() error {
 func (s *Store) fail(cause error) error {
 	f := &unavailableError{cause: cause}
 	if s.failed.CompareAndSwap(nil, f) {
-		s.log.Error("journal failed: rejecting every write until restart", "err", cause)
+		s.faults.failed(cause)
 		return f
 	}
 	return s.failed.Load()

@@ -87,12 +87,18 @@ type Config struct {
 	Metrics         *Metrics // optional
 }
 
+// The ring sizes of a zero Config.
+const (
+	DefaultInSize  = 1 << 16
+	DefaultOutSize = 1 << 17
+)
+
 func (c *Config) setDefaults() {
 	if c.InSize == 0 {
-		c.InSize = 1 << 16
+		c.InSize = DefaultInSize
 	}
 	if c.OutSize == 0 {
-		c.OutSize = 1 << 17
+		c.OutSize = DefaultOutSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
