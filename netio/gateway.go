@@ -29,7 +29,15 @@ type GatewayConfig struct {
 	HeartbeatInterval time.Duration // the server sends a heartbeat when it has been quiet this long
 	BusyTimeout       time.Duration // how long an order waits on a full ring before "busy"
 	MaxLoginFailures  int           // failed logins on one connection before it is closed
-	Logger            *slog.Logger
+	// MaxQueuedBytes bounds each session's answers written but not yet
+	// taken by its socket (a client that sends and does not read); past
+	// it the session is sent Logout(unread replies) and closed. 0 means
+	// 1 MiB: well above MaxInFlight acks and rejects.
+	MaxQueuedBytes int
+	// MaxQueuedTotal bounds the queued bytes of all sessions together
+	// (0: 256 MiB); the session whose write passes it is cut the same way.
+	MaxQueuedTotal int64
+	Logger         *slog.Logger
 	Registerer        prometheus.Registerer // nil: no metrics
 }
 
@@ -52,6 +60,12 @@ func (c *GatewayConfig) setDefaults() {
 	if c.MaxLoginFailures == 0 {
 		c.MaxLoginFailures = 3
 	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = 1 << 20
+	}
+	if c.MaxQueuedTotal == 0 {
+		c.MaxQueuedTotal = 256 << 20
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -69,6 +83,8 @@ type Gateway struct {
 	batches map[uint32]*ackBatch // per asset, owned by that asset's ack goroutine
 
 	table    sessionTable
+	budget   byteBudget // every session's queued bytes
+	cuts     atomic.Int64
 	conns    atomic.Int64
 	draining atomic.Bool
 
@@ -93,6 +109,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		stopped: make(chan struct{}),
 	}
 	g.table.init(cfg.MaxConns)
+	g.budget.limit = cfg.MaxQueuedTotal
 	for _, a := range ex.Assets() {
 		g.assets[symbolKey(a.Symbol)] = a
 		g.batches[a.ID] = &ackBatch{}
@@ -138,7 +155,7 @@ func (g *Gateway) Stop(ctx context.Context) error {
 	default:
 		return nil
 	}
-	g.table.each(func(s *session) { s.logout(g, ReasonLogoutShutdown) })
+	g.table.each(func(s *session) { s.logout(ReasonLogoutShutdown) })
 	g.engMu.Lock()
 	eng := g.eng
 	g.engMu.Unlock()
@@ -161,9 +178,9 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // OnOpen registers a session, or refuses the connection past MaxConns. The
-// session gets its own dup of the connection's fd, so that goroutines can
-// write to the socket without the loop and never to a reused fd number
-// (see session_writer.go).
+// session's outbox gets its own dup of the connection's fd, so that
+// goroutines can write to the socket without the loop and never to a reused
+// fd number (see outbox.go).
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if g.conns.Add(1) > int64(g.cfg.MaxConns) || g.draining.Load() {
 		g.conns.Add(-1)
@@ -176,15 +193,15 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	wfd, err := c.Dup()
 	if err != nil {
-		// Still served: every write of the session goes through the loop.
-		g.log.Warn("cannot dup the connection's fd: writes go through the event loop", "err", err)
-		wfd = -1
+		// Out of descriptors: as good as the connection limit.
+		g.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
+		g.conns.Add(-1)
+		g.m.refused.Inc()
+		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
 	}
-	s := g.table.add(c, wfd)
+	s := g.table.add(c, wfd, g)
 	if s == nil {
-		if wfd >= 0 {
-			unix.Close(wfd)
-		}
+		unix.Close(wfd)
 		g.conns.Add(-1)
 		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
 	}
@@ -202,7 +219,7 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
-		s.closeWriter()
+		s.out.release()
 		g.conns.Add(-1)
 		g.m.sessions.Dec()
 		if s.userID != 0 {
@@ -221,7 +238,7 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	s.touch()
-	if s.closing.Load() {
+	if !s.out.open() {
 		// A Logout is on its way out and the connection closes after
 		// it: nothing the client sends now is acted on.
 		c.Discard(-1)
@@ -234,7 +251,7 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 		c.Discard(consumed)
 	}
 	if action == gnet.Close {
-		if !s.writeFinal(c, s.reply) {
+		if !s.writeFinal(s.reply) {
 			action = gnet.None // closed by the final write's callback
 		}
 	} else if len(s.reply) > 0 {
@@ -244,8 +261,8 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 	return action
 }
 
-// OnTick logs out idle sessions, sends heartbeats to quiet ones, and pokes
-// the sessions whose writer is stuck in loop mode (session_writer.go).
+// OnTick logs out idle sessions, sends heartbeats to quiet ones, and closes
+// the sessions whose last bytes waited past the linger deadline.
 func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	idle := g.cfg.IdleTimeout.Nanoseconds()
@@ -256,11 +273,11 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 			// userName belongs to the loop (OnTick runs on its own
 			// goroutine): the remote address identifies the session.
 			g.log.Info("session idle: logging out", "remote", s.remote)
-			s.logout(g, ReasonLogoutIdle)
+			s.logout(ReasonLogoutIdle)
 		case now-s.lastSent.Load() > hb:
 			s.write(appendHeartbeat(nil))
 		}
-		s.poke()
+		s.out.tick(now)
 	})
 	return time.Second / 4, gnet.None
 }
@@ -268,7 +285,7 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 // HandleAcks implements pipeline.AckSink: it gathers the acks (or the
 // "unavailable" rejects, if the journal failed) of one committed batch per
 // session and writes each session's share with one write: straight to the
-// socket when the session's writer is in direct mode, else one AsyncWrite.
+// socket when the session's outbox is idle, else behind its queue.
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 	b := g.batches[a.ID]
 	now := time.Now().UnixNano()
@@ -300,6 +317,14 @@ func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 		b.touched[i] = nil
 	}
 	b.touched = b.touched[:0]
+}
+
+// cut logs a session whose unread answers passed its cap or the budget.
+func (g *Gateway) cut(s *session, queued int, budget bool) {
+	g.cuts.Add(1)
+	g.m.cut.Inc()
+	g.log.Warn("session does not read its answers: logging out", "remote", s.remote,
+		"queued_bytes", queued, "limit", g.cfg.MaxQueuedBytes, "budget_exhausted", budget)
 }
 
 type ackBatch struct {

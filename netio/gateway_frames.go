@@ -21,7 +21,6 @@ func (g *Gateway) handleFrames(s *session, buf []byte) (int, gnet.Action) {
 			// The length prefix cannot be valid: the stream is lost.
 			g.log.Warn("bad frame length: closing", "remote", s.remote, "user", s.userName, "err", err)
 			s.reply = appendLogout(s.reply, ReasonLogoutBadFrame)
-			s.closing.Store(true)
 			return len(buf), gnet.Close
 		}
 		if n == 0 {
@@ -72,7 +71,6 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 		// touch() already recorded it.
 	case wire.TypeLogout:
 		s.reply = appendLogout(s.reply, ReasonLogoutUser)
-		s.closing.Store(true)
 		return gnet.Close
 	default:
 		s.reply = appendReject(s.reply, 0, ReasonUnknownType)
@@ -114,7 +112,6 @@ func (g *Gateway) login(s *session, frame []byte) gnet.Action {
 		if s.failures >= g.cfg.MaxLoginFailures {
 			s.reply = appendLoginRejected(s.reply, ReasonLoginRateLimited)
 			s.reply = appendLogout(s.reply, ReasonLogoutLoginFailures)
-			s.closing.Store(true)
 			return gnet.Close
 		}
 		s.reply = appendLoginRejected(s.reply, ReasonLoginBadCredentials)

@@ -71,11 +71,24 @@ type NotifierConfig struct {
 	// limit holds both. 0 means 256.
 	ReservedFDs int
 	// MaxQueuedBytes bounds each connection's outbound queue: bytes written
-	// that the socket has not taken yet (gnet keeps them for when it is
-	// writable). A subscriber past it is sent Logout(slow consumer) and
-	// closed. It should be well above a book snapshot (at most 64 KiB) and
-	// a burst of one drain.
+	// that the socket has not taken yet (its outbox keeps them for when it
+	// is writable, at about their own size). A subscriber past it is sent
+	// Logout(slow consumer) and closed. It should be well above a book
+	// snapshot (at most 64 KiB) and a burst of one drain. 0 means 1 MiB:
+	// 10,000 subscribers a full second behind a busy asset fit in the
+	// default budget below.
 	MaxQueuedBytes int64
+	// MaxQueuedTotal bounds the queued bytes of all connections together
+	// (0: 512 MiB); the connection whose write passes it is cut as a slow
+	// consumer.
+	MaxQueuedTotal int64
+	// MaxLoopQueue bounds, in bytes, the output batches queued for one
+	// event loop that it has not drained yet (0: 16 MiB). Past it the
+	// loop's public batches are dropped (conflated) and its book and BBO
+	// subscribers are sent a fresh snapshot once it catches up; a
+	// connection whose private events do not fit is cut (Logout 3). The
+	// output consumer never waits for a loop.
+	MaxLoopQueue int
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
 	// system default). Tests use a small one to make a stall show quickly.
 	SocketSendBuffer  int
@@ -94,7 +107,13 @@ func (c *NotifierConfig) setDefaults() {
 		c.MaxConns = 16384
 	}
 	if c.MaxQueuedBytes == 0 {
-		c.MaxQueuedBytes = 8 << 20
+		c.MaxQueuedBytes = 1 << 20
+	}
+	if c.MaxQueuedTotal == 0 {
+		c.MaxQueuedTotal = 512 << 20
+	}
+	if c.MaxLoopQueue == 0 {
+		c.MaxLoopQueue = 16 << 20
 	}
 	if c.ReservedFDs == 0 {
 		c.ReservedFDs = 256
@@ -128,13 +147,17 @@ type Notifier struct {
 	byKey  map[wire.Symbol]*feedAsset
 
 	nextID    atomic.Uint64
+	budget    byteBudget   // every connection's queued bytes
 	slowCount atomic.Int64 // slow-consumer disconnects, for tests and logs
+	conflated atomic.Int64 // public batches dropped by a loop's inbox bound
 	conns     atomic.Int64
 	draining  atomic.Bool
 	connsMu   sync.Mutex
 	connSet   map[*feedConn]struct{}
 	loops     map[gnet.EventLoop]*feedLoop // guarded by connsMu
 	resumes   sync.WaitGroup
+	// drainHook, if set (tests), runs at the start of every drain task.
+	drainHook func()
 
 	engMu   sync.Mutex
 	eng     gnet.Engine
@@ -158,6 +181,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		booted:  make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
+	n.budget.limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
 	n.batches = newFreeList[loopBatch](4096)
 	return n
@@ -174,6 +198,7 @@ func (n *Notifier) Init(assets []*pipeline.Asset) {
 	var lv []engine.Level
 	for i, a := range assets {
 		fa := newFeedAsset(a.ID, i, a.Symbol)
+		fa.events = a
 		book := a.Book()
 		for _, side := range []engine.Side{engine.Buy, engine.Sell} {
 			lv = book.Depth(side, -1, lv[:0]) // every level
@@ -309,7 +334,7 @@ func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
 	n.engMu.Unlock()
 	close(n.booted)
 	n.log.Info("market data listening", "addr", n.addr, "max_conns", n.cfg.MaxConns,
-		"max_queued_bytes", n.cfg.MaxQueuedBytes)
+		"max_queued_bytes", n.cfg.MaxQueuedBytes, "max_queued_total", n.cfg.MaxQueuedTotal)
 	return gnet.None
 }
 
@@ -345,8 +370,15 @@ func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		}
 		return appendFeedLogout(nil, reason), gnet.Close
 	}
+	wfd, err := c.Dup()
+	if err != nil {
+		n.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
+		n.conns.Add(-1)
+		n.m.refused.Inc()
+		return appendFeedLogout(nil, wire.LogoutTooManyConns), gnet.Close
+	}
 	n.connsMu.Lock()
-	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1))
+	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1), wfd)
 	n.connSet[fc] = struct{}{}
 	n.connsMu.Unlock()
 	fc.touch()
@@ -361,13 +393,10 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	fc.closing.Store(true)
 	fc.closed = true
-	if fc.loop.busy > 0 {
-		fc.loop.dead = append(fc.loop.dead, fc)
-	} else {
-		n.dropSubscriptions(fc)
-	}
+	close(fc.done)
+	fc.out.release()
+	n.dropSubscriptions(fc)
 	n.connsMu.Lock()
 	delete(n.connSet, fc)
 	n.connsMu.Unlock()
@@ -377,14 +406,16 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// dropSubscriptions removes a closed connection from every asset. It runs
-// on the connection's loop.
+// dropSubscriptions removes a closed connection from every asset and from
+// its loop's lists. It runs on the connection's loop (OnClose runs between
+// drains: nothing on the loop walks the lists meanwhile).
 func (n *Notifier) dropSubscriptions(fc *feedConn) {
 	for _, fa := range n.assets {
 		fa.mu.Lock()
 		n.setPublic(fa, fc, 0)
 		n.unsubscribeOrders(fa, fc)
 		fa.mu.Unlock()
+		fc.loop.setMask(fc, fa.idx, 0)
 	}
 }
 
@@ -400,7 +431,8 @@ func (n *Notifier) eachConn(fn func(*feedConn)) {
 	}
 }
 
-// OnTick sends heartbeats to quiet connections and closes idle ones.
+// OnTick sends heartbeats to quiet connections, closes idle ones, and
+// closes those whose last bytes waited past the linger deadline.
 func (n *Notifier) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	hb := n.cfg.HeartbeatInterval.Nanoseconds()
@@ -412,8 +444,9 @@ func (n *Notifier) OnTick() (time.Duration, gnet.Action) {
 			fc.logout(wire.LogoutIdle)
 		case now-fc.lastSent.Load() > hb:
 			fc.lastSent.Store(now)
-			fc.c.AsyncWrite(appendFeedHeartbeat(nil), nil)
+			fc.out.write(appendFeedHeartbeat(nil))
 		}
+		fc.out.tick(now)
 	})
 	return time.Second / 4, gnet.None
 }

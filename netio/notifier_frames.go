@@ -1,8 +1,7 @@
 package netio
 
 import (
-	"context"
-	"time"
+		"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -17,8 +16,12 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	fc.touch()
-	fc.loop.enter()
-	defer fc.loop.leave()
+	if !fc.out.open() {
+		// A Logout is on its way out and the connection closes after
+		// it: nothing the client sends now is acted on.
+		c.Discard(-1)
+		return gnet.None
+	}
 	buf, _ := c.Peek(-1)
 	off := 0
 	action := gnet.None
@@ -28,7 +31,6 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 			// The length prefix cannot be valid: the stream is lost.
 			n.log.Warn("market data: bad frame length: closing", "remote", fc.remote, "user", fc.userName, "err", err)
 			fc.reply = wire.AppendLogout(fc.reply, wire.LogoutBadFrame)
-			fc.closing.Store(true)
 			off, action = len(buf), gnet.Close
 			break
 		}
@@ -42,17 +44,35 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 		off = len(buf)
 	}
 	c.Discard(off)
+	if action == gnet.Close {
+		// The last bytes: the close follows them out (the outbox closes
+		// the connection if the socket does not take them now).
+		closeNow := fc.out.end(fc.reply)
+		fc.reply = fc.reply[:0]
+		if !closeNow {
+			action = gnet.None
+		}
+		return action
+	}
 	n.sendReply(fc)
 	return action
 }
 
-// sendReply writes the replies gathered so far. Loop only.
+// sendReply writes the replies gathered so far: through the outbox, or
+// behind the connection's queued subscription changes if it has any (see
+// notifier_loop.go). Loop only.
 func (n *Notifier) sendReply(fc *feedConn) {
 	if len(fc.reply) == 0 {
 		return
 	}
-	if !fc.closed {
-		fc.c.Write(fc.reply)
+	switch {
+	case fc.closed:
+	case fc.ctlQueued > 0:
+		b := n.getBatch()
+		b.control = true
+		b.addPriv(fc, fc.reply, 1, 0)
+		fc.loop.push(b)
+	case fc.out.write(fc.reply):
 		fc.lastSent.Store(time.Now().UnixNano())
 		n.m.out(len(fc.reply), 1)
 	}
@@ -88,7 +108,6 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 		// touch() already recorded it.
 	case wire.TypeLogout:
 		fc.reply = wire.AppendLogout(fc.reply, wire.LogoutUserRequest)
-		fc.closing.Store(true)
 		return gnet.Close
 	default:
 		fc.reply = wire.AppendReject(fc.reply, 0, wire.ReasonUnknownType)
@@ -134,7 +153,6 @@ func (n *Notifier) login(fc *feedConn, frame []byte) gnet.Action {
 		if fc.failures >= n.cfg.MaxLoginFailures {
 			fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginRateLimited)
 			fc.reply = wire.AppendLogout(fc.reply, wire.LogoutLoginFailures)
-			fc.closing.Store(true)
 			return gnet.Close
 		}
 		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginBadCredentials)
@@ -177,11 +195,9 @@ func publicMask(channels uint8) uint8 {
 }
 
 // subscribe answers Subscribed, then the book snapshot and the current BBO
-// if asked for. Under the asset's lock it first drains the loop's inbox,
-// so that every batch already applied to the depth picture has gone out
-// under the old subscription and the next one is the first after the
-// snapshot. Subscribing to the book again sends a fresh snapshot (how a
-// client recovers from a gap).
+// if asked for, through the loop's inbox (changeSubscription), so that the
+// snapshot is followed by exactly the updates after it. Subscribing to the
+// book again sends a fresh snapshot (how a client recovers from a gap).
 func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 	fa := n.asset(fc, m.Symbol)
 	switch {
@@ -194,41 +210,19 @@ func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 		n.subRejected(fc, m.Symbol, wire.SubNotLoggedIn)
 		return
 	}
-	n.sendReply(fc) // earlier replies go before the drain's writes
-	fa.mu.Lock()
-	defer fa.mu.Unlock()
-	fc.loop.Run(context.Background())
-	n.setPublic(fa, fc, fc.assets[fa.idx].mask|publicMask(m.Channels))
-	if m.Channels&wire.ChanOrders != 0 {
-		n.subscribeOrders(fa, fc)
-	}
-	ack := wire.Subscribed{Symbol: fa.key, Channels: m.Channels, Seq: fa.lastSeq}
-	fc.reply = wire.AppendSubscribed(fc.reply, &ack)
-	if m.Channels&wire.ChanBook != 0 {
-		fc.reply = appendFeedSnapshot(fc.reply, fa, int(m.Depth))
-	}
-	if m.Channels&wire.ChanBBO != 0 {
-		fc.reply = appendFeedBBO(fc.reply, fa, fa.lastBid, fa.lastAsk, fa.lastSeq)
-	}
-	// Written before the lock is released: no batch can come between.
-	n.sendReply(fc)
+	ack := wire.Subscribed{Symbol: fa.key, Channels: m.Channels}
+	n.changeSubscription(fc, fa, m.Channels, true, int(m.Depth), &ack)
 }
 
-// unsubscribe drops channels; like subscribe, it drains the loop first, so
-// that nothing already applied is lost for the channels that remain.
+// unsubscribe drops channels; like subscribe, the change reaches the loop's
+// lists through its inbox, so nothing already applied is lost for the
+// channels that remain.
 func (n *Notifier) unsubscribe(fc *feedConn, m *wire.Unsubscribe) {
 	fa := n.asset(fc, m.Symbol)
 	if fa == nil {
 		return
 	}
-	n.sendReply(fc)
-	fa.mu.Lock()
-	defer fa.mu.Unlock()
-	fc.loop.Run(context.Background())
-	n.setPublic(fa, fc, fc.assets[fa.idx].mask&^publicMask(m.Channels))
-	if m.Channels&wire.ChanOrders != 0 {
-		n.unsubscribeOrders(fa, fc)
-	}
+	n.changeSubscription(fc, fa, m.Channels, false, 0, nil)
 }
 
 // resume answers Subscribed (orders, from the client's sequence) and
@@ -245,13 +239,17 @@ func (n *Notifier) resume(fc *feedConn, m *wire.Resume) {
 		n.subRejected(fc, m.Symbol, wire.SubUnavailable)
 		return
 	}
-	if !n.startResume(fc, fa, m.After) {
+	upto, ok := n.startResume(fc, fa)
+	if !ok {
 		n.log.Info("market data resume refused: one is already running", "user", fc.userName, "asset", fa.symbol)
 		n.subRejected(fc, m.Symbol, wire.SubUnavailable)
 		return
 	}
-	// The reader's first events reach this loop as a task, which runs
-	// after this read is handled: the answer goes first.
+	// The answer goes out (or is queued on the loop) before the reader
+	// starts, so it precedes the first replayed event.
 	ack := wire.Subscribed{Symbol: fa.key, Channels: wire.ChanOrders, Seq: m.After}
 	fc.reply = wire.AppendSubscribed(fc.reply, &ack)
+	n.sendReply(fc)
+	n.resumes.Add(1)
+	go n.replay(fc, fa, m.After, upto)
 }
