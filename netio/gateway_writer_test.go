@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -71,6 +72,12 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 func smallBufferSession(t *testing.T) (net.Conn, *rawConn, *session) {
 	t.Helper()
 	g, _ := startGateway(t, GatewayConfig{MaxInFlight: 1 << 20, BusyTimeout: 10 * time.Second})
+	return smallBufferSessionOn(t, g, alice)
+}
+
+// smallBufferSessionOn is smallBufferSession on a running gateway, for u.
+func smallBufferSessionOn(t *testing.T, g *Gateway, u testUser) (net.Conn, *rawConn, *session) {
+	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
@@ -84,9 +91,14 @@ func smallBufferSession(t *testing.T) (net.Conn, *rawConn, *session) {
 	}
 	t.Cleanup(func() { c.Close() })
 	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
-	rc.login(alice)
+	rc.login(u)
 
-	s := onlySession(t, g)
+	var s *session
+	g.table.each(func(x *session) {
+		if x.userID == u.id {
+			s = x
+		}
+	})
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()
 	if s.out.fd < 0 {
@@ -470,4 +482,102 @@ func waitCond(d time.Duration, cond func() bool) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return true
+}
+
+// TestGatewayNeverReads: a client that sends valid requests and never
+// reads its answers must be cut off once its unread answers pass the
+// session's cap, with Logout 7 (unread replies) behind the answers that
+// were queued, while another session's acks keep their latency. Before
+// the outbox, the answers piled up without bound (3.5 GB of RSS in 15 s
+// for one such client) and the connection was never closed.
+func TestGatewayNeverReads(t *testing.T) {
+	g, _ := startGateway(t, GatewayConfig{MaxInFlight: 1 << 20, BusyTimeout: 10 * time.Second})
+	c, rc, _ := smallBufferSessionOn(t, g, alice)
+	other := dialRaw(t, g)
+	other.login(bob)
+
+	var id uint64 = 1 << 40
+	rtt := func() time.Duration {
+		id++
+		start := time.Now()
+		other.send(cancelFrame(id))
+		other.expectAck(id)
+		return time.Since(start)
+	}
+	median := func(n int) time.Duration {
+		d := make([]time.Duration, n)
+		for i := range d {
+			d[i] = rtt()
+		}
+		slices.Sort(d)
+		return d[n/2]
+	}
+	base := median(41)
+
+	// The flood: far more answers than the 1 MiB default cap, the socket
+	// buffers and the client's 4 KiB receive buffer hold.
+	const total = 120_000
+	flooded := make(chan error, 1)
+	go func() {
+		var buf []byte
+		for i := uint64(1); i <= total; i++ {
+			buf = append(buf, cancelFrame(i)...)
+			if i%500 == 0 {
+				if _, err := c.Write(buf); err != nil {
+					flooded <- err
+					return
+				}
+				buf = buf[:0]
+			}
+		}
+		flooded <- nil
+	}()
+	var during []time.Duration
+	for len(flooded) == 0 || len(during) < 41 {
+		during = append(during, rtt())
+	}
+	if err := <-flooded; err != nil {
+		t.Fatalf("flood: %v", err)
+	}
+	slices.Sort(during)
+	loaded := during[len(during)/2]
+	t.Logf("other session's ack round trip p50: %v alone, %v during the flood (%d samples)", base, loaded, len(during))
+	// Generous: the flood's own acks share the two cores; what must not
+	// happen is the other session waiting behind the flooder's queue.
+	if loaded > 20*base+50*time.Millisecond {
+		t.Errorf("other session's ack p50 %v during the flood, %v alone", loaded, base)
+	}
+
+	// Now read: the answers that were queued, then Logout 7, then EOF.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	acks := 0
+	for {
+		f, err := readFrame(rc.r)
+		if err != nil {
+			t.Fatalf("after %d acks: %v, want a Logout", acks, err)
+		}
+		if wire.Type(f) == wire.TypeOrderAck {
+			acks++
+			continue
+		}
+		if wire.Type(f) == wire.TypeHeartbeat {
+			continue
+		}
+		if reason, err := wire.DecodeLogout(f); wire.Type(f) != wire.TypeLogout || err != nil || reason != wire.LogoutUnreadReplies {
+			t.Fatalf("after %d acks: frame %q %x, want Logout %d", acks, wire.Type(f), f, wire.LogoutUnreadReplies)
+		}
+		break
+	}
+	if acks >= total {
+		t.Fatalf("all %d requests were answered: the session was never cut", acks)
+	}
+	if _, err := readFrame(rc.r); err != io.EOF {
+		t.Fatalf("after the Logout: %v, want EOF", err)
+	}
+	t.Logf("cut after %d of %d answers", acks, total)
+	if cuts := g.cuts.Load(); cuts != 1 {
+		t.Fatalf("%d sessions cut, want 1", cuts)
+	}
+	// The other session is still served.
+	rtt()
 }
