@@ -38,7 +38,7 @@ type GatewayConfig struct {
 	// (0: 256 MiB); the session whose write passes it is cut the same way.
 	MaxQueuedTotal int64
 	Logger         *slog.Logger
-	Registerer        prometheus.Registerer // nil: no metrics
+	Registerer     prometheus.Registerer // nil: no metrics
 }
 
 func (c *GatewayConfig) setDefaults() {

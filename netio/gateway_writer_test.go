@@ -95,7 +95,7 @@ func smallBufferSessionOn(t *testing.T, g *Gateway, u testUser) (net.Conn, *rawC
 
 	var s *session
 	g.table.each(func(x *session) {
-		if x.userID == u.id {
+		if x.remote == c.LocalAddr().String() {
 			s = x
 		}
 	})

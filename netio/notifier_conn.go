@@ -75,7 +75,7 @@ type feedConn struct {
 	out      outbox
 	done     chan struct{} // closed by OnClose: ends a resume's waits
 	lastSent atomic.Int64  // Unix ns of the last write
-	lastRecv atomic.Int64 // Unix ns of the last inbound bytes
+	lastRecv atomic.Int64  // Unix ns of the last inbound bytes
 }
 
 // connAsset is a connection's state for one asset.

@@ -1,7 +1,7 @@
 package netio
 
 import (
-		"time"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 

@@ -71,8 +71,8 @@ type outbox struct {
 	cond  sync.Cond // wakes waitBelow: the queue shrank or the state changed
 	state outState
 
-	fd       int            // our dup of the connection's fd; -1 once closed
-	file     *os.File       // owns fd from the first stall on (the poller registration)
+	fd       int             // our dup of the connection's fd; -1 once closed
+	file     *os.File        // owns fd from the first stall on (the poller registration)
 	raw      syscall.RawConn // file's, for writes that wait in the poller
 	q        []byte          // queued bytes are q[head:]
 	head     int
@@ -228,7 +228,7 @@ func (o *outbox) sendLocked(b []byte) (bool, afterAction) {
 		if n > 0 {
 			// Part of a frame is on the wire: the rest must follow
 			// whatever the cap says, or the stream would be corrupt.
-			o.q = append(o.q, b...)
+			o.appendLocked(b)
 			o.budget.forceTake(len(b))
 			o.startFlusherLocked()
 			return true, afterAction{}
@@ -240,7 +240,7 @@ func (o *outbox) sendLocked(b []byte) (bool, afterAction) {
 	if !o.budget.take(len(b)) {
 		return false, o.cutLocked(o.queuedLocked(), true)
 	}
-	o.q = append(o.q, b...)
+	o.appendLocked(b)
 	if !o.flushing {
 		o.startFlusherLocked()
 	}
@@ -303,7 +303,7 @@ func (o *outbox) endLocked(b []byte) {
 		o.cond.Broadcast()
 		return
 	}
-	o.q = append(o.q, b...)
+	o.appendLocked(b)
 	o.budget.forceTake(len(b))
 	o.state = outEnding
 	o.cond.Broadcast()
@@ -463,6 +463,24 @@ func (o *outbox) pollWrite(fd uintptr) bool {
 			return true
 		}
 	}
+}
+
+// appendLocked queues b. When q must grow, the new buffer holds only the
+// queued bytes (the written ones before head are dropped) and grows by a
+// quarter, not append's doubling, so a queue costs about its own size.
+// This is safe while a flusher writes from the old buffer: it wrote from
+// the old head, which is the new buffer's 0, and it only adds what it wrote
+// to head.
+func (o *outbox) appendLocked(b []byte) {
+	queued := o.queuedLocked()
+	if len(o.q)+len(b) <= cap(o.q) {
+		o.q = append(o.q, b...)
+		return
+	}
+	size := max(queued+len(b), queued+queued/4, 4<<10)
+	q := make([]byte, queued, size)
+	copy(q, o.q[o.head:])
+	o.q, o.head = append(q, b...), 0
 }
 
 // compactLocked moves the queued bytes to the front of q once more than
