@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -359,31 +360,24 @@ func assetErrReason(err error) uint16 {
 
 var _ pipeline.AckSink = (*Gateway)(nil)
 
-// validateNew checks a new order against its asset before the ring.
-func validateNew(cfg *engine.AssetConfig, c *engine.Command) uint16 {
-	switch {
-	case c.Side != engine.Buy && c.Side != engine.Sell:
+// checkReason applies the asset's rules (engine.AssetConfig.Check, the
+// matcher's own) to cmd before the ring and returns the wire's reason, or
+// 0. The engine's reasons are the wire's 1-10 (TestEngineCodesAreWire); an
+// unknown enumeration gets the wire's finer 101-104.
+func checkReason(cfg *engine.AssetConfig, cmd *engine.Command) uint16 {
+	r := cfg.Check(cmd)
+	if r != engine.RejectBadCommand {
+		return uint16(r)
+	}
+	switch cmd.BadField() {
+	case engine.FieldSide:
 		return ReasonBadSide
-	case c.Type != engine.Limit && c.Type != engine.Market:
+	case engine.FieldType:
 		return ReasonBadType
-	case c.TIF < engine.GTC || c.TIF > engine.FOK:
+	case engine.FieldTIF:
 		return ReasonBadTIF
-	case c.STP > engine.STPDecrementCancel:
+	case engine.FieldSTP:
 		return ReasonBadSTP
 	}
-	return validateQtyPrice(cfg, c.Type == engine.Limit, c.Price, c.Qty)
-}
-
-func validateQtyPrice(cfg *engine.AssetConfig, limit bool, price, qty int64) uint16 {
-	switch {
-	case qty <= 0 || qty > cfg.MaxQty:
-		return uint16(engine.RejectBadQuantity)
-	case qty%cfg.LotSize != 0:
-		return uint16(engine.RejectOffLot)
-	case limit && (price < cfg.MinPrice || price > cfg.MaxPrice || price <= 0):
-		return uint16(engine.RejectBadPrice)
-	case limit && price%cfg.TickSize != 0:
-		return uint16(engine.RejectOffTick)
-	}
-	return 0
+	return wire.ReasonBadCommand
 }

@@ -181,7 +181,7 @@ func (g *Gateway) newOrder(s *session, m *wire.NewOrder) {
 		Price:         m.Price,
 		Qty:           m.Qty,
 	}
-	if code := validateNew(&a.Config, &cmd); code != 0 {
+	if code := checkReason(&a.Config, &cmd); code != 0 {
 		g.reject(s, m.ClientOrderID, code)
 		return
 	}
@@ -205,11 +205,11 @@ func (g *Gateway) replace(s *session, m *wire.Replace) {
 	if a == nil {
 		return
 	}
-	if code := validateQtyPrice(&a.Config, m.Price != 0, m.Price, m.Qty); code != 0 {
+	cmd := engine.Command{Kind: engine.CmdReplace, ClientOrderID: m.ClientOrderID, OrderID: m.OrderID,
+		Price: m.Price, Qty: m.Qty}
+	if code := checkReason(&a.Config, &cmd); code != 0 {
 		g.reject(s, m.ClientOrderID, code)
 		return
 	}
-	cmd := engine.Command{Kind: engine.CmdReplace, ClientOrderID: m.ClientOrderID, OrderID: m.OrderID,
-		Price: m.Price, Qty: m.Qty}
 	g.submit(s, a, &cmd)
 }

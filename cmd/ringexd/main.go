@@ -65,6 +65,8 @@ func run(args []string) error {
 		prune       = fs.Bool("prune", false, "delete journal entries older than the newest snapshot (bounds disk use; trade history and private-event resume then reach back only to the snapshot)")
 		maxConns    = fs.Int("max-conns", 1024, "maximum order-entry connections (each holds two file descriptors; market-data connections get what the limit leaves)")
 		maxInFlight = fs.Int("max-inflight", 4096, "maximum unacknowledged orders per session")
+		maxQueued   = fs.Int("max-queued-bytes", 0, "order entry: answers a session has not read before it is logged out (0: 1 MiB)")
+		mdMaxQueued = fs.Int64("md-max-queued-bytes", 0, "market data: bytes queued for one subscriber before it is cut as a slow consumer (0: 1 MiB)")
 		idle        = fs.Duration("idle-timeout", 30*time.Second, "close a session silent for this long")
 		heartbeat   = fs.Duration("heartbeat", 5*time.Second, "server heartbeat interval")
 		busyTimeout = fs.Duration("busy-timeout", 5*time.Millisecond, "how long an order waits for a full ring before it is rejected as busy")
@@ -149,9 +151,10 @@ func run(args []string) error {
 		Loops: *loops,
 		// The gateway's sessions hold two descriptors each, plus room
 		// for the journal's files and the admin server.
-		ReservedFDs: 256 + 2**maxConns,
-		Logger:      log,
-		Registerer:  reg,
+		ReservedFDs:    256 + 2**maxConns,
+		MaxQueuedBytes: *mdMaxQueued,
+		Logger:         log,
+		Registerer:     reg,
 	})
 	notifier.Init(ex.Assets())
 	gateway := netio.NewGateway(netio.GatewayConfig{
@@ -163,6 +166,7 @@ func run(args []string) error {
 		IdleTimeout:       *idle,
 		HeartbeatInterval: *heartbeat,
 		BusyTimeout:       *busyTimeout,
+		MaxQueuedBytes:    *maxQueued,
 		Logger:            log,
 		Registerer:        reg,
 	}, ex)
