@@ -74,8 +74,9 @@ type outbox struct {
 	fd       int             // our dup of the connection's fd; -1 once closed
 	file     *os.File        // owns fd from the first stall on (the poller registration)
 	raw      syscall.RawConn // file's, for writes that wait in the poller
-	q        []byte          // queued bytes are q[head:]
-	head     int
+	blocks   [][]byte // the queue: blocks[0][off:], then the other blocks whole
+	off      int
+	queued   int  // bytes in blocks not yet written
 	flushing bool // a goroutine holds the flusher role: the queue is not idle
 
 	max     int          // cap on queued bytes
@@ -168,7 +169,7 @@ func (o *outbox) init(fd, max int, budget *byteBudget, reason uint16, hooks *out
 }
 
 // queuedLocked is the bytes queued and not yet written.
-func (o *outbox) queuedLocked() int { return len(o.q) - o.head }
+func (o *outbox) queuedLocked() int { return o.queued }
 
 // write sends b: at once if the queue is idle, else behind the queued
 // bytes. b is not retained. It reports false if the bytes were dropped
@@ -418,9 +419,9 @@ func (o *outbox) flush() {
 			}
 			return
 		}
-		// Appenders may grow (and move) q meanwhile; the bytes of this
-		// chunk stay where they are, and only the flusher moves head.
-		o.chunk = o.q[o.head:]
+		// Appenders may add to this block (past the chunk) and add blocks
+		// meanwhile; blocks never move, and only the flusher consumes.
+		o.chunk = o.blocks[0][o.off:]
 		raw := o.raw
 		o.mu.Unlock()
 		o.wrote, o.werr = 0, nil
@@ -430,8 +431,7 @@ func (o *outbox) flush() {
 		}
 		o.mu.Lock()
 		o.chunk = nil
-		o.head += o.wrote
-		o.budget.give(o.wrote)
+		o.consumeLocked(o.wrote)
 		if err != nil {
 			// The socket failed, or release closed the file under us.
 			a := o.failedLocked()
@@ -441,7 +441,6 @@ func (o *outbox) flush() {
 			o.after(a)
 			return
 		}
-		o.compactLocked()
 		o.cond.Broadcast()
 	}
 }
@@ -465,45 +464,67 @@ func (o *outbox) pollWrite(fd uintptr) bool {
 	}
 }
 
-// appendLocked queues b. When q must grow, the new buffer holds only the
-// queued bytes (the written ones before head are dropped) and grows by a
-// quarter, not append's doubling, so a queue costs about its own size.
-// This is safe while a flusher writes from the old buffer: it wrote from
-// the old head, which is the new buffer's 0, and it only adds what it wrote
-// to head.
+// The queue is a list of blocks that never move once allocated: a flusher
+// writes from the head block without the lock while writers append to the
+// tail, and a written block is dropped at once. So a queue costs its bytes
+// plus at most one partly filled block, and nothing is copied but the
+// bytes themselves (growing one contiguous buffer would move them, and a
+// parked flusher would keep the old buffer alive besides).
+const (
+	outBlock      = 16 << 10 // the size of a queue block
+	outFirstBlock = 2 << 10  // the first block of a queue is smaller: most stalls are short
+)
+
+// appendLocked queues b.
 func (o *outbox) appendLocked(b []byte) {
-	queued := o.queuedLocked()
-	if len(o.q)+len(b) <= cap(o.q) {
-		o.q = append(o.q, b...)
-		return
+	o.queued += len(b)
+	if n := len(o.blocks); n > 0 {
+		tail := o.blocks[n-1]
+		k := copy(tail[len(tail):cap(tail)], b)
+		o.blocks[n-1] = tail[:len(tail)+k]
+		b = b[k:]
 	}
-	size := max(queued+len(b), queued+queued/4, 4<<10)
-	q := make([]byte, queued, size)
-	copy(q, o.q[o.head:])
-	o.q, o.head = append(q, b...), 0
-}
-
-// compactLocked moves the queued bytes to the front of q once more than
-// half of it is written, so that q never grows past about twice the cap.
-func (o *outbox) compactLocked() {
-	if o.head == len(o.q) {
-		o.resetQueueLocked()
-		return
-	}
-	if o.head > len(o.q)/2 {
-		n := copy(o.q, o.q[o.head:])
-		o.q, o.head = o.q[:n], 0
+	for len(b) > 0 {
+		size := outBlock
+		if len(o.blocks) == 0 {
+			size = outFirstBlock
+		}
+		blk := make([]byte, 0, max(size, min(len(b), 1<<20)))
+		k := copy(blk[:cap(blk)], b)
+		o.blocks = append(o.blocks, blk[:k])
+		b = b[k:]
 	}
 }
 
-// resetQueueLocked empties the queue and frees a large buffer.
+// consumeLocked drops n written bytes from the head of the queue and
+// gives them back to the budget. Only the flusher calls it.
+func (o *outbox) consumeLocked(n int) {
+	o.budget.give(n)
+	o.queued -= n
+	o.off += n
+	for len(o.blocks) > 0 && o.off >= len(o.blocks[0]) {
+		if len(o.blocks) == 1 && o.off == len(o.blocks[0]) && o.queued == 0 {
+			o.resetQueueLocked()
+			return
+		}
+		o.off -= len(o.blocks[0])
+		o.blocks[0] = nil
+		o.blocks = o.blocks[1:]
+	}
+}
+
+// resetQueueLocked empties the queue, keeping a small first block.
 func (o *outbox) resetQueueLocked() {
-	if cap(o.q) > keptQueue {
-		o.q = nil
+	if len(o.blocks) == 1 && cap(o.blocks[0]) <= keptQueue {
+		o.blocks[0] = o.blocks[0][:0]
 	} else {
-		o.q = o.q[:0]
+		clear(o.blocks)
+		o.blocks = o.blocks[:0]
+		if cap(o.blocks) > 8 {
+			o.blocks = nil
+		}
 	}
-	o.head = 0
+	o.off, o.queued = 0, 0
 }
 
 // release runs in OnClose: every later write is dropped, the queue is
@@ -512,8 +533,8 @@ func (o *outbox) resetQueueLocked() {
 func (o *outbox) release() {
 	o.mu.Lock()
 	o.state = outClosed
-	o.budget.give(o.queuedLocked())
-	o.q, o.head = nil, 0
+	o.budget.give(o.queued)
+	o.blocks, o.off, o.queued = nil, 0, 0
 	switch {
 	case o.file != nil:
 		_ = o.file.Close()
