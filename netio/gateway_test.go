@@ -257,9 +257,15 @@ func TestGatewayRejects(t *testing.T) {
 		rc.expectReject(c.id, c.code)
 	}
 	// The session still works, including a frame split across writes.
+	// The second half is sent only once the server has read the first
+	// (its read touched the session), so the frame really is split across
+	// reads.
 	f := wire.AppendNewOrder(nil, good)
+	s := onlySession(t, g)
+	before := s.lastRecv.Load()
 	rc.send(f[:5])
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, "the server to read the first half of a frame", 5*time.Second,
+		func() bool { return s.lastRecv.Load() != before })
 	rc.send(f[5:])
 	ack := rc.expectAck(1)
 	if pipeline.AssetOfOrder(ack.OrderID) != gwSpec.ID {
