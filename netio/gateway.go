@@ -3,10 +3,7 @@ package netio
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +72,7 @@ func (c *GatewayConfig) setDefaults() {
 // Gateway is the order-entry server. It is the pipeline's AckSink.
 type Gateway struct {
 	gnet.BuiltinEventEngine
+	server
 
 	cfg     GatewayConfig
 	ex      *pipeline.Exchange
@@ -88,12 +86,7 @@ type Gateway struct {
 	cuts     atomic.Int64
 	conns    atomic.Int64
 	draining atomic.Bool
-
-	engMu   sync.Mutex
-	eng     gnet.Engine
-	addr    net.Addr
-	booted  chan struct{}
-	stopped chan struct{}
+	logins   loginRules
 }
 
 // NewGateway builds the order-entry server over a running exchange's assets.
@@ -106,9 +99,9 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		m:       newGatewayMetrics(cfg.Registerer),
 		assets:  make(map[[8]byte]*pipeline.Asset),
 		batches: make(map[uint32]*ackBatch),
-		booted:  make(chan struct{}),
-		stopped: make(chan struct{}),
 	}
+	g.server.init("gateway")
+	g.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: g.log, fails: g.m.loginFails}
 	g.table.init(cfg.MaxConns)
 	g.budget.limit = cfg.MaxQueuedTotal
 	for _, a := range ex.Assets() {
@@ -120,30 +113,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 
 // Serve runs the event loops until Stop. It returns once the server is
 // stopped, with the error that stopped it, if any.
-func (g *Gateway) Serve() error {
-	defer close(g.stopped)
-	opts := []gnet.Option{
-		gnet.WithMulticore(true),
-		gnet.WithTicker(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
-	}
-	if g.cfg.Loops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(g.cfg.Loops))
-	}
-	return gnet.Run(g, "tcp://"+g.cfg.Addr, opts...)
-}
-
-// Ready is closed once the server accepts connections.
-func (g *Gateway) Ready() <-chan struct{} { return g.booted }
-
-// Addr is the address the server listens on (useful with port 0), or nil
-// before Ready.
-func (g *Gateway) Addr() net.Addr {
-	g.engMu.Lock()
-	defer g.engMu.Unlock()
-	return g.addr
-}
+func (g *Gateway) Serve() error { return g.serve(g, g.cfg.Addr, g.cfg.Loops, 0) }
 
 // Drain makes the gateway refuse new orders (reason "shutting down") while
 // the pipeline drains and acknowledges what it already has.
@@ -151,30 +121,16 @@ func (g *Gateway) Drain() { g.draining.Store(true) }
 
 // Stop logs every session out and stops the event loops.
 func (g *Gateway) Stop(ctx context.Context) error {
-	select {
-	case <-g.booted:
-	default:
+	if !g.started() {
 		return nil
 	}
 	g.table.each(func(s *session) { s.logout(ReasonLogoutShutdown) })
-	g.engMu.Lock()
-	eng := g.eng
-	g.engMu.Unlock()
-	err := eng.Stop(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("gateway: stop: %w", err)
-	}
-	return nil
+	return g.stop(ctx)
 }
 
 // OnBoot records the engine so that Stop can reach it.
 func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
-	g.engMu.Lock()
-	g.eng = eng
-	g.addr = listenAddr(eng)
-	g.engMu.Unlock()
-	close(g.booted)
-	g.log.Info("order entry listening", "addr", g.addr)
+	g.log.Info("order entry listening", "addr", g.boot(eng))
 	return gnet.None
 }
 

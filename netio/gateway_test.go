@@ -352,7 +352,7 @@ func FuzzGatewayFrames(f *testing.F) {
 	f.Add(wire.AppendReplace(nil, &wire.Replace{ClientOrderID: 1, Symbol: wire.MakeSymbol("GW"), OrderID: 5, Qty: 1}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := fuzzGateway(t)
-		s := &session{userID: 1, userName: "alice"}
+		s := &session{loginState: loginState{userID: 1, userName: "alice"}}
 		s.out.init(-1, 1<<20, nil, wire.LogoutUnreadReplies, &outboxHooks{close: func() {}, cut: func(int, bool) {}})
 		n, _ := g.handleFrames(s, data)
 		if n > len(data) {

@@ -28,11 +28,7 @@ package netio
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,6 +131,7 @@ func (c *NotifierConfig) setDefaults() {
 // Notifier is the market-data server. It is the pipeline's OutputSink.
 type Notifier struct {
 	gnet.BuiltinEventEngine
+	server
 
 	cfg     NotifierConfig
 	log     *slog.Logger
@@ -158,12 +155,7 @@ type Notifier struct {
 	resumes   sync.WaitGroup
 	// drainHook, if set (tests), runs at the start of every drain task.
 	drainHook func()
-
-	engMu   sync.Mutex
-	eng     gnet.Engine
-	addr    net.Addr
-	booted  chan struct{}
-	stopped chan struct{}
+	logins    loginRules
 }
 
 // NewNotifier builds the market-data server. Call Init with the exchange's
@@ -178,9 +170,9 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		byKey:   make(map[wire.Symbol]*feedAsset),
 		connSet: make(map[*feedConn]struct{}),
 		loops:   make(map[gnet.EventLoop]*feedLoop),
-		booted:  make(chan struct{}),
-		stopped: make(chan struct{}),
 	}
+	n.server.init("notifier")
+	n.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: n.log, fails: n.m.loginFails}
 	n.budget.limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
 	n.batches = newFreeList[loopBatch](4096)
@@ -245,55 +237,20 @@ func (n *Notifier) loopOf(el gnet.EventLoop) *feedLoop {
 // Stop. It returns once the server is stopped, with the error that stopped
 // it, if any.
 func (n *Notifier) Serve() error {
-	defer close(n.stopped)
 	n.raiseFileLimit()
-	opts := []gnet.Option{
-		gnet.WithMulticore(true),
-		gnet.WithTicker(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
-	}
-	if n.cfg.Loops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(n.cfg.Loops))
-	}
-	if n.cfg.SocketSendBuffer > 0 {
-		opts = append(opts, gnet.WithSocketSendBuffer(n.cfg.SocketSendBuffer))
-	}
-	if err := gnet.Run(n, "tcp://"+n.cfg.Addr, opts...); err != nil {
-		return fmt.Errorf("notifier: %w", err)
-	}
-	return nil
-}
-
-// Ready is closed once the server accepts connections.
-func (n *Notifier) Ready() <-chan struct{} { return n.booted }
-
-// Addr is the address the server listens on (useful with port 0), or nil
-// before Ready.
-func (n *Notifier) Addr() net.Addr {
-	n.engMu.Lock()
-	defer n.engMu.Unlock()
-	return n.addr
+	return n.serve(n, n.cfg.Addr, n.cfg.Loops, n.cfg.SocketSendBuffer)
 }
 
 // Stop logs every connection out and stops the event loops.
 func (n *Notifier) Stop(ctx context.Context) error {
-	select {
-	case <-n.booted:
-	default:
+	if !n.started() {
 		return nil
 	}
 	n.draining.Store(true)
 	n.eachConn(func(fc *feedConn) { fc.logout(wire.LogoutShutdown) })
-	n.engMu.Lock()
-	eng := n.eng
-	n.engMu.Unlock()
-	err := eng.Stop(ctx)
+	err := n.stop(ctx)
 	n.resumes.Wait()
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("notifier: stop: %w", err)
-	}
-	return nil
+	return err
 }
 
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, and lowers
@@ -328,35 +285,9 @@ func (n *Notifier) raiseFileLimit() {
 
 // OnBoot records the engine so that Stop can reach it.
 func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
-	n.engMu.Lock()
-	n.eng = eng
-	n.addr = listenAddr(eng)
-	n.engMu.Unlock()
-	close(n.booted)
-	n.log.Info("market data listening", "addr", n.addr, "max_conns", n.cfg.MaxConns,
+	n.log.Info("market data listening", "addr", n.boot(eng), "max_conns", n.cfg.MaxConns,
 		"max_queued_bytes", n.cfg.MaxQueuedBytes, "max_queued_total", n.cfg.MaxQueuedTotal)
 	return gnet.None
-}
-
-// listenAddr asks the kernel for the listener's address, which differs from
-// the configured one when the port is 0.
-func listenAddr(eng gnet.Engine) net.Addr {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil
-	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port, Zone: strconv.Itoa(int(sa.ZoneId))}
-	}
-	return nil
 }
 
 // OnOpen registers a connection, or refuses it past MaxConns.

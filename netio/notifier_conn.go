@@ -50,12 +50,10 @@ type feedConn struct {
 	id     uint64
 	remote string
 
-	userID   uint32
-	userName string
-	failures int
-	reply    []byte // replies produced while decoding one read
-	closed   bool   // OnClose has run
-	assets   []connAsset
+	loginState
+	reply  []byte // replies produced while decoding one read
+	closed bool   // OnClose has run
+	assets []connAsset
 	// ctlQueued counts this connection's subscription changes queued on
 	// its loop and not yet applied: while any is, replies go through the
 	// loop's inbox too, behind them.

@@ -116,52 +116,17 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 }
 
 func (n *Notifier) rejectDecode(fc *feedConn, err error) {
-	code := wire.ReasonMalformed
-	if err == wire.ErrBadLength {
-		code = wire.ReasonBadLength
-	}
-	fc.reply = wire.AppendReject(fc.reply, 0, code)
+	fc.reply = wire.AppendReject(fc.reply, 0, decodeReason(err))
 }
 
 // login authenticates against the same users as order entry. A logged-in
 // connection may subscribe to its own order events.
 func (n *Notifier) login(fc *feedConn, frame []byte) gnet.Action {
-	var m wire.Login
-	if err := wire.DecodeLogin(frame, &m); err != nil {
-		n.rejectDecode(fc, err)
-		return gnet.None
+	var closeConn bool
+	fc.reply, closeConn = n.logins.login(&fc.loginState, fc.remote, frame, fc.reply)
+	if closeConn {
+		return gnet.Close
 	}
-	if fc.userID != 0 {
-		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginAlready)
-		return gnet.None
-	}
-	name := m.UserName()
-	if m.Version != wire.Version {
-		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginBadVersion)
-		n.log.Info("market data login refused: protocol version", "remote", fc.remote, "user", name, "version", m.Version)
-		return gnet.None
-	}
-	var id uint32
-	ok := false
-	if n.cfg.Users != nil {
-		id, ok = n.cfg.Users.Authenticate(name, m.KeyBytes())
-	}
-	if !ok {
-		fc.failures++
-		n.m.loginFails.Inc()
-		n.log.Warn("market data login failed", "remote", fc.remote, "user", name, "attempt", fc.failures)
-		if fc.failures >= n.cfg.MaxLoginFailures {
-			fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginRateLimited)
-			fc.reply = wire.AppendLogout(fc.reply, wire.LogoutLoginFailures)
-			return gnet.Close
-		}
-		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginBadCredentials)
-		return gnet.None
-	}
-	fc.userID, fc.userName = id, name
-	acc := wire.LoginAccepted{UserID: id, ServerTime: time.Now().UnixNano()}
-	fc.reply = wire.AppendLoginAccepted(fc.reply, &acc)
-	n.log.Info("market data login", "remote", fc.remote, "user", name, "user_id", id)
 	return gnet.None
 }
 

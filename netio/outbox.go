@@ -74,7 +74,7 @@ type outbox struct {
 	fd       int             // our dup of the connection's fd; -1 once closed
 	file     *os.File        // owns fd from the first stall on (the poller registration)
 	raw      syscall.RawConn // file's, for writes that wait in the poller
-	blocks   [][]byte // the queue: blocks[0][off:], then the other blocks whole
+	blocks   [][]byte        // the queue: blocks[0][off:], then the other blocks whole
 	off      int
 	queued   int  // bytes in blocks not yet written
 	flushing bool // a goroutine holds the flusher role: the queue is not idle

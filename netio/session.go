@@ -15,13 +15,11 @@ import (
 // shared with the ack goroutines and guarded by mu; every byte the session
 // sends goes through out (session_writer.go, outbox.go).
 type session struct {
-	c        gnet.Conn
-	token    uint64
-	remote   string
-	userID   uint32
-	userName string
-	failures int    // failed logins on this connection
-	reply    []byte // replies produced while decoding one read
+	c      gnet.Conn
+	token  uint64
+	remote string
+	loginState
+	reply []byte // replies produced while decoding one read
 
 	inFlight atomic.Int32 // published, not yet acknowledged
 	lastRecv atomic.Int64 // Unix ns of the last inbound bytes
