@@ -20,8 +20,8 @@ import (
 // time, the flusher. A writer that finds the queue empty and no flusher
 // becomes the flusher for its own bytes and calls write(2) directly, under
 // the mutex: an ack is written by the ack goroutine itself with no wake-up
-// of any other thread (the direct ack write that took the unloaded ack
-// round trip from 150 to 126 us p50; see docs/performance-gateway.md). If
+// of any other thread (what direct ack writes gained on the unloaded round
+// trip is in docs/performance.md). If
 // the socket does not take every byte (EAGAIN or a short write), the rest
 // is queued and the flusher role passes to a goroutine that waits for the
 // socket to become writable in the Go runtime's network poller (the fd is
