@@ -69,7 +69,6 @@ type feedAsset struct {
 	mu      sync.Mutex
 	bids    depthSide
 	asks    depthSide
-	batch   uint64 // the number of the last output batch applied
 	lastSeq uint64 // the last event sequence applied
 	lastBid depthLevel
 	lastAsk depthLevel
