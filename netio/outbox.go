@@ -67,9 +67,12 @@ import (
 // A connection is closed by gnet only after the outbox has reached
 // draining, except when gnet itself sees the peer go away.
 type outbox struct {
-	mu    sync.Mutex
-	cond  sync.Cond // wakes waitBelow: the queue shrank or the state changed
-	state outState
+	mu   sync.Mutex
+	cond sync.Cond // wakes waitBelow: the queue shrank or the state changed
+	// state is changed only under mu; it is atomic so that open can read
+	// it without the lock (the event loop asks on every read, and must not
+	// wait for a write(2) made under mu).
+	state atomicState
 
 	fd       int             // our dup of the connection's fd; -1 once closed
 	file     *os.File        // owns fd from the first stall on (the poller registration)
@@ -105,6 +108,12 @@ const (
 	outDraining                 // every byte is out (or lost): the close is requested
 	outClosed                   // the connection is closed: the dup is released
 )
+
+// atomicState holds an outState.
+type atomicState struct{ v atomic.Uint32 }
+
+func (a *atomicState) get() outState  { return outState(a.v.Load()) }
+func (a *atomicState) set(s outState) { a.v.Store(uint32(s)) }
 
 func (s outState) String() string {
 	switch s {
@@ -208,8 +217,8 @@ type afterAction struct {
 }
 
 func (o *outbox) writeLocked(b []byte) (bool, afterAction) {
-	if o.state != outOpen || len(b) == 0 {
-		return len(b) == 0 && o.state == outOpen, afterAction{}
+	if o.state.get() != outOpen || len(b) == 0 {
+		return len(b) == 0 && o.state.get() == outOpen, afterAction{}
 	}
 	return o.sendLocked(b)
 }
@@ -275,13 +284,13 @@ func logoutFrame(reason uint16) []byte { return appendLogout(make([]byte, 0, 8),
 // has an effect; a later one reports whether the close is already due.
 func (o *outbox) end(b []byte) (closeNow bool) {
 	o.mu.Lock()
-	if o.state != outOpen {
-		closeNow = o.state >= outDraining
+	if o.state.get() != outOpen {
+		closeNow = o.state.get() >= outDraining
 		o.mu.Unlock()
 		return closeNow
 	}
 	o.endLocked(b)
-	closeNow = o.state == outDraining
+	closeNow = o.state.get() == outDraining
 	o.mu.Unlock()
 	return closeNow
 }
@@ -293,20 +302,20 @@ func (o *outbox) endLocked(b []byte) {
 	if !o.flushing && len(b) > 0 {
 		n, err := o.writeFD(b)
 		if err != nil {
-			o.state = outDraining
+			o.state.set(outDraining)
 			o.cond.Broadcast()
 			return
 		}
 		b = b[n:]
 	}
 	if len(b) == 0 && !o.flushing {
-		o.state = outDraining
+		o.state.set(outDraining)
 		o.cond.Broadcast()
 		return
 	}
 	o.appendLocked(b)
 	o.budget.forceTake(len(b))
-	o.state = outEnding
+	o.state.set(outEnding)
 	o.cond.Broadcast()
 	if !o.flushing {
 		o.startFlusherLocked()
@@ -327,9 +336,9 @@ func (o *outbox) logout(reason uint16) {
 // does not read its last bytes. OnTick calls it for every connection.
 func (o *outbox) tick(now int64) {
 	o.mu.Lock()
-	due := o.state == outEnding && now > o.closeBy
+	due := o.state.get() == outEnding && now > o.closeBy
 	if due {
-		o.state = outDraining
+		o.state.set(outDraining)
 		o.cond.Broadcast()
 	}
 	o.mu.Unlock()
@@ -341,10 +350,10 @@ func (o *outbox) tick(now int64) {
 // failedLocked handles a socket error: the bytes are lost, so the
 // connection goes no further (it would otherwise go on one frame short).
 func (o *outbox) failedLocked() afterAction {
-	if o.state >= outDraining {
+	if o.state.get() >= outDraining {
 		return afterAction{}
 	}
-	o.state = outDraining
+	o.state.set(outDraining)
 	o.cond.Broadcast()
 	return afterAction{kind: doClose}
 }
@@ -398,7 +407,7 @@ func (o *outbox) startFlusherLocked() {
 func (o *outbox) flush() {
 	o.mu.Lock()
 	for {
-		if o.state >= outDraining || o.raw == nil {
+		if o.state.get() >= outDraining || o.raw == nil {
 			o.flushing = false
 			o.cond.Broadcast()
 			o.mu.Unlock()
@@ -408,9 +417,9 @@ func (o *outbox) flush() {
 			o.flushing = false
 			o.resumes++
 			o.resetQueueLocked()
-			ending := o.state == outEnding
+			ending := o.state.get() == outEnding
 			if ending {
-				o.state = outDraining
+				o.state.set(outDraining)
 			}
 			o.cond.Broadcast()
 			o.mu.Unlock()
@@ -532,7 +541,7 @@ func (o *outbox) resetQueueLocked() {
 // go of it; see the note at the top).
 func (o *outbox) release() {
 	o.mu.Lock()
-	o.state = outClosed
+	o.state.set(outClosed)
 	o.budget.give(o.queued)
 	o.blocks, o.off, o.queued = nil, 0, 0
 	switch {
@@ -553,18 +562,14 @@ func (o *outbox) release() {
 func (o *outbox) waitBelow(n int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for o.state == outOpen && o.queuedLocked() > n {
+	for o.state.get() == outOpen && o.queuedLocked() > n {
 		o.cond.Wait()
 	}
-	return o.state == outOpen
+	return o.state.get() == outOpen
 }
 
-// open reports whether writes are accepted.
-func (o *outbox) open() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.state == outOpen
-}
+// open reports whether writes are accepted. It takes no lock.
+func (o *outbox) open() bool { return o.state.get() == outOpen }
 
 // stats reports, for tests: the state, the queued bytes, whether the
 // queue is idle (the next write goes straight to the socket), how many
@@ -572,5 +577,5 @@ func (o *outbox) open() bool {
 func (o *outbox) stats() (st outState, queued int, idle bool, stalls, resumes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.state, o.queuedLocked(), !o.flushing, o.stalls, o.resumes
+	return o.state.get(), o.queuedLocked(), !o.flushing, o.stalls, o.resumes
 }
