@@ -544,9 +544,13 @@ func TestGatewayNeverReads(t *testing.T) {
 	t.Logf("other session's ack round trip p50: %v alone, %v during the flood (%d samples)", base, loaded, len(during))
 	// Generous: the flood's own acks share the two cores; what must not
 	// happen is the other session waiting behind the flooder's queue.
-	if loaded > 20*base+50*time.Millisecond {
+	if loaded > max(20*base, 200*time.Millisecond) {
 		t.Errorf("other session's ack p50 %v during the flood, %v alone", loaded, base)
 	}
+
+	// The server may still be working through the requests: the session
+	// is cut once its unread answers pass the cap, whenever that is.
+	waitFor(t, "the flooding session to be cut", 60*time.Second, func() bool { return g.cuts.Load() > 0 })
 
 	// Now read: the answers that were queued, then Logout 7, then EOF.
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
