@@ -81,12 +81,10 @@ type Gateway struct {
 	assets  map[[8]byte]*pipeline.Asset
 	batches map[uint32]*ackBatch // per asset, owned by that asset's ack goroutine
 
-	table    sessionTable
-	budget   byteBudget // every session's queued bytes
-	cuts     atomic.Int64
-	conns    atomic.Int64
-	draining atomic.Bool
-	logins   loginRules
+	table  sessionTable
+	budget byteBudget // every session's queued bytes
+	cuts   atomic.Int64
+	logins loginRules
 }
 
 // NewGateway builds the order-entry server over a running exchange's assets.
@@ -100,7 +98,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		assets:  make(map[[8]byte]*pipeline.Asset),
 		batches: make(map[uint32]*ackBatch),
 	}
-	g.server.init("gateway")
+	g.server.init("gateway", g.log)
 	g.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: g.log, fails: g.m.loginFails}
 	g.table.init(cfg.MaxConns)
 	g.budget.limit = cfg.MaxQueuedTotal
@@ -139,22 +137,10 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 // goroutines can write to the socket without the loop and never to a reused
 // fd number (see outbox.go).
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if g.conns.Add(1) > int64(g.cfg.MaxConns) || g.draining.Load() {
-		g.conns.Add(-1)
+	wfd, refuse := g.accept(c, g.cfg.MaxConns)
+	if refuse != nil {
 		g.m.refused.Inc()
-		reason := ReasonLogoutTooManyConns
-		if g.draining.Load() {
-			reason = ReasonLogoutShutdown
-		}
-		return appendLogout(nil, reason), gnet.Close
-	}
-	wfd, err := c.Dup()
-	if err != nil {
-		// Out of descriptors: as good as the connection limit.
-		g.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
-		g.conns.Add(-1)
-		g.m.refused.Inc()
-		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
+		return refuse, gnet.Close
 	}
 	s := g.table.add(c, wfd, g)
 	if s == nil {

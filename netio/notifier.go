@@ -147,8 +147,6 @@ type Notifier struct {
 	budget    byteBudget   // every connection's queued bytes
 	slowCount atomic.Int64 // slow-consumer disconnects, for tests and logs
 	conflated atomic.Int64 // public batches dropped by a loop's inbox bound
-	conns     atomic.Int64
-	draining  atomic.Bool
 	connsMu   sync.Mutex
 	connSet   map[*feedConn]struct{}
 	loops     map[gnet.EventLoop]*feedLoop // guarded by connsMu
@@ -171,7 +169,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		connSet: make(map[*feedConn]struct{}),
 		loops:   make(map[gnet.EventLoop]*feedLoop),
 	}
-	n.server.init("notifier")
+	n.server.init("notifier", n.log)
 	n.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: n.log, fails: n.m.loginFails}
 	n.budget.limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
@@ -292,21 +290,10 @@ func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
 
 // OnOpen registers a connection, or refuses it past MaxConns.
 func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if n.conns.Add(1) > int64(n.cfg.MaxConns) || n.draining.Load() {
-		n.conns.Add(-1)
+	wfd, refuse := n.accept(c, n.cfg.MaxConns)
+	if refuse != nil {
 		n.m.refused.Inc()
-		reason := wire.LogoutTooManyConns
-		if n.draining.Load() {
-			reason = wire.LogoutShutdown
-		}
-		return appendFeedLogout(nil, reason), gnet.Close
-	}
-	wfd, err := c.Dup()
-	if err != nil {
-		n.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
-		n.conns.Add(-1)
-		n.m.refused.Inc()
-		return appendFeedLogout(nil, wire.LogoutTooManyConns), gnet.Close
+		return refuse, gnet.Close
 	}
 	n.connsMu.Lock()
 	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1), wfd)

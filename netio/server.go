@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -23,7 +24,11 @@ import (
 // one (Ready and Addr are the server's own methods) and keeps its own
 // connection handling.
 type server struct {
-	name string // "order entry", "market data": for logs and errors
+	name string // "gateway", "notifier": for logs and errors
+	log  *slog.Logger
+
+	conns    atomic.Int64 // open connections
+	draining atomic.Bool  // new connections are refused with Logout(shutdown)
 
 	mu      sync.Mutex
 	eng     gnet.Engine
@@ -32,10 +37,32 @@ type server struct {
 	stopped chan struct{}
 }
 
-func (s *server) init(name string) {
-	s.name = name
+func (s *server) init(name string, log *slog.Logger) {
+	s.name, s.log = name, log
 	s.booted = make(chan struct{})
 	s.stopped = make(chan struct{})
+}
+
+// accept counts a new connection in and dups its fd for its outbox
+// (outbox.go), or returns the Logout to refuse it with: past maxConns, while
+// draining, or when no descriptor is left for the dup. OnOpen calls it.
+func (s *server) accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
+	if s.conns.Add(1) > int64(maxConns) || s.draining.Load() {
+		s.conns.Add(-1)
+		reason := wire.LogoutTooManyConns
+		if s.draining.Load() {
+			reason = wire.LogoutShutdown
+		}
+		return -1, wire.AppendLogout(nil, reason)
+	}
+	wfd, err := c.Dup()
+	if err != nil {
+		// Out of descriptors: as good as the connection limit.
+		s.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
+		s.conns.Add(-1)
+		return -1, wire.AppendLogout(nil, wire.LogoutTooManyConns)
+	}
+	return wfd, nil
 }
 
 // serveOptions is how both servers run gnet: one event loop per CPU unless
