@@ -109,6 +109,13 @@ const (
 	outClosed                   // the connection is closed: the dup is released
 )
 
+// setLocked moves the outbox to state st and wakes waitBelow. The caller
+// holds mu.
+func (o *outbox) setLocked(st outState) {
+	o.state.set(st)
+	o.cond.Broadcast()
+}
+
 // atomicState holds an outState.
 type atomicState struct{ v atomic.Uint32 }
 
@@ -302,21 +309,18 @@ func (o *outbox) endLocked(b []byte) {
 	if !o.flushing && len(b) > 0 {
 		n, err := o.writeFD(b)
 		if err != nil {
-			o.state.set(outDraining)
-			o.cond.Broadcast()
+			o.setLocked(outDraining)
 			return
 		}
 		b = b[n:]
 	}
 	if len(b) == 0 && !o.flushing {
-		o.state.set(outDraining)
-		o.cond.Broadcast()
+		o.setLocked(outDraining)
 		return
 	}
 	o.appendLocked(b)
 	o.budget.forceTake(len(b))
-	o.state.set(outEnding)
-	o.cond.Broadcast()
+	o.setLocked(outEnding)
 	if !o.flushing {
 		o.startFlusherLocked()
 	}
@@ -338,8 +342,7 @@ func (o *outbox) tick(now int64) {
 	o.mu.Lock()
 	due := o.state.get() == outEnding && now > o.closeBy
 	if due {
-		o.state.set(outDraining)
-		o.cond.Broadcast()
+		o.setLocked(outDraining)
 	}
 	o.mu.Unlock()
 	if due {
@@ -353,8 +356,7 @@ func (o *outbox) failedLocked() afterAction {
 	if o.state.get() >= outDraining {
 		return afterAction{}
 	}
-	o.state.set(outDraining)
-	o.cond.Broadcast()
+	o.setLocked(outDraining)
 	return afterAction{kind: doClose}
 }
 

@@ -213,11 +213,16 @@ type eventMark struct {
 func (m *eventMark) advance(seq uint64) {
 	m.mu.Lock()
 	m.seq = seq
+	m.wakeLocked()
+	m.mu.Unlock()
+}
+
+// wakeLocked wakes the waiters, if any.
+func (m *eventMark) wakeLocked() {
 	if m.wake != nil {
 		close(m.wake)
 		m.wake = nil
 	}
-	m.mu.Unlock()
 }
 
 // end records that the mark will not move again (the stage failed or
@@ -225,10 +230,7 @@ func (m *eventMark) advance(seq uint64) {
 func (m *eventMark) end() {
 	m.mu.Lock()
 	m.ended = true
-	if m.wake != nil {
-		close(m.wake)
-		m.wake = nil
-	}
+	m.wakeLocked()
 	m.mu.Unlock()
 }
 
