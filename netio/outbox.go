@@ -21,9 +21,8 @@ import (
 // becomes the flusher for its own bytes and calls write(2) directly, under
 // the mutex: an ack is written by the ack goroutine itself with no wake-up
 // of any other thread (what direct ack writes gained on the unloaded round
-// trip is in docs/performance.md). If
-// the socket does not take every byte (EAGAIN or a short write), the rest
-// is queued and the flusher role passes to a goroutine that waits for the
+// trip is in docs/performance.md). If the socket does not take every byte
+// (EAGAIN or a short write), the rest is queued and the flusher role passes to a goroutine that waits for the
 // socket to become writable in the Go runtime's network poller (the fd is
 // registered there on the first stall), writes the head of the queue, and
 // keeps the role until the queue is empty. Meanwhile every other writer
@@ -35,9 +34,12 @@ import (
 // for bytes held in its own outbound buffer, and that buffer keeps each
 // unsent write in its own power-of-two block from a sync.Pool (so a queue
 // of small frames costs up to twice its size plus a node per write, and the
-// pooled blocks outlive the connection). The outbox keeps one contiguous
-// queue per connection, counts it against its cap and a global budget,
-// and frees it when it empties or the connection closes.
+// pooled blocks outlive the connection). The outbox keeps its own queue of
+// fixed blocks, counts it against its cap and a global budget, and frees
+// it as it is written and when the connection closes. The cost: a flusher
+// is a goroutine woken by the runtime's poller, which a fully loaded
+// process polls less promptly than gnet's loops poll theirs
+// (docs/performance-notifier.md has the fan-out figures).
 //
 // Why the socket is written through a dup of the connection's fd: a
 // goroutine must never write to a descriptor number that may have been
@@ -88,10 +90,11 @@ type outbox struct {
 	closeBy int64        // Unix ns: an ending outbox is closed then anyway
 	cfg     *outboxHooks // what the owning server does on a close or a cut
 
-	// For tests and metrics: how many writes found the socket full (a
-	// flusher was started), and the bytes dropped by a cut.
+	// For tests: how many writes found the socket full (a flusher was
+	// started), how many flushers emptied the queue and gave the role up,
+	// and whether the outbox was cut.
 	stalls  int
-	resumes int // flushers that emptied the queue and gave the role up
+	resumes int
 	cut     bool
 
 	writeFn func(fd uintptr) bool // o.pollWrite, made once: a method value allocates
