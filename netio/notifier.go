@@ -12,9 +12,12 @@ package netio
 //   - The matcher is never slowed by a subscriber. The notifier goroutine
 //     does work proportional to the events of a batch and the number of
 //     event loops, not to the number of subscribers (see notifier_loop.go),
-//     and never waits on a socket. Each connection's unsent bytes are
-//     bounded (MaxQueuedBytes); past the bound it is sent Logout(slow
-//     consumer) and closed, and no other connection notices.
+//     and never waits on a socket, an event loop or a subscription change.
+//     Each connection's unsent bytes are bounded (MaxQueuedBytes, and
+//     MaxQueuedTotal for all); past the bound it is sent Logout(slow
+//     consumer) and closed, and no other connection notices. Each event
+//     loop's undelivered output is bounded too (MaxLoopQueue): past it
+//     the loop's public data is conflated (notifier_loop.go).
 //   - Each public message is encoded once per asset and channel and written
 //     to every subscriber from the same bytes.
 //   - The book snapshot and the level updates after it come from the same
