@@ -279,41 +279,15 @@ func (b *Book) touchAt(li int32, seq uint64) {
 	c.Qty, c.Count, c.Seq = lv.qty, lv.count, seq
 }
 
-// checkQty returns the reason qty is not a valid order quantity, or 0.
-func (b *Book) checkQty(qty int64) RejectReason {
-	switch {
-	case qty <= 0 || qty > b.cfg.MaxQty:
-		return RejectBadQuantity
-	case b.cfg.LotSize != 1 && qty%b.cfg.LotSize != 0:
-		return RejectOffLot
-	}
-	return 0
-}
-
-// checkPrice returns the reason price is not a valid limit price, or 0.
-func (b *Book) checkPrice(price int64) RejectReason {
-	switch {
-	case price <= 0 || price < b.cfg.MinPrice || price > b.cfg.MaxPrice:
-		return RejectBadPrice
-	case b.cfg.TickSize != 1 && price%b.cfg.TickSize != 0:
-		return RejectOffTick
-	}
-	return 0
-}
-
-// validNew reports whether a New command's enumerations are all known.
-func validNew(c *Command) bool {
-	return (c.Side == Buy || c.Side == Sell) &&
-		(c.Type == Limit || c.Type == Market) &&
-		(c.TIF == GTC || c.TIF == IOC || c.TIF == FOK) &&
-		c.STP < numSTPModes
-}
+// checkQty and checkPrice apply the asset's rules (check.go).
+func (b *Book) checkQty(qty int64) RejectReason     { return b.cfg.checkQty(qty) }
+func (b *Book) checkPrice(price int64) RejectReason { return b.cfg.checkPrice(price) }
 
 // submitNew applies a New command: validate, check post-only and FOK,
 // match, then rest, cancel or finish the remainder according to the type and
 // time in force.
 func (b *Book) submitNew(c *Command) {
-	if !validNew(c) {
+	if c.BadField() != FieldNone {
 		b.reject(c, RejectBadCommand)
 		return
 	}

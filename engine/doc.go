@@ -94,8 +94,9 @@
 //
 //   - idMap (idmap.go): order id -> order, an open-addressing table with
 //     4-byte slots that hold only the order index (the key is the order's
-//     id). Cancel and replace are O(1). A lookup costs 2.2 ns against 7.8 ns
-//     for a Go map[uint64]int32 (BenchmarkIDLookup, 10,000 orders).
+//     id). Cancel and replace are O(1). A lookup costs about a quarter of
+//     a Go map[uint64]int32's (BenchmarkIDLookup; figures in
+//     docs/performance-engine.md).
 //   - ladder (ladder.go): each side's levels in a slice sorted with the best
 //     price last. The best price is one load; matching pops levels off the
 //     end; creating or removing a level is a search from the top (linear for
@@ -106,22 +107,19 @@
 //     level (88-99% of rests and moves in the benchmark mixes; only 1-8% of
 //     commands create or remove a level) does not search the ladder at all.
 //
-// The price-level structure was chosen by measurement on this 2-core
-// machine (docs/performance-engine.md has the commands and the runs). To find
-// one of 400 levels by price (BenchmarkLevelLookup), a search of the ladder
-// costs 11-23 ns, priceMap 1.6 ns, a Go map 6.3 ns and a dense array indexed
-// by tick 0.5 ns. On the whole engine, measured alternately in one session
-// (best of three, ns per command): the ladder alone 68.6 on
-// BenchmarkBookMixed, 78.5 on the marketable mix and 289 on the deep book;
-// ladder plus priceMap 39.6, 50.9 and 193. A dense array indexed by tick in
-// place of priceMap (an experiment with a 2^20-tick window) gave 39.3, 53.2
-// and 287: no gain on the small books, a loss on the deep one (4 MiB of index
-// to keep in cache), and it cannot cover a band of 10^11 ticks like the
-// default assets' without a second structure for prices outside a window. A
-// B-tree was not tried: none is among the module's dependencies, and its
-// lookup (a binary search per node plus pointer chasing) is at best the
-// ladder's search, which priceMap already takes off the common path, while
-// its best-price and pop are no cheaper than the end of a slice.
+// The price-level structure was chosen by measurement
+// (docs/performance-engine.md has the commands, the runs and the
+// figures). Finding a level by price (BenchmarkLevelLookup) is several
+// times cheaper with priceMap than by searching the ladder; on the whole
+// engine, ladder plus priceMap beat the ladder alone on every mix. A dense
+// array indexed by tick in place of priceMap gained nothing on small books,
+// lost on the deep one (megabytes of index to keep in cache), and cannot
+// cover a band of 10^11 ticks like the default assets' without a second
+// structure for prices outside a window. A B-tree was not tried: none is
+// among the module's dependencies, and its lookup (a binary search per node
+// plus pointer chasing) is at best the ladder's search, which priceMap
+// already takes off the common path, while its best-price and pop are no
+// cheaper than the end of a slice.
 //
 // Side-dependent code is written without branches where it runs per command
 // (ladders indexed by Side, sideKey's multiply): sides arrive at random, so

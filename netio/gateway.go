@@ -3,10 +3,7 @@ package netio
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -29,8 +27,16 @@ type GatewayConfig struct {
 	HeartbeatInterval time.Duration // the server sends a heartbeat when it has been quiet this long
 	BusyTimeout       time.Duration // how long an order waits on a full ring before "busy"
 	MaxLoginFailures  int           // failed logins on one connection before it is closed
-	Logger            *slog.Logger
-	Registerer        prometheus.Registerer // nil: no metrics
+	// MaxQueuedBytes bounds each session's answers written but not yet
+	// taken by its socket (a client that sends and does not read); past
+	// it the session is sent Logout(unread replies) and closed. 0 means
+	// 1 MiB: well above MaxInFlight acks and rejects.
+	MaxQueuedBytes int
+	// MaxQueuedTotal bounds the queued bytes of all sessions together
+	// (0: 256 MiB); the session whose write passes it is cut the same way.
+	MaxQueuedTotal int64
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer // nil: no metrics
 }
 
 // The defaults of GatewayConfig: a zero field means its default. Commands
@@ -41,6 +47,9 @@ const (
 	DefaultIdleTimeout = 30 * time.Second
 	DefaultHeartbeat   = 5 * time.Second
 	DefaultBusyTimeout = 5 * time.Millisecond
+	// DefaultMaxQueuedBytes caps one connection's unsent bytes, on order
+	// entry and on market data alike (NotifierConfig.MaxQueuedBytes).
+	DefaultMaxQueuedBytes = 1 << 20
 )
 
 func (c *GatewayConfig) setDefaults() {
@@ -62,6 +71,12 @@ func (c *GatewayConfig) setDefaults() {
 	if c.MaxLoginFailures == 0 {
 		c.MaxLoginFailures = 3
 	}
+	if c.MaxQueuedBytes == 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.MaxQueuedTotal == 0 {
+		c.MaxQueuedTotal = 256 << 20
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -70,6 +85,7 @@ func (c *GatewayConfig) setDefaults() {
 // Gateway is the order-entry server. It is the pipeline's AckSink.
 type Gateway struct {
 	gnet.BuiltinEventEngine
+	server
 
 	cfg     GatewayConfig
 	ex      *pipeline.Exchange
@@ -78,15 +94,10 @@ type Gateway struct {
 	assets  map[[8]byte]*pipeline.Asset
 	batches map[uint32]*ackBatch // per asset, owned by that asset's ack goroutine
 
-	table    sessionTable
-	conns    atomic.Int64
-	draining atomic.Bool
-
-	engMu   sync.Mutex
-	eng     gnet.Engine
-	addr    net.Addr
-	booted  chan struct{}
-	stopped chan struct{}
+	table  sessionTable
+	budget byteBudget // every session's queued bytes
+	cuts   atomic.Int64
+	logins loginRules
 }
 
 // NewGateway builds the order-entry server over a running exchange's assets.
@@ -99,10 +110,11 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		m:       newGatewayMetrics(cfg.Registerer),
 		assets:  make(map[[8]byte]*pipeline.Asset),
 		batches: make(map[uint32]*ackBatch),
-		booted:  make(chan struct{}),
-		stopped: make(chan struct{}),
 	}
+	g.server.init("gateway", g.log)
+	g.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: g.log, fails: g.m.loginFails}
 	g.table.init(cfg.MaxConns)
+	g.budget.limit = cfg.MaxQueuedTotal
 	for _, a := range ex.Assets() {
 		g.assets[symbolKey(a.Symbol)] = a
 		g.batches[a.ID] = &ackBatch{}
@@ -112,30 +124,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 
 // Serve runs the event loops until Stop. It returns once the server is
 // stopped, with the error that stopped it, if any.
-func (g *Gateway) Serve() error {
-	defer close(g.stopped)
-	opts := []gnet.Option{
-		gnet.WithMulticore(true),
-		gnet.WithTicker(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
-	}
-	if g.cfg.Loops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(g.cfg.Loops))
-	}
-	return gnet.Run(g, "tcp://"+g.cfg.Addr, opts...)
-}
-
-// Ready is closed once the server accepts connections.
-func (g *Gateway) Ready() <-chan struct{} { return g.booted }
-
-// Addr is the address the server listens on (useful with port 0), or nil
-// before Ready.
-func (g *Gateway) Addr() net.Addr {
-	g.engMu.Lock()
-	defer g.engMu.Unlock()
-	return g.addr
-}
+func (g *Gateway) Serve() error { return g.serve(g, g.cfg.Addr, g.cfg.Loops, 0) }
 
 // Drain makes the gateway refuse new orders (reason "shutting down") while
 // the pipeline drains and acknowledges what it already has.
@@ -143,58 +132,32 @@ func (g *Gateway) Drain() { g.draining.Store(true) }
 
 // Stop logs every session out and stops the event loops.
 func (g *Gateway) Stop(ctx context.Context) error {
-	select {
-	case <-g.booted:
-	default:
+	if !g.started() {
 		return nil
 	}
-	g.table.each(func(s *session) { s.logout(g, ReasonLogoutShutdown) })
-	g.engMu.Lock()
-	eng := g.eng
-	g.engMu.Unlock()
-	err := eng.Stop(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("gateway: stop: %w", err)
-	}
-	return nil
+	g.table.each(func(s *session) { s.logout(ReasonLogoutShutdown) })
+	return g.stop(ctx)
 }
 
 // OnBoot records the engine so that Stop can reach it.
 func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
-	g.engMu.Lock()
-	g.eng = eng
-	g.addr = listenAddr(eng)
-	g.engMu.Unlock()
-	close(g.booted)
-	g.log.Info("order entry listening", "addr", g.addr)
+	g.log.Info("order entry listening", "addr", g.boot(eng))
 	return gnet.None
 }
 
 // OnOpen registers a session, or refuses the connection past MaxConns. The
-// session gets its own dup of the connection's fd, so that goroutines can
-// write to the socket without the loop and never to a reused fd number
-// (see session_writer.go).
+// session's outbox gets its own dup of the connection's fd, so that
+// goroutines can write to the socket without the loop and never to a reused
+// fd number (see outbox.go).
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if g.conns.Add(1) > int64(g.cfg.MaxConns) || g.draining.Load() {
-		g.conns.Add(-1)
+	wfd, refuse := g.accept(c, g.cfg.MaxConns)
+	if refuse != nil {
 		g.m.refused.Inc()
-		reason := ReasonLogoutTooManyConns
-		if g.draining.Load() {
-			reason = ReasonLogoutShutdown
-		}
-		return appendLogout(nil, reason), gnet.Close
+		return refuse, gnet.Close
 	}
-	wfd, err := c.Dup()
-	if err != nil {
-		// Still served: every write of the session goes through the loop.
-		g.log.Warn("cannot dup the connection's fd: writes go through the event loop", "err", err)
-		wfd = -1
-	}
-	s := g.table.add(c, wfd)
+	s := g.table.add(c, wfd, g)
 	if s == nil {
-		if wfd >= 0 {
-			unix.Close(wfd)
-		}
+		unix.Close(wfd)
 		g.conns.Add(-1)
 		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
 	}
@@ -212,7 +175,7 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
-		s.closeWriter()
+		s.out.release()
 		g.conns.Add(-1)
 		g.m.sessions.Dec()
 		if s.userID != 0 {
@@ -231,7 +194,7 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	s.touch()
-	if s.closing.Load() {
+	if !s.out.open() {
 		// A Logout is on its way out and the connection closes after
 		// it: nothing the client sends now is acted on.
 		c.Discard(-1)
@@ -244,7 +207,7 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 		c.Discard(consumed)
 	}
 	if action == gnet.Close {
-		if !s.writeFinal(c, s.reply) {
+		if !s.writeFinal(s.reply) {
 			action = gnet.None // closed by the final write's callback
 		}
 	} else if len(s.reply) > 0 {
@@ -254,8 +217,8 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 	return action
 }
 
-// OnTick logs out idle sessions, sends heartbeats to quiet ones, and pokes
-// the sessions whose writer is stuck in loop mode (session_writer.go).
+// OnTick logs out idle sessions, sends heartbeats to quiet ones, and closes
+// the sessions whose last bytes waited past the linger deadline.
 func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	idle := g.cfg.IdleTimeout.Nanoseconds()
@@ -266,11 +229,11 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 			// userName belongs to the loop (OnTick runs on its own
 			// goroutine): the remote address identifies the session.
 			g.log.Info("session idle: logging out", "remote", s.remote)
-			s.logout(g, ReasonLogoutIdle)
+			s.logout(ReasonLogoutIdle)
 		case now-s.lastSent.Load() > hb:
 			s.write(appendHeartbeat(nil))
 		}
-		s.poke()
+		s.out.tick(now)
 	})
 	return time.Second / 4, gnet.None
 }
@@ -278,7 +241,7 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 // HandleAcks implements pipeline.AckSink: it gathers the acks (or the
 // "unavailable" rejects, if the journal failed) of one committed batch per
 // session and writes each session's share with one write: straight to the
-// socket when the session's writer is in direct mode, else one AsyncWrite.
+// socket when the session's outbox is idle, else behind its queue.
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 	b := g.batches[a.ID]
 	now := time.Now().UnixNano()
@@ -310,6 +273,14 @@ func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 		b.touched[i] = nil
 	}
 	b.touched = b.touched[:0]
+}
+
+// cut logs a session whose unread answers passed its cap or the budget.
+func (g *Gateway) cut(s *session, queued int, budget bool) {
+	g.cuts.Add(1)
+	g.m.cut.Inc()
+	g.log.Warn("session does not read its answers: logging out", "remote", s.remote,
+		"queued_bytes", queued, "limit", g.cfg.MaxQueuedBytes, "budget_exhausted", budget)
 }
 
 type ackBatch struct {
@@ -344,31 +315,24 @@ func assetErrReason(err error) uint16 {
 
 var _ pipeline.AckSink = (*Gateway)(nil)
 
-// validateNew checks a new order against its asset before the ring.
-func validateNew(cfg *engine.AssetConfig, c *engine.Command) uint16 {
-	switch {
-	case c.Side != engine.Buy && c.Side != engine.Sell:
+// checkReason applies the asset's rules (engine.AssetConfig.Check, the
+// matcher's own) to cmd before the ring and returns the wire's reason, or
+// 0. The engine's reasons are the wire's 1-10 (TestEngineCodesAreWire); an
+// unknown enumeration gets the wire's finer 101-104.
+func checkReason(cfg *engine.AssetConfig, cmd *engine.Command) uint16 {
+	r := cfg.Check(cmd)
+	if r != engine.RejectBadCommand {
+		return uint16(r)
+	}
+	switch cmd.BadField() {
+	case engine.FieldSide:
 		return ReasonBadSide
-	case c.Type != engine.Limit && c.Type != engine.Market:
+	case engine.FieldType:
 		return ReasonBadType
-	case c.TIF < engine.GTC || c.TIF > engine.FOK:
+	case engine.FieldTIF:
 		return ReasonBadTIF
-	case c.STP > engine.STPDecrementCancel:
+	case engine.FieldSTP:
 		return ReasonBadSTP
 	}
-	return validateQtyPrice(cfg, c.Type == engine.Limit, c.Price, c.Qty)
-}
-
-func validateQtyPrice(cfg *engine.AssetConfig, limit bool, price, qty int64) uint16 {
-	switch {
-	case qty <= 0 || qty > cfg.MaxQty:
-		return uint16(engine.RejectBadQuantity)
-	case qty%cfg.LotSize != 0:
-		return uint16(engine.RejectOffLot)
-	case limit && (price < cfg.MinPrice || price > cfg.MaxPrice || price <= 0):
-		return uint16(engine.RejectBadPrice)
-	case limit && price%cfg.TickSize != 0:
-		return uint16(engine.RejectOffTick)
-	}
-	return 0
+	return wire.ReasonBadCommand
 }

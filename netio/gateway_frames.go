@@ -1,7 +1,6 @@
 package netio
 
 import (
-	"errors"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -21,7 +20,6 @@ func (g *Gateway) handleFrames(s *session, buf []byte) (int, gnet.Action) {
 			// The length prefix cannot be valid: the stream is lost.
 			g.log.Warn("bad frame length: closing", "remote", s.remote, "user", s.userName, "err", err)
 			s.reply = appendLogout(s.reply, ReasonLogoutBadFrame)
-			s.closing.Store(true)
 			return len(buf), gnet.Close
 		}
 		if n == 0 {
@@ -79,7 +77,6 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		s.reply = appendLogout(s.reply, ReasonLogoutUser)
-		s.closing.Store(true)
 		return gnet.Close
 	default:
 		s.reply = appendReject(s.reply, 0, ReasonUnknownType)
@@ -89,47 +86,17 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 }
 
 func (g *Gateway) rejectDecode(s *session, clientID uint64, err error) {
-	code := ReasonBadLength
-	if !errors.Is(err, wire.ErrBadLength) {
-		code = ReasonMalformed
-	}
+	code := decodeReason(err)
 	s.reply = appendReject(s.reply, clientID, code)
 	g.m.rejects(code)
 }
 
 func (g *Gateway) login(s *session, frame []byte) gnet.Action {
-	var m wire.Login
-	if err := wire.DecodeLogin(frame, &m); err != nil {
-		g.rejectDecode(s, 0, err)
-		return gnet.None
+	var closeConn bool
+	s.reply, closeConn = g.logins.login(&s.loginState, s.remote, frame, s.reply)
+	if closeConn {
+		return gnet.Close
 	}
-	if s.userID != 0 {
-		s.reply = appendLoginRejected(s.reply, ReasonLoginAlready)
-		return gnet.None
-	}
-	name := m.UserName()
-	if m.Version != wire.Version {
-		s.reply = appendLoginRejected(s.reply, ReasonLoginVersion)
-		g.log.Info("login refused: protocol version", "remote", s.remote, "user", name, "version", m.Version)
-		return gnet.None
-	}
-	id, ok := g.cfg.Users.Authenticate(name, m.KeyBytes())
-	if !ok {
-		s.failures++
-		g.m.loginFails.Inc()
-		g.log.Warn("login failed", "remote", s.remote, "user", name, "attempt", s.failures)
-		if s.failures >= g.cfg.MaxLoginFailures {
-			s.reply = appendLoginRejected(s.reply, ReasonLoginRateLimited)
-			s.reply = appendLogout(s.reply, ReasonLogoutLoginFailures)
-			s.closing.Store(true)
-			return gnet.Close
-		}
-		s.reply = appendLoginRejected(s.reply, ReasonLoginBadCredentials)
-		return gnet.None
-	}
-	s.userID, s.userName = id, name
-	s.reply = appendLoginAccepted(s.reply, id)
-	g.log.Info("login", "remote", s.remote, "user", name, "user_id", id)
 	return gnet.None
 }
 
@@ -191,7 +158,7 @@ func (g *Gateway) newOrder(s *session, m *wire.NewOrder) {
 		Price:         m.Price,
 		Qty:           m.Qty,
 	}
-	if code := validateNew(&a.Config, &cmd); code != 0 {
+	if code := checkReason(&a.Config, &cmd); code != 0 {
 		g.reject(s, m.ClientOrderID, code)
 		return
 	}
@@ -215,11 +182,11 @@ func (g *Gateway) replace(s *session, m *wire.Replace) {
 	if a == nil {
 		return
 	}
-	if code := validateQtyPrice(&a.Config, m.Price != 0, m.Price, m.Qty); code != 0 {
+	cmd := engine.Command{Kind: engine.CmdReplace, ClientOrderID: m.ClientOrderID, OrderID: m.OrderID,
+		Price: m.Price, Qty: m.Qty}
+	if code := checkReason(&a.Config, &cmd); code != 0 {
 		g.reject(s, m.ClientOrderID, code)
 		return
 	}
-	cmd := engine.Command{Kind: engine.CmdReplace, ClientOrderID: m.ClientOrderID, OrderID: m.OrderID,
-		Price: m.Price, Qty: m.Qty}
 	g.submit(s, a, &cmd)
 }

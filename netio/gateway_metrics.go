@@ -15,6 +15,7 @@ type gatewayMetrics struct {
 	rejectBy   map[uint16]prometheus.Counter
 	sessions   prometheus.Gauge
 	refused    prometheus.Counter
+	cut        prometheus.Counter
 	loginFails prometheus.Counter
 	ackLatency prometheus.Histogram
 }
@@ -37,6 +38,9 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_gateway_refused_connections_total", Help: "Connections refused (limit or shutdown).",
 		}),
+		cut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringex_gateway_unread_cut_total", Help: "Sessions logged out because they did not read their answers.",
+		}),
 		loginFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_gateway_login_failures_total", Help: "Failed login attempts.",
 		}),
@@ -52,7 +56,7 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		m.rejectBy[code] = m.rejectVec.WithLabelValues(strconv.Itoa(int(code)))
 	}
 	if reg != nil {
-		reg.MustRegister(m.ordersIn, m.acks, m.rejectVec, m.sessions, m.refused, m.loginFails, m.ackLatency)
+		reg.MustRegister(m.ordersIn, m.acks, m.rejectVec, m.sessions, m.refused, m.cut, m.loginFails, m.ackLatency)
 	}
 	return m
 }

@@ -257,9 +257,15 @@ func TestGatewayRejects(t *testing.T) {
 		rc.expectReject(c.id, c.code)
 	}
 	// The session still works, including a frame split across writes.
+	// The second half is sent only once the server has read the first
+	// (its read touched the session), so the frame really is split across
+	// reads.
 	f := wire.AppendNewOrder(nil, good)
+	s := onlySession(t, g)
+	before := s.lastRecv.Load()
 	rc.send(f[:5])
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, "the server to read the first half of a frame", 5*time.Second,
+		func() bool { return s.lastRecv.Load() != before })
 	rc.send(f[5:])
 	ack := rc.expectAck(1)
 	if pipeline.AssetOfOrder(ack.OrderID) != gwSpec.ID {
@@ -346,7 +352,8 @@ func FuzzGatewayFrames(f *testing.F) {
 	f.Add(wire.AppendReplace(nil, &wire.Replace{ClientOrderID: 1, Symbol: wire.MakeSymbol("GW"), OrderID: 5, Qty: 1}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := fuzzGateway(t)
-		s := &session{userID: 1, userName: "alice", wfd: -1}
+		s := &session{loginState: loginState{userID: 1, userName: "alice"}}
+		s.out.init(-1, 1<<20, nil, wire.LogoutUnreadReplies, &outboxHooks{close: func() {}, cut: func(int, bool) {}})
 		n, _ := g.handleFrames(s, data)
 		if n > len(data) {
 			t.Fatalf("consumed %d of %d bytes", n, len(data))

@@ -12,9 +12,12 @@ package netio
 //   - The matcher is never slowed by a subscriber. The notifier goroutine
 //     does work proportional to the events of a batch and the number of
 //     event loops, not to the number of subscribers (see notifier_loop.go),
-//     and never waits on a socket. Each connection's unsent bytes are
-//     bounded (MaxQueuedBytes); past the bound it is sent Logout(slow
-//     consumer) and closed, and no other connection notices.
+//     and never waits on a socket, an event loop or a subscription change.
+//     Each connection's unsent bytes are bounded (MaxQueuedBytes, and
+//     MaxQueuedTotal for all); past the bound it is sent Logout(slow
+//     consumer) and closed, and no other connection notices. Each event
+//     loop's undelivered output is bounded too (MaxLoopQueue): past it
+//     the loop's public data is conflated (notifier_loop.go).
 //   - Each public message is encoded once per asset and channel and written
 //     to every subscriber from the same bytes.
 //   - The book snapshot and the level updates after it come from the same
@@ -28,11 +31,7 @@ package netio
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,11 +70,24 @@ type NotifierConfig struct {
 	// limit holds both. 0 means 256.
 	ReservedFDs int
 	// MaxQueuedBytes bounds each connection's outbound queue: bytes written
-	// that the socket has not taken yet (gnet keeps them for when it is
-	// writable). A subscriber past it is sent Logout(slow consumer) and
-	// closed. It should be well above a book snapshot (at most 64 KiB) and
-	// a burst of one drain.
+	// that the socket has not taken yet (its outbox keeps them for when it
+	// is writable, at about their own size). A subscriber past it is sent
+	// Logout(slow consumer) and closed. It should be well above a book
+	// snapshot (at most 64 KiB) and a burst of one drain. 0 means 1 MiB:
+	// 10,000 subscribers a full second behind a busy asset fit in the
+	// default budget below.
 	MaxQueuedBytes int64
+	// MaxQueuedTotal bounds the queued bytes of all connections together
+	// (0: 512 MiB); the connection whose write passes it is cut as a slow
+	// consumer.
+	MaxQueuedTotal int64
+	// MaxLoopQueue bounds, in bytes, the output batches queued for one
+	// event loop that it has not drained yet (0: 16 MiB). Past it the
+	// loop's public batches are dropped (conflated) and its book and BBO
+	// subscribers are sent a fresh snapshot once it catches up; a
+	// connection whose private events do not fit is cut (Logout 3). The
+	// output consumer never waits for a loop.
+	MaxLoopQueue int
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
 	// system default). Tests use a small one to make a stall show quickly.
 	SocketSendBuffer  int
@@ -94,7 +106,13 @@ func (c *NotifierConfig) setDefaults() {
 		c.MaxConns = 16384
 	}
 	if c.MaxQueuedBytes == 0 {
-		c.MaxQueuedBytes = 8 << 20
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.MaxQueuedTotal == 0 {
+		c.MaxQueuedTotal = 512 << 20
+	}
+	if c.MaxLoopQueue == 0 {
+		c.MaxLoopQueue = 16 << 20
 	}
 	if c.ReservedFDs == 0 {
 		c.ReservedFDs = 256
@@ -116,6 +134,7 @@ func (c *NotifierConfig) setDefaults() {
 // Notifier is the market-data server. It is the pipeline's OutputSink.
 type Notifier struct {
 	gnet.BuiltinEventEngine
+	server
 
 	cfg     NotifierConfig
 	log     *slog.Logger
@@ -128,19 +147,16 @@ type Notifier struct {
 	byKey  map[wire.Symbol]*feedAsset
 
 	nextID    atomic.Uint64
+	budget    byteBudget   // every connection's queued bytes
 	slowCount atomic.Int64 // slow-consumer disconnects, for tests and logs
-	conns     atomic.Int64
-	draining  atomic.Bool
+	conflated atomic.Int64 // public batches dropped by a loop's inbox bound
 	connsMu   sync.Mutex
 	connSet   map[*feedConn]struct{}
 	loops     map[gnet.EventLoop]*feedLoop // guarded by connsMu
 	resumes   sync.WaitGroup
-
-	engMu   sync.Mutex
-	eng     gnet.Engine
-	addr    net.Addr
-	booted  chan struct{}
-	stopped chan struct{}
+	// drainHook, if set (tests), runs at the start of every drain task.
+	drainHook func()
+	logins    loginRules
 }
 
 // NewNotifier builds the market-data server. Call Init with the exchange's
@@ -155,9 +171,10 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		byKey:   make(map[wire.Symbol]*feedAsset),
 		connSet: make(map[*feedConn]struct{}),
 		loops:   make(map[gnet.EventLoop]*feedLoop),
-		booted:  make(chan struct{}),
-		stopped: make(chan struct{}),
 	}
+	n.server.init("notifier", n.log)
+	n.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: n.log, fails: n.m.loginFails}
+	n.budget.limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
 	n.batches = newFreeList[loopBatch](4096)
 	return n
@@ -174,6 +191,7 @@ func (n *Notifier) Init(assets []*pipeline.Asset) {
 	var lv []engine.Level
 	for i, a := range assets {
 		fa := newFeedAsset(a.ID, i, a.Symbol)
+		fa.events = a
 		book := a.Book()
 		for _, side := range []engine.Side{engine.Buy, engine.Sell} {
 			lv = book.Depth(side, -1, lv[:0]) // every level
@@ -220,55 +238,20 @@ func (n *Notifier) loopOf(el gnet.EventLoop) *feedLoop {
 // Stop. It returns once the server is stopped, with the error that stopped
 // it, if any.
 func (n *Notifier) Serve() error {
-	defer close(n.stopped)
 	n.raiseFileLimit()
-	opts := []gnet.Option{
-		gnet.WithMulticore(true),
-		gnet.WithTicker(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
-	}
-	if n.cfg.Loops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(n.cfg.Loops))
-	}
-	if n.cfg.SocketSendBuffer > 0 {
-		opts = append(opts, gnet.WithSocketSendBuffer(n.cfg.SocketSendBuffer))
-	}
-	if err := gnet.Run(n, "tcp://"+n.cfg.Addr, opts...); err != nil {
-		return fmt.Errorf("notifier: %w", err)
-	}
-	return nil
-}
-
-// Ready is closed once the server accepts connections.
-func (n *Notifier) Ready() <-chan struct{} { return n.booted }
-
-// Addr is the address the server listens on (useful with port 0), or nil
-// before Ready.
-func (n *Notifier) Addr() net.Addr {
-	n.engMu.Lock()
-	defer n.engMu.Unlock()
-	return n.addr
+	return n.serve(n, n.cfg.Addr, n.cfg.Loops, n.cfg.SocketSendBuffer)
 }
 
 // Stop logs every connection out and stops the event loops.
 func (n *Notifier) Stop(ctx context.Context) error {
-	select {
-	case <-n.booted:
-	default:
+	if !n.started() {
 		return nil
 	}
 	n.draining.Store(true)
 	n.eachConn(func(fc *feedConn) { fc.logout(wire.LogoutShutdown) })
-	n.engMu.Lock()
-	eng := n.eng
-	n.engMu.Unlock()
-	err := eng.Stop(ctx)
+	err := n.stop(ctx)
 	n.resumes.Wait()
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("notifier: stop: %w", err)
-	}
-	return nil
+	return err
 }
 
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, and lowers
@@ -303,50 +286,20 @@ func (n *Notifier) raiseFileLimit() {
 
 // OnBoot records the engine so that Stop can reach it.
 func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
-	n.engMu.Lock()
-	n.eng = eng
-	n.addr = listenAddr(eng)
-	n.engMu.Unlock()
-	close(n.booted)
-	n.log.Info("market data listening", "addr", n.addr, "max_conns", n.cfg.MaxConns,
-		"max_queued_bytes", n.cfg.MaxQueuedBytes)
+	n.log.Info("market data listening", "addr", n.boot(eng), "max_conns", n.cfg.MaxConns,
+		"max_queued_bytes", n.cfg.MaxQueuedBytes, "max_queued_total", n.cfg.MaxQueuedTotal)
 	return gnet.None
-}
-
-// listenAddr asks the kernel for the listener's address, which differs from
-// the configured one when the port is 0.
-func listenAddr(eng gnet.Engine) net.Addr {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(fd)
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil
-	}
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port, Zone: strconv.Itoa(int(sa.ZoneId))}
-	}
-	return nil
 }
 
 // OnOpen registers a connection, or refuses it past MaxConns.
 func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	if n.conns.Add(1) > int64(n.cfg.MaxConns) || n.draining.Load() {
-		n.conns.Add(-1)
+	wfd, refuse := n.accept(c, n.cfg.MaxConns)
+	if refuse != nil {
 		n.m.refused.Inc()
-		reason := wire.LogoutTooManyConns
-		if n.draining.Load() {
-			reason = wire.LogoutShutdown
-		}
-		return appendFeedLogout(nil, reason), gnet.Close
+		return refuse, gnet.Close
 	}
 	n.connsMu.Lock()
-	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1))
+	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1), wfd)
 	n.connSet[fc] = struct{}{}
 	n.connsMu.Unlock()
 	fc.touch()
@@ -361,13 +314,10 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	fc.closing.Store(true)
 	fc.closed = true
-	if fc.loop.busy > 0 {
-		fc.loop.dead = append(fc.loop.dead, fc)
-	} else {
-		n.dropSubscriptions(fc)
-	}
+	close(fc.done)
+	fc.out.release()
+	n.dropSubscriptions(fc)
 	n.connsMu.Lock()
 	delete(n.connSet, fc)
 	n.connsMu.Unlock()
@@ -377,14 +327,16 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// dropSubscriptions removes a closed connection from every asset. It runs
-// on the connection's loop.
+// dropSubscriptions removes a closed connection from every asset and from
+// its loop's lists. It runs on the connection's loop (OnClose runs between
+// drains: nothing on the loop walks the lists meanwhile).
 func (n *Notifier) dropSubscriptions(fc *feedConn) {
 	for _, fa := range n.assets {
 		fa.mu.Lock()
 		n.setPublic(fa, fc, 0)
 		n.unsubscribeOrders(fa, fc)
 		fa.mu.Unlock()
+		fc.loop.setMask(fc, fa.idx, 0)
 	}
 }
 
@@ -400,7 +352,8 @@ func (n *Notifier) eachConn(fn func(*feedConn)) {
 	}
 }
 
-// OnTick sends heartbeats to quiet connections and closes idle ones.
+// OnTick sends heartbeats to quiet connections, closes idle ones, and
+// closes those whose last bytes waited past the linger deadline.
 func (n *Notifier) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	hb := n.cfg.HeartbeatInterval.Nanoseconds()
@@ -412,8 +365,9 @@ func (n *Notifier) OnTick() (time.Duration, gnet.Action) {
 			fc.logout(wire.LogoutIdle)
 		case now-fc.lastSent.Load() > hb:
 			fc.lastSent.Store(now)
-			fc.c.AsyncWrite(appendFeedHeartbeat(nil), nil)
+			fc.out.write(appendFeedHeartbeat(nil))
 		}
+		fc.out.tick(now)
 	})
 	return time.Second / 4, gnet.None
 }

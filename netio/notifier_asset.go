@@ -39,25 +39,36 @@ func channelName(ch channel) string {
 	return "unknown"
 }
 
+// eventsWaiter is the pipeline's notification of what the event journal
+// holds (*pipeline.Asset).
+type eventsWaiter interface {
+	// WaitEventsJournaled waits until the event journal holds every event
+	// up to seq; false if the event journal stage stopped or failed
+	// first, timeout passed, or cancel was closed.
+	WaitEventsJournaled(seq uint64, timeout time.Duration, cancel <-chan struct{}) bool
+}
+
 // feedAsset is the notifier's state for one asset.
 //
 // mu is held by the asset's notifier goroutine for a whole output batch
 // (apply the level changes, encode, route, queue a loopBatch per event
-// loop) and by the event loops and resumes to change subscriptions. That
-// one lock makes a book snapshot consistent with the increments after it:
-// the snapshot is read from the depth picture, written, and the subscriber
-// marked to skip every batch up to the current one, with no batch in
-// between.
+// loop) and, briefly, by the event loops and resumes to change
+// subscriptions. That one lock makes a book snapshot consistent with the
+// increments after it: the snapshot is read from the depth picture and
+// queued on the subscriber's loop as a control batch under the lock, so it
+// sits in the loop's inbox after every batch it covers and before every
+// later one (notifier_loop.go). Nothing holding mu waits for a loop or a
+// socket.
 type feedAsset struct {
 	id     uint32
 	idx    int
 	symbol string
 	key    wire.Symbol
+	events eventsWaiter // the pipeline asset: resumes wait on its event journal
 
 	mu      sync.Mutex
 	bids    depthSide
 	asks    depthSide
-	batch   uint64 // the number of the last output batch applied
 	lastSeq uint64 // the last event sequence applied
 	lastBid depthLevel
 	lastAsk depthLevel
@@ -253,7 +264,7 @@ func (n *Notifier) routePrivate(fa *feedAsset, ev *engine.Event, user uint32, ma
 		ca := &fc.assets[fa.idx]
 		if ca.recovering {
 			if len(ca.held) >= maxHeld {
-				fc.slowConsumer(fc.outbound.Load())
+				fc.fallBehind()
 				continue
 			}
 			ca.held = append(ca.held, heldEvent{ev: *ev, maker: maker})
@@ -293,18 +304,125 @@ func (fa *feedAsset) addLoop(fl *feedLoop) {
 	fa.loops[fl.idx] = fl
 }
 
-// setPublic changes fc's public channels on fa to mask (a combination of
-// 1<<chTrades, 1<<chBook and 1<<chBBO). The caller holds fa.mu and runs on
-// fc's loop, having drained the loop's inbox (so that the change applies
-// from the next batch exactly).
+// changeSubscription adds (add) or drops the channels of a Subscribe or
+// Unsubscribe of fc on fa. Under the asset's lock it changes the asset's
+// counts, so the next batch is encoded for fc's new channels, and queues on
+// fc's loop a control batch with the loop-list change and, for a Subscribe,
+// ack completed with the sequence, the book snapshot and the BBO asked for:
+// the loop applies the change and writes the reply between the last batch
+// before it and the first after it. Loop only.
+func (n *Notifier) changeSubscription(fc *feedConn, fa *feedAsset, channels uint8, add bool, depth int, ack *wire.Subscribed) {
+	n.sendReply(fc) // earlier replies go first
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	ca := &fc.assets[fa.idx]
+	mask := ca.amask &^ publicMask(channels)
+	if add {
+		mask = ca.amask | publicMask(channels)
+	}
+	n.setPublic(fa, fc, mask)
+	if channels&wire.ChanOrders != 0 {
+		if add {
+			n.subscribeOrders(fa, fc)
+		} else {
+			n.unsubscribeOrders(fa, fc)
+		}
+	}
+	b := n.getBatch()
+	b.fa, b.control = fa, true
+	b.ctl = append(b.ctl, maskChange{fc: fc, ai: fa.idx, mask: mask})
+	if ack != nil {
+		// Subscriptions add up: Subscribed reports every channel in force.
+		ack.Channels = channelsInForce(ca)
+		ack.Seq = fa.lastSeq
+		fa.scratch = wire.AppendSubscribed(fa.scratch[:0], ack)
+		msgs := 1
+		if channels&wire.ChanBook != 0 {
+			ca.depth = int32(depth)
+			fa.scratch = appendFeedSnapshot(fa.scratch, fa, depth)
+			msgs++
+		}
+		if channels&wire.ChanBBO != 0 {
+			fa.scratch = appendFeedBBO(fa.scratch, fa, fa.lastBid, fa.lastAsk, fa.lastSeq)
+			msgs++
+		}
+		b.addPriv(fc, fa.scratch, msgs, 0)
+	}
+	fc.ctlQueued++
+	fc.loop.push(b)
+}
+
+// channelsInForce returns the wire channel bits of the subscriptions ca
+// holds, as the asset counts them. The caller holds the asset's lock.
+func channelsInForce(ca *connAsset) uint8 {
+	var ch uint8
+	for _, c := range [...]struct {
+		pub  channel
+		wire uint8
+	}{{chTrades, wire.ChanTrades}, {chBook, wire.ChanBook}, {chBBO, wire.ChanBBO}} {
+		if ca.amask&(1<<c.pub) != 0 {
+			ch |= c.wire
+		}
+	}
+	if ca.priv {
+		ch |= wire.ChanOrders
+	}
+	return ch
+}
+
+// resync sends fl's book and BBO subscribers of asset index ai a fresh
+// snapshot after the loop's inbox dropped public batches of the asset
+// (conflation): under the asset's lock it ends the dropping and queues the
+// snapshots as a control batch, so the updates after them follow exactly.
+// Loop only.
+func (n *Notifier) resync(fl *feedLoop, ai int) {
+	fa := n.assets[ai]
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	fl.mu.Lock()
+	fl.stale[ai] = false
+	fl.mu.Unlock()
+	b := n.getBatch()
+	b.fa, b.control = fa, true
+	const bookBBO = 1<<chBook | 1<<chBBO
+	for m := 1; m < numMasks; m++ {
+		if m&bookBBO == 0 {
+			continue
+		}
+		for _, fc := range fl.subs[ai][m] {
+			ca := &fc.assets[ai]
+			msgs := 0
+			fa.scratch = fa.scratch[:0]
+			if m&(1<<chBook) != 0 {
+				fa.scratch = appendFeedSnapshot(fa.scratch, fa, int(ca.depth))
+				msgs++
+			}
+			if m&(1<<chBBO) != 0 {
+				fa.scratch = appendFeedBBO(fa.scratch, fa, fa.lastBid, fa.lastAsk, fa.lastSeq)
+				msgs++
+			}
+			b.addPriv(fc, fa.scratch, msgs, 0)
+		}
+	}
+	fl.push(b)
+	n.log.Warn("market data: an event loop fell behind: public batches dropped, snapshots resent",
+		"asset", fa.symbol, "loop", fl.idx, "conns", len(b.items))
+}
+
+// setPublic changes the public channels the asset counts for fc to mask (a
+// combination of 1<<chTrades, 1<<chBook and 1<<chBBO): from the next batch
+// on, the combinations fc needs are encoded and fc's loop gets the batch.
+// The loop's own lists follow through a control batch (changeSubscription)
+// or, for a closed connection, at once (dropSubscriptions). The caller
+// holds fa.mu.
 func (n *Notifier) setPublic(fa *feedAsset, fc *feedConn, mask uint8) {
 	ca := &fc.assets[fa.idx]
-	old := ca.mask
+	old := ca.amask
 	if mask == old {
 		return
 	}
 	fa.addLoop(fc.loop)
-	fc.loop.setMask(fc, fa.idx, mask)
+	ca.amask = mask
 	if old != 0 {
 		fa.masks[old]--
 	}

@@ -38,10 +38,11 @@ func (s *sharedBuf) release() {
 
 // feedConn is one market-data connection.
 //
-// Ownership: everything above the atomics is the connection's event loop's
-// (login, subscriptions to public channels and the write being gathered);
-// assets[i].priv, recovering and held belong to asset i's lock; the
-// atomics are read anywhere.
+// Ownership: everything above out is the connection's event loop's (login,
+// subscriptions to public channels as the loop's lists hold them, and the
+// write being gathered); assets[i].amask, depth, priv, recovering and held
+// belong to asset i's lock; every byte sent goes through out, which any
+// goroutine may use (outbox.go).
 type feedConn struct {
 	n      *Notifier
 	c      gnet.Conn
@@ -49,12 +50,14 @@ type feedConn struct {
 	id     uint64
 	remote string
 
-	userID   uint32
-	userName string
-	failures int
-	reply    []byte // replies produced while decoding one read
-	closed   bool   // OnClose has run
-	assets   []connAsset
+	loginState
+	reply  []byte // replies produced while decoding one read
+	closed bool   // OnClose has run
+	assets []connAsset
+	// ctlQueued counts this connection's subscription changes queued on
+	// its loop and not yet applied: while any is, replies go through the
+	// loop's inbox too, behind them.
+	ctlQueued int
 
 	// The write being gathered by a drain of the event loop: the shared
 	// and private buffers it is made of, and wbuf, where they are joined
@@ -67,23 +70,27 @@ type feedConn struct {
 	wbuf   []byte
 	pend   []int32 // the private items of the batch being drained
 
-	closing    atomic.Bool
-	lastSent   atomic.Int64 // Unix ns of the last write
-	lastRecv   atomic.Int64 // Unix ns of the last inbound bytes
-	outbound   atomic.Int64 // the loop's unsent bytes after the last write
-	replayBusy atomic.Bool  // a replay segment is queued and not yet written
+	out      outbox
+	done     chan struct{} // closed by OnClose: ends a resume's waits
+	lastSent atomic.Int64  // Unix ns of the last write
+	lastRecv atomic.Int64  // Unix ns of the last inbound bytes
 }
 
 // connAsset is a connection's state for one asset.
 type connAsset struct {
-	// Loop-owned: the public channels subscribed (a combination of the
-	// chTrades, chBook and chBBO bits) and 1 + the index in the loop's
-	// list for that combination (0: none).
+	// Loop-owned: the public channels the loop's lists hold the
+	// connection under (a combination of the chTrades, chBook and chBBO
+	// bits) and 1 + the index in the loop's list for that combination
+	// (0: none).
 	mask uint8
 	pos  int32
 
-	// Guarded by the asset's lock: the private subscription and the
-	// events held while a resume reads the journal.
+	// Guarded by the asset's lock: the public channels as the asset counts
+	// them (ahead of mask while a change is queued on the loop), the book
+	// depth asked for, the private subscription and the events held while
+	// a resume reads the journal.
+	amask      uint8
+	depth      int32
 	priv       bool
 	recovering bool
 	held       []heldEvent
@@ -95,11 +102,16 @@ type heldEvent struct {
 	maker bool
 }
 
-func newFeedConn(n *Notifier, c gnet.Conn, loop *feedLoop, id uint64) *feedConn {
-	fc := &feedConn{n: n, c: c, loop: loop, id: id, assets: make([]connAsset, len(n.assets))}
+func newFeedConn(n *Notifier, c gnet.Conn, loop *feedLoop, id uint64, wfd int) *feedConn {
+	fc := &feedConn{n: n, c: c, loop: loop, id: id, assets: make([]connAsset, len(n.assets)),
+		done: make(chan struct{})}
 	if a := c.RemoteAddr(); a != nil {
 		fc.remote = a.String()
 	}
+	fc.out.init(wfd, int(n.cfg.MaxQueuedBytes), &n.budget, wire.LogoutSlowConsumer, &outboxHooks{
+		close: func() { _ = c.Close() },
+		cut:   func(queued int, budget bool) { n.slowConsumer(fc, queued, budget) },
+	})
 	return fc
 }
 
@@ -115,22 +127,16 @@ func (fc *feedConn) add(b []byte, msgs int) {
 // maxKeptWriteBuf bounds the join buffer a connection keeps between writes.
 const maxKeptWriteBuf = 64 << 10
 
-// writeGathered writes what the drain gathered with one write. The socket
-// takes what it can and gnet keeps the rest for when it is writable; if
-// what is left unsent passes the limit, before or after the write, the
-// subscriber is too slow and is disconnected. Loop only. It reports the
-// bytes and messages written.
+// writeGathered writes what the drain gathered with one write through the
+// outbox, which sends what the socket takes and queues the rest; past the
+// outbox's cap the subscriber is too slow and is cut (Logout 3). Loop
+// only. It reports the bytes and messages written.
 func (fc *feedConn) writeGathered() (bytes, msgs int) {
 	defer func() {
 		clear(fc.iov)
 		fc.iov, fc.iovN, fc.iovMsg, fc.dirty = fc.iov[:0], 0, 0, false
 	}()
-	if fc.closed || fc.closing.Load() || fc.iovN == 0 {
-		return 0, 0
-	}
-	limit := fc.n.cfg.MaxQueuedBytes
-	if unsent := int64(fc.c.OutboundBuffered()); unsent > limit {
-		fc.slowConsumer(unsent)
+	if fc.closed || fc.iovN == 0 {
 		return 0, 0
 	}
 	out := fc.iov[0]
@@ -141,57 +147,38 @@ func (fc *feedConn) writeGathered() (bytes, msgs int) {
 		}
 		out = fc.wbuf
 	}
-	if _, err := fc.c.Write(out); err != nil {
-		return 0, 0 // gnet closes the connection
-	}
+	ok := fc.out.write(out)
 	if cap(fc.wbuf) > maxKeptWriteBuf {
 		fc.wbuf = nil // a burst: do not keep its buffer for every connection
 	}
-	unsent := int64(fc.c.OutboundBuffered())
-	fc.outbound.Store(unsent)
-	fc.lastSent.Store(time.Now().UnixNano())
-	if unsent > limit {
-		fc.slowConsumer(unsent)
+	if !ok {
+		return 0, 0
 	}
+	fc.lastSent.Store(time.Now().UnixNano())
 	return fc.iovN, fc.iovMsg
 }
 
-// writeNow writes b at once. Loop only.
-func (fc *feedConn) writeNow(b []byte) {
-	if fc.closed || fc.closing.Load() || len(b) == 0 {
-		return
-	}
-	fc.c.Write(b)
-	fc.lastSent.Store(time.Now().UnixNano())
-	fc.n.m.out(len(b), 1)
+// slowConsumer is the outbox's cut hook: fc passed its cap or the budget.
+func (n *Notifier) slowConsumer(fc *feedConn, queued int, budget bool) {
+	n.m.slow.Inc()
+	n.slowCount.Add(1)
+	n.log.Warn("slow consumer: disconnecting", "remote", fc.remote, "conn", fc.id,
+		"queued_bytes", queued, "limit", n.cfg.MaxQueuedBytes, "budget_exhausted", budget)
 }
 
-// slowConsumer disconnects a subscriber whose outbound queue is full.
-func (fc *feedConn) slowConsumer(unsent int64) {
-	if !fc.closing.CompareAndSwap(false, true) {
+// fallBehind cuts a connection whose private events cannot be delivered
+// (its loop is too far behind, or a resume holds too many live events).
+// Any goroutine.
+func (fc *feedConn) fallBehind() {
+	if !fc.out.open() {
 		return
 	}
 	fc.n.m.slow.Inc()
 	fc.n.slowCount.Add(1)
-	fc.n.log.Warn("slow consumer: disconnecting", "remote", fc.remote, "user", fc.userName,
-		"unsent_bytes", unsent, "limit", fc.n.cfg.MaxQueuedBytes)
-	fc.logoutAndClose(wire.LogoutSlowConsumer)
+	fc.n.log.Warn("slow consumer: private events fell behind: disconnecting", "remote", fc.remote, "conn", fc.id)
+	fc.out.logout(wire.LogoutSlowConsumer)
 }
 
 // logout sends a Logout with reason and closes the connection once it is
 // written. Safe from any goroutine; only the first call has an effect.
-func (fc *feedConn) logout(reason uint16) {
-	if !fc.closing.CompareAndSwap(false, true) {
-		return
-	}
-	fc.logoutAndClose(reason)
-}
-
-func (fc *feedConn) logoutAndClose(reason uint16) {
-	msg := appendFeedLogout(nil, reason)
-	if err := fc.c.AsyncWrite(msg, closeAfterWrite); err != nil {
-		fc.c.Close()
-	}
-}
-
-func closeAfterWrite(c gnet.Conn, _ error) error { return c.Close() }
+func (fc *feedConn) logout(reason uint16) { fc.out.logout(reason) }

@@ -1,7 +1,6 @@
 package netio
 
 import (
-	"context"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -17,8 +16,12 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	fc.touch()
-	fc.loop.enter()
-	defer fc.loop.leave()
+	if !fc.out.open() {
+		// A Logout is on its way out and the connection closes after
+		// it: nothing the client sends now is acted on.
+		c.Discard(-1)
+		return gnet.None
+	}
 	buf, _ := c.Peek(-1)
 	off := 0
 	action := gnet.None
@@ -28,7 +31,6 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 			// The length prefix cannot be valid: the stream is lost.
 			n.log.Warn("market data: bad frame length: closing", "remote", fc.remote, "user", fc.userName, "err", err)
 			fc.reply = wire.AppendLogout(fc.reply, wire.LogoutBadFrame)
-			fc.closing.Store(true)
 			off, action = len(buf), gnet.Close
 			break
 		}
@@ -42,17 +44,35 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 		off = len(buf)
 	}
 	c.Discard(off)
+	if action == gnet.Close {
+		// The last bytes: the close follows them out (the outbox closes
+		// the connection if the socket does not take them now).
+		closeNow := fc.out.end(fc.reply)
+		fc.reply = fc.reply[:0]
+		if !closeNow {
+			action = gnet.None
+		}
+		return action
+	}
 	n.sendReply(fc)
 	return action
 }
 
-// sendReply writes the replies gathered so far. Loop only.
+// sendReply writes the replies gathered so far: through the outbox, or
+// behind the connection's queued subscription changes if it has any (see
+// notifier_loop.go). Loop only.
 func (n *Notifier) sendReply(fc *feedConn) {
 	if len(fc.reply) == 0 {
 		return
 	}
-	if !fc.closed {
-		fc.c.Write(fc.reply)
+	switch {
+	case fc.closed:
+	case fc.ctlQueued > 0:
+		b := n.getBatch()
+		b.control = true
+		b.addPriv(fc, fc.reply, 1, 0)
+		fc.loop.push(b)
+	case fc.out.write(fc.reply):
 		fc.lastSent.Store(time.Now().UnixNano())
 		n.m.out(len(fc.reply), 1)
 	}
@@ -95,7 +115,6 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		fc.reply = wire.AppendLogout(fc.reply, wire.LogoutUserRequest)
-		fc.closing.Store(true)
 		return gnet.Close
 	default:
 		fc.reply = wire.AppendReject(fc.reply, 0, wire.ReasonUnknownType)
@@ -104,53 +123,17 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 }
 
 func (n *Notifier) rejectDecode(fc *feedConn, err error) {
-	code := wire.ReasonMalformed
-	if err == wire.ErrBadLength {
-		code = wire.ReasonBadLength
-	}
-	fc.reply = wire.AppendReject(fc.reply, 0, code)
+	fc.reply = wire.AppendReject(fc.reply, 0, decodeReason(err))
 }
 
 // login authenticates against the same users as order entry. A logged-in
 // connection may subscribe to its own order events.
 func (n *Notifier) login(fc *feedConn, frame []byte) gnet.Action {
-	var m wire.Login
-	if err := wire.DecodeLogin(frame, &m); err != nil {
-		n.rejectDecode(fc, err)
-		return gnet.None
+	var closeConn bool
+	fc.reply, closeConn = n.logins.login(&fc.loginState, fc.remote, frame, fc.reply)
+	if closeConn {
+		return gnet.Close
 	}
-	if fc.userID != 0 {
-		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginAlready)
-		return gnet.None
-	}
-	name := m.UserName()
-	if m.Version != wire.Version {
-		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginBadVersion)
-		n.log.Info("market data login refused: protocol version", "remote", fc.remote, "user", name, "version", m.Version)
-		return gnet.None
-	}
-	var id uint32
-	ok := false
-	if n.cfg.Users != nil {
-		id, ok = n.cfg.Users.Authenticate(name, m.KeyBytes())
-	}
-	if !ok {
-		fc.failures++
-		n.m.loginFails.Inc()
-		n.log.Warn("market data login failed", "remote", fc.remote, "user", name, "attempt", fc.failures)
-		if fc.failures >= n.cfg.MaxLoginFailures {
-			fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginRateLimited)
-			fc.reply = wire.AppendLogout(fc.reply, wire.LogoutLoginFailures)
-			fc.closing.Store(true)
-			return gnet.Close
-		}
-		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginBadCredentials)
-		return gnet.None
-	}
-	fc.userID, fc.userName = id, name
-	acc := wire.LoginAccepted{UserID: id, ServerTime: time.Now().UnixNano()}
-	fc.reply = wire.AppendLoginAccepted(fc.reply, &acc)
-	n.log.Info("market data login", "remote", fc.remote, "user", name, "user_id", id)
 	return gnet.None
 }
 
@@ -184,11 +167,9 @@ func publicMask(channels uint8) uint8 {
 }
 
 // subscribe answers Subscribed, then the book snapshot and the current BBO
-// if asked for. Under the asset's lock it first drains the loop's inbox,
-// so that every batch already applied to the depth picture has gone out
-// under the old subscription and the next one is the first after the
-// snapshot. Subscribing to the book again sends a fresh snapshot (how a
-// client recovers from a gap).
+// if asked for, through the loop's inbox (changeSubscription), so that the
+// snapshot is followed by exactly the updates after it. Subscribing to the
+// book again sends a fresh snapshot (how a client recovers from a gap).
 func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 	fa := n.asset(fc, m.Symbol)
 	switch {
@@ -201,63 +182,20 @@ func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 		n.subRejected(fc, m.Symbol, wire.SubNotLoggedIn)
 		return
 	}
-	n.sendReply(fc) // earlier replies go before the drain's writes
-	fa.mu.Lock()
-	defer fa.mu.Unlock()
-	fc.loop.Run(context.Background())
-	n.setPublic(fa, fc, fc.assets[fa.idx].mask|publicMask(m.Channels))
-	if m.Channels&wire.ChanOrders != 0 {
-		n.subscribeOrders(fa, fc)
-	}
-	ack := wire.Subscribed{Symbol: fa.key, Channels: n.channelsInForce(fa, fc), Seq: fa.lastSeq}
-	fc.reply = wire.AppendSubscribed(fc.reply, &ack)
-	if m.Channels&wire.ChanBook != 0 {
-		fc.reply = appendFeedSnapshot(fc.reply, fa, int(m.Depth))
-	}
-	if m.Channels&wire.ChanBBO != 0 {
-		fc.reply = appendFeedBBO(fc.reply, fa, fa.lastBid, fa.lastAsk, fa.lastSeq)
-	}
-	// Written before the lock is released: no batch can come between.
-	n.sendReply(fc)
+	ack := wire.Subscribed{Symbol: fa.key, Channels: m.Channels}
+	n.changeSubscription(fc, fa, m.Channels, true, int(m.Depth), &ack)
 }
 
-// channelsInForce returns the wire channel bits fc is subscribed to on
-// fa: what Subscribed reports, since subscriptions add up. The caller holds
-// fa.mu.
-func (n *Notifier) channelsInForce(fa *feedAsset, fc *feedConn) uint8 {
-	ca := &fc.assets[fa.idx]
-	var ch uint8
-	for _, c := range [...]struct {
-		pub  channel
-		wire uint8
-	}{{chTrades, wire.ChanTrades}, {chBook, wire.ChanBook}, {chBBO, wire.ChanBBO}} {
-		if ca.mask&(1<<c.pub) != 0 {
-			ch |= c.wire
-		}
-	}
-	if ca.priv {
-		ch |= wire.ChanOrders
-	}
-	return ch
-}
-
-// unsubscribe drops channels; like subscribe, it drains the loop first, so
-// that nothing already applied is lost for the channels that remain. It is
-// never answered (docs/protocol.md): an unknown asset or a channel not
-// subscribed to changes nothing.
+// unsubscribe drops channels; like subscribe, the change reaches the loop's
+// lists through its inbox, so nothing already applied is lost for the
+// channels that remain. It is never answered (docs/protocol.md): an
+// unknown asset or a channel not subscribed to changes nothing.
 func (n *Notifier) unsubscribe(fc *feedConn, m *wire.Unsubscribe) {
 	fa := n.byKey[wire.MakeSymbol(m.Symbol.String())]
 	if fa == nil {
 		return
 	}
-	n.sendReply(fc)
-	fa.mu.Lock()
-	defer fa.mu.Unlock()
-	fc.loop.Run(context.Background())
-	n.setPublic(fa, fc, fc.assets[fa.idx].mask&^publicMask(m.Channels))
-	if m.Channels&wire.ChanOrders != 0 {
-		n.unsubscribeOrders(fa, fc)
-	}
+	n.changeSubscription(fc, fa, m.Channels, false, 0, nil)
 }
 
 // resume answers Subscribed (orders, from the client's sequence) and
@@ -274,13 +212,17 @@ func (n *Notifier) resume(fc *feedConn, m *wire.Resume) {
 		n.subRejected(fc, m.Symbol, wire.SubUnavailable)
 		return
 	}
-	if !n.startResume(fc, fa, m.After) {
+	upto, ok := n.startResume(fc, fa)
+	if !ok {
 		n.log.Info("market data resume refused: one is already running", "user", fc.userName, "asset", fa.symbol)
 		n.subRejected(fc, m.Symbol, wire.SubUnavailable)
 		return
 	}
-	// The reader's first events reach this loop as a task, which runs
-	// after this read is handled: the answer goes first.
+	// The answer goes out (or is queued on the loop) before the reader
+	// starts, so it precedes the first replayed event.
 	ack := wire.Subscribed{Symbol: fa.key, Channels: wire.ChanOrders, Seq: m.After}
 	fc.reply = wire.AppendSubscribed(fc.reply, &ack)
+	n.sendReply(fc)
+	n.resumes.Add(1)
+	go n.replay(fc, fa, m.After, upto)
 }

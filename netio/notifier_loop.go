@@ -28,10 +28,27 @@ import (
 // channels' messages in event order, with the offset where each event's
 // messages start; a connection with private messages in a batch gets each
 // spliced in right after its event's public messages. So every connection
-// sees each asset's messages in sequence order, across channels. A
-// subscription change drains the inbox first, under the asset's lock, so
-// that it applies exactly from the next batch (and a book snapshot written
-// then is followed by exactly the updates after it).
+// sees each asset's messages in sequence order, across channels.
+//
+// Subscription changes travel through the same inbox: a Subscribe or
+// Unsubscribe changes the asset's counts (which channel combinations the
+// next batch is encoded for) and queues a control batch (the loop-list
+// change and the reply, book snapshot included) under the asset's lock.
+// The control batch therefore sits after every batch already applied to
+// the depth picture and before every later one, and the loop applies the
+// change exactly there: a snapshot is followed by exactly the updates
+// after it. Nothing drains an inbox under an asset's lock, so the asset's
+// output consumer never waits for an event loop.
+//
+// Bound: a loop's inbox is bounded in bytes (MaxLoopQueue). A batch that
+// would pass the bound conflates the asset: the public parts of its queued
+// batches and of every later one are dropped until the loop drains, and the
+// loop then sends its book and BBO subscribers of the asset a fresh
+// snapshot (queued under the asset's lock, so updates follow it exactly;
+// trade subscribers see a gap in the sequence). Private messages cannot be
+// dropped: a connection whose private messages do not fit even then is cut
+// with Logout 3. Control batches always go in (they are small, one per
+// request the loop itself read).
 
 // loopBatch is one asset batch for one event loop.
 type loopBatch struct {
@@ -41,7 +58,42 @@ type loopBatch struct {
 	items  []privItem           // who gets which part of priv
 	recv   int64                // when the notifier received the batch, Unix ns
 	evTime int64                // the oldest event time of the batch, Unix ns (0: none)
-	replay bool                 // a resume segment: clears the connection's replayBusy
+	// ctl lists the loop-list changes of a control batch, applied before
+	// its private items are written; control batches are never dropped.
+	ctl     []maskChange
+	control bool
+	written chan<- struct{} // a resume segment: told once the batch is written
+}
+
+// maskChange moves fc to the loop's list for asset index ai and mask.
+type maskChange struct {
+	fc   *feedConn
+	ai   int
+	mask uint8
+}
+
+// size is what the batch counts against its loop's inbox bound.
+func (b *loopBatch) size() int {
+	n := len(b.priv) + len(b.items)*32
+	for _, sb := range b.pub {
+		if sb != nil {
+			n += len(sb.b)
+		}
+	}
+	return n
+}
+
+// dropPublic releases the batch's public buffers (conflation).
+func (b *loopBatch) dropPublic() bool {
+	dropped := false
+	for i, sb := range b.pub {
+		if sb != nil {
+			sb.release()
+			b.pub[i] = nil
+			dropped = true
+		}
+	}
+	return dropped
 }
 
 // privItem addresses priv[from:to] to one connection; seg is the event
@@ -61,8 +113,9 @@ func (b *loopBatch) reset() {
 		}
 	}
 	clear(b.items)
-	b.fa, b.priv, b.items = nil, b.priv[:0], b.items[:0]
-	b.recv, b.evTime, b.replay = 0, 0, false
+	clear(b.ctl)
+	b.fa, b.priv, b.items, b.ctl = nil, b.priv[:0], b.items[:0], b.ctl[:0]
+	b.recv, b.evTime, b.control, b.written = 0, 0, false, nil
 }
 
 // addPriv appends private messages (already encoded in msg) for fc, of
@@ -84,45 +137,41 @@ type feedLoop struct {
 	idx int
 	el  gnet.EventLoop
 
-	mu        sync.Mutex
-	inbox     []*loopBatch
-	scheduled bool // a drain task is queued and has not taken the inbox yet
+	mu         sync.Mutex
+	inbox      []*loopBatch
+	inboxBytes int
+	scheduled  bool   // a drain task is queued and has not taken the inbox yet
+	stale      []bool // by asset index: public batches are being dropped (conflation)
 
 	// Loop-owned.
 	work    []*loopBatch
 	subs    [][numMasks][]*feedConn // by asset index and channel combination
 	dirty   []*feedConn
 	pending []*feedConn // connections with private messages in the batch being drained
-	// busy counts the notifier code running on the loop that may write:
-	// gnet closes a connection whose write fails at once, calling OnClose
-	// inside the write, so OnClose leaves the connections it closes in
-	// dead for the outermost leave, instead of changing lists being walked
-	// (or taking an asset lock the writer may hold).
-	busy int
-	dead []*feedConn
-}
-
-// enter and leave bracket loop code that writes; they nest.
-func (fl *feedLoop) enter() { fl.busy++ }
-
-func (fl *feedLoop) leave() {
-	if fl.busy--; fl.busy > 0 {
-		return
-	}
-	for i, fc := range fl.dead {
-		fl.n.dropSubscriptions(fc)
-		fl.dead[i] = nil
-	}
-	fl.dead = fl.dead[:0]
+	resync  []int       // asset indexes to send fresh snapshots for after this drain
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
-	return &feedLoop{n: n, idx: idx, el: el, subs: make([][numMasks][]*feedConn, len(n.assets))}
+	return &feedLoop{n: n, idx: idx, el: el, subs: make([][numMasks][]*feedConn, len(n.assets)),
+		stale: make([]bool, len(n.assets))}
 }
 
-// push queues b and makes sure a drain task will take it. Any goroutine.
+// push queues b and makes sure a drain task will take it. Any goroutine;
+// the notifier goroutines call it under their asset's lock. It never
+// waits for the loop: past the inbox bound it drops public data and cuts
+// connections instead (see the note at the top).
 func (fl *feedLoop) push(b *loopBatch) {
 	fl.mu.Lock()
+	if !b.control && b.fa != nil {
+		ai := b.fa.idx
+		if fl.stale[ai] && b.dropPublic() {
+			fl.n.conflated.Add(1)
+		}
+		if fl.inboxBytes+b.size() > fl.n.cfg.MaxLoopQueue {
+			fl.conflateLocked(b)
+		}
+	}
+	fl.inboxBytes += b.size()
 	fl.inbox = append(fl.inbox, b)
 	schedule := !fl.scheduled
 	fl.scheduled = true
@@ -134,7 +183,7 @@ func (fl *feedLoop) push(b *loopBatch) {
 		// The engine is shutting down: nothing will drain the inbox.
 		fl.mu.Lock()
 		work := fl.inbox
-		fl.inbox, fl.scheduled = nil, false
+		fl.inbox, fl.scheduled, fl.inboxBytes = nil, false, 0
 		fl.mu.Unlock()
 		for _, b := range work {
 			fl.n.putBatch(b)
@@ -142,18 +191,61 @@ func (fl *feedLoop) push(b *loopBatch) {
 	}
 }
 
+// conflateLocked makes room for b: it drops the public parts of b and of
+// the queued batches of b's asset and marks the asset stale for this loop
+// (until the loop drains and resends snapshots); if b's private messages
+// still do not fit, their connections are cut and the messages dropped.
+// The caller holds fl.mu (and b's asset lock).
+func (fl *feedLoop) conflateLocked(b *loopBatch) {
+	ai := b.fa.idx
+	if b.dropPublic() {
+		fl.stale[ai] = true
+		fl.n.conflated.Add(1)
+	}
+	for _, q := range fl.inbox {
+		if q.fa == b.fa && !q.control {
+			before := q.size()
+			if q.dropPublic() {
+				fl.n.conflated.Add(1)
+				fl.stale[ai] = true
+				fl.inboxBytes -= before - q.size()
+			}
+		}
+	}
+	if fl.inboxBytes+b.size() <= fl.n.cfg.MaxLoopQueue || len(b.items) == 0 {
+		return
+	}
+	for _, it := range b.items {
+		it.fc.fallBehind()
+	}
+	clear(b.items)
+	b.items, b.priv = b.items[:0], b.priv[:0]
+}
+
 // Run is the drain task (gnet.Runnable), run by the event loop.
 func (fl *feedLoop) Run(context.Context) error {
+	if h := fl.n.drainHook; h != nil {
+		h()
+	}
 	fl.mu.Lock()
 	work := fl.inbox
 	fl.inbox, fl.work = fl.work[:0], work
-	fl.scheduled = false
+	fl.scheduled, fl.inboxBytes = false, 0
+	for ai, st := range fl.stale {
+		if st {
+			fl.resync = append(fl.resync, ai)
+		}
+	}
 	fl.mu.Unlock()
-	fl.enter()
-	defer fl.leave()
 
 	var bytes, msgs int
 	for _, b := range work {
+		for _, mc := range b.ctl {
+			if !mc.fc.closed {
+				fl.setMask(mc.fc, mc.ai, mc.mask)
+			}
+			mc.fc.ctlQueued--
+		}
 		bytes, msgs = fl.fanOut(b, bytes, msgs)
 	}
 	for i, fc := range fl.dirty {
@@ -165,14 +257,8 @@ func (fl *feedLoop) Run(context.Context) error {
 	fl.dirty = fl.dirty[:0]
 	now := time.Now().UnixNano()
 	for i, b := range work {
-		if b.replay {
-			// The resume reader paces itself on these two.
-			for _, it := range b.items {
-				if !it.fc.closed {
-					it.fc.outbound.Store(int64(it.fc.c.OutboundBuffered()))
-				}
-				it.fc.replayBusy.Store(false)
-			}
+		if b.written != nil {
+			b.written <- struct{}{} // buffered: the reader has one segment out at a time
 		}
 		if b.recv > 0 {
 			fl.n.m.observe(now, b.recv, b.evTime)
@@ -181,6 +267,10 @@ func (fl *feedLoop) Run(context.Context) error {
 		work[i] = nil
 	}
 	fl.n.m.out(bytes, msgs)
+	for _, ai := range fl.resync {
+		fl.n.resync(fl, ai)
+	}
+	fl.resync = fl.resync[:0]
 	return nil
 }
 
@@ -197,11 +287,11 @@ func (fl *feedLoop) fanOut(b *loopBatch, bytes, msgs int) (int, int) {
 		}
 		fc.pend = append(fc.pend, int32(k))
 	}
-	ai := b.fa.idx
 	for m, sb := range b.pub {
 		if sb == nil || len(sb.b) == 0 {
 			continue
 		}
+		ai := b.fa.idx
 		for _, fc := range fl.subs[ai][m] {
 			if len(fc.pend) == 0 {
 				bytes, msgs = fl.gather(fc, sb.b, sb.msgs, bytes, msgs)

@@ -25,11 +25,19 @@ import (
 // the held events the scan did not reach (sequence above the last one it
 // scanned) and leaves the recovering state. Events the scan and the live
 // stream both saw are thereby written once, and none is skipped.
+//
+// The reader never polls: it waits for the event journal on the pipeline's
+// notification (pipeline.Asset.WaitEventsJournaled, which also ends when
+// the event journal stage fails or stops), and paces itself to the client
+// on its own segment being written by the loop and on the connection's
+// outbox draining (outbox.waitBelow); every wait also ends when the
+// connection closes.
 
 const (
 	// replaySegment is how many bytes of replayed events are handed to the
-	// event loop at a time; the reader waits for the connection's queue to
-	// drain below a quarter of its limit between segments.
+	// event loop at a time; the reader waits for each to be written and for
+	// the connection's queue to drain below a quarter of its limit before
+	// the next.
 	replaySegment = 64 << 10
 	// maxHeld bounds the live events held for one connection during a
 	// resume; past it the client is too slow and is disconnected.
@@ -42,22 +50,20 @@ var (
 )
 
 // startResume subscribes fc to its order events on fa in the recovering
-// state and starts the journal reader. It runs on fc's event loop.
-func (n *Notifier) startResume(fc *feedConn, fa *feedAsset, after uint64) bool {
+// state and returns upto, the last sequence the live stream has passed;
+// the caller answers, then starts the journal reader (replay). It runs on
+// fc's event loop.
+func (n *Notifier) startResume(fc *feedConn, fa *feedAsset) (upto uint64, ok bool) {
 	fa.mu.Lock()
+	defer fa.mu.Unlock()
 	ca := &fc.assets[fa.idx]
 	if ca.recovering {
-		fa.mu.Unlock()
-		return false
+		return 0, false
 	}
 	n.subscribeOrders(fa, fc)
 	ca.recovering = true
 	ca.held = ca.held[:0]
-	upto := fa.lastSeq
-	fa.mu.Unlock()
-	n.resumes.Add(1)
-	go n.replay(fc, fa, after, upto)
-	return true
+	return fa.lastSeq, true
 }
 
 // replay reads fc's missed events from the journal and switches fc to the
@@ -65,7 +71,7 @@ func (n *Notifier) startResume(fc *feedConn, fa *feedAsset, after uint64) bool {
 func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 	defer n.resumes.Done()
 	start := time.Now()
-	r := replayer{n: n, fc: fc, fa: fa, cursor: after}
+	r := replayer{n: n, fc: fc, fa: fa, cursor: after, written: make(chan struct{}, 1)}
 	deadline := start.Add(n.cfg.ResumeTimeout)
 	for {
 		err := n.cfg.Store.ScanEvents(fa.id, r.cursor, r.event)
@@ -87,17 +93,19 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 			break
 		}
 		// The event journal has not yet written events the live stream
-		// passed: wait for it.
-		if fc.closing.Load() {
-			return
-		}
-		if time.Now().After(deadline) {
+		// passed: wait for it (or its failure, the connection's close, the
+		// deadline).
+		if fa.events == nil || !fa.events.WaitEventsJournaled(upto, time.Until(deadline), fc.done) {
+			select {
+			case <-fc.done:
+				return
+			default:
+			}
 			n.log.Error("resume: event journal behind the live stream", "asset", fa.symbol,
 				"user", fc.userName, "journal_seq", r.cursor, "live_seq", upto)
 			n.abortResume(fc, fa, wire.SubUnavailable)
 			return
 		}
-		time.Sleep(time.Millisecond)
 	}
 
 	// Switch-over: the rest of the journal's events, the held live events
@@ -106,11 +114,12 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 	// after it is queued after it.
 	fa.mu.Lock()
 	ca := &fc.assets[fa.idx]
-	if !ca.recovering || fc.closing.Load() {
+	if !ca.recovering || !fc.out.open() {
 		fa.mu.Unlock() // closed or unsubscribed meanwhile
 		return
 	}
 	b := n.getBatch()
+	b.control = true
 	b.addPriv(fc, r.seg, r.segMsgs, 0)
 	live, dup := 0, 0
 	for i := range ca.held {
@@ -152,7 +161,7 @@ func (n *Notifier) abortResume(fc *feedConn, fa *feedAsset, reason uint16) {
 	}
 	n.unsubscribeOrders(fa, fc)
 	b := n.getBatch()
-	b.fa = fa
+	b.fa, b.control = fa, true
 	m := wire.SubRejected{Symbol: fa.key, Reason: reason}
 	fa.scratch = wire.AppendSubRejected(fa.scratch[:0], &m)
 	b.addPriv(fc, fa.scratch, 1, 0)
@@ -169,11 +178,15 @@ type replayer struct {
 	seg     []byte // encoded events not yet queued
 	segMsgs int
 	total   int
+	written chan struct{} // the loop's signal that a segment is written
+	pending bool          // a segment is queued and not yet written
 }
 
 func (r *replayer) event(ev *engine.Event) error {
-	if r.fc.closing.Load() {
+	select {
+	case <-r.fc.done:
 		return errReplayAborted
+	default:
 	}
 	if r.first == 0 {
 		r.first = ev.Seq
@@ -200,36 +213,27 @@ func (r *replayer) event(ev *engine.Event) error {
 }
 
 // flush queues the encoded segment on the connection's loop once the
-// previous one is written and the loop's unsent bytes for the connection
-// are below a quarter of the limit, so that a long replay paces itself to
-// the client instead of tripping the slow-consumer cut. The live private
-// events stay held meanwhile, so the journal's come first on the wire.
+// previous one is written and the connection's queued bytes are below a
+// quarter of its limit, so that a long replay paces itself to the client
+// instead of tripping the slow-consumer cut. The live private events stay
+// held meanwhile, so the journal's come first on the wire.
 func (r *replayer) flush() error {
 	fc := r.fc
-	for {
-		if fc.closing.Load() {
+	if r.pending {
+		select {
+		case <-r.written:
+		case <-fc.done:
 			return errReplayAborted
 		}
-		if fc.replayBusy.Load() {
-			time.Sleep(100 * time.Microsecond)
-			continue
-		}
-		if fc.outbound.Load() <= r.n.cfg.MaxQueuedBytes/4 {
-			break
-		}
-		// The loop's count is from its last write to the connection: ask
-		// it to look again.
-		probe := r.n.getBatch()
-		probe.fa, probe.replay = r.fa, true
-		probe.addPriv(fc, nil, 0, 0)
-		fc.replayBusy.Store(true)
-		fc.loop.push(probe)
-		time.Sleep(time.Millisecond)
+		r.pending = false
+	}
+	if !fc.out.waitBelow(int(r.n.cfg.MaxQueuedBytes / 4)) {
+		return errReplayAborted
 	}
 	b := r.n.getBatch()
-	b.fa, b.replay = r.fa, true
+	b.fa, b.control, b.written = r.fa, true, r.written
 	b.addPriv(fc, r.seg, r.segMsgs, 0)
-	fc.replayBusy.Store(true)
+	r.pending = true
 	fc.loop.push(b)
 	r.seg, r.segMsgs = r.seg[:0], 0
 	return nil

@@ -6,56 +6,31 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ringex/ringex/netio/wire"
 )
 
-// session is one order-entry connection. Fields above the mutexes are
-// owned by the connection's event loop. The ack batch (pending and its
-// buffers) is shared with the ack goroutines and guarded by mu; the writer,
-// through which every byte the session sends goes (session_writer.go), is
-// guarded by wmu. When both are held, wmu is taken first.
+// session is one order-entry connection. Fields above the mutex are owned
+// by the connection's event loop. The ack batch (pending and spare) is
+// shared with the ack goroutines and guarded by mu; every byte the session
+// sends goes through out (session_writer.go, outbox.go).
 type session struct {
-	c        gnet.Conn
-	token    uint64
-	remote   string
-	userID   uint32
-	userName string
-	failures int    // failed logins on this connection
-	reply    []byte // replies produced while decoding one read
+	c      gnet.Conn
+	token  uint64
+	remote string
+	loginState
+	reply []byte // replies produced while decoding one read
 
 	inFlight atomic.Int32 // published, not yet acknowledged
 	lastRecv atomic.Int64 // Unix ns of the last inbound bytes
 	lastSent atomic.Int64 // Unix ns of the last outbound write
-	closing  atomic.Bool
 
-	// recycleFn, loopDoneFn and lastWrittenFn are s.recycle, s.loopDone
-	// and s.lastWritten, made once: a method value passed as a callback
-	// would be allocated per write.
-	recycleFn     gnet.AsyncCallback
-	loopDoneFn    gnet.AsyncCallback
-	lastWrittenFn gnet.AsyncCallback
+	out outbox
 
 	mu      sync.Mutex
-	pending []byte   // acks gathered for the current journal batch
-	queued  bool     // the session is in an ack batch's touched list
-	spare   [][]byte // buffers whose write finished, ready for reuse
-
-	// The writer (session_writer.go). A write(2) is made under wmu, not
-	// under mu, so that the ack goroutines of other assets can go on
-	// gathering acks for the session meanwhile.
-	wmu      sync.Mutex
-	wfd      int      // our dup of the connection's fd; -1 once closed (or if the dup failed)
-	loopOwed int      // AsyncWrites handed to the loop whose callback has not run
-	stuck    bool     // none owed, but gnet's outbound buffer still held bytes at the last look
-	ended    bool     // the session's last frame is written or queued: later acks and heartbeats are dropped
-	draining bool     // the last frame is written; the close waits for gnet's outbound buffer to empty
-	closeBy  int64    // Unix ns after which a draining session is closed anyway
-	closed   bool     // OnClose ran: every write is dropped
-	writing  [][]byte // ack buffers handed to AsyncWrite, oldest first
-
-	// For tests: writes handed to the loop because the socket was full, and
-	// returns to direct mode.
-	fallbacks int
-	resumes   int
+	pending []byte // acks gathered for the current journal batch
+	queued  bool   // the session is in an ack batch's touched list
+	spare   []byte // the other ack buffer, free while pending fills
 }
 
 func (s *session) touch() { s.lastRecv.Store(time.Now().UnixNano()) }
@@ -80,9 +55,9 @@ func (t *sessionTable) init(n int) {
 	}
 }
 
-// add registers the session of a new connection; wfd is the writer's dup of
-// its fd (-1 if none). It returns nil if the table is full.
-func (t *sessionTable) add(c gnet.Conn, wfd int) *session {
+// add registers the session of a new connection; wfd is the outbox's dup of
+// its fd. It returns nil if the table is full.
+func (t *sessionTable) add(c gnet.Conn, wfd int, g *Gateway) *session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := len(t.free)
@@ -92,8 +67,11 @@ func (t *sessionTable) add(c gnet.Conn, wfd int) *session {
 	slot := t.free[n-1]
 	t.free = t.free[:n-1]
 	t.gens[slot]++
-	s := &session{c: c, token: orderToken(slot, t.gens[slot]), wfd: wfd}
-	s.recycleFn, s.loopDoneFn, s.lastWrittenFn = s.recycle, s.loopDone, s.lastWritten
+	s := &session{c: c, token: orderToken(slot, t.gens[slot])}
+	s.out.init(wfd, g.cfg.MaxQueuedBytes, &g.budget, wire.LogoutUnreadReplies, &outboxHooks{
+		close: func() { _ = c.Close() },
+		cut:   func(queued int, budget bool) { g.cut(s, queued, budget) },
+	})
 	if a := c.RemoteAddr(); a != nil {
 		s.remote = a.String()
 	}

@@ -151,8 +151,9 @@ type Asset struct {
 	// unavailable is set once the journal fails; Submit refuses from then on.
 	unavailable atomic.Bool
 	closed      atomic.Bool
-	// eventsJournaled is the last event sequence the event journal holds.
-	eventsJournaled atomic.Uint64
+	// evMark is the last event sequence the event journal holds
+	// (stages.go).
+	evMark eventMark
 
 	// Matcher-owned state.
 	snapBuf  bytes.Buffer
@@ -224,9 +225,6 @@ func (ex *Exchange) Assets() []*Asset { return ex.assets }
 // BySymbol finds an asset by symbol.
 func (ex *Exchange) BySymbol(sym string) *Asset { return ex.bySymbol[sym] }
 
-// ByID finds an asset by id.
-func (ex *Exchange) ByID(id uint32) *Asset { return ex.byID[id] }
-
 // Store is the journal the exchange writes.
 func (ex *Exchange) Store() *journal.Store { return ex.store }
 
@@ -294,7 +292,7 @@ func (ex *Exchange) Start(acks AckSink, output OutputSink) {
 		ex.run(a.ackC, &ackStage{a: a, sink: acks})
 		ex.wg.Add(1)
 		go a.runMatcher(&ex.wg)
-		ex.run(a.eventC, (*eventStage)(a))
+		ex.runEvents(a)
 		ex.run(a.notifyC, &notifyStage{a: a, sink: output})
 		ex.wg.Add(1)
 		go a.snapshotWriter(&ex.wg)

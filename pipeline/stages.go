@@ -152,14 +152,14 @@ func (a *Asset) takeSnapshot() snapshot {
 
 // snapshotWriter persists snapshots off the matcher's goroutine. A snapshot
 // is written only once the event journal holds every event it covers, so
-// that recovery from it never needs an event it cannot rebuild.
+// that recovery from it never needs an event it cannot rebuild. It waits
+// for that on the event journal's mark, which also wakes it when the event
+// journal stage fails or returns: such a snapshot is dropped (recovery
+// replays from the previous one).
 func (a *Asset) snapshotWriter(wg *sync.WaitGroup) {
 	defer wg.Done()
 	for snp := range a.snaps {
-		for a.eventsJournaled.Load() < snp.eventSeq && !a.unavailable.Load() {
-			time.Sleep(time.Millisecond)
-		}
-		if a.unavailable.Load() {
+		if !a.evMark.wait(snp.eventSeq, nil, nil) || a.unavailable.Load() {
 			continue
 		}
 		if err := a.store.PutSnapshot(a.ID, snp.cmdSeq, snp.eventSeq, snp.data); err != nil {
@@ -197,9 +197,99 @@ func (e *eventStage) Handle(lo, hi int64) {
 		// missing events. A failed store is failed for commands too.
 		a.unavailable.Store(true)
 		a.log.Error("event journal append failed: rejecting commands until restart", "err", err)
+		a.evMark.end()
 		return
 	}
-	a.eventsJournaled.Store(evs[len(evs)-1].Seq)
+	a.evMark.advance(evs[len(evs)-1].Seq)
+}
+
+// eventMark is the last event sequence the event journal holds, with a
+// notification for those who wait for it to pass a sequence (the snapshot
+// writer, a resuming subscriber). It ends when the event journal stage
+// fails or returns, and every waiter wakes then. advance allocates nothing
+// unless someone waits.
+type eventMark struct {
+	mu    sync.Mutex
+	seq   uint64
+	ended bool
+	wake  chan struct{} // closed at the next advance or end; nil if nobody waits
+}
+
+// advance records that the event journal holds every event up to seq.
+func (m *eventMark) advance(seq uint64) {
+	m.mu.Lock()
+	m.seq = seq
+	m.wakeLocked()
+	m.mu.Unlock()
+}
+
+// wakeLocked wakes the waiters, if any.
+func (m *eventMark) wakeLocked() {
+	if m.wake != nil {
+		close(m.wake)
+		m.wake = nil
+	}
+}
+
+// end records that the mark will not move again (the stage failed or
+// returned) and wakes every waiter.
+func (m *eventMark) end() {
+	m.mu.Lock()
+	m.ended = true
+	m.wakeLocked()
+	m.mu.Unlock()
+}
+
+// wait waits until the mark reaches seq and reports true, or reports false
+// once the mark has ended short of it, timeout (if not nil) fires, or
+// cancel is closed.
+func (m *eventMark) wait(seq uint64, timeout <-chan time.Time, cancel <-chan struct{}) bool {
+	for {
+		m.mu.Lock()
+		if m.seq >= seq {
+			m.mu.Unlock()
+			return true
+		}
+		if m.ended {
+			m.mu.Unlock()
+			return false
+		}
+		if m.wake == nil {
+			m.wake = make(chan struct{})
+		}
+		wake := m.wake
+		m.mu.Unlock()
+		select {
+		case <-wake:
+		case <-timeout:
+			return false
+		case <-cancel:
+			return false
+		}
+	}
+}
+
+// WaitEventsJournaled waits until the event journal holds every event of
+// the asset up to seq. It reports false if the event journal stage failed
+// or stopped first, timeout passed, or cancel was closed.
+func (a *Asset) WaitEventsJournaled(seq uint64, timeout time.Duration, cancel <-chan struct{}) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	return a.evMark.wait(seq, t.C, cancel)
+}
+
+// runEvents runs the event journal stage; whatever ends it (the output
+// ring drained and closed, or a failure), the mark ends with it so that no
+// waiter outlives it.
+func (ex *Exchange) runEvents(a *Asset) {
+	ex.wg.Add(1)
+	go func() {
+		defer ex.wg.Done()
+		defer a.evMark.end()
+		if err := a.eventC.Run((*eventStage)(a)); err != nil {
+			ex.errs <- err
+		}
+	}()
 }
 
 // notifyStage hands output ranges to the OutputSink.

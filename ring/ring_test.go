@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -350,7 +351,7 @@ func TestCloseUnblocksProducers(t *testing.T) {
 						errs <- err
 					}()
 				}
-				time.Sleep(30 * time.Millisecond) // let them block
+				waitClaimsBlocked(t, producers)
 				select {
 				case err := <-errs:
 					t.Fatalf("Claim on a full ring returned %v before Close", err)
@@ -592,12 +593,19 @@ type nopHandler struct{}
 func (nopHandler) Handle(lo, hi int64) {}
 
 // TestBlockingIdleCPU starts 100 idle rings with two consumers each and
-// checks that the process stays near 0% CPU: Blocking consumers park. A
-// spinning implementation would use every core for the whole window; the
-// Yield control case shows that the measurement sees that.
+// checks that every Blocking consumer parks (idleRingsCPU waits for each
+// to be counted as a waiter on the sequence it waits for): a parked
+// goroutine uses no CPU. A spinning implementation would never park. The
+// CPU share itself, which depends on what else the machine runs, is
+// asserted only under RINGEX_SOAK (with the Yield control case, which shows
+// that the measurement sees spinning); otherwise it is logged.
 func TestBlockingIdleCPU(t *testing.T) {
-	if share := idleRingsCPU(t, 100, Blocking, 300*time.Millisecond); share > 0.15 {
+	soak := os.Getenv("RINGEX_SOAK") != ""
+	if share := idleRingsCPU(t, 100, Blocking, 300*time.Millisecond); soak && share > 0.15 {
 		t.Errorf("100 idle Blocking rings used %.0f%% of a core, want < 15%%", 100*share)
+	}
+	if !soak {
+		return
 	}
 	// Spinning consumers take whatever CPU the machine gives them (other
 	// processes may take some): even a loaded machine gives them more
@@ -611,6 +619,7 @@ func TestBlockingIdleCPU(t *testing.T) {
 // returns the process CPU time over window as a share of one core.
 func idleRingsCPU(t *testing.T, n int, w WaitStrategy, window time.Duration) float64 {
 	var rings []*Ring[entry]
+	var firsts []*Consumer
 	var wg sync.WaitGroup
 	for range n {
 		r, err := New[entry](Config{Size: 64, Wait: w})
@@ -621,6 +630,7 @@ func idleRingsCPU(t *testing.T, n int, w WaitStrategy, window time.Duration) flo
 		b := r.NewConsumer("matcher", a)
 		r.Start()
 		rings = append(rings, r)
+		firsts = append(firsts, a)
 		for _, c := range []*Consumer{a, b} {
 			wg.Add(1)
 			go func() {
@@ -637,7 +647,25 @@ func idleRingsCPU(t *testing.T, n int, w WaitStrategy, window time.Duration) flo
 		hi, _ := r.Claim(1)
 		r.Publish(hi, hi)
 	}
-	time.Sleep(50 * time.Millisecond)
+	if w == Blocking {
+		// Each ring's first consumer parks on its cursor, the second on
+		// the first consumer's sequence.
+		parked := func() bool {
+			for i, r := range rings {
+				if r.core.cursor.waiters.Load() < 1 || firsts[i].seq.waiters.Load() < 1 {
+					return false
+				}
+			}
+			return true
+		}
+		for deadline := time.Now().Add(10 * time.Second); !parked(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("idle Blocking consumers did not all park")
+			}
+		}
+	} else {
+		time.Sleep(50 * time.Millisecond) // let them settle into their spin
+	}
 
 	before, start := cpuTime(t), time.Now()
 	time.Sleep(window)
@@ -671,5 +699,22 @@ func TestCursorOccupancy(t *testing.T) {
 	r.Publish(0, hi)
 	if r.Cursor() != 4 || r.Occupancy() != 5 || c.Sequence() != -1 {
 		t.Errorf("after 5: Cursor %d Occupancy %d Sequence %d", r.Cursor(), r.Occupancy(), c.Sequence())
+	}
+}
+
+// waitClaimsBlocked waits until n goroutines are inside a Claim waiting for
+// space (their stacks are in waitForSpace): the real condition a test of
+// "Close unblocks producers" needs, whatever the wait strategy.
+func waitClaimsBlocked(t *testing.T, n int) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if strings.Count(stacks, "ring.(*core).waitForSpace") >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d producers did not block in Claim", n)
+		}
 	}
 }

@@ -62,10 +62,10 @@ const (
 	// blockSpins and blockYields are how many failed checks Blocking spins
 	// and then yields before it parks: long enough to catch a burst that
 	// is already on its way, short enough that an idle ring goes quiet
-	// within microseconds. In ringexd a process runs five consumers per
-	// asset on two cores: with 100 spins of 8 PAUSEs the spinning took a
-	// quarter of the CPU profile at 50 k orders/s; with 10 it does not
-	// show, and the ack p50 at that rate halved (ringex-load, same run).
+	// within microseconds. ringexd runs five consumers per asset, usually
+	// on fewer cores, so spinning long costs the other stages their CPU;
+	// the values were chosen by measurement (docs/performance-ring.md,
+	// "Blocking's spin budget").
 	blockSpins  = 10
 	blockYields = 4
 )

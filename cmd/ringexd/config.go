@@ -43,6 +43,7 @@ type config struct {
 	maxConns, maxInFlight   int
 	idle, heartbeat, busy   time.Duration
 	mdIdle                  time.Duration
+	maxQueued, mdMaxQueued  int
 	loops                   int
 	logLevel                slog.Level
 	assets                  []assetSpec
@@ -105,6 +106,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.maxInFlight, "max-inflight", netio.DefaultMaxInFlight, fmt.Sprintf("maximum unacknowledged orders per session, 1-%d", maxInFlightMax))
 	fs.DurationVar(&c.idle, "idle-timeout", netio.DefaultIdleTimeout, "close a session silent for this long, 1s-24h")
 	fs.DurationVar(&c.heartbeat, "heartbeat", netio.DefaultHeartbeat, "server heartbeat interval (order entry and market data), 100ms-1h")
+	fs.IntVar(&c.maxQueued, "max-queued-bytes", netio.DefaultMaxQueuedBytes, "order entry: bytes of answers a session has not read before it is logged out (Logout 7), 64KiB-1GiB")
+	fs.IntVar(&c.mdMaxQueued, "md-max-queued-bytes", netio.DefaultMaxQueuedBytes, "market data: bytes queued for one subscriber before it is cut as a slow consumer (Logout 3), 64KiB-1GiB")
 	fs.DurationVar(&c.mdIdle, "md-idle-timeout", 0, "log out a market-data connection silent for this long, 0 (never; see docs/protocol.md section 3) or 1s-24h")
 	fs.DurationVar(&c.busy, "busy-timeout", netio.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", 0, fmt.Sprintf("gnet event loops per server, 0-%d (0: one per CPU)", maxLoops))
@@ -166,6 +169,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		powerOfTwo("-out-ring-size", c.outSize, minOutRingSize, maxRingSize),
 		intRange("-max-conns", c.maxConns, 1, maxConnsLimit),
 		intRange("-max-inflight", c.maxInFlight, 1, maxInFlightMax),
+		intRange("-max-queued-bytes", c.maxQueued, 64<<10, 1<<30),
+		intRange("-md-max-queued-bytes", c.mdMaxQueued, 64<<10, 1<<30),
 		durationRange("-idle-timeout", c.idle, time.Second, 24*time.Hour),
 		durationRange("-heartbeat", c.heartbeat, 100*time.Millisecond, time.Hour),
 		zeroOrDurationRange("-md-idle-timeout", c.mdIdle, time.Second, 24*time.Hour),

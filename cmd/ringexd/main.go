@@ -120,6 +120,7 @@ func run(args []string) (err error) {
 		ReservedFDs:       256 + 2*cfg.maxConns,
 		HeartbeatInterval: cfg.heartbeat,
 		IdleTimeout:       cfg.mdIdle,
+		MaxQueuedBytes:    int64(cfg.mdMaxQueued),
 		Logger:            log,
 		Registerer:        reg,
 	})
@@ -133,6 +134,7 @@ func run(args []string) (err error) {
 		IdleTimeout:       cfg.idle,
 		HeartbeatInterval: cfg.heartbeat,
 		BusyTimeout:       cfg.busy,
+		MaxQueuedBytes:    cfg.maxQueued,
 		Logger:            log,
 		Registerer:        reg,
 	}, ex)

@@ -128,10 +128,11 @@ const (
 	LogoutShutdown      uint16 = 4 // the server is shutting down
 	LogoutTooManyConns  uint16 = 5 // the server's connection limit
 	LogoutLoginFailures uint16 = 6 // too many failed logins
+	LogoutUnreadReplies uint16 = 7 // order entry: the client does not read its acks and rejects
 )
 
 // LogoutReasons lists every logout reason, in increasing order.
-func LogoutReasons() []uint16 { return []uint16{0, 1, 2, 3, 4, 5, 6} }
+func LogoutReasons() []uint16 { return []uint16{0, 1, 2, 3, 4, 5, 6, 7} }
 
 // LogoutText is the meaning of a logout reason.
 func LogoutText(code uint16) string {
@@ -150,6 +151,8 @@ func LogoutText(code uint16) string {
 		return "too many connections"
 	case LogoutLoginFailures:
 		return "too many failed logins"
+	case LogoutUnreadReplies:
+		return "unread replies"
 	}
 	return "unknown reason"
 }

@@ -1,0 +1,586 @@
+package netio
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The Outbox. Every byte a connection sends, on either server, goes through
+// its outbox: a byte queue with a cap, under one mutex, with one explicit
+// state. It replaces gnet's outbound buffer, which is never used for a
+// connection's stream (gnet is handed no bytes once a connection is open).
+//
+// Single flusher: at most one goroutine writes the connection's socket at a
+// time, the flusher. A writer that finds the queue empty and no flusher
+// becomes the flusher for its own bytes and calls write(2) directly, under
+// the mutex: an ack is written by the ack goroutine itself with no wake-up
+// of any other thread (what direct ack writes gained on the unloaded round
+// trip is in docs/performance.md). If the socket does not take every byte
+// (EAGAIN or a short write), the rest is queued and the flusher role passes to a goroutine that waits for the
+// socket to become writable in the Go runtime's network poller (the fd is
+// registered there on the first stall), writes the head of the queue, and
+// keeps the role until the queue is empty. Meanwhile every other writer
+// only appends to the queue. So the connection's bytes reach the socket in
+// the order they were queued and no frame is ever split by another writer's
+// bytes.
+//
+// Why not gnet's event loop as the flusher: gnet reports writability only
+// for bytes held in its own outbound buffer, and that buffer keeps each
+// unsent write in its own power-of-two block from a sync.Pool (so a queue
+// of small frames costs up to twice its size plus a node per write, and the
+// pooled blocks outlive the connection). The outbox keeps its own queue of
+// fixed blocks, counts it against its cap and a global budget, and frees
+// it as it is written and when the connection closes. The cost: a flusher
+// is a goroutine woken by the runtime's poller, which a fully loaded
+// process polls less promptly than gnet's loops poll theirs
+// (docs/performance-notifier.md has the fan-out figures).
+//
+// Why the socket is written through a dup of the connection's fd: a
+// goroutine must never write to a descriptor number that may have been
+// closed, because the number is reused by the next accept and the bytes
+// would reach another user's new connection. gnet closes c.Fd() on its own
+// schedule, so the outbox owns a dup: direct writes check the state under
+// the mutex, and the flusher parked in the poller holds a reference (the
+// os.File's), so the dup is closed only when the state is closed and no
+// write is under way. The dup shares gnet's open file description,
+// O_NONBLOCK included.
+//
+// States and transitions (outState), each under mu:
+//
+//	open     -> ending    end(): the last bytes (a Logout, or a reply
+//	                      before a close) are queued behind the rest; later
+//	                      writes are dropped. Also past the cap or the
+//	                      budget: the bytes that did not fit are dropped
+//	                      whole and a Logout with the outbox's reason is
+//	                      queued instead.
+//	ending   -> draining  the queue is empty (or the linger deadline has
+//	                      passed, or the socket failed): the connection's
+//	                      close is requested.
+//	open     -> draining  the socket failed: nothing more can be written.
+//	any      -> closed    release(), from OnClose: the dup is closed (once
+//	                      no write is under way) and the queue freed.
+//
+// A connection is closed by gnet only after the outbox has reached
+// draining, except when gnet itself sees the peer go away.
+type outbox struct {
+	mu   sync.Mutex
+	cond sync.Cond // wakes waitBelow: the queue shrank or the state changed
+	// state is changed only under mu; it is atomic so that open can read
+	// it without the lock (the event loop asks on every read, and must not
+	// wait for a write(2) made under mu).
+	state atomicState
+
+	fd       int             // our dup of the connection's fd; -1 once closed
+	file     *os.File        // owns fd from the first stall on (the poller registration)
+	raw      syscall.RawConn // file's, for writes that wait in the poller
+	blocks   [][]byte        // the queue: blocks[0][off:], then the other blocks whole
+	off      int
+	queued   int  // bytes in blocks not yet written
+	flushing bool // a goroutine holds the flusher role: the queue is not idle
+
+	max     int          // cap on queued bytes
+	budget  *byteBudget  // shared by every connection of the server; may be nil
+	reason  uint16       // the Logout sent when the cap or the budget is passed
+	closeBy int64        // Unix ns: an ending outbox is closed then anyway
+	cfg     *outboxHooks // what the owning server does on a close or a cut
+
+	// For tests: how many writes found the socket full (a flusher was
+	// started), how many flushers emptied the queue and gave the role up,
+	// and whether the outbox was cut.
+	stalls  int
+	resumes int
+	cut     bool
+
+	writeFn func(fd uintptr) bool // o.pollWrite, made once: a method value allocates
+	chunk   []byte                // what the flusher is writing (pollWrite's argument)
+	wrote   int
+	werr    error
+}
+
+type outState uint8
+
+const (
+	outOpen     outState = iota // writes are accepted
+	outEnding                   // the last bytes are queued; the close follows once they are out
+	outDraining                 // every byte is out (or lost): the close is requested
+	outClosed                   // the connection is closed: the dup is released
+)
+
+// setLocked moves the outbox to state st and wakes waitBelow. The caller
+// holds mu.
+func (o *outbox) setLocked(st outState) {
+	o.state.set(st)
+	o.cond.Broadcast()
+}
+
+// atomicState holds an outState.
+type atomicState struct{ v atomic.Uint32 }
+
+func (a *atomicState) get() outState  { return outState(a.v.Load()) }
+func (a *atomicState) set(s outState) { a.v.Store(uint32(s)) }
+
+func (s outState) String() string {
+	switch s {
+	case outOpen:
+		return "open"
+	case outEnding:
+		return "ending"
+	case outDraining:
+		return "draining"
+	case outClosed:
+		return "closed"
+	}
+	return "unknown"
+}
+
+// outboxHooks is what an outbox asks of its server. Both are called without
+// the outbox's mutex held.
+type outboxHooks struct {
+	// close requests the connection's close (gnet's Conn.Close, which
+	// queues it to the event loop).
+	close func()
+	// cut reports that the connection passed its cap (queued bytes) or the
+	// global budget, and is being logged out.
+	cut func(queued int, budget bool)
+}
+
+// byteBudget bounds the queued bytes of every outbox of a server together.
+type byteBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+func (b *byteBudget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(int64(n)) > b.limit {
+		b.used.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+func (b *byteBudget) give(n int) {
+	if b != nil && n != 0 {
+		b.used.Add(-int64(n))
+	}
+}
+
+// lingerTimeout bounds how long a connection's last bytes may wait in its
+// outbox for a client that does not read before the connection is closed
+// anyway.
+const lingerTimeout = 2 * time.Second
+
+// keptQueue is the largest queue buffer an outbox keeps once it is empty.
+const keptQueue = 4 << 10
+
+func (o *outbox) init(fd, max int, budget *byteBudget, reason uint16, hooks *outboxHooks) {
+	o.cond.L = &o.mu
+	o.fd, o.max, o.budget, o.reason, o.cfg = fd, max, budget, reason, hooks
+	o.writeFn = o.pollWrite
+}
+
+// queuedLocked is the bytes queued and not yet written.
+func (o *outbox) queuedLocked() int { return o.queued }
+
+// write sends b: at once if the queue is idle, else behind the queued
+// bytes. b is not retained. It reports false if the bytes were dropped
+// (the outbox is no longer open, or b did not fit and the connection is
+// being cut). Any goroutine.
+func (o *outbox) write(b []byte) bool {
+	o.mu.Lock()
+	ok, cl := o.writeLocked(b)
+	o.mu.Unlock()
+	o.after(cl)
+	return ok
+}
+
+// after runs the hook a locked transition asked for, without the lock.
+func (o *outbox) after(a afterAction) {
+	switch a.kind {
+	case doClose:
+		o.cfg.close()
+	case doCut:
+		o.cfg.cut(a.queued, a.budget)
+	}
+}
+
+type afterKind uint8
+
+const (
+	doNothing afterKind = iota
+	doClose
+	doCut
+)
+
+type afterAction struct {
+	kind   afterKind
+	queued int
+	budget bool
+}
+
+func (o *outbox) writeLocked(b []byte) (bool, afterAction) {
+	if o.state.get() != outOpen || len(b) == 0 {
+		return len(b) == 0 && o.state.get() == outOpen, afterAction{}
+	}
+	return o.sendLocked(b)
+}
+
+// sendLocked writes b directly if the queue is idle and queues what the
+// socket does not take. The caller holds mu and has checked the state.
+func (o *outbox) sendLocked(b []byte) (bool, afterAction) {
+	if !o.flushing {
+		n, err := o.writeFD(b)
+		if err != nil {
+			return false, o.failedLocked()
+		}
+		if n == len(b) {
+			return true, afterAction{}
+		}
+		b = b[n:]
+		if n > 0 {
+			// Part of a frame is on the wire: the rest must follow
+			// whatever the cap says, or the stream would be corrupt.
+			o.appendLocked(b)
+			o.budget.forceTake(len(b))
+			o.startFlusherLocked()
+			return true, afterAction{}
+		}
+	}
+	if q := o.queuedLocked(); q+len(b) > o.max {
+		return false, o.cutLocked(q, false)
+	}
+	if !o.budget.take(len(b)) {
+		return false, o.cutLocked(o.queuedLocked(), true)
+	}
+	o.appendLocked(b)
+	if !o.flushing {
+		o.startFlusherLocked()
+	}
+	return true, afterAction{}
+}
+
+func (b *byteBudget) forceTake(n int) {
+	if b != nil {
+		b.used.Add(int64(n))
+	}
+}
+
+// cutLocked ends an outbox whose cap or budget a write passed: the write is
+// dropped whole (the queue holds whole frames behind its head, so the
+// stream stays readable) and a Logout with the outbox's reason is queued
+// behind the rest, past the cap. The connection closes once the Logout is
+// out or at the linger deadline.
+func (o *outbox) cutLocked(queued int, budget bool) afterAction {
+	o.cut = true
+	o.endLocked(logoutFrame(o.reason))
+	return afterAction{kind: doCut, queued: queued, budget: budget}
+}
+
+func logoutFrame(reason uint16) []byte { return appendLogout(make([]byte, 0, 8), reason) }
+
+// end queues b, the connection's last bytes, and closes the connection
+// once they are written. It reports whether the connection may be closed
+// at once (everything is written): the caller in the event loop then
+// returns gnet.Close itself; otherwise the close is requested by whoever
+// empties the queue, or by tick at the linger deadline. Only the first end
+// has an effect; a later one reports whether the close is already due.
+func (o *outbox) end(b []byte) (closeNow bool) {
+	o.mu.Lock()
+	if o.state.get() != outOpen {
+		closeNow = o.state.get() >= outDraining
+		o.mu.Unlock()
+		return closeNow
+	}
+	o.endLocked(b)
+	closeNow = o.state.get() == outDraining
+	o.mu.Unlock()
+	return closeNow
+}
+
+// endLocked moves an open outbox to ending, or straight to draining if b
+// was written whole.
+func (o *outbox) endLocked(b []byte) {
+	o.closeBy = time.Now().Add(lingerTimeout).UnixNano()
+	if !o.flushing && len(b) > 0 {
+		n, err := o.writeFD(b)
+		if err != nil {
+			o.setLocked(outDraining)
+			return
+		}
+		b = b[n:]
+	}
+	if len(b) == 0 && !o.flushing {
+		o.setLocked(outDraining)
+		return
+	}
+	o.appendLocked(b)
+	o.budget.forceTake(len(b))
+	o.setLocked(outEnding)
+	if !o.flushing {
+		o.startFlusherLocked()
+	}
+}
+
+// logout sends a Logout with reason and closes the connection once it is
+// out. Any goroutine; only the first call (of logout, end or a cut) has an
+// effect.
+func (o *outbox) logout(reason uint16) {
+	if !o.end(logoutFrame(reason)) {
+		return
+	}
+	o.cfg.close()
+}
+
+// tick closes an ending outbox whose linger deadline has passed: the client
+// does not read its last bytes. OnTick calls it for every connection.
+func (o *outbox) tick(now int64) {
+	o.mu.Lock()
+	due := o.state.get() == outEnding && now > o.closeBy
+	if due {
+		o.setLocked(outDraining)
+	}
+	o.mu.Unlock()
+	if due {
+		o.cfg.close()
+	}
+}
+
+// failedLocked handles a socket error: the bytes are lost, so the
+// connection goes no further (it would otherwise go on one frame short).
+func (o *outbox) failedLocked() afterAction {
+	if o.state.get() >= outDraining {
+		return afterAction{}
+	}
+	o.setLocked(outDraining)
+	return afterAction{kind: doClose}
+}
+
+// writeFD makes one non-blocking write(2) of b. EAGAIN is 0 bytes and no
+// error. The caller holds mu, and no flusher is running.
+func (o *outbox) writeFD(b []byte) (int, error) {
+	if o.fd < 0 {
+		return 0, errOutboxClosed
+	}
+	for {
+		n, err := unix.Write(o.fd, b)
+		switch err {
+		case nil:
+			return n, nil
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return 0, nil
+		default:
+			return 0, err
+		}
+	}
+}
+
+var errOutboxClosed = errors.New("netio: outbox closed")
+
+// startFlusherLocked hands the flusher role to a goroutine that waits for
+// the socket in the runtime's poller. The fd is registered with the poller
+// on the first stall only: a connection that never stalls (most order-entry
+// sessions) costs the poller nothing.
+func (o *outbox) startFlusherLocked() {
+	o.flushing = true
+	o.stalls++
+	if o.file == nil {
+		o.file = os.NewFile(uintptr(o.fd), "outbox")
+		raw, err := o.file.SyscallConn()
+		if err != nil {
+			// Not pollable (cannot happen for a non-blocking socket):
+			// the connection cannot be flushed.
+			o.raw = nil
+		} else {
+			o.raw = raw
+		}
+	}
+	go o.flush()
+}
+
+// flush is the flusher goroutine: it writes the head of the queue as the
+// socket takes it until the queue is empty, then gives the role up (and,
+// if the outbox is ending, requests the close).
+func (o *outbox) flush() {
+	o.mu.Lock()
+	for {
+		if o.state.get() >= outDraining || o.raw == nil {
+			o.flushing = false
+			o.cond.Broadcast()
+			o.mu.Unlock()
+			return
+		}
+		if o.queuedLocked() == 0 {
+			o.flushing = false
+			o.resumes++
+			o.resetQueueLocked()
+			ending := o.state.get() == outEnding
+			if ending {
+				o.state.set(outDraining)
+			}
+			o.cond.Broadcast()
+			o.mu.Unlock()
+			if ending {
+				o.cfg.close()
+			}
+			return
+		}
+		// Appenders may add to this block (past the chunk) and add blocks
+		// meanwhile; blocks never move, and only the flusher consumes.
+		o.chunk = o.blocks[0][o.off:]
+		raw := o.raw
+		o.mu.Unlock()
+		o.wrote, o.werr = 0, nil
+		err := raw.Write(o.writeFn)
+		if err == nil {
+			err = o.werr
+		}
+		o.mu.Lock()
+		o.chunk = nil
+		o.consumeLocked(o.wrote)
+		if err != nil {
+			// The socket failed, or release closed the file under us.
+			a := o.failedLocked()
+			o.flushing = false
+			o.cond.Broadcast()
+			o.mu.Unlock()
+			o.after(a)
+			return
+		}
+		o.cond.Broadcast()
+	}
+}
+
+// pollWrite is the flusher's write, called by the poller with the fd while
+// it holds a reference on it; returning false waits for writability.
+func (o *outbox) pollWrite(fd uintptr) bool {
+	for {
+		n, err := unix.Write(int(fd), o.chunk)
+		switch err {
+		case nil:
+			o.wrote = n
+			return true
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			o.werr = err
+			return true
+		}
+	}
+}
+
+// The queue is a list of blocks that never move once allocated: a flusher
+// writes from the head block without the lock while writers append to the
+// tail, and a written block is dropped at once. So a queue costs its bytes
+// plus at most one partly filled block, and nothing is copied but the
+// bytes themselves (growing one contiguous buffer would move them, and a
+// parked flusher would keep the old buffer alive besides).
+const (
+	outBlock      = 16 << 10 // the size of a queue block
+	outFirstBlock = 2 << 10  // the first block of a queue is smaller: most stalls are short
+)
+
+// appendLocked queues b.
+func (o *outbox) appendLocked(b []byte) {
+	o.queued += len(b)
+	if n := len(o.blocks); n > 0 {
+		tail := o.blocks[n-1]
+		k := copy(tail[len(tail):cap(tail)], b)
+		o.blocks[n-1] = tail[:len(tail)+k]
+		b = b[k:]
+	}
+	for len(b) > 0 {
+		size := outBlock
+		if len(o.blocks) == 0 {
+			size = outFirstBlock
+		}
+		blk := make([]byte, 0, max(size, min(len(b), 1<<20)))
+		k := copy(blk[:cap(blk)], b)
+		o.blocks = append(o.blocks, blk[:k])
+		b = b[k:]
+	}
+}
+
+// consumeLocked drops n written bytes from the head of the queue and
+// gives them back to the budget. Only the flusher calls it.
+func (o *outbox) consumeLocked(n int) {
+	o.budget.give(n)
+	o.queued -= n
+	o.off += n
+	for len(o.blocks) > 0 && o.off >= len(o.blocks[0]) {
+		if len(o.blocks) == 1 && o.off == len(o.blocks[0]) && o.queued == 0 {
+			o.resetQueueLocked()
+			return
+		}
+		o.off -= len(o.blocks[0])
+		o.blocks[0] = nil
+		o.blocks = o.blocks[1:]
+	}
+}
+
+// resetQueueLocked empties the queue, keeping a small first block.
+func (o *outbox) resetQueueLocked() {
+	if len(o.blocks) == 1 && cap(o.blocks[0]) <= keptQueue {
+		o.blocks[0] = o.blocks[0][:0]
+	} else {
+		clear(o.blocks)
+		o.blocks = o.blocks[:0]
+		if cap(o.blocks) > 8 {
+			o.blocks = nil
+		}
+	}
+	o.off, o.queued = 0, 0
+}
+
+// release runs in OnClose: every later write is dropped, the queue is
+// freed and the dup closed (by the os.File once a parked flusher has let
+// go of it; see the note at the top).
+func (o *outbox) release() {
+	o.mu.Lock()
+	o.state.set(outClosed)
+	o.budget.give(o.queued)
+	o.blocks, o.off, o.queued = nil, 0, 0
+	switch {
+	case o.file != nil:
+		_ = o.file.Close()
+		o.file, o.raw = nil, nil
+	case o.fd >= 0:
+		_ = unix.Close(o.fd)
+	}
+	o.fd = -1
+	o.cond.Broadcast()
+	o.mu.Unlock()
+}
+
+// waitBelow waits until at most n bytes are queued, and reports whether the
+// outbox is still open. It also returns when the outbox leaves open (a cut,
+// a logout, a close), so a waiter never outlives its connection.
+func (o *outbox) waitBelow(n int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.state.get() == outOpen && o.queuedLocked() > n {
+		o.cond.Wait()
+	}
+	return o.state.get() == outOpen
+}
+
+// open reports whether writes are accepted. It takes no lock.
+func (o *outbox) open() bool { return o.state.get() == outOpen }
+
+// stats reports, for tests: the state, the queued bytes, whether the
+// queue is idle (the next write goes straight to the socket), how many
+// writes found the socket full and how many flushers emptied the queue.
+func (o *outbox) stats() (st outState, queued int, idle bool, stalls, resumes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.state.get(), o.queuedLocked(), !o.flushing, o.stalls, o.resumes
+}

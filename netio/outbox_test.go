@@ -1,0 +1,311 @@
+package netio
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ringex/ringex/netio/wire"
+)
+
+// outboxPair is an outbox over one end of a non-blocking socketpair with
+// small buffers; the test reads the other end.
+type outboxPair struct {
+	t      *testing.T
+	o      *outbox
+	peer   int
+	closes chan struct{}
+	cuts   chan int
+}
+
+func newOutboxPair(t *testing.T, max int, budget *byteBudget) *outboxPair {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
+	}
+	p := &outboxPair{t: t, o: &outbox{}, peer: fds[1], closes: make(chan struct{}, 4), cuts: make(chan int, 4)}
+	p.o.init(fds[0], max, budget, wire.LogoutSlowConsumer, &outboxHooks{
+		close: func() { p.closes <- struct{}{} },
+		cut:   func(queued int, _ bool) { p.cuts <- queued },
+	})
+	t.Cleanup(func() {
+		p.o.release()
+		unix.Close(p.peer)
+	})
+	return p
+}
+
+func (p *outboxPair) state() outState {
+	st, _, _, _, _ := p.o.stats()
+	return st
+}
+
+// fill writes frames of n bytes until the socket is full and the outbox
+// queues; it returns everything written, in order.
+func (p *outboxPair) fill(n int) []byte {
+	var all []byte
+	for i := 0; ; i++ {
+		f := bytes.Repeat([]byte{byte(i)}, n)
+		if !p.o.write(f) {
+			p.t.Fatalf("write %d refused", i)
+		}
+		all = append(all, f...)
+		if _, q, _, _, _ := p.o.stats(); q > 0 {
+			return all
+		}
+		if i > 10000 {
+			p.t.Fatal("the socket never filled")
+		}
+	}
+}
+
+// readAll reads the peer until want bytes arrived (or EOF / 5 s).
+func (p *outboxPair) readAll(want int) []byte {
+	var got []byte
+	buf := make([]byte, 64<<10)
+	deadline := time.Now().Add(5 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		n, err := unix.Read(p.peer, buf)
+		switch {
+		case err == unix.EAGAIN:
+			time.Sleep(time.Millisecond)
+		case err != nil:
+			p.t.Fatal(err)
+		case n == 0:
+			return got
+		default:
+			got = append(got, buf[:n]...)
+		}
+	}
+	return got
+}
+
+func (p *outboxPair) expectClose() {
+	p.t.Helper()
+	select {
+	case <-p.closes:
+	case <-time.After(5 * time.Second):
+		p.t.Fatalf("no close requested; state %v", p.state())
+	}
+}
+
+// open: an idle outbox writes at once, from the caller, nothing queued and
+// no flusher.
+func TestOutboxOpenDirect(t *testing.T) {
+	p := newOutboxPair(t, 1<<20, nil)
+	if !p.o.write([]byte("hello")) {
+		t.Fatal("write refused")
+	}
+	if st, q, idle, stalls, _ := p.o.stats(); st != outOpen || q != 0 || !idle || stalls != 0 {
+		t.Fatalf("state %v queued %d idle %v stalls %d", st, q, idle, stalls)
+	}
+	if got := p.readAll(5); string(got) != "hello" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// open, socket full: the flusher role passes to a goroutine that empties
+// the queue once the peer reads, in order, and gives the role back.
+func TestOutboxFlusherHandoff(t *testing.T) {
+	p := newOutboxPair(t, 1<<20, nil)
+	want := p.fill(1000)
+	more := bytes.Repeat([]byte{0xee}, 3000)
+	p.o.write(more) // behind the queue, not on the socket
+	want = append(want, more...)
+	got := p.readAll(len(want))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, want %d, equal prefix %v", len(got), len(want), bytes.HasPrefix(want, got))
+	}
+	if !waitCond(5*time.Second, func() bool {
+		_, q, idle, _, resumes := p.o.stats()
+		return q == 0 && idle && resumes == 1
+	}) {
+		t.Fatal("the flusher did not give the role back")
+	}
+	p.o.mu.Lock()
+	kept := 0
+	for _, b := range p.o.blocks {
+		kept += cap(b)
+	}
+	p.o.mu.Unlock()
+	if kept > keptQueue {
+		t.Fatalf("an empty outbox keeps a %d-byte queue", kept)
+	}
+}
+
+// open -> ending -> draining: the last bytes queue behind the rest, later
+// writes are dropped, the close is requested once they are out.
+func TestOutboxEndingThenDraining(t *testing.T) {
+	p := newOutboxPair(t, 1<<20, nil)
+	want := p.fill(1000)
+	if p.o.end([]byte("bye")) {
+		t.Fatal("end reported closeNow with bytes queued")
+	}
+	if st := p.state(); st != outEnding {
+		t.Fatalf("state %v, want ending", st)
+	}
+	if p.o.write([]byte("late")) {
+		t.Fatal("a write after end was accepted")
+	}
+	want = append(want, "bye"...)
+	if got := p.readAll(len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, want %d", len(got), len(want))
+	}
+	p.expectClose()
+	if st := p.state(); st != outDraining {
+		t.Fatalf("state %v, want draining", st)
+	}
+}
+
+// open -> draining: end on an idle outbox writes the bytes at once and lets
+// the caller close.
+func TestOutboxEndIdle(t *testing.T) {
+	p := newOutboxPair(t, 1<<20, nil)
+	if !p.o.end([]byte("bye")) {
+		t.Fatal("end on an idle outbox did not allow an immediate close")
+	}
+	if st := p.state(); st != outDraining {
+		t.Fatalf("state %v, want draining", st)
+	}
+	if !p.o.end([]byte("again")) {
+		t.Fatal("a second end must report the close as due")
+	}
+	if got := p.readAll(3); string(got) != "bye" {
+		t.Fatalf("read %q", got)
+	}
+}
+
+// open -> draining on a socket error: the connection is closed, never left
+// open one frame short.
+func TestOutboxSocketError(t *testing.T) {
+	p := newOutboxPair(t, 1<<20, nil)
+	unix.Close(p.peer)
+	p.peer = -1
+	p.o.write([]byte("x")) // EPIPE (SIGPIPE is ignored for non-main fds by the runtime)
+	p.expectClose()
+	if st := p.state(); st != outDraining {
+		t.Fatalf("state %v, want draining", st)
+	}
+}
+
+// ending -> draining at the linger deadline: a client that does not read
+// its Logout is closed anyway.
+func TestOutboxLinger(t *testing.T) {
+	p := newOutboxPair(t, 1<<20, nil)
+	p.fill(1000)
+	p.o.logout(wire.LogoutIdle)
+	p.o.tick(time.Now().UnixNano())
+	if st := p.state(); st != outEnding {
+		t.Fatalf("state %v before the deadline, want ending", st)
+	}
+	p.o.tick(time.Now().Add(lingerTimeout + time.Second).UnixNano())
+	p.expectClose()
+	if st := p.state(); st != outDraining {
+		t.Fatalf("state %v, want draining", st)
+	}
+}
+
+// Past the cap: the write that does not fit is dropped whole, a Logout with
+// the outbox's reason goes behind the queue, and the close follows it.
+func TestOutboxCap(t *testing.T) {
+	const max = 16 << 10
+	p := newOutboxPair(t, max, nil)
+	want := p.fill(1000)
+	for {
+		f := bytes.Repeat([]byte{0xab}, 1000)
+		if !p.o.write(f) {
+			break
+		}
+		want = append(want, f...)
+	}
+	select {
+	case q := <-p.cuts:
+		if q > max {
+			t.Fatalf("cut at %d queued bytes, cap %d", q, max)
+		}
+	default:
+		t.Fatal("no cut reported")
+	}
+	if st := p.state(); st != outEnding {
+		t.Fatalf("state %v, want ending", st)
+	}
+	want = wire.AppendLogout(want, wire.LogoutSlowConsumer)
+	if got := p.readAll(len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, want %d (the queued frames, then the Logout)", len(got), len(want))
+	}
+	p.expectClose()
+}
+
+// The global budget: the outbox whose write passes it is cut, the others go
+// on, and the budget is given back as bytes leave and when an outbox is
+// released.
+func TestOutboxBudget(t *testing.T) {
+	budget := &byteBudget{limit: 24 << 10}
+	a := newOutboxPair(t, 1<<20, budget)
+	b := newOutboxPair(t, 1<<20, budget)
+	a.fill(1000)
+	for a.o.write(bytes.Repeat([]byte{1}, 1000)) {
+	}
+	if st := a.state(); st != outEnding {
+		t.Fatalf("a: state %v, want ending (cut by the budget)", st)
+	}
+	if used := budget.used.Load(); used > budget.limit+64 {
+		t.Fatalf("budget used %d, limit %d", used, budget.limit)
+	}
+	a.o.release()
+	if used := budget.used.Load(); used != 0 {
+		t.Fatalf("budget used %d after the only queue was released", used)
+	}
+	want := b.fill(1000)
+	if got := b.readAll(len(want)); !bytes.Equal(got, want) {
+		t.Fatal("b lost bytes")
+	}
+	if !waitCond(5*time.Second, func() bool { return budget.used.Load() == 0 }) {
+		t.Fatalf("budget used %d after b's queue emptied", budget.used.Load())
+	}
+}
+
+// any -> closed: release drops every later write, wakes a waiter, and lets a
+// flusher parked in the poller go; the dup is closed.
+func TestOutboxRelease(t *testing.T) {
+	p := newOutboxPair(t, 1<<20, nil)
+	p.fill(1000) // a flusher is parked: the peer does not read
+	var wg sync.WaitGroup
+	var stillOpen bool
+	wg.Go(func() { stillOpen = p.o.waitBelow(0) })
+	p.o.release()
+	wg.Wait()
+	if stillOpen {
+		t.Fatal("waitBelow reported open after release")
+	}
+	if p.o.write([]byte("x")) {
+		t.Fatal("a write after release was accepted")
+	}
+	if !waitCond(5*time.Second, func() bool {
+		_, _, idle, _, _ := p.o.stats()
+		return idle
+	}) {
+		t.Fatal("the parked flusher did not return")
+	}
+	if st := p.state(); st != outClosed {
+		t.Fatalf("state %v, want closed", st)
+	}
+	// The peer sees EOF once the dup is closed (nothing else holds the
+	// socket in this test).
+	buf := make([]byte, 64<<10)
+	if !waitCond(5*time.Second, func() bool {
+		n, err := unix.Read(p.peer, buf)
+		return n == 0 && err == nil || err != nil && !errors.Is(err, unix.EAGAIN)
+	}) {
+		t.Fatal("the outbox's fd was not closed")
+	}
+}

@@ -1,0 +1,220 @@
+package netio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+
+	"github.com/ringex/ringex/netio/wire"
+)
+
+// server is the gnet shell the order-entry gateway and the market-data
+// notifier share: how the event loops are started, when the server is
+// ready, the address it listens on, and how it stops. Each server embeds
+// one (Ready and Addr are the server's own methods) and keeps its own
+// connection handling.
+type server struct {
+	name string // "gateway", "notifier": for logs and errors
+	log  *slog.Logger
+
+	conns    atomic.Int64 // open connections
+	draining atomic.Bool  // new connections are refused with Logout(shutdown)
+
+	mu      sync.Mutex
+	eng     gnet.Engine
+	addr    net.Addr
+	booted  chan struct{}
+	stopped chan struct{}
+}
+
+func (s *server) init(name string, log *slog.Logger) {
+	s.name, s.log = name, log
+	s.booted = make(chan struct{})
+	s.stopped = make(chan struct{})
+}
+
+// accept counts a new connection in and dups its fd for its outbox
+// (outbox.go), or returns the Logout to refuse it with: past maxConns, while
+// draining, or when no descriptor is left for the dup. OnOpen calls it.
+func (s *server) accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
+	if s.conns.Add(1) > int64(maxConns) || s.draining.Load() {
+		s.conns.Add(-1)
+		reason := wire.LogoutTooManyConns
+		if s.draining.Load() {
+			reason = wire.LogoutShutdown
+		}
+		return -1, wire.AppendLogout(nil, reason)
+	}
+	wfd, err := c.Dup()
+	if err != nil {
+		// Out of descriptors: as good as the connection limit.
+		s.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
+		s.conns.Add(-1)
+		return -1, wire.AppendLogout(nil, wire.LogoutTooManyConns)
+	}
+	return wfd, nil
+}
+
+// serveOptions is how both servers run gnet: one event loop per CPU unless
+// loops says otherwise, a ticker, no Nagle, reusable address; sndbuf sets
+// SO_SNDBUF on accepted connections (0: the system's).
+func serveOptions(loops, sndbuf int) []gnet.Option {
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
+	}
+	if loops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(loops))
+	}
+	if sndbuf > 0 {
+		opts = append(opts, gnet.WithSocketSendBuffer(sndbuf))
+	}
+	return opts
+}
+
+// serve runs h's event loops on addr until stop. It returns once the server
+// is stopped, with the error that stopped it, if any.
+func (s *server) serve(h gnet.EventHandler, addr string, loops, sndbuf int) error {
+	defer close(s.stopped)
+	if err := gnet.Run(h, "tcp://"+addr, serveOptions(loops, sndbuf)...); err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return nil
+}
+
+// Ready is closed once the server accepts connections.
+func (s *server) Ready() <-chan struct{} { return s.booted }
+
+// Addr is the address the server listens on (useful with port 0), or nil
+// before Ready.
+func (s *server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// boot records the engine (OnBoot) so that stop can reach it.
+func (s *server) boot(eng gnet.Engine) net.Addr {
+	s.mu.Lock()
+	s.eng = eng
+	s.addr = listenAddr(eng)
+	addr := s.addr
+	s.mu.Unlock()
+	close(s.booted)
+	return addr
+}
+
+// started reports whether the server has booted (Stop before it is a no-op).
+func (s *server) started() bool {
+	select {
+	case <-s.booted:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop stops the event loops (after the caller has logged its connections
+// out).
+func (s *server) stop(ctx context.Context) error {
+	s.mu.Lock()
+	eng := s.eng
+	s.mu.Unlock()
+	if err := eng.Stop(ctx); errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: stop: %w", s.name, err)
+	}
+	return nil
+}
+
+// listenAddr asks the kernel for the listener's address, which differs from
+// the configured one when the port is 0.
+func listenAddr(eng gnet.Engine) net.Addr {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port, Zone: strconv.Itoa(int(sa.ZoneId))}
+	}
+	return nil
+}
+
+// loginState is a connection's login, on either server. Loop-owned.
+type loginState struct {
+	userID   uint32
+	userName string
+	failures int // failed logins on this connection
+}
+
+// loginRules is what a server's logins check against.
+type loginRules struct {
+	users       *Users // nil: every login fails
+	maxFailures int    // failed logins on one connection before it is closed
+	log         *slog.Logger
+	fails       prometheus.Counter
+}
+
+// login handles a Login frame for st on either server: it appends the answer
+// (LoginAccepted or LoginRejected, and a Logout after too many failures) to
+// reply and reports whether the connection is to be closed.
+func (r *loginRules) login(st *loginState, remote string, frame, reply []byte) ([]byte, bool) {
+	var m wire.Login
+	if err := wire.DecodeLogin(frame, &m); err != nil {
+		return wire.AppendReject(reply, 0, decodeReason(err)), false
+	}
+	if st.userID != 0 {
+		return wire.AppendLoginRejected(reply, wire.LoginAlready), false
+	}
+	name := m.UserName()
+	if m.Version != wire.Version {
+		r.log.Info("login refused: protocol version", "remote", remote, "user", name, "version", m.Version)
+		return wire.AppendLoginRejected(reply, wire.LoginBadVersion), false
+	}
+	var id uint32
+	ok := false
+	if r.users != nil {
+		id, ok = r.users.Authenticate(name, m.KeyBytes())
+	}
+	if !ok {
+		st.failures++
+		r.fails.Inc()
+		r.log.Warn("login failed", "remote", remote, "user", name, "attempt", st.failures)
+		if st.failures >= r.maxFailures {
+			reply = wire.AppendLoginRejected(reply, wire.LoginRateLimited)
+			return wire.AppendLogout(reply, wire.LogoutLoginFailures), true
+		}
+		return wire.AppendLoginRejected(reply, wire.LoginBadCredentials), false
+	}
+	st.userID, st.userName = id, name
+	acc := wire.LoginAccepted{UserID: id, ServerTime: time.Now().UnixNano()}
+	r.log.Info("login", "remote", remote, "user", name, "user_id", id)
+	return wire.AppendLoginAccepted(reply, &acc), false
+}
+
+// decodeReason is the reject reason for a frame that failed to decode.
+func decodeReason(err error) uint16 {
+	if errors.Is(err, wire.ErrBadLength) {
+		return wire.ReasonBadLength
+	}
+	return wire.ReasonMalformed
+}
