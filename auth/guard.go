@@ -68,8 +68,8 @@ type Guard struct {
 	throttle *throttle
 	nextID   atomic.Uint64
 
-	mu       sync.Mutex
-	users    *Users
+	mu    sync.Mutex
+	users *Users
 	// accounts holds, by name, every user that logged in since it was
 	// last added: an account outlives its sessions, so that logging out
 	// and in again does not refill the user's bucket.
