@@ -225,12 +225,16 @@ func (a *account) apply(l Limits) {
 
 // Allow takes one request token from the session's user. It never blocks
 // and never allocates; the clock is read only when the user is limited.
+// A nil Session (a server's test harness without a guard) is unlimited.
 func (s *Session) Allow() bool {
-	if s.acct.unlimited() {
+	if s == nil || s.acct.unlimited() {
 		return true
 	}
 	return s.acct.allow(time.Now().UnixNano())
 }
+
+// Start is when the session logged in.
+func (s *Session) Start() time.Time { return s.start }
 
 // End records that the session's connection closed; err (may be nil) is
 // what closed it. Safe on a nil Session and more than once.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/pipeline"
 )
@@ -22,6 +23,7 @@ import (
 type GatewayConfig struct {
 	Addr              string // host:port to listen on
 	Users             *Users
+	Guard             *auth.Guard   // logins, limits and audit (auth.go); nil: one over Users without limits
 	Loops             int           // gnet event loops; 0 = one per CPU
 	MaxConns          int           // connections beyond this are refused with a Logout
 	MaxInFlight       int           // unacknowledged orders per session before rejects
@@ -54,6 +56,9 @@ func (c *GatewayConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Guard == nil {
+		c.Guard = newGuard(c.Users, auth.Config{Logger: c.Logger})
 	}
 }
 
@@ -202,6 +207,7 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
+		s.grant.End(err) // audit; frees the user's session slot
 		s.closeWriter()
 		g.conns.Add(-1)
 		g.m.sessions.Dec()

@@ -113,24 +113,7 @@ func (g *Gateway) login(s *session, frame []byte) gnet.Action {
 		g.log.Info("login refused: protocol version", "remote", s.remote, "user", name, "version", m.Version)
 		return gnet.None
 	}
-	id, ok := g.cfg.Users.Authenticate(name, m.KeyBytes())
-	if !ok {
-		s.failures++
-		g.m.loginFails.Inc()
-		g.log.Warn("login failed", "remote", s.remote, "user", name, "attempt", s.failures)
-		if s.failures >= g.cfg.MaxLoginFailures {
-			s.reply = appendLoginRejected(s.reply, ReasonLoginRateLimited)
-			s.reply = appendLogout(s.reply, ReasonLogoutLoginFailures)
-			s.closing.Store(true)
-			return gnet.Close
-		}
-		s.reply = appendLoginRejected(s.reply, ReasonLoginBadCredentials)
-		return gnet.None
-	}
-	s.userID, s.userName = id, name
-	s.reply = appendLoginAccepted(s.reply, id)
-	g.log.Info("login", "remote", s.remote, "user", name, "user_id", id)
-	return gnet.None
+	return g.authenticate(s, name, m.KeyBytes()) // auth.go: throttle, key, limits, audit
 }
 
 // admit runs the checks every order-entry request shares: shutdown, the
@@ -147,6 +130,8 @@ func (g *Gateway) admit(s *session, clientID uint64, symbol [8]byte) *pipeline.A
 		code = ReasonUnknownAsset
 	case int(s.inFlight.Load()) >= g.cfg.MaxInFlight:
 		code = ReasonTooManyInFlight
+	case !s.grant.Allow(): // the user's token bucket (auth/limiter.go)
+		code = wire.ReasonRateLimited
 	}
 	if code != 0 {
 		s.reply = appendReject(s.reply, clientID, code)

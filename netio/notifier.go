@@ -41,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
@@ -56,8 +57,9 @@ type EventJournal interface {
 
 // NotifierConfig configures the market-data server.
 type NotifierConfig struct {
-	Addr  string // host:port to listen on
-	Users *Users // who may log in for private order events
+	Addr  string      // host:port to listen on
+	Users *Users      // who may log in for private order events
+	Guard *auth.Guard // logins and audit (auth.go); nil: one over Users
 	// Store is the event journal that Resume reads. Nil: Resume is refused.
 	Store EventJournal
 	Loops int // gnet event loops; 0 = one per CPU
@@ -110,6 +112,9 @@ func (c *NotifierConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Guard == nil {
+		c.Guard = newGuard(c.Users, auth.Config{Logger: c.Logger})
 	}
 }
 
@@ -363,6 +368,7 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	fc.closing.Store(true)
 	fc.closed = true
+	fc.grant.End(err) // audit
 	if fc.loop.busy > 0 {
 		fc.loop.dead = append(fc.loop.dead, fc)
 	} else {

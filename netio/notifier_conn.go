@@ -7,6 +7,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/netio/wire"
 )
@@ -52,8 +53,9 @@ type feedConn struct {
 	userID   uint32
 	userName string
 	failures int
-	reply    []byte // replies produced while decoding one read
-	closed   bool   // OnClose has run
+	grant    *auth.Session // the login's (auth.go); nil without one
+	reply    []byte        // replies produced while decoding one read
+	closed   bool          // OnClose has run
 	assets   []connAsset
 
 	// The write being gathered by a drain of the event loop: the shared

@@ -129,29 +129,7 @@ func (n *Notifier) login(fc *feedConn, frame []byte) gnet.Action {
 		n.log.Info("market data login refused: protocol version", "remote", fc.remote, "user", name, "version", m.Version)
 		return gnet.None
 	}
-	var id uint32
-	ok := false
-	if n.cfg.Users != nil {
-		id, ok = n.cfg.Users.Authenticate(name, m.KeyBytes())
-	}
-	if !ok {
-		fc.failures++
-		n.m.loginFails.Inc()
-		n.log.Warn("market data login failed", "remote", fc.remote, "user", name, "attempt", fc.failures)
-		if fc.failures >= n.cfg.MaxLoginFailures {
-			fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginRateLimited)
-			fc.reply = wire.AppendLogout(fc.reply, wire.LogoutLoginFailures)
-			fc.closing.Store(true)
-			return gnet.Close
-		}
-		fc.reply = wire.AppendLoginRejected(fc.reply, wire.LoginBadCredentials)
-		return gnet.None
-	}
-	fc.userID, fc.userName = id, name
-	acc := wire.LoginAccepted{UserID: id, ServerTime: time.Now().UnixNano()}
-	fc.reply = wire.AppendLoginAccepted(fc.reply, &acc)
-	n.log.Info("market data login", "remote", fc.remote, "user", name, "user_id", id)
-	return gnet.None
+	return n.authenticate(fc, name, m.KeyBytes()) // auth.go: throttle, key, audit
 }
 
 // asset finds the asset a request names, answering SubRejected if none.

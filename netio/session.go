@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ringex/ringex/auth"
 )
 
 // session is one order-entry connection. Fields above the mutexes are
@@ -19,8 +21,9 @@ type session struct {
 	remote   string
 	userID   uint32
 	userName string
-	failures int    // failed logins on this connection
-	reply    []byte // replies produced while decoding one read
+	failures int           // failed logins on this connection
+	grant    *auth.Session // the login's: rate limit, audit (auth.go); nil before
+	reply    []byte        // replies produced while decoding one read
 
 	inFlight atomic.Int32 // published, not yet acknowledged
 	lastRecv atomic.Int64 // Unix ns of the last inbound bytes
