@@ -58,6 +58,7 @@ type config struct {
 	checkFills      bool
 	quiet           bool
 	cpuProfile      string
+	dial            client.Options // TLS from the -tls flags
 }
 
 type userKey struct{ user, key string }
@@ -139,7 +140,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.checkFills, "check-fills", true, "check that every public trade is notified to both owners (needs every trader on the server to be one of -users)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line each second")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine with the server: see what it costs)")
+	var tlsFlags client.TLSFlags
+	tlsFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.dial.TLS, err = tlsFlags.Config(); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -182,7 +189,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		c.users = append(c.users, userKey{u, k})
 	}
-	var err error
 	if c.mix, err = perf.ParseMix(*mix); err != nil {
 		return nil, fmt.Errorf("-mix: %w", err)
 	}

@@ -89,7 +89,7 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 	dialFeed := func(user, key string, h client.FeedHandler, name string, channels uint8) error {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		f, err := client.DialFeed(dctx, c.md, user, key, h)
+		f, err := client.DialFeed(dctx, c.md, user, key, h, c.dial)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -150,7 +150,7 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 
 	for _, ls := range lr.sessions {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		s, err := client.Dial(dctx, c.addr, ls.user, c.users[ls.k%len(c.users)].key, ls)
+		s, err := client.Dial(dctx, c.addr, ls.user, c.users[ls.k%len(c.users)].key, ls, c.dial)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sessionName(ls.k, ls.user), err)

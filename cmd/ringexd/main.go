@@ -72,6 +72,7 @@ func run(args []string) error {
 		loops       = fs.Int("loops", 0, "gnet event loops per server (0: one per CPU)")
 		logLevel    = fs.String("log-level", "info", "log level: debug, info, warn, error")
 	)
+	sec := addSecurityFlags(fs) // security.go: TLS, limits, login throttle
 	var assets assetList
 	fs.Var(&assets, "asset", "asset SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)")
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +86,9 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 
+	if err := sec.validate(*listen, *mdListen); err != nil {
+		return err
+	}
 	if *procs > 0 {
 		runtime.GOMAXPROCS(*procs)
 	}
@@ -122,6 +126,7 @@ func run(args []string) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	guard := sec.guard(users, *usersFile, log, reg)
 
 	store, err := journal.Open(journal.Options{Dir: *dataDir, Sync: syncPolicy, Logger: log})
 	if err != nil {
@@ -146,6 +151,7 @@ func run(args []string) error {
 	notifier := netio.NewNotifier(netio.NotifierConfig{
 		Addr:  *mdListen,
 		Users: users,
+		Guard: guard,
 		Store: store,
 		Loops: *loops,
 		// The gateway's sessions hold two descriptors each, plus room
@@ -160,6 +166,7 @@ func run(args []string) error {
 	gateway := netio.NewGateway(netio.GatewayConfig{
 		Addr:              *listen,
 		Users:             users,
+		Guard:             guard,
 		Loops:             *loops,
 		MaxConns:          *maxConns,
 		MaxInFlight:       *maxInFlight,
@@ -171,12 +178,13 @@ func run(args []string) error {
 	}, ex)
 	ex.Start(gateway, notifier)
 
-	errc := make(chan error, 4)
+	errc := make(chan error, 8) // the servers, the admin, the TLS fronts
 	go func() { errc <- notifier.Serve() }()
 	go func() { errc <- gateway.Serve() }()
 	if *admin != "" {
-		go func() { errc <- serveAdmin(*admin, reg, ex) }()
+		go func() { errc <- serveAdmin(*admin, reg, ex, sec.routes) }()
 	}
+	stopTLS := sec.start(gateway, notifier, reg, errc)
 	log.Info("ringexd running", "listen", *listen, "md_listen", *mdListen, "admin", *admin,
 		"data", *dataDir, "sync", *syncFlag, "wait", *waitFlag, "assets", assets.String())
 
@@ -195,6 +203,7 @@ func run(args []string) error {
 	// Shutdown order: refuse new orders, drain the rings (every journaled
 	// order is acked and matched), then close the sockets and the store.
 	gateway.Drain()
+	stopTLS()
 	if err := ex.Close(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
@@ -213,7 +222,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // serveAdmin serves Prometheus metrics, pprof, and two small JSON
 // endpoints for clients: /assets (configurations) and /trades?asset=&n=
 // (the last n trades, from the event journal).
-func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange) error {
+func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, routes func(*http.ServeMux)) error {
 	for _, a := range ex.Assets() {
 		a := a
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -268,6 +277,7 @@ func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange) er
 		writeJSON(w, out)
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	routes(mux) // security.go: POST /users/reload
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -88,26 +88,3 @@ func LoadCAs(file string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
-
-// ClientConfig is the *tls.Config of a client that trusts the CAs of
-// caFile (empty: the system's roots), for the Go client and the CLIs.
-// certFile and keyFile, if set, are the client's certificate for mutual
-// TLS.
-func ClientConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := LoadCAs(caFile)
-		if err != nil {
-			return nil, err
-		}
-		cfg.RootCAs = pool
-	}
-	if certFile != "" || keyFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
-}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ringex/ringex/client"
 )
 
 // echoBackend answers every line with "remote-address line", so a test sees
@@ -88,7 +90,7 @@ func dialTLS(t *testing.T, f *Front, cfg *tls.Config) (*tls.Conn, error) {
 func TestFrontRelay(t *testing.T) {
 	peers := &Peers{}
 	f, tc, _ := startFront(t, CertConfig{}, peers)
-	cfg, err := ClientConfig(tc.CA, "", "")
+	cfg, err := client.TLSConfig(tc.CA, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +136,7 @@ func TestFrontRefuses(t *testing.T) {
 		t.Fatal("handshake with an unknown CA succeeded")
 	}
 	// TLS 1.2 against a 1.3-only listener.
-	cfg, _ := ClientConfig(tc.CA, "", "")
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	cfg.MaxVersion = tls.VersionTLS12
 	if _, err := dialTLS(t, f, cfg); err == nil {
 		t.Fatal("TLS 1.2 handshake accepted by default")
@@ -154,7 +156,7 @@ func TestFrontRefuses(t *testing.T) {
 
 func TestFrontTLS12ByFlag(t *testing.T) {
 	f, tc, _ := startFront(t, CertConfig{MinVersion: tls.VersionTLS12}, nil)
-	cfg, _ := ClientConfig(tc.CA, "", "")
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	cfg.MaxVersion = tls.VersionTLS12
 	c, err := dialTLS(t, f, cfg)
 	if err != nil {
@@ -167,7 +169,7 @@ func TestFrontTLS12ByFlag(t *testing.T) {
 
 func TestFrontMutualTLS(t *testing.T) {
 	f, tc, _ := startFront(t, CertConfig{ClientCAFile: "set"}, nil)
-	cfg, _ := ClientConfig(tc.CA, "", "")
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	// TLS 1.3: the server's refusal of a missing certificate comes after
 	// the client's handshake returns, on the first read.
 	if c, err := dialTLS(t, f, cfg); err == nil {
@@ -177,7 +179,7 @@ func TestFrontMutualTLS(t *testing.T) {
 			t.Fatal("relayed without a client certificate")
 		}
 	}
-	cfg, err := ClientConfig(tc.CA, tc.ClientCert, tc.ClientKey)
+	cfg, err := client.TLSConfig(tc.CA, tc.ClientCert, tc.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +208,11 @@ func TestCertsReload(t *testing.T) {
 	if err := certs.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	oldCA, _ := ClientConfig(tc.CA, "", "")
+	oldCA, _ := client.TLSConfig(tc.CA, "", "")
 	if _, err := dialTLS(t, f, oldCA); err == nil {
 		t.Fatal("old CA still accepted after the reload")
 	}
-	newCA, _ := ClientConfig(next.CA, "", "")
+	newCA, _ := client.TLSConfig(next.CA, "", "")
 	if _, err := dialTLS(t, f, newCA); err != nil {
 		t.Fatalf("new certificate: %v", err)
 	}
