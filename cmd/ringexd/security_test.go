@@ -199,8 +199,11 @@ func writeUsers(t *testing.T, file string, entries ...string) {
 	}
 }
 
-// logoutReason waits for a session's end and returns its Logout reason.
-func logoutReason(t *testing.T, s *client.Session) uint16 {
+// logoutReason waits for a connection's end and returns its Logout reason.
+func logoutReason(t *testing.T, s interface {
+	Done() <-chan struct{}
+	Err() error
+}) uint16 {
 	t.Helper()
 	select {
 	case <-s.Done():
@@ -224,6 +227,11 @@ func TestKeyRotationReload(t *testing.T) {
 
 	old := s.session("alice", "a-old", nil)
 	bob := s.session("bob", "b-key", nil)
+	oldFeed, err := client.DialFeed(ctx5(), s.md, "alice", "a-old", client.NopFeedHandler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oldFeed.Close()
 
 	// Rotation, step 1: alice holds both keys (SIGHUP).
 	writeUsers(t, users, "alice:a-old,a-new", "bob:b-key", "carol:c-key")
@@ -251,6 +259,9 @@ func TestKeyRotationReload(t *testing.T) {
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	if code := logoutReason(t, old); code != wire.LogoutKeyRevoked {
 		t.Fatalf("old-key session logged out with %d, want 7 (key revoked)", code)
+	}
+	if code := logoutReason(t, oldFeed); code != wire.LogoutKeyRevoked {
+		t.Fatalf("old-key market-data login logged out with %d, want 7", code)
 	}
 	if _, err := fresh.PlaceSync(ctx5(), limit(2, 2, 9_000_000, 1)); err != nil {
 		t.Fatalf("new key after the rotation: %v", err)
@@ -291,7 +302,7 @@ func TestKeyRotationReload(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`ringex_auth_revoked_sessions_total 2`, `ringex_auth_reloads_total{result="error"} 1`,
+	for _, want := range []string{`ringex_auth_revoked_sessions_total 3`, `ringex_auth_reloads_total{result="error"} 1`,
 		`ringex_auth_key_changes_total{change="key_removed"} 1`, `ringex_auth_logins_total{service="order entry"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
