@@ -3,9 +3,12 @@
 # ringex-load run against the plain listeners and against the TLS fronts of
 # one ringexd (-sync off), alternated ROUNDS times, with the server's CPU
 # per acked order from /proc/PID/stat. Usage: perf/tlscost.sh [seconds] [rounds]
+# [ringex-load flags...], e.g. "-subs 0 -check-fills=false" for order entry alone.
 set -eu
 DUR=${1:-10}
 ROUNDS=${2:-2}
+shift 2 2>/dev/null || shift $#
+EXTRA="$*"
 BIN=$(cd "$(dirname "$0")/../bin" && pwd)
 DIR=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
@@ -33,7 +36,7 @@ while [ $i -lt "$ROUNDS" ]; do
 		fi
 		t0=$(ticks)
 		# shellcheck disable=SC2086
-		"$BIN/ringex-load" $args -admin 127.0.0.1:17003 -mode max -duration "${DUR}s" -quiet \
+		"$BIN/ringex-load" $args -admin 127.0.0.1:17003 -mode max -duration "${DUR}s" -quiet $EXTRA \
 			>"$DIR/out" 2>&1 || { cat "$DIR/out"; exit 1; }
 		t1=$(ticks)
 		awk -v mode=$mode -v t="$((t1 - t0))" -v tck="$TCK" -v dur="$DUR" '

@@ -216,7 +216,7 @@ func (f *Front) serve(raw net.Conn) {
 	up := make(chan struct{})
 	go func() {
 		defer close(up)
-		buf := make([]byte, 4<<10)
+		buf := make([]byte, 16<<10) // a whole TLS record: one backend write per record
 		if _, err := io.CopyBuffer(back, onlyReader{tc}, buf); err == nil {
 			if bc, ok := back.(*net.TCPConn); ok {
 				bc.CloseWrite()
