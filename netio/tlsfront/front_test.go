@@ -224,3 +224,53 @@ func TestCertsReload(t *testing.T) {
 		t.Fatalf("after a failed reload: %v", err)
 	}
 }
+
+// TestFrontHandshakeTimeout: a connection that never completes its
+// handshake is dropped after HandshakeTimeout, and its slot is freed.
+func TestFrontHandshakeTimeout(t *testing.T) {
+	tc, err := WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
+		MaxConns: 1, HandshakeTimeout: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve()
+	defer f.Close()
+	silent, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	start := time.Now()
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(silent); err != nil {
+		t.Fatalf("silent connection not closed by the front: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+	// The only slot is free again: a real client gets through (the slot
+	// is released just after the close, hence the retries).
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, err := dialTLS(t, f, cfg)
+		if err == nil {
+			io.WriteString(c, "hello\n")
+			if _, err = bufio.NewReader(c).ReadString('\n'); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot not freed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
