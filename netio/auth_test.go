@@ -3,6 +3,7 @@ package netio
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/auth"
+	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/netio/tlsfront"
 	"github.com/ringex/ringex/netio/wire"
 )
 
@@ -329,4 +332,54 @@ func TestGatewayRevokeOnReload(t *testing.T) {
 		rc.send(wire.AppendNewOrder(nil, order(2, 1, 100, 10)))
 		rc.expectAck(2)
 	}
+}
+
+// TestGatewayThrottleBehindTLS: behind the TLS front, the throttle counts
+// the clients' own addresses, not the front's: bad keys from 127.0.0.2
+// block 127.0.0.2 only, and a client from 127.0.0.3 logs in.
+func TestGatewayThrottleBehindTLS(t *testing.T) {
+	peers := &tlsfront.Peers{}
+	guard := auth.New(auth.Config{Users: testFeedUsers(t), Logger: slog.New(slog.DiscardHandler), Peers: peers,
+		Throttle: auth.ThrottleConfig{AddrFailures: 3, UserFailures: 1 << 20, Backoff: time.Minute}})
+	g, _ := startGateway(t, GatewayConfig{Guard: guard})
+	tc, err := tlsfront.WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := tlsfront.LoadCerts(tlsfront.CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tlsfront.Listen(tlsfront.Config{Name: "order entry", Addr: "127.0.0.1:0", Backend: g.Addr().String(),
+		TLS: certs.Config(), Peers: peers, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve()
+	t.Cleanup(func() { f.Close() })
+	cfg, err := client.TLSConfig(tc.CA, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(ip string) *rawConn {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		c, err := tls.DialWithDialer(d, "tcp", f.Addr().String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	}
+	for i := 0; i < 3; i++ {
+		if _, code := dial("127.0.0.2").loginAnswer(alice, "guess"); code != wire.LoginBadCredentials {
+			t.Fatalf("failure %d: reason %d", i, code)
+		}
+	}
+	if _, code := dial("127.0.0.2").loginAnswer(alice, alice.key); code != wire.LoginRateLimited {
+		t.Fatalf("blocked client through TLS: reason %d, want 4", code)
+	}
+	rc := dial("127.0.0.3")
+	rc.login(alice)
+	rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
+	rc.expectAck(1)
 }
