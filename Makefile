@@ -27,8 +27,9 @@ test: vet
 soak:
 	RINGEX_SOAK=1 $(GO) test -race -count=1 -timeout 60m $(PKGS)
 
-# bench runs the micro-benchmarks and an end-to-end load run, and writes
-# docs/performance.md.
+# bench runs the micro-benchmarks, ringexd against the echo floor (the
+# ratios that head the report) and end-to-end load runs, and writes
+# docs/performance.md (docs/bench.md explains it).
 bench: build
 	./perf/bench.sh
 

@@ -90,7 +90,7 @@ type conn struct {
 }
 
 func dial(ctx context.Context, addr, user, key string, o Options) (*conn, error) {
-	nc, err := dialNet(ctx, addr, o.TLS)
+	nc, err := DialConn(ctx, addr, o.TLS)
 	if err != nil {
 		return nil, err
 	}

@@ -64,9 +64,11 @@ func (f *TLSFlags) Config() (*tls.Config, error) {
 	return TLSConfig(f.CA, f.Cert, f.Key)
 }
 
-// dialNet connects to addr, over TLS if cfg is set. Requests are batched
-// by Flush (and, under TLS, become one record per flush), not by Nagle.
-func dialNet(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
+// DialConn connects to addr with TCP_NODELAY (requests are batched by the
+// caller's writes, not by Nagle; under TLS one write is one record), over
+// TLS if cfg is set; the server name defaults to addr's host. Dial and
+// DialFeed use it; a caller with its own framing (ringex-load) may too.
+func DialConn(ctx context.Context, addr string, cfg *tls.Config) (net.Conn, error) {
 	d := &net.Dialer{}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

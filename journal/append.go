@@ -120,11 +120,14 @@ func putCommands(b *pebble.Batch, asset uint32, cmds []engine.Command, per int) 
 // AppendCommands journals cmds, which must continue the asset's command
 // sequence densely (the first command of a journal has Seq 1), as one
 // batch committed under the store's sync policy: when it returns nil the
-// commands are as durable as the policy makes them. A sequence error leaves
-// the store usable; a write error makes it unavailable for good.
+// commands are in the operating system (a crash of the process cannot lose
+// them) and as durable against a crash of the machine as the policy makes
+// them. A sequence error leaves the store usable; a write error makes it
+// unavailable for good.
 //
-// AppendCommands waits for its fsync before it returns; a CommandWriter
-// (Store.Commands) lets the next batch be written while one is synced.
+// AppendCommands waits for its write (and fsync) before it returns; a
+// CommandWriter (Store.Commands) lets the next batch be written while one
+// is synced.
 func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 	if len(cmds) == 0 {
 		return nil
@@ -140,7 +143,7 @@ func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 	}
 	b := w.reset(s)
 	putCommands(b, asset, cmds, s.blockRecords)
-	if err := s.commit(b, s.syncCommands()); err != nil {
+	if err := s.commit(b, written); err != nil {
 		return fmt.Errorf("journal: asset %d: commands %d-%d: %w", asset, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
 	}
 	w.last = cmds[len(cmds)-1].Seq
@@ -148,9 +151,10 @@ func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 }
 
 // AppendEvents journals evs, which must continue the asset's event sequence
-// densely, as one batch. Events are never fsynced on their own (see the
-// package comment): the next command batch, snapshot or interval sync makes
-// them durable, and recovery rebuilds any a crash lost.
+// densely, as one batch. Events are not even written to the operating
+// system on their own (see the package comment): they may wait in Pebble's
+// WAL buffer until the next command batch, snapshot or interval sync, and
+// recovery rebuilds any a crash lost, identical, from the commands.
 func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -177,7 +181,7 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 		}
 		_ = op.Finish()
 	}
-	if err := s.commit(b, false); err != nil {
+	if err := s.commit(b, buffered); err != nil {
 		return fmt.Errorf("journal: asset %d: events %d-%d: %w", asset, evs[0].Seq, evs[len(evs)-1].Seq, err)
 	}
 	w.last = evs[len(evs)-1].Seq

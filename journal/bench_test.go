@@ -3,6 +3,7 @@ package journal
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/engine"
 )
@@ -28,7 +29,7 @@ func orders(from uint64, n int) []engine.Command {
 // flushes included. keys=record is the baseline of one Pebble key per
 // record instead of one per block of 64.
 func BenchmarkJournalAppend(b *testing.B) {
-	for _, policy := range []SyncPolicy{{Mode: SyncAlways}, {Mode: SyncOff}} {
+	for _, policy := range []SyncPolicy{{Mode: SyncAlways}, {Mode: SyncInterval, Interval: 5 * time.Millisecond}, {Mode: SyncOff}} {
 		for _, size := range []int{1, 64, 512, 4096} {
 			for _, block := range []int{blockRecords, 1} {
 				if block == 1 && size < 512 {

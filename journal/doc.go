@@ -14,25 +14,49 @@
 // Each Append call is one Pebble batch, so a ring's whole available range is
 // one write to the WAL (group commit). A CommandWriter (Store.Commands)
 // splits AppendCommands in two, Write and Sync, so that a pipeline can write
-// the next range while the last one is fsynced. The SyncPolicy decides when
-// the WAL is made durable:
+// the next range while the last one is fsynced.
+//
+// The contract, under every policy: when AppendCommands (or
+// CommandWriter.Sync) returns, the commands are in the operating system, so
+// a crash of the process (kill -9, panic, OOM) cannot lose them; the
+// pipeline acknowledges and matches nothing before that. The SyncPolicy only
+// decides what a crash of the machine (power, kernel) may lose:
 //
 //   - SyncAlways (the default): every command batch is fsynced before
-//     AppendCommands returns. A command that was acknowledged survives any
-//     crash.
-//   - SyncInterval: commands are written without fsync and a background
-//     syncer fsyncs the WAL every Interval if anything was written. A crash
-//     (of the machine, not only the process) loses at most the commands
-//     committed in the last Interval plus the duration of one fsync. The
-//     process dying alone loses nothing: the data is in the OS page cache.
-//   - SyncOff: nothing is fsynced until Close. For tests and benchmarks; not
-//     durable against a machine crash.
+//     AppendCommands returns. Nothing acknowledged is lost.
+//   - SyncInterval: a background syncer fsyncs the WAL every Interval if
+//     anything was written. A machine crash loses at most the commands of
+//     the last Interval plus one fsync.
+//   - SyncOff: the WAL is fsynced only when Pebble closes it (at Close and
+//     when it rotates to a new WAL, once per memtable). A machine crash may
+//     lose everything since. For tests and benchmarks.
 //
-// Events are written without fsync under every policy: a later command sync
-// covers them (the WAL is one sequential file, so a sync makes everything
-// before it durable), and recovery rebuilds any that a crash lost.
-// Snapshots and asset configurations are fsynced unless the policy is
-// SyncOff, because pruning deletes the commands a snapshot replaces.
+// Why every command batch is committed with pebble.Sync: Pebble's
+// Apply(b, NoSync) returns once the record is copied into the WAL writer's
+// in-process block buffer (record.LogWriter.SyncRecordGeneralized signals
+// its flushLoop only when a sync is requested; otherwise the 32 KiB block is
+// written when it fills), so a kill -9 lost up to a block of acknowledged
+// and matched commands. A sync request makes the flushLoop write(2) the
+// pending blocks and then call the WAL file's Sync. The store gives Pebble a
+// vfs.FS (watchFS) whose WAL files' Sync follows the policy (walFile): a
+// real fdatasync under SyncAlways, nothing under SyncInterval and SyncOff,
+// where the store fsyncs the open WAL files itself (Store.fsyncWAL) from the
+// syncer and for the few writes that must be durable. So the commit path
+// costs a write(2) and a wake-up of Pebble's flush goroutine under every
+// policy, and an fsync only under SyncAlways; docs/performance-journal.md
+// has the measured cost. The alternatives were to ack and match only at the
+// next periodic fsync (latency bounded by the interval: the interval policy
+// would be a slow always) or a command log of our own beside Pebble (a
+// second write path and recovery to keep consistent with it).
+//
+// Events are committed without a sync request under every policy: they may
+// wait in Pebble's WAL buffer until the next command batch, snapshot or
+// interval sync, and recovery rebuilds any a crash lost, identical, from the
+// commands (the engine is deterministic). Snapshots and asset
+// configurations are fsynced unless the policy is SyncOff, because pruning
+// deletes the commands a snapshot replaces. Order id reservations
+// (ReserveOrderIDs) are fsynced under every policy: they keep ids unique
+// when a machine crash loses the end of the journal.
 //
 // # Failure
 //
@@ -65,7 +89,7 @@
 //	1      4    asset id, big-endian
 //	5      8    sequence, big-endian: the first command or event of the
 //	            block, the snapshot's command sequence, or the metadata item
-//	            (1 = asset configuration)
+//	            (1 = asset configuration, 2 = order id reservation)
 //
 // Commands and events are stored in blocks: the value of a command (event)
 // key is up to 64 consecutive command (event) records of one Append, the
@@ -122,10 +146,28 @@
 //	2  2   reserved (0)     24 i64 MinPrice        50 n   Symbol
 //	4  u32 asset            32 i64 MaxPrice        50+n u32 CRC32C of [0,50+n)
 //
+// Order id reservation record (metadata item 2), 20 bytes:
+//
+//	0  u8  version (1)      4  u32 asset
+//	1  u8  type (5)         8  u64 the highest id number that may be handed out
+//	2  2   reserved (0)     16 u32 CRC32C of [0,16)
+//
 // # Pruning
 //
 // Prune deletes, with one range deletion per kind, the blocks and snapshots
 // that a snapshot makes unnecessary, keeping the snapshot and the blocks
 // holding the last command and event it covers, so that the last sequences
 // survive and appends stay dense. Pebble reclaims the space as it compacts.
+//
+// # Start-up checks and faults
+//
+// Open refuses a database it cannot trust, with an error naming what is
+// wrong: a write that fails while Pebble opens (a full disk: Open returns
+// at once, where Pebble alone would retry forever); a table that fails its
+// block checksum or a record that fails its own (Open reads every key once,
+// naming the file and the keys, ErrCorrupt); a journal that ends before its
+// high-water mark (ErrJournalLoss, see marker.go), unless
+// Options.AcceptJournalLoss. Once open, a background error from Pebble (a
+// failed flush or compaction) fails the store like a failed write, is logged
+// once per cause, and Pebble's retries are paused (see listener.go).
 package journal

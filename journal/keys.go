@@ -20,7 +20,10 @@ const (
 const maxSeq = math.MaxUint64
 
 // Metadata items, in the sequence position of a kindMeta key.
-const metaAssetConfig uint64 = 1
+const (
+	metaAssetConfig uint64 = 1
+	metaIDReserve   uint64 = 2
+)
 
 func kindName(kind byte) string {
 	switch kind {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // pebbleLogger routes Pebble's log through slog: its chatty informational
@@ -36,24 +34,3 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 type pebbleFatal string
 
 func (f pebbleFatal) Error() string { return string(f) }
-
-// eventListener logs the Pebble events an operator should see.
-func eventListener(log *slog.Logger) *pebble.EventListener {
-	return &pebble.EventListener{
-		BackgroundError: func(err error) {
-			log.Error("pebble background error", "err", err)
-		},
-		DataCorruption: func(info pebble.DataCorruptionInfo) {
-			log.Error("pebble data corruption", "info", info.String())
-		},
-		DiskSlow: func(info pebble.DiskSlowInfo) {
-			log.Warn("disk slow", "info", info.String())
-		},
-		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
-			log.Warn("pebble write stall", "reason", info.Reason)
-		},
-		WriteStallEnd: func() {
-			log.Info("pebble write stall over")
-		},
-	}
-}

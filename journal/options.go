@@ -84,4 +84,16 @@ type Options struct {
 	// MemTableSize is Pebble's memtable size in bytes; 64 MiB if zero.
 	// Bigger memtables mean fewer flushes under a steady append load.
 	MemTableSize uint64
+	// AcceptJournalLoss lets Open start on a journal that ends before its
+	// high-water mark (see ErrJournalLoss), logging what was lost and
+	// lowering the mark. For an operator who has no better copy.
+	AcceptJournalLoss bool
+	// MarkInterval is how often the high-water mark is updated;
+	// DefaultMarkInterval if zero.
+	MarkInterval time.Duration
+
+	// skipRecordCheck leaves the records' own checksums out of Open's
+	// verification, so that tests can open past a damaged record and
+	// exercise how readers report it.
+	skipRecordCheck bool
 }

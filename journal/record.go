@@ -21,6 +21,7 @@ const (
 	recEvent       byte = 2
 	recSnapshot    byte = 3
 	recAssetConfig byte = 4
+	recIDReserve   byte = 5
 )
 
 const (
@@ -28,6 +29,7 @@ const (
 	eventLen          = 112
 	snapshotHeaderLen = 28
 	assetConfigHead   = 50
+	idReserveLen      = 20
 	crcLen            = 4
 	maxSymbolLen      = 1<<16 - 1
 )
@@ -297,4 +299,26 @@ func decodeAssetConfig(b []byte) (asset uint32, cfg engine.AssetConfig, err erro
 		MaxQty:   int64(le.Uint64(b[40:])),
 	}
 	return le.Uint32(b[4:]), cfg, nil
+}
+
+// encodeIDReserve returns the record of an order id reservation: every id
+// number up to upTo may have been handed out.
+func encodeIDReserve(asset uint32, upTo uint64) []byte {
+	b := make([]byte, idReserveLen)
+	b[0] = recordVersion
+	b[1] = recIDReserve
+	le.PutUint32(b[4:], asset)
+	le.PutUint64(b[8:], upTo)
+	putChecksum(b)
+	return b
+}
+
+func decodeIDReserve(b []byte) (asset uint32, upTo uint64, err error) {
+	if err := checkRecord(b, recIDReserve, idReserveLen); err != nil {
+		return 0, 0, err
+	}
+	if b[2]|b[3] != 0 {
+		return 0, 0, errReserved
+	}
+	return le.Uint32(b[4:]), le.Uint64(b[8:]), nil
 }

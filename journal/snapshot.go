@@ -13,14 +13,14 @@ import (
 
 // PutSnapshot stores data, an opaque snapshot of the asset's book after
 // every command up to cmdSeq, when its last event was eventSeq. It is
-// fsynced unless the policy is SyncOff, which also makes every event and
-// command written before it durable.
+// fsynced unless the policy is SyncOff, which also makes every command
+// written before it durable.
 func (s *Store) PutSnapshot(asset uint32, cmdSeq, eventSeq uint64, data []byte) error {
 	if uint64(len(data)) > math.MaxUint32-snapshotHeaderLen-crcLen {
 		return fmt.Errorf("journal: asset %d: snapshot of %d bytes is too large", asset, len(data))
 	}
 	value := encodeSnapshot(asset, cmdSeq, eventSeq, data)
-	err := s.commitOne(s.syncMetadata(), func(b *pebble.Batch) error {
+	err := s.commitOne(durable, func(b *pebble.Batch) error {
 		return b.Set(makeKey(kindSnapshot, asset, cmdSeq), value, nil)
 	})
 	if err != nil {
@@ -138,7 +138,7 @@ func (s *Store) Prune(asset uint32, beforeCmdSeq uint64) error {
 			return err
 		}
 	}
-	err = s.commitOne(false, func(b *pebble.Batch) error {
+	err = s.commitOne(buffered, func(b *pebble.Batch) error {
 		for _, r := range [...]struct {
 			kind byte
 			end  uint64
@@ -164,7 +164,7 @@ func (s *Store) PutAssetConfig(id uint32, cfg engine.AssetConfig) error {
 	if err != nil {
 		return err
 	}
-	err = s.commitOne(s.syncMetadata(), func(b *pebble.Batch) error {
+	err = s.commitOne(durable, func(b *pebble.Batch) error {
 		return b.Set(makeKey(kindMeta, id, metaAssetConfig), value, nil)
 	})
 	if err != nil {

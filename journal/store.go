@@ -52,10 +52,16 @@ type Store struct {
 	assetsMu sync.RWMutex
 	assets   map[uint32]*assetLog
 
-	// written counts batches committed without fsync; the interval syncer
-	// fsyncs when it moved.
+	// fs is the file system Pebble writes through; it holds the WAL files
+	// (see walFile) that fsyncWAL fsyncs.
+	fs *watchFS
+	// written counts batches written to the WAL without an fsync; the
+	// interval syncer fsyncs when it moved.
 	written atomic.Uint64
 	syncer  *syncer
+
+	faults *faults // background errors, corruption, the first failure: listener.go
+	mark   *marker // the high-water mark: marker.go
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -79,32 +85,26 @@ func Open(opts Options) (*Store, error) {
 	if memtable == 0 {
 		memtable = 64 << 20
 	}
-	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog)}
+	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog),
+		faults: newFaults(log)}
 	po := &pebble.Options{
 		FS:                 &watchFS{FS: fs, s: s},
 		Logger:             pebbleLogger{log},
-		EventListener:      eventListener(log),
+		EventListener:      s.faults.listener(s),
 		FormatMajorVersion: pebble.FormatNewest,
 		MemTableSize:       memtable,
 		// A range deletion from Prune is flushed within this delay even if
 		// the memtable is not full, so its space can be reclaimed.
 		FlushDelayDeleteRange: 10 * time.Second,
 	}
+	s.fs = po.FS.(*watchFS) // fsyncWAL fsyncs its WAL files
 	for i := range po.Levels {
 		// Replay reads whole levels in order: bigger blocks mean fewer
 		// block loads and index entries per record.
 		po.Levels[i].BlockSize = 32 << 10
 	}
-	db, err := pebble.Open(opts.Dir, po)
-	if err != nil {
-		return nil, fmt.Errorf("journal: open %s: %w", opts.Dir, err)
-	}
-	s.db = db
-	if f := s.failed.Load(); f != nil {
-		// A write failed during Open (WAL recovery, manifest) although Pebble
-		// recovered from it: do not trust this disk.
-		db.Close()
-		return nil, fmt.Errorf("journal: open %s: %w", opts.Dir, f)
+	if err := s.open(opts, fs, po); err != nil {
+		return nil, err
 	}
 	if opts.Sync.Mode == SyncInterval {
 		s.syncer = startSyncer(s, opts.Sync.Interval)
@@ -114,12 +114,14 @@ func Open(opts Options) (*Store, error) {
 }
 
 // Close stops the interval syncer and closes the database, which syncs the
-// WAL unless the store has failed. It returns the close error of Pebble, if
-// any (after a failure it usually has one).
+// WAL unless the store has failed, then writes the final high-water mark. It
+// returns the close error of Pebble, if any (after a failure it usually has
+// one), or the mark's.
 func (s *Store) Close() error {
 	if s.syncer != nil {
 		s.syncer.stop()
 	}
+	s.stopBackground()
 	s.commitMu.Lock()
 	if s.closed.Load() {
 		s.commitMu.Unlock()
@@ -140,7 +142,7 @@ func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}
-	return nil
+	return s.closeMark()
 }
 
 // Err returns nil while the store is healthy and, once it has failed, the
@@ -156,18 +158,50 @@ func (s *Store) Err() error {
 func (s *Store) fail(cause error) error {
 	f := &unavailableError{cause: cause}
 	if s.failed.CompareAndSwap(nil, f) {
-		s.log.Error("journal failed: rejecting every write until restart", "err", cause)
+		s.faults.failed(cause)
 		return f
 	}
 	return s.failed.Load()
 }
 
-// commit writes b to Pebble and, if sync, waits until the WAL is fsynced.
+// reach says how far a commit gets before it returns.
+type reach uint8
+
+const (
+	// buffered: handed to Pebble, perhaps still in the WAL writer's
+	// in-process buffer, so a process crash may lose it. Only for what
+	// recovery can rebuild (events) or redo (pruning).
+	buffered reach = iota
+	// written: in the operating system (write(2) to the WAL), so it
+	// survives a crash of the process; on disk too under SyncAlways.
+	// Commands.
+	written
+	// durable: on disk unless the policy is SyncOff. Snapshots, asset
+	// configurations.
+	durable
+	// fsynced: on disk under every policy. Order id reservations.
+	fsynced
+)
+
+// fsyncs reports whether a commit that must reach r needs the store's own
+// WAL fsync after Pebble's (no-op) one: Pebble's WAL Sync is real only
+// under SyncAlways (see walFile).
+func (s *Store) fsyncs(r reach) bool {
+	switch s.policy.Mode {
+	case SyncAlways:
+		return false
+	case SyncInterval:
+		return r >= durable
+	}
+	return r == fsynced
+}
+
+// commit writes b to Pebble and returns once it has got as far as r.
 //
 // Pebble panics (inside its commit pipeline, with its mutex held) when a
 // batch is written to a WAL that has already failed a write or sync, and it
 // calls Logger.Fatalf when a synchronous commit fails its sync. commit keeps
-// clear of both. The fsync is requested with ApplyNoSyncWait and waited for
+// clear of both. The sync is requested with ApplyNoSyncWait and waited for
 // with SyncWait, which returns the sync error instead of reaching Fatalf.
 // And the WAL only refuses a write (panics) after some write following the
 // failure has queued a block, so it takes two writes after the failure. The
@@ -175,24 +209,20 @@ func (s *Store) fail(cause error) error {
 // sees the error, and commitMu makes each write check that mark before it
 // starts, and start only after the previous write has returned: so the second
 // write after a failure always sees the mark and never reaches Pebble. The
-// wait for the fsync is outside the mutex, so batches from concurrent writers
-// still share WAL syncs (Pebble's own group commit).
-func (s *Store) commit(b *pebble.Batch, sync bool) error {
-	if err := s.write(b, sync); err != nil {
+// wait for the sync is outside the mutex, so batches from concurrent writers
+// still share WAL writes and syncs (Pebble's own group commit).
+func (s *Store) commit(b *pebble.Batch, r reach) error {
+	if err := s.write(b, r); err != nil {
 		return err
 	}
-	if sync {
-		if err := b.SyncWait(); err != nil {
-			return s.fail(err)
-		}
-	}
-	return nil
+	return s.wait(b, r)
 }
 
 // write is the first half of commit: it hands b to Pebble under commitMu,
-// requesting an fsync if sync, and returns without waiting for it. The
-// caller must call b.SyncWait before reusing or closing b.
-func (s *Store) write(b *pebble.Batch, sync bool) error {
+// requesting a WAL sync (which writes the batch to the operating system, see
+// walFile) unless r is buffered, and returns without waiting for it. The
+// caller must call wait before reusing or closing b.
+func (s *Store) write(b *pebble.Batch, r reach) error {
 	s.commitMu.Lock()
 	if s.closed.Load() {
 		s.commitMu.Unlock()
@@ -202,13 +232,28 @@ func (s *Store) write(b *pebble.Batch, sync bool) error {
 		s.commitMu.Unlock()
 		return f
 	}
-	err := s.apply(b, sync)
+	err := s.apply(b, r != buffered)
 	s.commitMu.Unlock()
 	if err != nil {
 		return s.fail(err)
 	}
-	if !sync {
-		s.written.Add(1)
+	if r != buffered && s.policy.Mode != SyncAlways && !s.fsyncs(r) {
+		s.written.Add(1) // in the OS, not on disk: for the interval syncer
+	}
+	return nil
+}
+
+// wait is the second half of commit: it waits until b, handed to Pebble by
+// write, has got as far as r.
+func (s *Store) wait(b *pebble.Batch, r reach) error {
+	if r == buffered {
+		return nil
+	}
+	if err := b.SyncWait(); err != nil {
+		return s.fail(err)
+	}
+	if s.fsyncs(r) {
+		return s.fsyncWAL()
 	}
 	return nil
 }
@@ -231,15 +276,31 @@ func (s *Store) apply(b *pebble.Batch, sync bool) (err error) {
 	return s.db.Apply(b, pebble.NoSync)
 }
 
-// syncCommands reports whether command batches are fsynced on commit.
-func (s *Store) syncCommands() bool { return s.policy.Mode == SyncAlways }
+// fsyncWAL fsyncs the open WAL files, making every batch written to the
+// operating system so far durable. A failure fails the store.
+func (s *Store) fsyncWAL() error {
+	if err := s.fs.fsyncWALs(); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
 
-// syncMetadata reports whether snapshots and configurations are fsynced.
-func (s *Store) syncMetadata() bool { return s.policy.Mode != SyncOff }
+// syncWAL makes every batch handed to Pebble so far durable, under every
+// policy: an empty LogData record committed with a sync request, which
+// writes everything queued before it (buffered events included) to the
+// operating system, then fsynced (by Pebble under SyncAlways, by fsyncWAL
+// otherwise). b is a scratch batch, reset here.
+func (s *Store) syncWAL(b *pebble.Batch) error {
+	b.Reset()
+	if err := b.LogData(nil, nil); err != nil {
+		return err
+	}
+	return s.commit(b, fsynced)
+}
 
 // commitOne commits a one-off batch built by fill (metadata, snapshots,
 // pruning: not the hot path).
-func (s *Store) commitOne(sync bool, fill func(b *pebble.Batch) error) error {
+func (s *Store) commitOne(r reach, fill func(b *pebble.Batch) error) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -248,7 +309,7 @@ func (s *Store) commitOne(sync bool, fill func(b *pebble.Batch) error) error {
 		b.Close()
 		return err
 	}
-	if err := s.commit(b, sync); err != nil {
+	if err := s.commit(b, r); err != nil {
 		// After a failed commit Pebble may still hold the batch; leave it to
 		// the garbage collector.
 		return err
@@ -267,14 +328,4 @@ func (s *Store) usable() error {
 		return ErrClosed
 	}
 	return nil
-}
-
-// syncWAL makes every WAL write so far durable: an empty LogData record
-// committed with Sync.
-func (s *Store) syncWAL(b *pebble.Batch) error {
-	b.Reset()
-	if err := b.LogData(nil, nil); err != nil {
-		return err
-	}
-	return s.commit(b, true)
 }

@@ -6,9 +6,12 @@ import (
 )
 
 // syncer is the SyncInterval policy's background fsync: every interval, if
-// any batch was committed without fsync since the last sync, it fsyncs the
-// WAL. A crash of the machine therefore loses at most the batches of one
-// interval plus one fsync. A failed sync fails the store like any other
+// any batch was written to the WAL since the last sync, it syncs the WAL
+// (Store.syncWAL). The fsync is the store's own, of the open WAL files, and
+// no command's commit waits for it. Every command batch is in the operating
+// system when its commit returns (see walFile), so a crash of the process
+// loses nothing, and a crash of the machine loses at most the batches of
+// one interval plus one fsync. A failed sync fails the store like any other
 // write error.
 type syncer struct {
 	s        *Store

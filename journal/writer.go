@@ -28,8 +28,9 @@ const maxInFlight = 4
 // while one is in progress, so one writer keeps the disk busy all the time
 // instead of half of it. Write and Sync may be called from different
 // goroutines; Write calls are serialized with each other and with
-// AppendCommands for the same asset. Under the interval and off policies
-// Write does not request an fsync and Sync returns at once.
+// AppendCommands for the same asset. Under every policy Sync waits until
+// the batches are in the operating system (see walFile); under SyncAlways
+// also until they are on disk.
 type CommandWriter struct {
 	s     *Store
 	asset uint32
@@ -45,12 +46,11 @@ type CommandWriter struct {
 	synced uint64 // the last sequence known durable under the policy
 }
 
-// inflight is a written batch whose fsync (if requested) has not been
-// waited for.
+// inflight is a batch handed to Pebble whose write (and fsync, under
+// SyncAlways) has not been waited for.
 type inflight struct {
 	b    *pebble.Batch
 	last uint64 // the batch's last command sequence
-	sync bool   // an fsync was requested
 }
 
 // Commands returns the asset's CommandWriter; every call for an asset
@@ -66,8 +66,8 @@ func (s *Store) Commands(asset uint32) *CommandWriter {
 }
 
 // Write journals cmds (dense, continuing the asset's command sequence) as
-// one batch and returns once the batch is in the WAL and visible, without
-// waiting for its fsync. Errors are those of AppendCommands.
+// one batch and returns once the batch is handed to Pebble and visible,
+// without waiting for its write to the WAL file or its fsync (Sync does). Errors are those of AppendCommands.
 func (w *CommandWriter) Write(cmds []engine.Command) error {
 	if len(cmds) == 0 {
 		return nil
@@ -87,15 +87,14 @@ func (w *CommandWriter) Write(cmds []engine.Command) error {
 	}
 	b.Reset()
 	putCommands(b, w.asset, cmds, w.s.blockRecords)
-	sync := w.s.syncCommands()
 	last := cmds[len(cmds)-1].Seq
-	if err := w.s.write(b, sync); err != nil {
+	if err := w.s.write(b, written); err != nil {
 		w.drop()
 		return fmt.Errorf("journal: asset %d: commands %d-%d: %w", w.asset, cmds[0].Seq, last, err)
 	}
 	a.last = last
 	w.mu.Lock()
-	w.queue[(w.head+w.n)%maxInFlight] = inflight{b: b, last: last, sync: sync}
+	w.queue[(w.head+w.n)%maxInFlight] = inflight{b: b, last: last}
 	w.n++
 	w.mu.Unlock()
 	return nil
@@ -168,10 +167,7 @@ func (w *CommandWriter) syncOldest() error {
 	e := w.queue[w.head]
 	w.mu.Unlock()
 
-	var err error
-	if e.sync {
-		err = e.b.SyncWait()
-	}
+	err := e.b.SyncWait()
 
 	w.mu.Lock()
 	w.queue[w.head] = inflight{}

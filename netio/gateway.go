@@ -35,21 +35,31 @@ type GatewayConfig struct {
 	Registerer        prometheus.Registerer // nil: no metrics
 }
 
+// The defaults of GatewayConfig: a zero field means its default. Commands
+// use these as their flags' defaults, so each is written once.
+const (
+	DefaultMaxConns    = 1024 // two descriptors each: leaves room for market data under common limits
+	DefaultMaxInFlight = 4096
+	DefaultIdleTimeout = 30 * time.Second
+	DefaultHeartbeat   = 5 * time.Second
+	DefaultBusyTimeout = 5 * time.Millisecond
+)
+
 func (c *GatewayConfig) setDefaults() {
 	if c.MaxConns == 0 {
-		c.MaxConns = 10000
+		c.MaxConns = DefaultMaxConns
 	}
 	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 4096
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.IdleTimeout == 0 {
-		c.IdleTimeout = 30 * time.Second
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = 5 * time.Second
+		c.HeartbeatInterval = DefaultHeartbeat
 	}
 	if c.BusyTimeout == 0 {
-		c.BusyTimeout = 5 * time.Millisecond
+		c.BusyTimeout = DefaultBusyTimeout
 	}
 	if c.MaxLoginFailures == 0 {
 		c.MaxLoginFailures = 3

@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
 # make bench: the micro-benchmarks (engine, ring with its channel twins,
 # journal, wire codec), then end-to-end ringex-load runs, each against a
-# fresh ringexd on a temporary data directory and free loopback ports.
-# Writes docs/performance.md (date, machine, commands, results table) and
-# docs/bench/<run>/ (.hgrm distributions, latency.png, summary.json).
-# About 8 minutes on a 2-core machine. Exits 1 if a server does not come
-# up or a run fails its checks (after writing what it has).
+# fresh server on free loopback ports: ringexd on a temporary data
+# directory, or the echo floor (ringex-load -echo: the order-entry protocol
+# with nothing behind it). The floor comparison runs the unloaded round
+# trip (1 session, 1 in flight) and max throughput (4 sessions x 64 in
+# flight) against the echo, ringexd -sync off and ringexd -sync always,
+# interleaved, BENCH_REPEAT times, and reports medians, ranges and the
+# ratios ringexd / echo. Every run reports the server's and the
+# generator's CPU, read+write system calls and context switches per order
+# (from /proc). Writes docs/performance.md (date, machine, commands,
+# tables) and docs/bench/<run>/ (.hgrm distributions, latency.png,
+# summary.json). About 12 minutes on a 2-core machine. Exits 1 if a
+# server does not come up or a run fails its checks (after writing what it
+# has).
 #
-# Knobs (environment): BENCH_DURATION (10s), BENCH_BENCHTIME (300ms),
-# BENCH_RATES_OFF and BENCH_RATES_ALWAYS (orders/s), BENCH_SUBS (4),
-# BENCH_FANOUT_SUBS (500), BENCH_MICRO (set to 0 to skip the
-# micro-benchmarks), BENCH_OUT (docs/performance.md), BENCH_RESULTS
-# (docs/bench).
+# Knobs (environment): BENCH_DURATION (10s), BENCH_FLOOR_DURATION (5s),
+# BENCH_REPEAT (3), BENCH_BENCHTIME (300ms), BENCH_RATES_OFF and
+# BENCH_RATES_ALWAYS (orders/s; empty: none), BENCH_SUBS (4), BENCH_FANOUT_SUBS (500),
+# BENCH_MICRO (set to 0 to skip the micro-benchmarks), BENCH_OUT
+# (docs/performance.md), BENCH_RESULTS (docs/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=${BENCH_DURATION:-10s}
+floor_duration=${BENCH_FLOOR_DURATION:-5s}
+repeat=${BENCH_REPEAT:-3}
 benchtime=${BENCH_BENCHTIME:-300ms}
-rates_off=${BENCH_RATES_OFF:-10000 50000 100000}
-rates_always=${BENCH_RATES_ALWAYS:-10000 50000 100000}
+rates_off=${BENCH_RATES_OFF-10000 50000 100000}
+rates_always=${BENCH_RATES_ALWAYS-10000 50000 100000}
 subs=${BENCH_SUBS:-4}
 fanout_subs=${BENCH_FANOUT_SUBS:-500}
 out=${BENCH_OUT:-docs/performance.md}
@@ -57,14 +67,18 @@ fi
 
 # End to end.
 failed=0
-start_server() { # sync policy
+start_server() { # sync policy, or echo
 	read -r addr md admin <<<"$(bin/benchtool ports 3)"
 	rm -rf "$tmp/data"
-	bin/ringexd -data "$tmp/data" -sync "$1" -listen "$addr" -md-listen "$md" -admin "$admin" \
-		-log-level warn >"$tmp/server.log" 2>&1 &
+	if [[ $1 == echo ]]; then
+		bin/ringex-load -echo "$addr" -md "$md" -admin "$admin" >"$tmp/server.log" 2>&1 &
+	else
+		bin/ringexd -data "$tmp/data" -sync "$1" -listen "$addr" -md-listen "$md" -admin "$admin" \
+			-log-level warn >"$tmp/server.log" 2>&1 &
+	fi
 	server_pid=$!
 	if ! bin/benchtool wait "http://$admin/assets" 20s; then
-		echo "bench: ringexd -sync $1 did not come up; its log:" >&2
+		echo "bench: server $1 did not come up; its log:" >&2
 		cat "$tmp/server.log" >&2
 		exit 1
 	fi
@@ -76,44 +90,82 @@ stop_server() {
 	wait "$server_pid" || status=$?
 	server_pid=
 	if [[ $status != 0 ]]; then
-		echo "bench: ringexd exited with status $status on SIGTERM; its log:" >&2
+		echo "bench: the server exited with status $status on SIGTERM; its log:" >&2
 		tail -20 "$tmp/server.log" >&2
 		failed=1
 	fi
 }
 
-run_load() { # label sync ringex-load-flags...
-	local label=$1 sync=$2
-	shift 2
-	local dir="$results/$label" status=0
+server_cmd() { # sync policy, or echo
+	if [[ $1 == echo ]]; then
+		echo "ringex-load -echo"
+	else
+		echo "ringexd -sync $1"
+	fi
+}
+
+# load DIR SERVER DURATION FLAGS...: one ringex-load run against a fresh
+# server; sets status.
+load() {
+	local dir=$1 server=$2 dur=$3
+	shift 3
+	local flags="$* -duration $dur -quiet -out $dir -json"
 	rm -rf "$dir"
-	local flags="$* -duration $duration -quiet -out $dir -json"
 	echo
-	echo "== ringexd -sync $sync; ringex-load $flags"
-	start_server "$sync"
+	echo "== $(server_cmd "$server"); ringex-load $flags"
+	start_server "$server"
+	status=0
 	# shellcheck disable=SC2086
-	bin/ringex-load -addr "$addr" -md "$md" -admin "$admin" $flags | tee "$tmp/$label.txt" || status=$?
+	bin/ringex-load -addr "$addr" -md "$md" -admin "$admin" -pid "$server_pid" $flags | tee "$tmp/last.txt" || status=$?
 	stop_server
 	if [[ $status != 0 ]]; then
 		failed=1
 	fi
-	printf '%s\t%s\t%s\t%s\n' "$label" "$sync" "$status" "$dir" >>"$tmp/manifest"
-	printf '| %s | `ringexd -sync %s` | `ringex-load %s` |\n' "$label" "$sync" "$flags" >>"$tmp/commands"
+	last_flags=$flags
+}
+
+run_load() { # label server ringex-load-flags...
+	local label=$1 server=$2
+	shift 2
+	load "$results/$label" "$server" "$duration" "$@"
+	printf '%s\t%s\t%s\t%s\n' "$label" "$server" "$status" "$results/$label" >>"$tmp/manifest"
+	printf '| %s | `%s` | `ringex-load %s` |\n' "$label" "$(server_cmd "$server")" "$last_flags" >>"$tmp/commands"
 }
 
 mkdir -p "$results"
-# One order in flight on one session: the unloaded round trip, the floor
-# the loaded runs are compared with.
-run_load off-rtt off -mode max -depth 1 -conns 1 -subs 0
-run_load always-rtt always -mode max -depth 1 -conns 1 -subs 0
+
+# The floor comparison: each configuration against the echo and ringexd
+# with each sync policy, interleaved so that a change in the machine's
+# load hits all three alike, BENCH_REPEAT times. The last repetition's
+# files are kept in $results/floor-<configuration>-<server>.
+floor_cfgs=("rtt|-mode max -depth 1 -conns 1 -subs 0" "max|-mode max -depth 64 -conns 4 -subs 0")
+for cfg in "${floor_cfgs[@]}"; do
+	name=${cfg%%|*} flags=${cfg#*|}
+	for ((i = 1; i <= repeat; i++)); do
+		for server in echo off always; do
+			# shellcheck disable=SC2086
+			load "$tmp/floor/$name-$server-$i" "$server" "$floor_duration" $flags
+			printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$server" "$i" "$status" "$tmp/floor/$name-$server-$i" >>"$tmp/floor-manifest"
+			if ((i == repeat)); then
+				rm -rf "$results/floor-$name-$server"
+				cp -r "$tmp/floor/$name-$server-$i" "$results/floor-$name-$server"
+				printf '| %s | `%s` | `ringex-load %s` |\n' "$name" "$(server_cmd "$server")" "$flags -duration $floor_duration -quiet -out $results/floor-$name-$server -json" >>"$tmp/floor-commands"
+			fi
+		done
+	done
+done
+
+# Open loop at fixed rates, against the echo too (its latency at the same
+# rate is the floor of ringexd's), then the fan-out run.
 for rate in $rates_off; do
+	run_load "echo-$rate" echo -rate "$rate" -conns 4 -subs "$subs"
 	run_load "off-$rate" off -rate "$rate" -conns 4 -subs "$subs"
 done
 for rate in $rates_always; do
 	run_load "always-$rate" always -rate "$rate" -conns 4 -subs "$subs"
 done
-run_load off-max off -mode max -depth 64 -conns 4 -subs "$subs"
-run_load always-max always -mode max -depth 256 -conns 4 -subs "$subs"
+run_load off-max-subs off -mode max -depth 64 -conns 4 -subs "$subs"
+run_load always-max-subs always -mode max -depth 256 -conns 4 -subs "$subs"
 if [[ $fanout_subs != 0 ]]; then
 	run_load "fanout-$fanout_subs" off -rate 2500 -conns 2 -subs "$fanout_subs"
 fi
@@ -135,6 +187,21 @@ end='<!-- make bench: end -->'
 	echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
 	echo "- load average when the run started: $loadavg (the machine may be shared)"
 	echo "- commit: $commit"
+	echo
+	echo "### ringexd against the echo floor"
+	echo
+	echo "Each configuration against the echo floor (\`ringex-load -echo\`: every request acked at once,"
+	echo "nothing behind it) and ringexd with each sync policy, interleaved, $repeat times, $floor_duration each:"
+	echo "median (range), and in bold the ratio of the median to the echo's. rtt: 1 session, 1 order"
+	echo "in flight (the unloaded round trip); max: 4 sessions x 64 in flight (max throughput). CPU,"
+	echo "system calls (read + write) and context switches are per answered order, from /proc"
+	echo "(how to read them: [bench.md](bench.md#the-floor-and-the-ratios))."
+	echo
+	bin/benchtool compare "$tmp/floor-manifest"
+	echo
+	echo "| configuration | server | load (last repetition) |"
+	echo "|---|---|---|"
+	cat "$tmp/floor-commands"
 	echo
 	echo "### End to end"
 	echo

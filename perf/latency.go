@@ -91,10 +91,15 @@ type Recorder struct {
 // Record adds one latency. Negative values (clock steps between the
 // server's clock and ours) count as 0; values above 100 s as 100 s.
 func (r *Recorder) Record(d time.Duration) {
-	v := min(max(int64(d), 0), highestNanos)
 	r.mu.Lock()
-	r.h.RecordValue(v)
+	r.record(int64(d))
 	r.mu.Unlock()
+}
+
+// record is Record with r.mu held: a caller that records many values
+// takes the lock once.
+func (r *Recorder) record(ns int64) {
+	r.h.RecordValue(min(max(ns, 0), highestNanos))
 }
 
 // Percentiles is one distribution's summary, in microseconds.

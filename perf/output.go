@@ -17,6 +17,10 @@ import (
 // maxPlotX is where the plot's percentile axis ends: 99.9999%.
 const maxPlotX = 1e6
 
+// minPlotY is the bottom of the plot's latency axis, in microseconds: a
+// log axis cannot reach 0, and lower values are drawn there.
+const minPlotY = 0.1
+
 // WriteOutputs writes into dir (creating it) one NAME.hgrm per non-empty
 // distribution, latency.png with their latency-by-percentile curves and,
 // if withJSON, summary.json.
@@ -32,7 +36,9 @@ func WriteOutputs(dir string, res *Result, lats []*Latency, withJSON bool) error
 		if err := writeHgrm(filepath.Join(dir, l.Name+".hgrm"), l); err != nil {
 			return err
 		}
-		lines = append(lines, l.Name, curve(l))
+		if l.Histogram().Max() > 0 { // all zeros (the send lag of a closed loop) has no place on a log axis
+			lines = append(lines, l.Name, curve(l))
+		}
 	}
 	if len(lines) > 0 {
 		if err := plotCurves(filepath.Join(dir, "latency.png"), title(res), lines); err != nil {
@@ -87,11 +93,11 @@ func curve(l *Latency) plotter.XYs {
 			break
 		}
 		x := math.Min(1/(1-q), maxPlotX)
-		pts = append(pts, plotter.XY{X: x, Y: float64(b.ValueAt) / 1000})
+		pts = append(pts, plotter.XY{X: x, Y: math.Max(float64(b.ValueAt)/1000, minPlotY)})
 		lastX = x
 	}
 	maxX := math.Max(lastX, math.Min(float64(h.TotalCount()), maxPlotX))
-	pts = append(pts, plotter.XY{X: maxX, Y: float64(h.Max()) / 1000})
+	pts = append(pts, plotter.XY{X: maxX, Y: math.Max(float64(h.Max())/1000, minPlotY)})
 	return pts
 }
 
@@ -113,7 +119,7 @@ func plotCurves(path, title string, lines []any) error {
 		return fmt.Errorf("perf: plot: %w", err)
 	}
 	p.X.Min = 1
-	p.Y.Min = math.Max(p.Y.Min, 0.1) // a log axis cannot reach 0
+	p.Y.Min = math.Max(p.Y.Min, minPlotY) // a log axis cannot reach 0
 	if err := p.Save(9*vg.Inch, 5*vg.Inch, path); err != nil {
 		return fmt.Errorf("perf: plot: %w", err)
 	}

@@ -38,12 +38,21 @@ func (p *pacer) close() {
 	p.release()
 }
 
-// sleepUntil waits until t; it reports false if ctx ended first.
-func (p *pacer) sleepUntil(ctx context.Context, t time.Time) bool {
-	if d := time.Until(t) - coarseMargin; d > 0 {
+// sleepUntil waits until t, or until wake (nil: never) is signalled; it
+// reports false if ctx ended first. A wait that wake may end goes through
+// the timer alone, so it is as coarse as Go's timers.
+func (p *pacer) sleepUntil(ctx context.Context, t time.Time, wake <-chan struct{}) bool {
+	margin := coarseMargin
+	if wake != nil {
+		margin = 0
+	}
+	if d := time.Until(t) - margin; d > 0 {
 		p.timer.Reset(d)
 		select {
 		case <-p.timer.C:
+		case <-wake:
+			p.timer.Stop()
+			return ctx.Err() == nil
 		case <-ctx.Done():
 			p.timer.Stop()
 			return false

@@ -21,7 +21,7 @@ func TestPacer(t *testing.T) {
 			d = 3 * time.Millisecond // through the timer first
 		}
 		at := time.Now().Add(d)
-		if !p.sleepUntil(ctx, at) {
+		if !p.sleepUntil(ctx, at, nil) {
 			t.Fatal("sleepUntil reports a cancel")
 		}
 		late := time.Since(at)
@@ -39,7 +39,7 @@ func TestPacer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if p.sleepUntil(ctx, start.Add(10*time.Second)) {
+	if p.sleepUntil(ctx, start.Add(10*time.Second), nil) {
 		t.Fatal("a canceled wait reports success")
 	}
 	if waited := time.Since(start); waited > time.Second {

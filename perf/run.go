@@ -263,7 +263,13 @@ type Result struct {
 	Trades      int64            `json:"public_trades"`
 	Fills       int64            `json:"fill_notifications"`
 	Latencies   []Percentiles    `json:"latencies"`
-	Failures    []string         `json:"failures"`
+	// Generator is the load generator's own cost per answered request
+	// over the run (/proc/self); Server the server's, when its process id
+	// was given (ServerPID).
+	Generator Costs    `json:"generator"`
+	Server    *Costs   `json:"server,omitempty"`
+	ServerPID int      `json:"server_pid,omitempty"`
+	Failures  []string `json:"failures"`
 }
 
 // OK reports whether the run lost nothing and passed every check.
@@ -288,6 +294,12 @@ func (r *Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "%-15s %9s %9s %9s %9s %9s %9s %9s\n", "latency (us)", "count", "p50", "p90", "p99", "p99.9", "p99.99", "max")
 	for _, p := range r.Latencies {
 		fmt.Fprintf(w, "%-15s %9d %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f\n", p.Name, p.Count, p.P50, p.P90, p.P99, p.P999, p.P9999, p.Max)
+	}
+	fmt.Fprintf(w, "per answered request: generator %.2f us CPU, %.3f read+write syscalls, %.3f context switches\n",
+		r.Generator.CPUMicros, r.Generator.Syscalls, r.Generator.CtxSwitches)
+	if r.Server != nil {
+		fmt.Fprintf(w, "per answered request: server (pid %d) %.2f us CPU, %.3f read+write syscalls, %.3f context switches\n",
+			r.ServerPID, r.Server.CPUMicros, r.Server.Syscalls, r.Server.CtxSwitches)
 	}
 	printReasons(w, "errors", r.Errors)
 	if r.OK() {

@@ -194,3 +194,24 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("progress:\n%s", out)
 	}
 }
+
+// TestWriteOutputsZeros: a distribution of zeros (the send lag of a
+// closed loop, where each request goes out at its intended time) is
+// written but not plotted: a log axis has no place for it.
+func TestWriteOutputsZeros(t *testing.T) {
+	run := NewRun(time.Now())
+	lag, ack := run.SendLag.Recorder(), run.Ack.Recorder()
+	for i := range 1000 {
+		lag.Record(0)
+		ack.Record(time.Duration(i+1) * time.Microsecond)
+	}
+	dir := t.TempDir()
+	if err := WriteOutputs(dir, run.Result("max-throughput", 0, time.Second), run.Latencies(), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"send-lag.hgrm", "ack.hgrm", "latency.png"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -110,3 +110,117 @@ func TestTrackerTakerFill(t *testing.T) {
 		t.Fatal("an ended or unknown order is live")
 	}
 }
+
+// TestTrackerCompact: the tracker keeps a slot for every unanswered
+// request however old, and otherwise only the last trackerRetain: its
+// memory follows the requests in flight, not the length of the run.
+func TestTrackerCompact(t *testing.T) {
+	run := NewRun(time.Now())
+	tr := run.NewTracker(nil)
+	now := time.Now()
+	const batch = 512
+	intended := make([]time.Time, batch)
+	tags := make([]uint8, batch)
+	for i := range intended {
+		intended[i] = now
+		tags[i] = uint8(i)
+	}
+	answers := make([]Answer, batch)
+	send := func(rounds int, skip uint64) {
+		for range rounds {
+			first := tr.AddBatch(now, intended, tags)
+			for i := range answers {
+				answers[i] = Answer{N: first + uint64(i)}
+				if answers[i].N == skip {
+					answers[i].N = 0 // left unanswered (counted unknown)
+				}
+			}
+			tr.Answered(now, answers)
+		}
+	}
+	send(4*trackerRetain/batch, 0)
+	if len(tr.ring) != trackerRetain {
+		t.Fatalf("ring of %d slots after %d answered requests, want %d", len(tr.ring), 4*trackerRetain, trackerRetain)
+	}
+	// One unanswered request holds its slot while the ring grows past it.
+	stuck := tr.last + 5
+	send(3*trackerRetain/batch, stuck)
+	if len(tr.ring) < 3*trackerRetain || tr.low > stuck {
+		t.Fatalf("ring of %d slots from %d: the unanswered %d lost its slot", len(tr.ring), tr.low, stuck)
+	}
+	c := tr.Counts(true)
+	if c.InFlight() != 1 || len(c.LostNumbers) != 1 || c.LostNumbers[0] != stuck {
+		t.Fatalf("counts %+v, want %d lost", c, stuck)
+	}
+	if _, ok := tr.Ack(stuck); !ok {
+		t.Fatal("the late answer was not taken")
+	}
+	grown := len(tr.ring)
+	send(4*grown/batch, 0)
+	if len(tr.ring) != grown {
+		t.Fatalf("ring grew from %d to %d with nothing in flight", grown, len(tr.ring))
+	}
+	// Answers for numbers long given up are duplicates; for numbers never
+	// sent, unknown.
+	before := tr.Counts(false)
+	if _, ok := tr.Ack(1); ok {
+		t.Fatal("a second answer to request 1 was taken")
+	}
+	if _, ok := tr.Ack(stuck); ok {
+		t.Fatal("a second answer to the stuck request was taken")
+	}
+	if _, ok := tr.Ack(tr.last + 1); ok {
+		t.Fatal("an answer to a request never sent was taken")
+	}
+	after := tr.Counts(false)
+	if after.Duplicates-before.Duplicates != 2 || after.Unknown-before.Unknown != 1 || after.InFlight() != 0 {
+		t.Fatalf("before %+v, after %+v", before, after)
+	}
+	// An old order's later events are ignored; it counts as live.
+	if tr.Filled(2) || !tr.Live(2) || tr.Live(tr.last+1) {
+		t.Fatal("an order whose slot was given up: timed, or not live")
+	}
+	if got, want := run.Ack.Count(), after.Acked; got != want {
+		t.Fatalf("%d ack latencies for %d acks", got, want)
+	}
+}
+
+// TestWindow: slots are taken up to the depth, given back in batches, and
+// a sender that waits on a full window is woken by the next release, even
+// one that comes between its check and its wait (no lost wake-up).
+func TestWindow(t *testing.T) {
+	w := NewWindow(4)
+	wake := make(chan struct{}, 1)
+	w.Notify(wake)
+	if got := w.TryAcquireN(3); got != 3 {
+		t.Fatalf("took %d of 3", got)
+	}
+	if got := w.TryAcquireN(3); got != 1 || w.InFlight() != 4 || w.TryAcquire() {
+		t.Fatalf("took %d more, %d in flight: want 1, 4, and a full window", got, w.InFlight())
+	}
+	if !w.Wait() {
+		t.Fatal("a full window does not wait")
+	}
+	w.ReleaseN(2) // the release sees the waiter
+	select {
+	case <-wake:
+	default:
+		t.Fatal("a release did not wake the waiting sender")
+	}
+	if w.Wait() {
+		t.Fatal("a window with free slots waits")
+	}
+	w.Done()
+	w.ReleaseN(2)
+	select {
+	case <-wake:
+		t.Fatal("a release woke a sender that was not waiting")
+	default:
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("releasing a slot never taken did not panic")
+		}
+	}()
+	w.Release()
+}

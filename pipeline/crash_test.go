@@ -21,10 +21,14 @@ import (
 )
 
 // The crash test runs this test binary as a child process (crashChildEnv
-// names its data directory) that recovers, then submits orders as fast as it
-// can and prints one line per acknowledgement. The parent kills it with
+// names its data directory, crashSyncEnv its sync policy) that recovers,
+// then submits orders as fast as it can and prints one line per
+// acknowledgement and per event it publishes. The parent kills it with
 // SIGKILL at a random instant and restarts it on the same directory.
-const crashChildEnv = "RINGEX_CRASH_CHILD_DIR"
+const (
+	crashChildEnv = "RINGEX_CRASH_CHILD_DIR"
+	crashSyncEnv  = "RINGEX_CRASH_SYNC"
+)
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
@@ -34,27 +38,68 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// stdoutAcks prints "ack <seq> <client-order-id>" per acknowledged command,
-// written before the next batch is handled: a line the parent has read is an
-// acknowledgement the exchange gave.
-type stdoutAcks struct{ w *bufio.Writer }
+// crashOut prints the child's lines for the parent: "ack <seq> <client
+// order id> <kind> <order id> $" per acknowledged command and "ev <seq>
+// <event> $" per published event, each written (flushed to the pipe) before
+// the next batch is handled: a line the parent has read is an ack the
+// exchange gave, or an event it published. The trailing "$" marks a whole
+// line: a kill can cut the last write short. The ack and notifier
+// goroutines share the writer under mu, so lines never interleave.
+//
+// The child keeps at most crashWindow requests unacknowledged, as a client
+// with a window does: so the acks the parent has read are never far behind
+// what the journal has taken, and a journal that loses its last writes
+// loses acknowledged ones. (A child that floods its ring hides such a loss:
+// its acks lag the journal by a whole ring.)
+type crashOut struct {
+	mu     sync.Mutex
+	w      *bufio.Writer
+	window chan struct{} // one token per request in flight
+}
 
-func (s *stdoutAcks) HandleAcks(a *Asset, lo, hi int64) {
+const crashWindow = 64
+
+func (o *crashOut) HandleAcks(a *Asset, lo, hi int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	for q := lo; q <= hi; q++ {
 		slot := a.Input(q)
 		if !slot.Failed() {
-			fmt.Fprintf(s.w, "ack %d %d\n", slot.Cmd.Seq, slot.Cmd.ClientOrderID)
+			c := &slot.Cmd
+			fmt.Fprintf(o.w, "ack %d %d %d %d $\n", c.Seq, c.ClientOrderID, c.Kind, c.OrderID)
 		}
 	}
-	s.w.Flush()
+	o.w.Flush()
+	for q := lo; q <= hi; q++ {
+		<-o.window
+	}
 }
+
+func (o *crashOut) HandleOutput(a *Asset, lo, hi int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for q := lo; q <= hi; q++ {
+		if out := a.Output(q); !out.IsLevel {
+			fmt.Fprintf(o.w, "ev %d %s $\n", out.Event.Seq, eventString(&out.Event))
+		}
+	}
+	o.w.Flush()
+}
+
+// eventString is an event's every field, for comparing the events seen live
+// with the recovered ones.
+func eventString(e *engine.Event) string { return strings.ReplaceAll(fmt.Sprintf("%+v", *e), " ", ",") }
 
 func crashChild(dir string) {
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(3)
 	}
-	store, err := journal.Open(journal.Options{Dir: dir, Sync: journal.SyncPolicy{Mode: journal.SyncAlways}})
+	policy, err := journal.ParseSyncPolicy(os.Getenv(crashSyncEnv))
+	if err != nil {
+		fail(err)
+	}
+	store, err := journal.Open(journal.Options{Dir: dir, Sync: policy})
 	if err != nil {
 		fail(err)
 	}
@@ -64,13 +109,15 @@ func crashChild(dir string) {
 	}
 	a := ex.BySymbol("TEST")
 	fmt.Printf("ready %d\n", a.Book().LastCmdSeq())
-	ex.Start(&stdoutAcks{bufio.NewWriterSize(os.Stdout, 1<<16)}, nil)
+	out := &crashOut{w: bufio.NewWriterSize(os.Stdout, 1<<16), window: make(chan struct{}, crashWindow)}
+	ex.Start(out, out)
 	epoch, _ := strconv.ParseUint(os.Getenv("RINGEX_CRASH_EPOCH"), 10, 32)
 	rng := rand.New(rand.NewPCG(epoch, 3))
 	var known []uint64
 	for i := uint64(0); ; i++ {
 		c := randomCommand(rng, uint32(1+rng.IntN(3)), known)
 		c.ClientOrderID = epoch<<32 | i
+		out.window <- struct{}{}
 		if _, err := a.Submit(&c, 0, time.Second); err != nil {
 			fail(err)
 		}
@@ -80,21 +127,91 @@ func crashChild(dir string) {
 	}
 }
 
+// crashLog is what the parent saw from its children, across every cycle.
+type crashLog struct {
+	acked    map[uint64]ackLine // by journal sequence
+	newIDs   map[uint64]uint64  // exchange order id -> the sequence of the New that got it
+	events   map[uint64]string  // event sequence -> eventString, as published live
+	cycleAck int                // acks in the current cycle
+}
+
+type ackLine struct {
+	clientID, orderID uint64
+	kind              engine.CommandKind
+}
+
+// line takes one line of a child's output; it returns "ready" for the
+// ready line and an error for an ack or event that contradicts an earlier
+// one: a sequence acknowledged for two requests, an order id given to two
+// orders, an event published twice with different contents.
+func (l *crashLog) line(s string) (string, error) {
+	f := strings.Fields(s)
+	if len(f) == 2 && f[0] == "ready" {
+		return "ready", nil
+	}
+	if len(f) < 2 || f[len(f)-1] != "$" {
+		return "", nil // cut short by the kill
+	}
+	switch {
+	case f[0] == "ack" && len(f) == 6:
+		seq, _ := strconv.ParseUint(f[1], 10, 64)
+		cid, _ := strconv.ParseUint(f[2], 10, 64)
+		kind, _ := strconv.ParseUint(f[3], 10, 8)
+		oid, _ := strconv.ParseUint(f[4], 10, 64)
+		a := ackLine{clientID: cid, orderID: oid, kind: engine.CommandKind(kind)}
+		if prev, dup := l.acked[seq]; dup && prev != a {
+			return "", fmt.Errorf("seq %d acknowledged as %+v and as %+v", seq, prev, a)
+		}
+		l.acked[seq] = a
+		l.cycleAck++
+		if a.kind == engine.CmdNew {
+			if prev, dup := l.newIDs[oid]; dup && prev != seq {
+				return "", fmt.Errorf("order id %#x acknowledged for the New orders at seqs %d and %d", oid, prev, seq)
+			}
+			l.newIDs[oid] = seq
+		}
+	case f[0] == "ev" && len(f) == 4:
+		seq, _ := strconv.ParseUint(f[1], 10, 64)
+		if prev, dup := l.events[seq]; dup && prev != f[2] {
+			return "", fmt.Errorf("event %d published as %s and later as %s", seq, prev, f[2])
+		}
+		l.events[seq] = f[2]
+	}
+	return "", nil
+}
+
+// crashPolicies are the sync policies the crash test runs. The interval is
+// long enough that its background fsync never covers the last acks: a
+// kill -9 must lose nothing all the same.
+var crashPolicies = []string{"always", "interval=50ms", "off"}
+
 // TestCrashRecovery kills a running exchange pipeline with SIGKILL at random
-// instants and checks, after each restart and at the end, that every
-// acknowledged order is in the journal exactly once, that sequences have no
-// gaps or duplicates, and that the recovered book equals a clean replay.
+// instants, under each sync policy, and checks that every acknowledged
+// request is in the journal exactly once with the order id it was
+// acknowledged with, that no order id names two orders, that every event
+// published before a kill is the same after the restart, that sequences
+// have no gaps or duplicates, and that the recovered book equals a clean
+// replay.
 func TestCrashRecovery(t *testing.T) {
 	cycles := 5
 	if os.Getenv("RINGEX_SOAK") != "" {
 		cycles = 50
 	}
+	for i, policy := range crashPolicies {
+		t.Run(policy, func(t *testing.T) {
+			crashCycles(t, policy, cycles, uint64(42+i))
+		})
+	}
+}
+
+func crashCycles(t *testing.T, policy string, cycles int, seed uint64) {
 	dir := t.TempDir()
-	acked := map[uint64]uint64{} // seq -> client order id
-	rng := rand.New(rand.NewPCG(42, 42))
+	log := &crashLog{acked: map[uint64]ackLine{}, newIDs: map[uint64]uint64{}, events: map[uint64]string{}}
+	rng := rand.New(rand.NewPCG(seed, 42))
 	for cycle := range cycles {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, fmt.Sprintf("RINGEX_CRASH_EPOCH=%d", cycle+1))
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashSyncEnv+"="+policy,
+			fmt.Sprintf("RINGEX_CRASH_EPOCH=%d", cycle+1))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		stdout, err := cmd.StdoutPipe()
@@ -111,6 +228,7 @@ func TestCrashRecovery(t *testing.T) {
 			defer readDone.Done()
 			defer close(lines)
 			sc := bufio.NewScanner(stdout)
+			sc.Buffer(nil, 1<<20)
 			for sc.Scan() {
 				lines <- sc.Text()
 			}
@@ -131,21 +249,19 @@ func TestCrashRecovery(t *testing.T) {
 		// check below reports it.
 		watchdog := time.AfterFunc(30*time.Second, kill)
 		ready := false
-		for line := range lines {
-			f := strings.Fields(line)
-			switch {
-			case len(f) == 2 && f[0] == "ready":
+		log.cycleAck = 0
+		var lineErr error
+		for s := range lines {
+			what, err := log.line(s)
+			if err != nil && lineErr == nil {
+				lineErr = err
+				kill()
+			}
+			if what == "ready" {
 				ready = true
 				if timer == nil {
 					timer = time.AfterFunc(killAfter, kill)
 				}
-			case len(f) == 3 && f[0] == "ack":
-				seq, _ := strconv.ParseUint(f[1], 10, 64)
-				id, _ := strconv.ParseUint(f[2], 10, 64)
-				if prev, dup := acked[seq]; dup && prev != id {
-					t.Fatalf("cycle %d: seq %d acknowledged for client id %d and %d", cycle, seq, prev, id)
-				}
-				acked[seq] = id
 			}
 		}
 		readDone.Wait()
@@ -154,18 +270,22 @@ func TestCrashRecovery(t *testing.T) {
 			timer.Stop()
 		}
 		err = cmd.Wait()
+		if lineErr != nil {
+			t.Fatalf("cycle %d: %v", cycle, lineErr)
+		}
 		if !ready && !duringRecovery {
 			t.Fatalf("cycle %d: child never became ready: %s", cycle, stderr.String())
 		}
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("cycle %d: child ended by itself (%v, ready=%v): %s", cycle, err, ready, stderr.String())
 		}
-		t.Logf("cycle %d: killed (during recovery: %v), %d acks so far", cycle, duringRecovery, len(acked))
+		t.Logf("cycle %d: killed (during recovery: %v), %d acks this cycle, %d acks and %d events so far",
+			cycle, duringRecovery, log.cycleAck, len(log.acked), len(log.events))
 	}
-	verifyJournal(t, dir, acked)
+	verifyJournal(t, dir, log)
 }
 
-func verifyJournal(t *testing.T, dir string, acked map[uint64]uint64) {
+func verifyJournal(t *testing.T, dir string, log *crashLog) {
 	store, err := journal.Open(journal.Options{Dir: dir, Sync: journal.SyncPolicy{Mode: journal.SyncOff}})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +293,7 @@ func verifyJournal(t *testing.T, dir string, acked map[uint64]uint64) {
 	defer store.Close()
 	// The child does not prune, so the journal must start at 1 and be dense.
 	first, want := uint64(0), uint64(0)
-	seen := map[uint64]uint64{}
+	seen := map[uint64]engine.Command{}
 	err = store.ReplayCommands(testAsset.ID, 0, func(c *engine.Command) error {
 		if first == 0 {
 			first, want = c.Seq, c.Seq
@@ -182,26 +302,41 @@ func verifyJournal(t *testing.T, dir string, acked map[uint64]uint64) {
 			t.Fatalf("journal: seq %d after %d: a gap or duplicate", c.Seq, want-1)
 		}
 		want++
-		seen[c.Seq] = c.ClientOrderID
+		seen[c.Seq] = *c
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ids := map[uint64]bool{}
-	for _, id := range seen {
-		if ids[id] {
-			t.Fatalf("client order id %d journaled twice", id)
+	orders := map[uint64]uint64{}
+	for seq, c := range seen {
+		if ids[c.ClientOrderID] {
+			t.Fatalf("client order id %d journaled twice", c.ClientOrderID)
 		}
-		ids[id] = true
+		ids[c.ClientOrderID] = true
+		if c.Kind == engine.CmdNew {
+			if prev, dup := orders[c.OrderID]; dup {
+				t.Fatalf("order id %#x journaled for the New orders at seqs %d and %d", c.OrderID, prev, seq)
+			}
+			orders[c.OrderID] = seq
+		}
 	}
-	if len(acked) == 0 {
+	if len(log.acked) == 0 {
 		t.Fatal("no order was acknowledged in any cycle: the test proved nothing")
 	}
-	for seq, id := range acked {
-		if got, ok := seen[seq]; !ok || got != id {
-			t.Fatalf("acknowledged seq %d (client id %d) missing from the journal (found %d, %v)", seq, id, got, ok)
+	lost := 0
+	for seq, a := range log.acked {
+		c, ok := seen[seq]
+		if !ok || c.ClientOrderID != a.clientID || c.OrderID != a.orderID || c.Kind != a.kind {
+			if lost == 0 {
+				t.Errorf("acknowledged seq %d (%+v) missing from the journal (found %v: %+v)", seq, a, ok, c)
+			}
+			lost++
 		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d acknowledged requests missing from the journal", lost, len(log.acked))
 	}
 
 	if first != 1 {
@@ -219,12 +354,34 @@ func verifyJournal(t *testing.T, dir string, acked map[uint64]uint64) {
 	if !bytes.Equal(recovered, snapshotBytes(t, clean)) {
 		t.Fatal("recovered book differs from a clean replay of the journal")
 	}
+	// The event journal (rebuilt by recovery where it lacked events) is
+	// dense and holds every event published live, unchanged.
 	var last uint64
-	store.ScanEvents(testAsset.ID, 0, func(e *engine.Event) error {
+	journaled := map[uint64]string{}
+	err = store.ScanEvents(testAsset.ID, 0, func(e *engine.Event) error {
 		if last != 0 && e.Seq != last+1 {
 			t.Fatalf("event journal: seq %d after %d", e.Seq, last)
 		}
 		last = e.Seq
+		journaled[e.Seq] = eventString(e)
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log.events) == 0 {
+		t.Fatal("no event was published in any cycle: the test proved nothing")
+	}
+	changed := 0
+	for seq, live := range log.events {
+		if got := journaled[seq]; got != live {
+			if changed == 0 {
+				t.Errorf("event %d published live as %s, after the restart %q", seq, live, got)
+			}
+			changed++
+		}
+	}
+	if changed > 0 {
+		t.Fatalf("%d of %d events published live are missing or different after the restart", changed, len(log.events))
+	}
 }

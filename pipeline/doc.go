@@ -13,7 +13,13 @@
 //     base), so the journal record is enough to replay it exactly.
 //   - The matcher and the acker run behind the journal consumer: nothing is
 //     matched or acknowledged before its batch is committed under the sync
-//     policy.
+//     policy, which under every policy means at least written to the
+//     operating system. So a crash of the process loses no acknowledged
+//     command, and replay reproduces every event that was published.
+//   - An order id is never reused (see OrderID): its number continues above
+//     the asset's id reservation, and the journal consumer fsyncs a new
+//     reservation before it commits a command whose number lies beyond the
+//     current one.
 //   - A journal failure is sticky: the commands of the failed batch and every
 //     later one are answered with RejectUnavailable through the ack path, the
 //     matcher skips them, and Submit refuses new ones. An unlogged order is

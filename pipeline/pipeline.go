@@ -87,12 +87,18 @@ type Config struct {
 	Metrics         *Metrics // optional
 }
 
+// The ring sizes of a zero Config.
+const (
+	DefaultInSize  = 1 << 16
+	DefaultOutSize = 1 << 17
+)
+
 func (c *Config) setDefaults() {
 	if c.InSize == 0 {
-		c.InSize = 1 << 16
+		c.InSize = DefaultInSize
 	}
 	if c.OutSize == 0 {
-		c.OutSize = 1 << 17
+		c.OutSize = DefaultOutSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -133,6 +139,15 @@ type Asset struct {
 	// base is the journal sequence of ring sequence -1: a command at ring
 	// sequence s has journal sequence base+s+1.
 	base uint64
+	// idOffset turns a journal sequence into an order id number (see
+	// OrderID): the command at sequence q, if a New order, gets number
+	// q+idOffset. Fixed at Open, above every number an earlier run may have
+	// handed out.
+	idOffset uint64
+	// idReserved is the highest id number reserved in the journal; the
+	// journal stage raises it before committing a command above it. Owned
+	// by the journal stage after Open.
+	idReserved uint64
 	// unavailable is set once the journal fails; Submit refuses from then on.
 	unavailable atomic.Bool
 	closed      atomic.Bool
@@ -233,6 +248,9 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	}
 	a.book = book
 	a.base = book.LastCmdSeq()
+	if err := a.reserveIDs(); err != nil {
+		return nil, err
+	}
 
 	in, err := ring.New[Slot](ring.Config{Size: cfg.InSize, Wait: cfg.Wait, MultiProducer: true})
 	if err != nil {
@@ -365,7 +383,7 @@ func (a *Asset) Submit(cmd *engine.Command, token uint64, timeout time.Duration)
 	seq := a.base + uint64(s) + 1
 	slot.Cmd.Seq = seq
 	if cmd.Kind == engine.CmdNew {
-		slot.Cmd.OrderID = OrderID(a.ID, seq)
+		slot.Cmd.OrderID = OrderID(a.ID, seq+a.idOffset)
 	}
 	slot.Token = token
 	slot.failed = false
@@ -374,10 +392,19 @@ func (a *Asset) Submit(cmd *engine.Command, token uint64, timeout time.Duration)
 	return seq, nil
 }
 
-// OrderID is the exchange order id of the New order at journal sequence seq:
-// the asset id in the top 16 bits, so ids are unique across assets and an id
-// names its asset.
-func OrderID(asset uint32, seq uint64) uint64 { return uint64(asset)<<48 | seq&(1<<48-1) }
+// OrderID is the exchange order id with the given id number: the asset id
+// in the top 16 bits, so ids are unique across assets and an id names its
+// asset, and the number in the low 48 bits.
+//
+// Numbers increase with the journal sequence and are never reused, even
+// when a crash of the machine loses the end of the journal: each start
+// continues above the asset's id reservation (journal.ReserveOrderIDs),
+// which is fsynced before any id above it is acknowledged. On a new journal
+// the number of the New order at sequence q is q; each restart skips to the
+// end of the last reservation (at most idChunk numbers).
+func OrderID(asset uint32, number uint64) uint64 {
+	return uint64(asset)<<48 | number&journal.MaxIDNumber
+}
 
 // AssetOfOrder returns the asset id encoded in an exchange order id.
 func AssetOfOrder(id uint64) uint32 { return uint32(id >> 48) }
@@ -398,3 +425,42 @@ func (a *Asset) Book() *engine.Book { return a.book }
 // InOccupancy and OutOccupancy report how full the rings are (for metrics).
 func (a *Asset) InOccupancy() int  { return a.in.Occupancy() }
 func (a *Asset) OutOccupancy() int { return a.out.Occupancy() }
+
+// idChunk is how many id numbers one reservation covers: one fsync per
+// idChunk commands, and at most idChunk numbers skipped per restart
+// (2^28 restarts before the 48 bits run out).
+const idChunk = 1 << 20
+
+// reserveIDs fixes the asset's id numbering at Open: the first command
+// after the recovered ones gets the number after both the stored
+// reservation and the last journaled sequence (a journal from before
+// reservations numbered ids by sequence), and a first reservation is
+// fsynced before any of them can be handed out.
+func (a *Asset) reserveIDs() error {
+	reserved, err := a.store.OrderIDReservation(a.ID)
+	if err != nil {
+		return fmt.Errorf("pipeline: asset %s: %w", a.Symbol, err)
+	}
+	floor := max(reserved, a.base)
+	a.idOffset = floor - a.base
+	return a.reserveThrough(floor + 1)
+}
+
+// reserveThrough makes sure id number n is reserved, reserving idChunk
+// numbers past it if not. It is called by Open and by the journal stage,
+// before the command holding n is committed (and so before it can be
+// acknowledged).
+func (a *Asset) reserveThrough(n uint64) error {
+	if n <= a.idReserved {
+		return nil
+	}
+	upTo := min(n+idChunk-1, journal.MaxIDNumber)
+	if n > upTo {
+		return fmt.Errorf("pipeline: asset %s: id number %d: %w", a.Symbol, n, journal.ErrIDSpace)
+	}
+	if err := a.store.ReserveOrderIDs(a.ID, upTo); err != nil {
+		return err
+	}
+	a.idReserved = upTo
+	return nil
+}

@@ -30,7 +30,11 @@ func (j *journalStage) Handle(lo, hi int64) {
 	}
 	a.cmdBatch = cmds
 	start := time.Now()
-	if err := a.store.AppendCommands(a.ID, cmds); err != nil {
+	err := a.reserveThrough(cmds[len(cmds)-1].Seq + a.idOffset)
+	if err == nil {
+		err = a.store.AppendCommands(a.ID, cmds)
+	}
+	if err != nil {
 		a.unavailable.Store(true)
 		a.log.Error("journal append failed: rejecting commands until restart",
 			"first_seq", cmds[0].Seq, "last_seq", cmds[len(cmds)-1].Seq, "err", err)

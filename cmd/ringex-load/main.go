@@ -11,7 +11,13 @@
 // It checks what it measures: every request is answered (acked or
 // rejected) exactly once, every public trade is notified to both its
 // owners, every subscriber receives every trade. A run that loses
-// anything says so and exits with status 1.
+// anything says so and exits with status 1. It reports its own CPU,
+// system calls and context switches per order and, with -pid, the
+// server's.
+//
+// With -echo ADDR it serves the echo floor instead (package perf/echo):
+// the same protocols with nothing behind them, what ringexd's figures are
+// compared with (docs/bench.md).
 //
 // Usage:
 //
@@ -58,6 +64,9 @@ type config struct {
 	checkFills      bool
 	quiet           bool
 	cpuProfile      string
+	echo            string // serve the echo floor on this order-entry address instead of driving
+	pid             int    // the server's process id, for its costs per order (0: none)
+	tick            time.Duration
 	dial            client.Options // TLS from the -tls flags
 }
 
@@ -78,6 +87,13 @@ func loadMain() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.echo != "" {
+		if err := serveEcho(ctx, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "ringex-load: -echo:", err)
+			return 1
+		}
+		return 0
+	}
 	go func() {
 		<-ctx.Done()
 		stop() // a second interrupt kills at once
@@ -140,6 +156,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.checkFills, "check-fills", true, "check that every public trade is notified to both owners (needs every trader on the server to be one of -users)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress line each second")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine with the server: see what it costs)")
+	fs.StringVar(&c.echo, "echo", "", "serve the echo floor instead of driving a server: order entry on this address, market data on -md, the asset list on -admin; every request is acked at once (docs/bench.md)")
+	fs.DurationVar(&c.tick, "tick", 200*time.Microsecond, "open loop: the shortest wait between two sends, so that high rates go out in bursts of the orders due (each keeps its intended time)")
+	fs.IntVar(&c.pid, "pid", 0, "the server's process id: report its CPU, read+write system calls and context switches per order (from /proc)")
 	var tlsFlags client.TLSFlags
 	tlsFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -175,6 +194,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 	default:
 		return nil, fmt.Errorf("-mode %q: want open or max", c.mode)
+	}
+	if c.tick < 0 || c.tick > time.Second {
+		return nil, errors.New("-tick must be between 0 and 1s")
 	}
 	if c.depth < 0 {
 		return nil, errors.New("-depth must not be negative")

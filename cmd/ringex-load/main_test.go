@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -30,7 +31,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, bad := range [][]string{
 		{"-duration", "0"}, {"-duration", "2h"}, {"-conns", "0"}, {"-mode", "closed"}, {"-users", "alice"},
-		{"-mix", "cancel=200"}, {"-assets", ","}, {"-depth", "-1"}, {"stray"},
+		{"-mix", "cancel=200"}, {"-assets", ","}, {"-depth", "-1"}, {"-tick", "-1ms"}, {"-tick", "2s"}, {"stray"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -151,24 +152,26 @@ func stallServer(t *testing.T, stallAfter int, stall time.Duration) string {
 	return ln.Addr().String()
 }
 
-// TestSessionStall drives the real client and the load session, as
-// ringex-load does, against a server that stalls 100 ms: the stall must
-// reach the ack latency tail of the orders scheduled during it.
+// TestSessionStall drives the load session, as ringex-load does, against
+// a server that stalls 100 ms: the stall must reach the ack latency tail
+// of the orders scheduled during it, and acked limit orders must become
+// cancel and replace targets.
 func TestSessionStall(t *testing.T) {
 	params := []perf.AssetParams{{Symbol: "BTC-USD", Tick: 1, Lot: 1, Mid: 100, SpreadTicks: 1, MaxLots: 1}}
 	lr := &loadRun{run: perf.NewRun(time.Now()), ids: idSpace{run: 7}, params: params, syms: []wire.Symbol{wire.MakeSymbol("BTC-USD")}}
-	ls := &loadSession{lr: lr, user: "u", tr: lr.run.NewTracker(nil), gen: perf.NewGenerator(perf.Mix{Cancel: 20, Replace: 20}, params, 1)}
+	ls := newSession(lr, 0, "u", lr.run.NewTracker(nil), perf.NewGenerator(perf.Mix{Cancel: 20, Replace: 20}, params, 1))
 	lr.sessions = []*loadSession{ls}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := client.Dial(ctx, stallServer(t, 100, 100*time.Millisecond), "u", "k", ls)
-	if err != nil {
+	if err := ls.dial(ctx, stallServer(t, 100, 100*time.Millisecond), "k", nil); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	ls.s = s
+	defer ls.close()
+	read := make(chan error, 1)
+	go func() { read <- perf.Drain(ls) }()
 	start := time.Now().Add(5 * time.Millisecond)
-	if _, err := perf.OpenLoop(ctx, ls, perf.NewSchedule(start, 1000, 1, 0), start.Add(600*time.Millisecond), nil); err != nil {
+	if _, err := perf.OpenLoop(ctx, []perf.Sender{ls}, []perf.Schedule{perf.NewSchedule(start, 1000, 1, 0)}, []*perf.Window{nil},
+		start.Add(600*time.Millisecond), 0); err != nil {
 		t.Fatal(err)
 	}
 	for lr.run.Counts(false).InFlight() > 0 && ctx.Err() == nil {
@@ -187,5 +190,9 @@ func TestSessionStall(t *testing.T) {
 	ls.mu.Unlock()
 	if pooled == 0 {
 		t.Fatal("no acked limit order became a cancel or replace target")
+	}
+	ls.close()
+	if err := <-read; !errors.Is(err, errClosed) {
+		t.Fatalf("reader ended with %v, want errClosed", err)
 	}
 }

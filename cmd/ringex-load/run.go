@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -72,9 +73,14 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 		u := c.users[k%len(c.users)]
 		w := perf.NewWindow(c.depth)
 		windows = append(windows, w)
-		lr.sessions = append(lr.sessions, &loadSession{lr: lr, k: k, user: u.user, tr: lr.run.NewTracker(w),
-			gen: perf.NewGenerator(c.mix, params, c.seed+uint64(k)*0x9e3779b97f4a7c15)})
+		lr.sessions = append(lr.sessions, newSession(lr, k, u.user, lr.run.NewTracker(w),
+			perf.NewGenerator(c.mix, params, c.seed+uint64(k)*0x9e3779b97f4a7c15)))
 	}
+	defer func() {
+		for _, ls := range lr.sessions {
+			ls.close()
+		}
+	}()
 
 	var conns []interface{ Close() error }
 	defer func() {
@@ -150,16 +156,24 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 
 	for _, ls := range lr.sessions {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		s, err := client.Dial(dctx, c.addr, ls.user, c.users[ls.k%len(c.users)].key, ls, c.dial)
+		err := ls.dial(dctx, c.addr, c.users[ls.k%len(c.users)].key, c.dial.TLS)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sessionName(ls.k, ls.user), err)
 		}
-		ls.s = s
-		conns = append(conns, s)
 	}
 
-	// Send.
+	// The costs per order count from here: the generator's own (and the
+	// server's, with -pid) CPU, system calls and context switches.
+	costs, err := startCosts(c.pid)
+	if err != nil {
+		return nil, err
+	}
+
+	// Send. In max-throughput mode each session's goroutine writes and
+	// reads (perf.MaxThroughput) until the end, then only reads; in open
+	// loop one goroutine paces every session (perf.OpenLoop) and each
+	// session has a reader.
 	start := time.Now().Add(10 * time.Millisecond)
 	end := start.Add(c.duration)
 	stopProgress := make(chan struct{})
@@ -171,25 +185,52 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 			lr.run.Progress(stderr, time.Second, stopProgress)
 		}()
 	}
-	var wg sync.WaitGroup
-	for k, ls := range lr.sessions {
-		wg.Add(1)
+	progressDone.Add(1)
+	go func() {
+		defer progressDone.Done()
+		heartbeats(lr.sessions, stopProgress)
+	}()
+	stopRead := context.AfterFunc(ctx, func() {
+		for _, ls := range lr.sessions {
+			ls.nc.SetReadDeadline(time.Unix(1, 0)) // an interrupt ends the reads at once
+		}
+	})
+	defer stopRead()
+	var sending sync.WaitGroup
+	for _, ls := range lr.sessions {
+		sending.Add(1)
 		go func() {
-			defer wg.Done()
 			var err error
 			if c.mode == "max" {
+				ls.nc.SetReadDeadline(end)
 				time.Sleep(time.Until(start))
-				_, err = perf.MaxThroughput(ctx, ls, windows[k], end)
-			} else {
-				_, err = perf.OpenLoop(ctx, ls, perf.NewSchedule(start, c.rate, c.sessions, k), end, windows[k])
+				_, err = perf.MaxThroughput(ctx, ls, ls, windows[ls.k], end)
+				if ctx.Err() == nil {
+					ls.nc.SetReadDeadline(time.Time{})
+				}
 			}
-			if err != nil {
-				lr.run.Error(fmt.Sprintf("%s: %v", sessionName(k, ls.user), err))
+			sending.Done()
+			if err == nil {
+				err = perf.Drain(ls)
+			}
+			if !errors.Is(err, errClosed) && ctx.Err() == nil {
+				lr.run.Error(fmt.Sprintf("%s ended: %v", sessionName(ls.k, ls.user), err))
 			}
 		}()
 	}
-	wg.Wait()
-	sending := time.Since(start)
+	if c.mode != "max" {
+		var ss []perf.Sender
+		var schs []perf.Schedule
+		for k, ls := range lr.sessions {
+			ss = append(ss, ls)
+			schs = append(schs, perf.NewSchedule(start, c.rate, c.sessions, k))
+		}
+		if _, err := perf.OpenLoop(ctx, ss, schs, windows, end, c.tick); err != nil {
+			lr.run.Error(err.Error())
+		}
+	}
+	sending.Wait()
+	sendingTime := time.Since(start)
 
 	// Wait for the last answers, then for the notifications.
 	deadline := time.Now().Add(c.drain)
@@ -202,13 +243,19 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 	}
 	close(stopProgress)
 	progressDone.Wait()
+	answered := lr.run.Counts(false)
+	genCosts, srvCosts, err := costs.stop(answered.Acked + answered.Rejected)
+	if err != nil {
+		return nil, err
+	}
 
 	mode := "open-loop"
 	if c.mode == "max" {
 		mode = "max-throughput"
 	}
-	res := lr.run.Result(mode, c.rate, sending)
+	res := lr.run.Result(mode, c.rate, sendingTime)
 	res.Sessions, res.Depth = c.sessions, c.depth
+	res.Generator, res.Server, res.ServerPID = genCosts, srvCosts, c.pid
 	if c.mode == "max" {
 		res.TargetRate = 0
 	}
@@ -234,4 +281,63 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 		fmt.Fprintf(jsonOut, "%s\n", b)
 	}
 	return res, nil
+}
+
+// heartbeats sends a Heartbeat on every session that wrote nothing for the
+// protocol's heartbeat interval, until stop is closed.
+func heartbeats(sessions []*loadSession, stop <-chan struct{}) {
+	t := time.NewTicker(heartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			for _, ls := range sessions {
+				ls.heartbeat()
+			}
+		}
+	}
+}
+
+// heartbeatInterval is the protocol's (docs/protocol.md): a session that
+// sent nothing for it sends a Heartbeat.
+const heartbeatInterval = 5 * time.Second
+
+// costMeter reads the generator's and the server's /proc counters at the
+// start of the sending; stop reads them again and divides.
+type costMeter struct {
+	pid       int
+	self, srv perf.ProcStats
+}
+
+func startCosts(pid int) (*costMeter, error) {
+	m := &costMeter{pid: pid}
+	var err error
+	if m.self, err = perf.ReadProc(0); err != nil {
+		return nil, err
+	}
+	if pid != 0 {
+		if m.srv, err = perf.ReadProc(pid); err != nil {
+			return nil, fmt.Errorf("-pid: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *costMeter) stop(orders int64) (gen perf.Costs, srv *perf.Costs, err error) {
+	self, err := perf.ReadProc(0)
+	if err != nil {
+		return gen, nil, err
+	}
+	gen = perf.PerOrder(m.self, self, orders)
+	if m.pid != 0 {
+		s, err := perf.ReadProc(m.pid)
+		if err != nil {
+			return gen, nil, fmt.Errorf("-pid: %w", err)
+		}
+		c := perf.PerOrder(m.srv, s, orders)
+		srv = &c
+	}
+	return gen, srv, nil
 }

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringex/ringex/adminapi"
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/netio/wire"
 )
@@ -337,13 +338,7 @@ func trades(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	var list []struct {
-		Seq       uint64 `json:"seq"`
-		Time      int64  `json:"time_ns"`
-		Price     int64  `json:"price"`
-		Qty       int64  `json:"qty"`
-		Aggressor string `json:"aggressor"`
-	}
+	var list []adminapi.Trade
 	if err := getJSON(g, fmt.Sprintf("/trades?asset=%s&n=%d", a.Symbol, *n), &list); err != nil {
 		return err
 	}

@@ -1,12 +1,21 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/netio"
 	"github.com/ringex/ringex/pipeline"
+	"github.com/ringex/ringex/ring"
 )
 
 // defaultAssets is the embedded asset list: prices in cents, quantities in
@@ -17,63 +26,271 @@ var defaultAssets = []string{
 	"SOL-USD:id=3,tick=1,lot=1,min=1,max=1000000000,maxqty=100000000,pdec=3,qdec=2",
 }
 
-// assetList is a repeatable -asset flag.
-type assetList []pipeline.AssetSpec
+// config is ringexd's whole configuration, parsed from the command line and
+// validated before anything is opened: a bad flag stops the start with a
+// message naming the flag and what it accepts, before any listener exists.
+type config struct {
+	sec                     *security // security.go
+	listen, mdListen, admin string
+	dataDir, usersFile      string
+	sync                    journal.SyncPolicy
+	wait                    ring.WaitStrategy
+	pin                     pipeline.CPUs
+	procs                   int
+	inSize, outSize         int
+	snapEvery               uint64
+	prune                   bool
+	acceptJournalLoss       bool
+	maxConns, maxInFlight   int
+	idle, heartbeat, busy   time.Duration
+	mdIdle                  time.Duration
+	loops                   int
+	logLevel                slog.Level
+	assets                  []assetSpec
+}
 
-// decimals holds pdec and qdec per symbol, parsed with the assets.
-var decimals = map[string][2]int{}
+// assetSpec is one -asset flag: what the pipeline runs, and the display
+// decimals served on /assets.
+type assetSpec struct {
+	pipeline.AssetSpec
+	PriceDecimals, QtyDecimals int
+}
 
-func (l *assetList) String() string {
+// Ranges of the numeric flags. The defaults are the packages' own (a zero
+// field in their configurations means the default), so they are written
+// once, there.
+const (
+	maxRingSize    = 1 << 24
+	minOutRingSize = 256 // the matcher claims up to 256 output slots at once
+	maxConnsLimit  = 1_000_000
+	maxInFlightMax = 1 << 20
+	maxLoops       = 1024
+	maxProcs       = 4096
+)
+
+const usageHeader = `ringexd is the ringex exchange: order entry, one pipeline per asset
+(journal, matcher, event journal) and market data, in one process.
+With no flags it runs three demo assets on ./data with -sync always.
+
+Faults stop the start with one line and a non-zero exit: a disk that cannot
+be written, a corrupt table (named by file and keys), or a journal that ends
+before its high-water mark (see -accept-journal-loss). SIGTERM or SIGINT
+stops it at any stage; once running, it drains the rings and closes the
+journal first.
+
+Flags:
+`
+
+// parseConfig parses and validates args. It returns flag.ErrHelp for -h.
+func parseConfig(args []string, out io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("ringexd", flag.ContinueOnError)
+	// Errors are returned (and printed once, by main); only -h prints.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	c := &config{}
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:7001", "order-entry listen `address`")
+	fs.StringVar(&c.mdListen, "md-listen", "127.0.0.1:7002", "market-data listen `address`")
+	fs.StringVar(&c.admin, "admin", "127.0.0.1:7003", "admin `address` for /metrics, /assets, /trades and /debug/pprof (empty: off)")
+	fs.StringVar(&c.dataDir, "data", "./data", "data `directory` (Pebble, and the high-water mark file RINGEX-MARK)")
+	fs.StringVar(&c.usersFile, "users", "", "users `file` (empty: the embedded demo users)")
+	syncFlag := fs.String("sync", "always", "journal sync `policy`: always, interval=<duration> (bounded loss window on a machine crash), off (not durable: tests and benchmarks only)")
+	waitFlag := fs.String("wait", "block", "ring wait `strategy`: spin, yield or block")
+	pinFlag := fs.String("pin", "", "CPU pinning per stage, e.g. journal=0,matcher=1 (stages: journal, matcher, acker, events, notifier; CPUs of the process's affinity set)")
+	fs.IntVar(&c.procs, "gomaxprocs", 0, fmt.Sprintf("GOMAXPROCS, 0-%d (0: leave as is)", maxProcs))
+	fs.IntVar(&c.inSize, "ring-size", pipeline.DefaultInSize, fmt.Sprintf("input ring size per asset: a power of two, 1-%d", maxRingSize))
+	fs.IntVar(&c.outSize, "out-ring-size", pipeline.DefaultOutSize, fmt.Sprintf("output ring size per asset: a power of two, %d-%d", minOutRingSize, maxRingSize))
+	fs.Uint64Var(&c.snapEvery, "snapshot-every", 100000, "commands between book snapshots (0: never)")
+	fs.BoolVar(&c.prune, "prune", false, "delete journal entries older than the newest snapshot (bounds disk use; trade history and private-event resume then reach back only to the snapshot)")
+	fs.BoolVar(&c.acceptJournalLoss, "accept-journal-loss", false, "start even if an asset's journal ends before its high-water mark (commands that were durable are gone: a truncated or damaged WAL); the loss is logged and the mark lowered. Without it such a start is refused")
+	fs.IntVar(&c.maxConns, "max-conns", netio.DefaultMaxConns, fmt.Sprintf("maximum order-entry connections, 1-%d (each holds two file descriptors; market-data connections get what the limit leaves)", maxConnsLimit))
+	fs.IntVar(&c.maxInFlight, "max-inflight", netio.DefaultMaxInFlight, fmt.Sprintf("maximum unacknowledged orders per session, 1-%d", maxInFlightMax))
+	fs.DurationVar(&c.idle, "idle-timeout", netio.DefaultIdleTimeout, "close a session silent for this long, 1s-24h")
+	fs.DurationVar(&c.heartbeat, "heartbeat", netio.DefaultHeartbeat, "server heartbeat interval (order entry and market data), 100ms-1h")
+	fs.DurationVar(&c.mdIdle, "md-idle-timeout", 0, "log out a market-data connection silent for this long, 0 (never; see docs/protocol.md section 3) or 1s-24h")
+	fs.DurationVar(&c.busy, "busy-timeout", netio.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
+	fs.IntVar(&c.loops, "loops", 0, fmt.Sprintf("gnet event loops per server, 0-%d (0: one per CPU)", maxLoops))
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there
+	fs.Func("asset", "asset `spec` SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; SYMBOL is 1-8 characters 0x21-0x7E, pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)",
+		func(s string) error {
+			a, err := parseAsset(s)
+			if err != nil {
+				return err
+			}
+			c.assets = append(c.assets, a)
+			return nil
+		})
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(out, usageHeader)
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (see -h)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: every setting is a -flag (see -h)", fs.Arg(0))
+	}
+
+	var err error
+	if err = c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	if c.sync, err = journal.ParseSyncPolicy(*syncFlag); err != nil {
+		return nil, fmt.Errorf("-sync: %w", err)
+	}
+	if c.wait, err = ring.ParseWaitStrategy(*waitFlag); err != nil {
+		return nil, fmt.Errorf("-wait: %w", err)
+	}
+	if c.pin, err = parseCPUs(*pinFlag); err != nil {
+		return nil, fmt.Errorf("-pin: %w", err)
+	}
+	if c.dataDir == "" {
+		return nil, errors.New("-data: must name a directory")
+	}
+	seen := map[string]string{}
+	for _, a := range []struct{ flag, addr string }{{"-listen", c.listen}, {"-md-listen", c.mdListen}, {"-admin", c.admin}} {
+		if a.addr == "" && a.flag == "-admin" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
+			return nil, fmt.Errorf("%s %q: want host:port", a.flag, a.addr)
+		}
+		if other, dup := seen[a.addr]; dup {
+			return nil, fmt.Errorf("%s %q: already used by %s", a.flag, a.addr, other)
+		}
+		seen[a.addr] = a.flag
+	}
+	checks := []error{
+		intRange("-gomaxprocs", c.procs, 0, maxProcs),
+		powerOfTwo("-ring-size", c.inSize, 1, maxRingSize),
+		powerOfTwo("-out-ring-size", c.outSize, minOutRingSize, maxRingSize),
+		intRange("-max-conns", c.maxConns, 1, maxConnsLimit),
+		intRange("-max-inflight", c.maxInFlight, 1, maxInFlightMax),
+		durationRange("-idle-timeout", c.idle, time.Second, 24*time.Hour),
+		durationRange("-heartbeat", c.heartbeat, 100*time.Millisecond, time.Hour),
+		zeroOrDurationRange("-md-idle-timeout", c.mdIdle, time.Second, 24*time.Hour),
+		durationRange("-busy-timeout", c.busy, time.Microsecond, 10*time.Second),
+		intRange("-loops", c.loops, 0, maxLoops),
+	}
+	if err := errors.Join(checks...); err != nil {
+		return nil, err
+	}
+	if err := c.sec.validate(c.listen, c.mdListen, c.admin); err != nil {
+		return nil, err
+	}
+
+	if len(c.assets) == 0 {
+		for _, s := range defaultAssets {
+			a, err := parseAsset(s)
+			if err != nil {
+				return nil, err
+			}
+			c.assets = append(c.assets, a)
+		}
+	}
+	ids, symbols := map[uint32]bool{}, map[string]bool{}
+	for _, a := range c.assets {
+		if ids[a.ID] || symbols[a.Config.Symbol] {
+			return nil, fmt.Errorf("-asset %s: id %d or symbol given twice", a.Config.Symbol, a.ID)
+		}
+		ids[a.ID], symbols[a.Config.Symbol] = true, true
+	}
+	return c, nil
+}
+
+func intRange(flag string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s %d: want %d-%d", flag, v, lo, hi)
+	}
+	return nil
+}
+
+func powerOfTwo(flag string, v, lo, hi int) error {
+	if v < lo || v > hi || v&(v-1) != 0 {
+		return fmt.Errorf("%s %d: want a power of two, %d-%d", flag, v, lo, hi)
+	}
+	return nil
+}
+
+func durationRange(flag string, v, lo, hi time.Duration) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s %v: want %v-%v", flag, v, lo, hi)
+	}
+	return nil
+}
+
+// zeroOrDurationRange is durationRange where 0 also means "off".
+func zeroOrDurationRange(flag string, v, lo, hi time.Duration) error {
+	if v == 0 {
+		return nil
+	}
+	if v < lo || v > hi {
+		return fmt.Errorf("%s %v: want 0 (off) or %v-%v", flag, v, lo, hi)
+	}
+	return nil
+}
+
+// symbols returns the configured symbols, comma-separated (for the log).
+func (c *config) symbols() string {
 	var parts []string
-	for _, a := range *l {
+	for _, a := range c.assets {
 		parts = append(parts, a.Config.Symbol)
 	}
 	return strings.Join(parts, ",")
 }
 
-func (l *assetList) Set(s string) error {
-	spec, err := parseAsset(s)
-	if err != nil {
-		return err
+// pipelineSpecs returns what pipeline.Open takes.
+func (c *config) pipelineSpecs() []pipeline.AssetSpec {
+	specs := make([]pipeline.AssetSpec, len(c.assets))
+	for i, a := range c.assets {
+		specs[i] = a.AssetSpec
 	}
-	*l = append(*l, spec)
-	return nil
+	return specs
 }
 
 // parseAsset reads "SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N]".
-func parseAsset(s string) (pipeline.AssetSpec, error) {
+func parseAsset(s string) (assetSpec, error) {
 	sym, rest, ok := strings.Cut(s, ":")
 	if !ok || sym == "" || len(sym) > 8 {
-		return pipeline.AssetSpec{}, fmt.Errorf("asset %q: want SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N (symbol 1-8 characters)", s)
+		return assetSpec{}, fmt.Errorf("-asset %q: want SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N (symbol 1-8 characters)", s)
 	}
-	spec := pipeline.AssetSpec{Config: engine.AssetConfig{Symbol: sym}}
+	for i := 0; i < len(sym); i++ {
+		if sym[i] < 0x21 || sym[i] > 0x7e {
+			return assetSpec{}, fmt.Errorf("-asset %q: symbol byte %d is 0x%02x: symbols are printable ASCII without spaces (0x21-0x7E)", s, i, sym[i])
+		}
+	}
+	spec := assetSpec{AssetSpec: pipeline.AssetSpec{Config: engine.AssetConfig{Symbol: sym}}}
 	seen := map[string]bool{}
 	for _, kv := range strings.Split(rest, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return spec, fmt.Errorf("asset %s: %q is not key=value", sym, kv)
+			return spec, fmt.Errorf("-asset %s: %q is not key=value", sym, kv)
 		}
+		if seen[k] {
+			return spec, fmt.Errorf("-asset %s: %s= given twice", sym, k)
+		}
+		seen[k] = true
 		n, err := strconv.ParseInt(v, 10, 64)
 		if k == "pdec" || k == "qdec" {
 			if err != nil || n < 0 || n > 18 {
-				return spec, fmt.Errorf("asset %s: %s=%q: want 0-18", sym, k, v)
+				return spec, fmt.Errorf("-asset %s: %s=%q: want 0-18", sym, k, v)
 			}
-			d := decimals[sym]
 			if k == "pdec" {
-				d[0] = int(n)
+				spec.PriceDecimals = int(n)
 			} else {
-				d[1] = int(n)
+				spec.QtyDecimals = int(n)
 			}
-			decimals[sym] = d
 			continue
 		}
 		if err != nil || n <= 0 {
-			return spec, fmt.Errorf("asset %s: %s=%q: want a positive integer", sym, k, v)
+			return spec, fmt.Errorf("-asset %s: %s=%q: want a positive integer", sym, k, v)
 		}
 		switch k {
 		case "id":
 			if n >= 1<<16 {
-				return spec, fmt.Errorf("asset %s: id %d: must be below 65536", sym, n)
+				return spec, fmt.Errorf("-asset %s: id=%d: want 1-65535", sym, n)
 			}
 			spec.ID = uint32(n)
 		case "tick":
@@ -87,33 +304,44 @@ func parseAsset(s string) (pipeline.AssetSpec, error) {
 		case "maxqty":
 			spec.Config.MaxQty = n
 		default:
-			return spec, fmt.Errorf("asset %s: unknown key %q", sym, k)
+			return spec, fmt.Errorf("-asset %s: unknown key %q (id, tick, lot, min, max, maxqty, pdec, qdec)", sym, k)
 		}
-		seen[k] = true
 	}
 	for _, k := range []string{"id", "tick", "lot", "min", "max", "maxqty"} {
 		if !seen[k] {
-			return spec, fmt.Errorf("asset %s: missing %s=", sym, k)
+			return spec, fmt.Errorf("-asset %s: missing %s=", sym, k)
 		}
 	}
-	c := spec.Config
-	if c.MinPrice > c.MaxPrice || c.MinPrice%c.TickSize != 0 || c.MaxPrice%c.TickSize != 0 || c.MaxQty%c.LotSize != 0 {
-		return spec, fmt.Errorf("asset %s: min and max must be multiples of tick with min <= max, maxqty a multiple of lot", sym)
+	cfg := spec.Config
+	if cfg.MinPrice > cfg.MaxPrice || cfg.MinPrice%cfg.TickSize != 0 || cfg.MaxPrice%cfg.TickSize != 0 || cfg.MaxQty%cfg.LotSize != 0 {
+		return spec, fmt.Errorf("-asset %s: min and max must be multiples of tick with min <= max, maxqty a multiple of lot", sym)
+	}
+	if err := cfg.Validate(); err != nil {
+		return spec, fmt.Errorf("-asset %s: %w", sym, err)
 	}
 	return spec, nil
 }
 
-// cpuList reads the -pin flag: "journal=0,matcher=1,...".
+// parseCPUs reads the -pin flag, "journal=0,matcher=1,...", and checks
+// every CPU against the process's affinity set, so that a CPU the process
+// may not run on stops the start here rather than fail a stage later.
 func parseCPUs(s string) (pipeline.CPUs, error) {
 	cpus := pipeline.NoPinning
 	if s == "" {
 		return cpus, nil
 	}
+	allowed, set, err := affinity()
+	if err != nil {
+		return cpus, fmt.Errorf("read the process's CPU affinity: %w", err)
+	}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		n, err := strconv.Atoi(v)
 		if !ok || err != nil || n < 0 {
-			return cpus, fmt.Errorf("pin %q: want stage=cpu", kv)
+			return cpus, fmt.Errorf("%q: want stage=cpu", kv)
+		}
+		if !allowed(n) {
+			return cpus, fmt.Errorf("%s=%d: CPU %d is not in the process's affinity set (CPUs %s)", k, n, n, set)
 		}
 		switch k {
 		case "journal":
@@ -127,7 +355,7 @@ func parseCPUs(s string) (pipeline.CPUs, error) {
 		case "notifier":
 			cpus.Notifier = n
 		default:
-			return cpus, fmt.Errorf("pin: unknown stage %q (journal, matcher, acker, events, notifier)", k)
+			return cpus, fmt.Errorf("unknown stage %q (journal, matcher, acker, events, notifier)", k)
 		}
 	}
 	return cpus, nil

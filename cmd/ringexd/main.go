@@ -29,12 +29,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/adminapi"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
 	"github.com/ringex/ringex/pipeline"
-	"github.com/ringex/ringex/ring"
 )
 
 //go:embed default_users.txt
@@ -42,78 +41,38 @@ var defaultUsers []byte
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "ringexd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	fs := flag.NewFlagSet("ringexd", flag.ContinueOnError)
-	var (
-		listen      = fs.String("listen", "127.0.0.1:7001", "order-entry listen address")
-		mdListen    = fs.String("md-listen", "127.0.0.1:7002", "market-data listen address")
-		admin       = fs.String("admin", "127.0.0.1:7003", "admin address for /metrics and /debug/pprof (empty: off)")
-		dataDir     = fs.String("data", "./data", "data directory (Pebble)")
-		usersFile   = fs.String("users", "", "users file (empty: the embedded demo users)")
-		syncFlag    = fs.String("sync", "always", "journal sync policy: always, interval=<duration> (bounded loss window), off (not durable: tests and benchmarks only)")
-		waitFlag    = fs.String("wait", "block", "ring wait strategy: spin, yield or block")
-		pinFlag     = fs.String("pin", "", "CPU pinning per stage, e.g. journal=0,matcher=1 (stages: journal, matcher, acker, events, notifier)")
-		procs       = fs.Int("gomaxprocs", 0, "GOMAXPROCS (0: leave as is)")
-		inSize      = fs.Int("ring-size", 1<<16, "input ring size per asset (power of two)")
-		outSize     = fs.Int("out-ring-size", 1<<17, "output ring size per asset (power of two)")
-		snapEvery   = fs.Uint64("snapshot-every", 100000, "commands between book snapshots (0: never)")
-		prune       = fs.Bool("prune", false, "delete journal entries older than the newest snapshot (bounds disk use; trade history and private-event resume then reach back only to the snapshot)")
-		maxConns    = fs.Int("max-conns", 1024, "maximum order-entry connections (each holds two file descriptors; market-data connections get what the limit leaves)")
-		maxInFlight = fs.Int("max-inflight", 4096, "maximum unacknowledged orders per session")
-		idle        = fs.Duration("idle-timeout", 30*time.Second, "close a session silent for this long")
-		heartbeat   = fs.Duration("heartbeat", 5*time.Second, "server heartbeat interval (order entry and market data)")
-		mdIdle      = fs.Duration("md-idle-timeout", 0, "log out a market-data connection silent for this long (0: never; see docs/protocol.md section 3)")
-		busyTimeout = fs.Duration("busy-timeout", 5*time.Millisecond, "how long an order waits for a full ring before it is rejected as busy")
-		loops       = fs.Int("loops", 0, "gnet event loops per server (0: one per CPU)")
-		logLevel    = fs.String("log-level", "info", "log level: debug, info, warn, error")
-	)
-	sec := addSecurityFlags(fs) // security.go: TLS, limits, login throttle
-	var assets assetList
-	fs.Var(&assets, "asset", "asset SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)")
-	if err := fs.Parse(args); err != nil {
+func run(args []string) (err error) {
+	// The signal handler comes first, so that SIGTERM or SIGINT is ours at
+	// every stage of start-up (and a SIGINT that the shell ignored for a
+	// background job is not ignored by us).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	cfg, err := parseConfig(args, os.Stderr)
+	if err != nil {
 		return err
 	}
-
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	slog.SetDefault(log)
+	log.Info("ringexd starting", "data", cfg.dataDir, "sync", cfg.sync.String(), "assets", cfg.symbols())
+	started := make(chan struct{})
+	go exitOnSignalDuringStartup(log, sigs, started)
 
-	if err := sec.validate(*listen, *mdListen); err != nil {
-		return err
-	}
-	if *procs > 0 {
-		runtime.GOMAXPROCS(*procs)
-	}
-	if len(assets) == 0 {
-		for _, s := range defaultAssets {
-			if err := assets.Set(s); err != nil {
-				return err
-			}
-		}
-	}
-	syncPolicy, err := journal.ParseSyncPolicy(*syncFlag)
-	if err != nil {
-		return fmt.Errorf("-sync: %w", err)
-	}
-	wait, err := ring.ParseWaitStrategy(*waitFlag)
-	if err != nil {
-		return fmt.Errorf("-wait: %w", err)
-	}
-	cpus, err := parseCPUs(*pinFlag)
-	if err != nil {
-		return fmt.Errorf("-pin: %w", err)
+	if cfg.procs > 0 {
+		runtime.GOMAXPROCS(cfg.procs)
 	}
 	usersText := defaultUsers
-	if *usersFile != "" {
-		if usersText, err = os.ReadFile(*usersFile); err != nil {
+	if cfg.usersFile != "" {
+		if usersText, err = os.ReadFile(cfg.usersFile); err != nil {
 			return fmt.Errorf("-users: %w", err)
 		}
 	} else {
@@ -121,26 +80,30 @@ func run(args []string) error {
 	}
 	users, err := netio.ParseUsers(bytes.NewReader(usersText))
 	if err != nil {
-		return err
+		return fmt.Errorf("-users: %w", err)
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	guard := sec.guard(users, *usersFile, log, reg)
+	guard := cfg.sec.guard(users, cfg.usersFile, log, reg) // security.go
 
-	store, err := journal.Open(journal.Options{Dir: *dataDir, Sync: syncPolicy, Logger: log})
+	store, err := journal.Open(journal.Options{Dir: cfg.dataDir, Sync: cfg.sync, Logger: log,
+		AcceptJournalLoss: cfg.acceptJournalLoss})
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	// The store's close error is the final WAL sync under -sync interval
+	// or off: it is reported, not dropped.
+	defer func() { err = errors.Join(err, store.Close()) }()
+	registerJournalMetrics(reg, store)
 
-	ex, err := pipeline.Open(store, assets, pipeline.Config{
-		InSize:        *inSize,
-		OutSize:       *outSize,
-		Wait:          wait,
-		SnapshotEvery: *snapEvery,
-		Prune:         *prune,
-		Pin:           cpus,
+	ex, err := pipeline.Open(store, cfg.pipelineSpecs(), pipeline.Config{
+		InSize:        cfg.inSize,
+		OutSize:       cfg.outSize,
+		Wait:          cfg.wait,
+		SnapshotEvery: cfg.snapEvery,
+		Prune:         cfg.prune,
+		Pin:           cfg.pin,
 		Logger:        log,
 		Metrics:       pipeline.NewMetrics(reg),
 	})
@@ -149,47 +112,47 @@ func run(args []string) error {
 	}
 
 	notifier := netio.NewNotifier(netio.NotifierConfig{
-		Addr:  *mdListen,
+		Addr:  cfg.mdListen,
 		Users: users,
 		Guard: guard,
 		Store: store,
-		Loops: *loops,
+		Loops: cfg.loops,
 		// The gateway's sessions hold two descriptors each, plus room
 		// for the journal's files and the admin server.
-		ReservedFDs:       256 + 2**maxConns,
-		HeartbeatInterval: *heartbeat,
-		IdleTimeout:       *mdIdle,
+		ReservedFDs:       256 + 2*cfg.maxConns,
+		HeartbeatInterval: cfg.heartbeat,
+		IdleTimeout:       cfg.mdIdle,
 		Logger:            log,
 		Registerer:        reg,
 	})
 	notifier.Init(ex.Assets())
 	gateway := netio.NewGateway(netio.GatewayConfig{
-		Addr:              *listen,
+		Addr:              cfg.listen,
 		Users:             users,
 		Guard:             guard,
-		Loops:             *loops,
-		MaxConns:          *maxConns,
-		MaxInFlight:       *maxInFlight,
-		IdleTimeout:       *idle,
-		HeartbeatInterval: *heartbeat,
-		BusyTimeout:       *busyTimeout,
+		Loops:             cfg.loops,
+		MaxConns:          cfg.maxConns,
+		MaxInFlight:       cfg.maxInFlight,
+		IdleTimeout:       cfg.idle,
+		HeartbeatInterval: cfg.heartbeat,
+		BusyTimeout:       cfg.busy,
 		Logger:            log,
 		Registerer:        reg,
 	}, ex)
+	// From here on a signal is handled by the shutdown below.
+	close(started)
 	ex.Start(gateway, notifier)
 
 	errc := make(chan error, 8) // the servers, the admin, the TLS fronts
 	go func() { errc <- notifier.Serve() }()
 	go func() { errc <- gateway.Serve() }()
-	if *admin != "" {
-		go func() { errc <- serveAdmin(*admin, reg, ex, sec.routes) }()
+	if cfg.admin != "" {
+		go func() { errc <- serveAdmin(cfg.admin, reg, ex, cfg.assets, cfg.sec.routes) }()
 	}
-	stopTLS := sec.start(gateway, notifier, reg, errc)
-	log.Info("ringexd running", "listen", *listen, "md_listen", *mdListen, "admin", *admin,
-		"data", *dataDir, "sync", *syncFlag, "wait", *waitFlag, "assets", assets.String())
+	stopTLS := cfg.sec.start(gateway, notifier, reg, errc) // TLS fronts, SIGHUP reload
+	log.Info("ringexd running", "listen", cfg.listen, "md_listen", cfg.mdListen, "admin", cfg.admin,
+		"data", cfg.dataDir, "sync", cfg.sync.String(), "wait", cfg.wait.String(), "assets", cfg.symbols())
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	var runErr error
 	select {
 	case s := <-sigs:
@@ -214,6 +177,39 @@ func run(args []string) error {
 	return runErr
 }
 
+// exitOnSignalDuringStartup ends the process if SIGTERM or SIGINT arrives
+// before started is closed. Opening the journal and recovering the books
+// cannot be interrupted, and need not be: nothing has been acknowledged or
+// published yet, and an exit there is a crash the next start recovers from
+// like any other. The exit status is 0: the stop was asked for.
+func exitOnSignalDuringStartup(log *slog.Logger, sigs <-chan os.Signal, started <-chan struct{}) {
+	select {
+	case s := <-sigs:
+		log.Warn("signal during start-up: exiting before serving", "signal", s.String())
+		os.Exit(0)
+	case <-started:
+	}
+}
+
+// registerJournalMetrics exports the journal's health: whether it takes
+// writes (once it has failed every order is rejected with reason 109 until
+// a restart) and how many background errors Pebble reported.
+func registerJournalMetrics(reg *prometheus.Registry, store *journal.Store) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ringex_journal_available",
+		Help: "1 while the journal takes writes; 0 once a write, a sync or a background flush or compaction failed (orders are rejected as unavailable until restart).",
+	}, func() float64 {
+		if store.Err() != nil {
+			return 0
+		}
+		return 1
+	}))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "ringex_journal_background_errors_total",
+		Help: "Errors Pebble reported from background flushes and compactions (each fails the journal).",
+	}, func() float64 { return float64(store.BackgroundErrors()) }))
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
@@ -222,7 +218,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // serveAdmin serves Prometheus metrics, pprof, and two small JSON
 // endpoints for clients: /assets (configurations) and /trades?asset=&n=
 // (the last n trades, from the event journal).
-func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, routes func(*http.ServeMux)) error {
+func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, specs []assetSpec, routes func(*http.ServeMux)) error {
 	for _, a := range ex.Assets() {
 		a := a
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -235,15 +231,14 @@ func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, ro
 		}, func() float64 { return float64(a.OutOccupancy()) }))
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/assets", func(w http.ResponseWriter, r *http.Request) {
-		var out []client.Asset
-		for _, a := range ex.Assets() {
-			c, d := a.Config, decimals[a.Symbol]
-			out = append(out, client.Asset{ID: a.ID, Symbol: c.Symbol, TickSize: c.TickSize, LotSize: c.LotSize,
-				MinPrice: c.MinPrice, MaxPrice: c.MaxPrice, MaxQty: c.MaxQty, PriceDecimals: d[0], QtyDecimals: d[1]})
-		}
-		writeJSON(w, out)
-	})
+	assets := make([]adminapi.Asset, 0, len(specs))
+	for _, a := range specs {
+		c := a.Config
+		assets = append(assets, adminapi.Asset{ID: a.ID, Symbol: c.Symbol, TickSize: c.TickSize, LotSize: c.LotSize,
+			MinPrice: c.MinPrice, MaxPrice: c.MaxPrice, MaxQty: c.MaxQty,
+			PriceDecimals: a.PriceDecimals, QtyDecimals: a.QtyDecimals})
+	}
+	mux.HandleFunc("/assets", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, assets) })
 	mux.HandleFunc("/trades", func(w http.ResponseWriter, r *http.Request) {
 		a := ex.BySymbol(r.URL.Query().Get("asset"))
 		if a == nil {
@@ -259,20 +254,13 @@ func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, ro
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		type trade struct {
-			Seq       uint64 `json:"seq"`
-			Time      int64  `json:"time_ns"`
-			Price     int64  `json:"price"`
-			Qty       int64  `json:"qty"`
-			Aggressor string `json:"aggressor"`
-		}
-		out := make([]trade, 0, len(trades))
+		out := make([]adminapi.Trade, 0, len(trades))
 		for _, t := range trades {
 			side := "buy"
 			if t.Side == engine.Sell {
 				side = "sell"
 			}
-			out = append(out, trade{t.Seq, t.Time, t.Price, t.Qty, side})
+			out = append(out, adminapi.Trade{Seq: t.Seq, Time: t.Time, Price: t.Price, Qty: t.Qty, Aggressor: side})
 		}
 		writeJSON(w, out)
 	})

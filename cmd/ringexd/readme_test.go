@@ -42,9 +42,9 @@ func TestReadmeDefaultAssets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, d := spec.Config, decimals[spec.Config.Symbol]
+		c := spec.Config
 		want := []string{c.Symbol, strconv.Itoa(int(spec.ID)), itoa(c.TickSize), itoa(c.LotSize), itoa(c.MinPrice),
-			itoa(c.MaxPrice), itoa(c.MaxQty), strconv.Itoa(d[0]), strconv.Itoa(d[1])}
+			itoa(c.MaxPrice), itoa(c.MaxQty), strconv.Itoa(spec.PriceDecimals), strconv.Itoa(spec.QtyDecimals)}
 		if strings.Join(rows[i], " ") != strings.Join(want, " ") {
 			t.Errorf("README row %d: %v, ringexd: %v", i+1, rows[i], want)
 		}

@@ -329,7 +329,7 @@ func TestSecurityFlags(t *testing.T) {
 	for _, args := range bad {
 		s, err := parseSecurity(args)
 		if err == nil {
-			err = s.validate(lo, md)
+			err = s.validate(lo, md, "")
 		}
 		if err == nil {
 			t.Errorf("%q: no error", args)
@@ -339,14 +339,14 @@ func TestSecurityFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.validate("0.0.0.0:7001", md); err == nil {
+	if err := s.validate("0.0.0.0:7001", md, ""); err == nil {
 		t.Error("public plain listener behind TLS accepted")
 	}
-	if err := s.validate(lo, md); err != nil {
+	if err := s.validate(lo, md, ""); err != nil {
 		t.Errorf("good TLS flags: %v", err)
 	}
 	s, _ = parseSecurity([]string{"-user-rate", "5000"})
-	if err := s.validate(lo, md); err != nil || s.userBurst != 500 {
+	if err := s.validate(lo, md, ""); err != nil || s.userBurst != 500 {
 		t.Errorf("default burst: %d %v", s.userBurst, err)
 	}
 }

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+// affinity fails: CPU pinning needs Linux (see ring.PinThread).
+func affinity() (allowed func(int) bool, list string, err error) {
+	return nil, "", errors.New("CPU pinning needs Linux")
+}
