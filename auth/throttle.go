@@ -31,6 +31,14 @@ type ThrottleConfig struct {
 	MaxEntries int
 }
 
+// DefaultThrottle is the configuration the zero ThrottleConfig stands for
+// (ringexd's flags take their defaults from it).
+func DefaultThrottle() ThrottleConfig {
+	var c ThrottleConfig
+	c.setDefaults()
+	return c
+}
+
 func (c *ThrottleConfig) setDefaults() {
 	if c.AddrFailures == 0 {
 		c.AddrFailures = 10

@@ -64,11 +64,13 @@ func addSecurityFlags(fs *flag.FlagSet) *security {
 	fs.Float64Var(&s.userRate, "user-rate", 0, "default requests per second per user, all its sessions together, past which requests get Reject 113 (0: unlimited; the users file's rate= overrides)")
 	fs.IntVar(&s.userBurst, "user-burst", 0, "default requests a user may send at once above -user-rate (0: a tenth of a second at -user-rate, at least 1; burst= overrides)")
 	fs.IntVar(&s.maxSessions, "max-sessions-per-user", 64, "default most order-entry sessions per user (0: unlimited; sessions= overrides)")
-	fs.IntVar(&s.throttle.AddrFailures, "login-addr-failures", 10, "failed logins from one source address within -login-window that block it")
-	fs.IntVar(&s.throttle.UserFailures, "login-user-failures", 30, "failed logins for one user name within -login-window that block the name")
-	fs.DurationVar(&s.throttle.Window, "login-window", time.Minute, "how long failed logins are counted")
-	fs.DurationVar(&s.throttle.Backoff, "login-backoff", time.Second, "first block after too many failed logins; doubles with each further block")
-	fs.DurationVar(&s.throttle.MaxBackoff, "login-max-backoff", 5*time.Minute, "longest block after failed logins")
+	def := auth.DefaultThrottle()
+	s.throttle.MaxEntries = def.MaxEntries // no flag
+	fs.IntVar(&s.throttle.AddrFailures, "login-addr-failures", def.AddrFailures, "failed logins from one source address within -login-window that block it")
+	fs.IntVar(&s.throttle.UserFailures, "login-user-failures", def.UserFailures, "failed logins for one user name within -login-window that block the name")
+	fs.DurationVar(&s.throttle.Window, "login-window", def.Window, "how long failed logins are counted")
+	fs.DurationVar(&s.throttle.Backoff, "login-backoff", def.Backoff, "first block after too many failed logins; doubles with each further block")
+	fs.DurationVar(&s.throttle.MaxBackoff, "login-max-backoff", def.MaxBackoff, "longest block after failed logins")
 	return s
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -310,8 +309,8 @@ func TestKeyRotationReload(t *testing.T) {
 	}
 }
 
+// TestSecurityFlags: the security flags are validated by parseConfig.
 func TestSecurityFlags(t *testing.T) {
-	const lo, md = "127.0.0.1:7001", "127.0.0.1:7002"
 	bad := [][]string{
 		{"-user-rate", "-1"},
 		{"-user-burst", "-1"},
@@ -325,40 +324,26 @@ func TestSecurityFlags(t *testing.T) {
 		{"-tls-listen", ":7443", "-tls-cert", "c.pem"}, // no key
 		{"-md-tls-listen", ":7444", "-tls-client-ca", "ca.pem", "-tls-cert", "c", "-tls-key", "k"}, // mTLS is order entry's
 		{"-md-tls-listen", ":7444", "-md-tls-cert", "c"},                                           // half a pair
+		{"-tls-listen", "7443", "-tls-cert", "c", "-tls-key", "k"},                                 // not host:port
+		{"-tls-listen", "127.0.0.1:7001", "-tls-cert", "c", "-tls-key", "k"},                       // the plain port
+		{"-tls-listen", ":7443", "-md-tls-listen", ":7443", "-tls-cert", "c", "-tls-key", "k"},     // twice
+		{"-listen", "0.0.0.0:7001", "-tls-listen", ":7443", "-tls-cert", "c", "-tls-key", "k"},     // public plain port
 	}
 	for _, args := range bad {
-		s, err := parseSecurity(args)
-		if err == nil {
-			err = s.validate(lo, md, "")
-		}
-		if err == nil {
-			t.Errorf("%q: no error", args)
+		if _, err := parseConfig(args, io.Discard); err == nil {
+			t.Errorf("%q: accepted", args)
 		}
 	}
-	s, err := parseSecurity([]string{"-tls-listen", ":7443", "-tls-cert", "c", "-tls-key", "k"})
-	if err != nil {
-		t.Fatal(err)
+	c, err := parseConfig([]string{"-tls-listen", ":7443", "-tls-cert", "c", "-tls-key", "k"}, io.Discard)
+	if err != nil || c.sec.tlsListen != ":7443" {
+		t.Fatalf("good TLS flags: %v", err)
 	}
-	if err := s.validate("0.0.0.0:7001", md, ""); err == nil {
-		t.Error("public plain listener behind TLS accepted")
+	c, err = parseConfig([]string{"-user-rate", "5000"}, io.Discard)
+	if err != nil || c.sec.userBurst != 500 {
+		t.Fatalf("default burst: %v %v", c, err)
 	}
-	if err := s.validate(lo, md, ""); err != nil {
-		t.Errorf("good TLS flags: %v", err)
+	c, _ = parseConfig(nil, io.Discard)
+	if c.sec.throttle != auth.DefaultThrottle() {
+		t.Fatalf("throttle defaults %+v differ from the package's", c.sec.throttle)
 	}
-	s, _ = parseSecurity([]string{"-user-rate", "5000"})
-	if err := s.validate(lo, md, ""); err != nil || s.userBurst != 500 {
-		t.Errorf("default burst: %d %v", s.userBurst, err)
-	}
-}
-
-func parseSecurity(args []string) (*security, error) {
-	fs := newFlagSetForTest()
-	s := addSecurityFlags(fs)
-	return s, fs.Parse(args)
-}
-
-func newFlagSetForTest() *flag.FlagSet {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
 }
