@@ -257,8 +257,8 @@ func TestGuardMaxSessions(t *testing.T) {
 	if _, r := login(MarketData); r != OK {
 		t.Fatalf("market data is not counted: %v", r)
 	}
-	s1.End(nil)
-	s1.End(nil)
+	s1.End(nil, "")
+	s1.End(nil, "")
 	if _, r := login(OrderEntry); r != OK {
 		t.Fatalf("after one ended: %v", r)
 	}
@@ -285,8 +285,8 @@ func TestGuardRateShared(t *testing.T) {
 	if n != 4 {
 		t.Fatalf("alice's two sessions got %d requests, want the burst 4", n)
 	}
-	a1.End(nil)
-	a2.End(nil)
+	a1.End(nil, "")
+	a2.End(nil, "")
 	a3, _ := g.Login(OrderEntry, "10.0.0.1:3", "alice", []byte("ka"), nil)
 	if a3.Allow() {
 		t.Fatal("a new session refilled the bucket")

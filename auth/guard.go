@@ -237,8 +237,9 @@ func (s *Session) Allow() bool {
 func (s *Session) Start() time.Time { return s.start }
 
 // End records that the session's connection closed; err (may be nil) is
-// what closed it. Safe on a nil Session and more than once.
-func (s *Session) End(err error) {
+// what closed it, logout the reason of the Logout the server sent ("" if
+// none). Safe on a nil Session and more than once.
+func (s *Session) End(err error, logout string) {
 	if s == nil {
 		return
 	}
@@ -257,8 +258,11 @@ func (s *Session) End(err error) {
 	g.mu.Unlock()
 	attrs := []any{"service", s.svc.String(), "user", s.User, "remote", s.Remote, "session", s.ID,
 		"duration", time.Since(s.start).Round(time.Millisecond).String()}
-	if revoked {
-		attrs = append(attrs, "reason", "key revoked")
+	switch {
+	case revoked:
+		attrs = append(attrs, "logout", "key revoked")
+	case logout != "":
+		attrs = append(attrs, "logout", logout)
 	}
 	if err != nil {
 		attrs = append(attrs, "err", err)

@@ -383,3 +383,29 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 	rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
 	rc.expectAck(1)
 }
+
+// TestGatewayAuditLines: a login and the end of its session are audit
+// lines with the user, the address, the session id and the Logout reason.
+func TestGatewayAuditLines(t *testing.T) {
+	var logs syncBuffer
+	guard := auth.New(auth.Config{Users: testFeedUsers(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	g, _ := startGateway(t, GatewayConfig{Guard: guard})
+	rc := dialFrom(t, g, "127.0.0.9")
+	rc.login(alice)
+	rc.send(wire.AppendLogout(nil, 0))
+	if f := rc.next(); wire.Type(f) != wire.TypeLogout {
+		t.Fatalf("want Logout, got %c", wire.Type(f))
+	}
+	waitUntil(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "session ended") }, func() {})
+	lines := logs.String()
+	for _, want := range []string{
+		`msg=login component=auth service="order entry" user=alice user_id=1 remote=127.0.0.9:`,
+		`session=1 key=` + HashKey(alice.key)[:8],
+		`msg="session ended" component=auth service="order entry" user=alice remote=127.0.0.9:`,
+		`logout="user request"`,
+	} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("audit log lacks %s:\n%s", want, lines)
+		}
+	}
+}

@@ -217,7 +217,7 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
-		s.grant.End(err) // audit; frees the user's session slot
+		s.grant.End(err, s.outcome.text()) // audit; frees the user's session slot
 		s.closeWriter()
 		g.conns.Add(-1)
 		g.m.sessions.Dec()

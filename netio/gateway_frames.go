@@ -79,6 +79,7 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		s.reply = appendLogout(s.reply, ReasonLogoutUser)
+		s.outcome.set(ReasonLogoutUser)
 		s.closing.Store(true)
 		return gnet.Close
 	default:

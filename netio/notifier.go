@@ -368,7 +368,7 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	fc.closing.Store(true)
 	fc.closed = true
-	fc.grant.End(err) // audit
+	fc.grant.End(err, fc.outcome.text()) // audit
 	if fc.loop.busy > 0 {
 		fc.loop.dead = append(fc.loop.dead, fc)
 	} else {

@@ -54,6 +54,7 @@ type feedConn struct {
 	userName string
 	failures int
 	grant    *auth.Session // the login's (auth.go); nil without one
+	outcome  logoutCode    // the Logout the server sent, for the audit (auth.go)
 	reply    []byte        // replies produced while decoding one read
 	closed   bool          // OnClose has run
 	assets   []connAsset
@@ -190,6 +191,7 @@ func (fc *feedConn) logout(reason uint16) {
 }
 
 func (fc *feedConn) logoutAndClose(reason uint16) {
+	fc.outcome.set(reason)
 	msg := appendFeedLogout(nil, reason)
 	if err := fc.c.AsyncWrite(msg, closeAfterWrite); err != nil {
 		fc.c.Close()

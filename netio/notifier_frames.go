@@ -95,6 +95,7 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		fc.reply = wire.AppendLogout(fc.reply, wire.LogoutUserRequest)
+		fc.outcome.set(wire.LogoutUserRequest)
 		fc.closing.Store(true)
 		return gnet.Close
 	default:

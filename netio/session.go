@@ -29,6 +29,7 @@ type session struct {
 	lastRecv atomic.Int64 // Unix ns of the last inbound bytes
 	lastSent atomic.Int64 // Unix ns of the last outbound write
 	closing  atomic.Bool
+	outcome  logoutCode // the Logout the server sent, for the audit (auth.go)
 
 	// recycleFn, loopDoneFn and lastWrittenFn are s.recycle, s.loopDone
 	// and s.lastWritten, made once: a method value passed as a callback

@@ -274,6 +274,7 @@ func (s *session) logout(_ *Gateway, reason uint16) {
 	if !s.closing.CompareAndSwap(false, true) {
 		return
 	}
+	s.outcome.set(reason)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if s.ended || s.closed {
