@@ -1,9 +1,10 @@
 #!/bin/sh
 # tlscost.sh measures what TLS costs ringexd: the same max-throughput
 # ringex-load run against the plain listeners and against the TLS fronts of
-# one ringexd (-sync off), alternated ROUNDS times, with the server's CPU
+# one ringexd (-sync off unless SYNC is set), alternated ROUNDS times, with the server's CPU
 # per acked order from /proc/PID/stat. Usage: perf/tlscost.sh [seconds] [rounds]
 # [ringex-load flags...], e.g. "-subs 0 -check-fills=false" for order entry alone.
+# SYNC=always perf/tlscost.sh ... measures under the default sync policy.
 set -eu
 DUR=${1:-10}
 ROUNDS=${2:-2}
@@ -15,7 +16,7 @@ trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$DIR/key.pem" \
 	-out "$DIR/cert.pem" -days 1 -subj /CN=localhost \
 	-addext subjectAltName=IP:127.0.0.1,DNS:localhost 2>/dev/null
-"$BIN/ringexd" -data "$DIR/data" -sync off -log-level warn \
+"$BIN/ringexd" -data "$DIR/data" -sync "${SYNC:-off}" -log-level warn \
 	-listen 127.0.0.1:17001 -md-listen 127.0.0.1:17002 -admin 127.0.0.1:17003 \
 	-tls-listen 127.0.0.1:17443 -md-tls-listen 127.0.0.1:17444 \
 	-tls-cert "$DIR/cert.pem" -tls-key "$DIR/key.pem" 2>"$DIR/server.log" &
