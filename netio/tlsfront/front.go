@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +62,7 @@ type Front struct {
 	mu     sync.Mutex
 	live   map[net.Conn]struct{} // client sockets, closed by Close
 	closed bool
+	done   chan struct{} // closed by Close
 	wg     sync.WaitGroup
 }
 
@@ -74,12 +76,18 @@ func Listen(cfg Config) (*Front, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tlsfront: %s: %w", cfg.Name, err)
 	}
+	return newFront(cfg, ln)
+}
+
+// newFront makes the front of an open listener (cfg has its defaults).
+func newFront(cfg Config, ln net.Listener) (*Front, error) {
 	f := &Front{
 		cfg:  cfg,
 		log:  cfg.Logger.With("component", "tls", "listener", cfg.Name),
 		ln:   ln,
 		slot: make(chan struct{}, cfg.MaxConns),
 		live: make(map[net.Conn]struct{}),
+		done: make(chan struct{}),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ringex_tls_handshakes_total", Help: "TLS handshakes by listener and result.",
 			ConstLabels: prometheus.Labels{"listener": cfg.Name},
@@ -102,8 +110,12 @@ func Listen(cfg Config) (*Front, error) {
 // Addr is the address the front listens on.
 func (f *Front) Addr() net.Addr { return f.ln.Addr() }
 
-// Serve accepts connections until Close. It returns nil after Close.
+// Serve accepts connections until Close. It returns nil after Close. An
+// accept that fails for want of resources (file descriptors, memory) is
+// retried after a pause that doubles up to a second, as net/http does,
+// instead of stopping the listener; any other accept error is returned.
 func (f *Front) Serve() error {
+	var pause time.Duration
 	for {
 		raw, err := f.ln.Accept()
 		if err != nil {
@@ -113,12 +125,19 @@ func (f *Front) Serve() error {
 			if closed {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if !retryable(err) {
+				return fmt.Errorf("tlsfront: %s: accept: %w", f.cfg.Name, err)
 			}
-			return fmt.Errorf("tlsfront: %s: accept: %w", f.cfg.Name, err)
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			f.log.Warn("TLS accept failed: retrying", "err", err, "pause", pause)
+			select {
+			case <-time.After(pause):
+			case <-f.done:
+				return nil
+			}
+			continue
 		}
+		pause = 0
 		select {
 		case f.slot <- struct{}{}:
 		default:
@@ -157,6 +176,9 @@ func (f *Front) untrack(c net.Conn) {
 // relays to end.
 func (f *Front) Close() error {
 	f.mu.Lock()
+	if !f.closed {
+		close(f.done)
+	}
 	f.closed = true
 	for c := range f.live {
 		c.Close()
@@ -245,6 +267,17 @@ func (f *Front) serve(raw net.Conn) {
 	tc.Close()
 	back.Close()
 	<-up
+}
+
+// retryable reports whether an accept error is a shortage that passes
+// (out of file descriptors or memory, a connection aborted before accept).
+func retryable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.ECONNABORTED)
 }
 
 // onlyReader hides a tls.Conn's WriteTo, so that io.CopyBuffer uses our

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -272,5 +273,57 @@ func TestFrontHandshakeTimeout(t *testing.T) {
 			t.Fatalf("slot not freed: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// failingListener fails its first accepts with EMFILE.
+type failingListener struct {
+	net.Listener
+	fails int
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestFrontAcceptShortage: running out of descriptors pauses the listener,
+// it does not stop it.
+func TestFrontAcceptShortage(t *testing.T) {
+	tc, err := WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Name: "test", Backend: echoBackend(t), TLS: certs.Config(), Logger: slog.New(slog.DiscardHandler)}
+	cfg.setDefaults()
+	f, err := newFront(cfg, &failingListener{Listener: ln, fails: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Serve() }()
+	ccfg, _ := client.TLSConfig(tc.CA, "", "")
+	c, err := dialTLS(t, f, ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "hello\n")
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatalf("after three failed accepts: %v", err)
+	}
+	f.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }
