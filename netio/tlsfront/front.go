@@ -27,6 +27,10 @@ type Config struct {
 	MaxConns int
 	// HandshakeTimeout bounds the TLS handshake (default 10s).
 	HandshakeTimeout time.Duration
+	// MaxHandshakesPerIP bounds the handshakes in progress from one
+	// source IP (default 32), so that one address holding handshakes
+	// open cannot take every MaxConns slot.
+	MaxHandshakesPerIP int
 	// WriteTimeout drops a client that takes no bytes for this long
 	// (default 30s).
 	WriteTimeout time.Duration
@@ -40,6 +44,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxHandshakesPerIP == 0 {
+		c.MaxHandshakesPerIP = 32
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 30 * time.Second
@@ -59,11 +66,12 @@ type Front struct {
 	handshakes *prometheus.CounterVec
 	conns      prometheus.Gauge
 
-	mu     sync.Mutex
-	live   map[net.Conn]struct{} // client sockets, closed by Close
-	closed bool
-	done   chan struct{} // closed by Close
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	live    map[net.Conn]struct{} // client sockets, closed by Close
+	shaking map[string]int        // handshakes in progress by source IP
+	closed  bool
+	done    chan struct{} // closed by Close
+	wg      sync.WaitGroup
 }
 
 // Listen opens the front's listener.
@@ -82,12 +90,13 @@ func Listen(cfg Config) (*Front, error) {
 // newFront makes the front of an open listener (cfg has its defaults).
 func newFront(cfg Config, ln net.Listener) (*Front, error) {
 	f := &Front{
-		cfg:  cfg,
-		log:  cfg.Logger.With("component", "tls", "listener", cfg.Name),
-		ln:   ln,
-		slot: make(chan struct{}, cfg.MaxConns),
-		live: make(map[net.Conn]struct{}),
-		done: make(chan struct{}),
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "tls", "listener", cfg.Name),
+		ln:      ln,
+		slot:    make(chan struct{}, cfg.MaxConns),
+		live:    make(map[net.Conn]struct{}),
+		shaking: make(map[string]int),
+		done:    make(chan struct{}),
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ringex_tls_handshakes_total", Help: "TLS handshakes by listener and result.",
 			ConstLabels: prometheus.Labels{"listener": cfg.Name},
@@ -166,6 +175,26 @@ func (f *Front) track(c net.Conn) bool {
 	return true
 }
 
+// startHandshake counts a handshake from ip, unless ip has
+// MaxHandshakesPerIP in progress already.
+func (f *Front) startHandshake(ip string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shaking[ip] >= f.cfg.MaxHandshakesPerIP {
+		return false
+	}
+	f.shaking[ip]++
+	return true
+}
+
+func (f *Front) endHandshake(ip string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shaking[ip]--; f.shaking[ip] <= 0 {
+		delete(f.shaking, ip)
+	}
+}
+
 func (f *Front) untrack(c net.Conn) {
 	f.mu.Lock()
 	delete(f.live, c)
@@ -202,11 +231,17 @@ func (f *Front) serve(raw net.Conn) {
 		tc.SetNoDelay(true)
 	}
 	remote := raw.RemoteAddr().String()
-
+	ip, _, _ := net.SplitHostPort(remote)
+	if !f.startHandshake(ip) {
+		f.handshakes.WithLabelValues("refused").Inc()
+		f.log.Debug("TLS handshake refused: too many in progress from the address", "remote", remote)
+		return
+	}
 	tc := tls.Server(raw, f.cfg.TLS)
 	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
+	f.endHandshake(ip)
 	if err != nil {
 		f.handshakes.WithLabelValues("failed").Inc()
 		f.log.Info("TLS handshake failed", "remote", remote, "err", err)

@@ -327,3 +327,48 @@ func TestFrontAcceptShortage(t *testing.T) {
 		t.Fatalf("Serve: %v", err)
 	}
 }
+
+// TestFrontHandshakesPerIP: an address holding handshakes open gets no
+// more than MaxHandshakesPerIP of them; another address still gets in.
+func TestFrontHandshakesPerIP(t *testing.T) {
+	tc, err := WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
+		MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve()
+	defer f.Close()
+	silent := func(ip string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp", f.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	silent("127.0.0.8")
+	silent("127.0.0.8")
+	third := silent("127.0.0.8")
+	third.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.ReadAll(third); err != nil {
+		t.Fatalf("third silent handshake from one address not refused at once: %v", err)
+	}
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	c, err := dialTLS(t, f, cfg) // from 127.0.0.7
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "hello\n")
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+}
