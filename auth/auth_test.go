@@ -98,6 +98,27 @@ func TestLimiterBurstThenRate(t *testing.T) {
 	}
 }
 
+// TestLimiterExtremes: the slowest rate with the largest burst neither
+// overflows nor refuses the burst; the fastest rate lets a burst through.
+func TestLimiterExtremes(t *testing.T) {
+	now := time.Now().UnixNano()
+	for _, lim := range []Limits{{Rate: 1e-9, Burst: 1 << 30}, {Rate: 1e9, Burst: 1 << 30}, {Rate: 1e-9, Burst: 1}, {Rate: 1e9, Burst: 1}} {
+		var l limiter
+		l.rate.Store(newRateParams(lim))
+		n := 0
+		for n < 1000 && l.allow(now) {
+			n++
+		}
+		want := min(lim.Burst, 1000)
+		if n != want {
+			t.Errorf("%+v: %d allowed at once, want %d", lim, n, want)
+		}
+		if tat := l.tat.Load(); tat < now {
+			t.Errorf("%+v: tat %d overflowed", lim, tat)
+		}
+	}
+}
+
 // TestLimiterConcurrent: however many goroutines share a user's bucket,
 // no more than burst + elapsed*rate requests get through.
 func TestLimiterConcurrent(t *testing.T) {

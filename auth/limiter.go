@@ -3,6 +3,7 @@ package auth
 import (
 	"math"
 	"sync/atomic"
+	"time"
 )
 
 // limiter is one user's request rate limit, shared by all of the user's
@@ -29,10 +30,20 @@ func newRateParams(l Limits) *rateParams {
 	if l.Rate <= 0 {
 		return &rateParams{}
 	}
-	iv := int64(math.Ceil(1e9 / l.Rate))
+	// Bounds that keep tat (about now, 1.8e18 ns, plus at most tolerance
+	// plus interval) far from overflowing an int64, whatever the
+	// configuration: an interval of at most a day, a tolerance of at
+	// most 2^61 ns (73 years).
+	iv := min(int64(math.Ceil(1e9/l.Rate)), int64(24*time.Hour))
 	burst := int64(max(l.Burst, 1))
-	return &rateParams{interval: iv, tolerance: (burst - 1) * iv}
+	tol := int64(maxTolerance)
+	if burst-1 <= maxTolerance/iv {
+		tol = (burst - 1) * iv
+	}
+	return &rateParams{interval: iv, tolerance: tol}
 }
+
+const maxTolerance = 1 << 61
 
 // unlimited reports whether the limiter lets everything through, so that
 // callers skip reading the clock.
