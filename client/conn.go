@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +27,9 @@ type Options struct {
 	// WriteBuffer is the size of the send buffer (default 64 KiB): the
 	// most a pipelining caller can buffer before a write happens anyway.
 	WriteBuffer int
+	// TLS, if set, makes the connection TLS (TLSConfig builds one); the
+	// server name defaults to the address's host.
+	TLS *tls.Config
 }
 
 func (o *Options) defaults() {
@@ -86,13 +90,9 @@ type conn struct {
 }
 
 func dial(ctx context.Context, addr, user, key string, o Options) (*conn, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := DialConn(ctx, addr, o.TLS)
 	if err != nil {
-		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true) // requests are batched by Flush, not by Nagle
+		return nil, err
 	}
 	c := &conn{
 		nc: nc,

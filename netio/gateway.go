@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
@@ -20,6 +21,7 @@ import (
 type GatewayConfig struct {
 	Addr              string // host:port to listen on
 	Users             *Users
+	Guard             *auth.Guard   // logins, limits and audit (auth.go); nil: one over Users without limits
 	Loops             int           // gnet event loops; 0 = one per CPU
 	MaxConns          int           // connections beyond this are refused with a Logout
 	MaxInFlight       int           // unacknowledged orders per session before rejects
@@ -80,6 +82,9 @@ func (c *GatewayConfig) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Guard == nil {
+		c.Guard = newGuard(c.Users, auth.Config{Logger: c.Logger})
+	}
 }
 
 // Gateway is the order-entry server. It is the pipeline's AckSink.
@@ -112,7 +117,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		batches: make(map[uint32]*ackBatch),
 	}
 	g.server.init("gateway", g.log)
-	g.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: g.log, fails: g.m.loginFails}
+	g.logins = loginRules{guard: cfg.Guard, service: auth.OrderEntry, maxFailures: cfg.MaxLoginFailures, log: g.log, fails: g.m.loginFails}
 	g.table.init(cfg.MaxConns)
 	g.budget.limit = cfg.MaxQueuedTotal
 	for _, a := range ex.Assets() {
@@ -175,6 +180,7 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
+		s.grant.End(err, s.outcome.text()) // audit; frees the user's session slot
 		s.out.release()
 		g.conns.Add(-1)
 		g.m.sessions.Dec()

@@ -77,6 +77,7 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		s.reply = appendLogout(s.reply, ReasonLogoutUser)
+		s.outcome.set(ReasonLogoutUser)
 		return gnet.Close
 	default:
 		s.reply = appendReject(s.reply, 0, ReasonUnknownType)
@@ -93,8 +94,10 @@ func (g *Gateway) rejectDecode(s *session, clientID uint64, err error) {
 
 func (g *Gateway) login(s *session, frame []byte) gnet.Action {
 	var closeConn bool
-	s.reply, closeConn = g.logins.login(&s.loginState, s.remote, frame, s.reply)
+	s.reply, closeConn = g.logins.login(&s.loginState, s.remote, frame, s.reply,
+		func() { s.logout(wire.LogoutKeyRevoked) })
 	if closeConn {
+		s.outcome.set(wire.LogoutLoginFailures)
 		return gnet.Close
 	}
 	return gnet.None
@@ -114,6 +117,8 @@ func (g *Gateway) admit(s *session, clientID uint64, symbol [8]byte) *pipeline.A
 		code = ReasonUnknownAsset
 	case int(s.inFlight.Load()) >= g.cfg.MaxInFlight:
 		code = ReasonTooManyInFlight
+	case !s.grant.Allow(): // the user's token bucket (auth/limiter.go)
+		code = wire.ReasonRateLimited
 	}
 	if code != 0 {
 		s.reply = appendReject(s.reply, clientID, code)

@@ -40,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
@@ -55,8 +56,9 @@ type EventJournal interface {
 
 // NotifierConfig configures the market-data server.
 type NotifierConfig struct {
-	Addr  string // host:port to listen on
-	Users *Users // who may log in for private order events
+	Addr  string      // host:port to listen on
+	Users *Users      // who may log in for private order events
+	Guard *auth.Guard // logins and audit (auth.go); nil: one over Users
 	// Store is the event journal that Resume reads. Nil: Resume is refused.
 	Store EventJournal
 	Loops int // gnet event loops; 0 = one per CPU
@@ -129,6 +131,9 @@ func (c *NotifierConfig) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Guard == nil {
+		c.Guard = newGuard(c.Users, auth.Config{Logger: c.Logger})
+	}
 }
 
 // Notifier is the market-data server. It is the pipeline's OutputSink.
@@ -173,7 +178,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		loops:   make(map[gnet.EventLoop]*feedLoop),
 	}
 	n.server.init("notifier", n.log)
-	n.logins = loginRules{users: cfg.Users, maxFailures: cfg.MaxLoginFailures, log: n.log, fails: n.m.loginFails}
+	n.logins = loginRules{guard: cfg.Guard, service: auth.MarketData, maxFailures: cfg.MaxLoginFailures, log: n.log, fails: n.m.loginFails}
 	n.budget.limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
 	n.batches = newFreeList[loopBatch](4096)
@@ -315,6 +320,7 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	fc.closed = true
+	fc.grant.End(err, fc.outcome.text()) // audit
 	close(fc.done)
 	fc.out.release()
 	n.dropSubscriptions(fc)

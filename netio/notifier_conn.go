@@ -51,9 +51,10 @@ type feedConn struct {
 	remote string
 
 	loginState
-	reply  []byte // replies produced while decoding one read
-	closed bool   // OnClose has run
-	assets []connAsset
+	reply   []byte     // replies produced while decoding one read
+	closed  bool       // OnClose has run
+	outcome logoutCode // the Logout the server sent, for the audit (auth.go)
+	assets  []connAsset
 	// ctlQueued counts this connection's subscription changes queued on
 	// its loop and not yet applied: while any is, replies go through the
 	// loop's inbox too, behind them.
@@ -176,9 +177,12 @@ func (fc *feedConn) fallBehind() {
 	fc.n.m.slow.Inc()
 	fc.n.slowCount.Add(1)
 	fc.n.log.Warn("slow consumer: private events fell behind: disconnecting", "remote", fc.remote, "conn", fc.id)
-	fc.out.logout(wire.LogoutSlowConsumer)
+	fc.logout(wire.LogoutSlowConsumer)
 }
 
 // logout sends a Logout with reason and closes the connection once it is
 // written. Safe from any goroutine; only the first call has an effect.
-func (fc *feedConn) logout(reason uint16) { fc.out.logout(reason) }
+func (fc *feedConn) logout(reason uint16) {
+	fc.outcome.set(reason) // for the audit line (auth.go)
+	fc.out.logout(reason)
+}

@@ -115,6 +115,7 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		fc.reply = wire.AppendLogout(fc.reply, wire.LogoutUserRequest)
+		fc.outcome.set(wire.LogoutUserRequest)
 		return gnet.Close
 	default:
 		fc.reply = wire.AppendReject(fc.reply, 0, wire.ReasonUnknownType)
@@ -130,8 +131,10 @@ func (n *Notifier) rejectDecode(fc *feedConn, err error) {
 // connection may subscribe to its own order events.
 func (n *Notifier) login(fc *feedConn, frame []byte) gnet.Action {
 	var closeConn bool
-	fc.reply, closeConn = n.logins.login(&fc.loginState, fc.remote, frame, fc.reply)
+	fc.reply, closeConn = n.logins.login(&fc.loginState, fc.remote, frame, fc.reply,
+		func() { fc.logout(wire.LogoutKeyRevoked) })
 	if closeConn {
+		fc.outcome.set(wire.LogoutLoginFailures)
 		return gnet.Close
 	}
 	return gnet.None

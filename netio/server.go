@@ -9,12 +9,12 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/netio/wire"
 )
 
@@ -159,25 +159,31 @@ func listenAddr(eng gnet.Engine) net.Addr {
 	return nil
 }
 
-// loginState is a connection's login, on either server. Loop-owned.
+// loginState is a connection's login, on either server. Loop-owned, but
+// for grant, which is set once at the login and read by the session's
+// other goroutines only after it (its limiter is safe for concurrent use).
 type loginState struct {
 	userID   uint32
 	userName string
-	failures int // failed logins on this connection
+	failures int           // failed logins on this connection
+	grant    *auth.Session // the login's: rate limit, session slot, audit (auth.go); nil before
 }
 
 // loginRules is what a server's logins check against.
 type loginRules struct {
-	users       *Users // nil: every login fails
-	maxFailures int    // failed logins on one connection before it is closed
+	guard       *auth.Guard // keys, throttling across connections, limits, audit; nil: every login fails
+	service     auth.Service
+	maxFailures int // failed logins on one connection before it is closed
 	log         *slog.Logger
 	fails       prometheus.Counter
 }
 
 // login handles a Login frame for st on either server: it appends the answer
-// (LoginAccepted or LoginRejected, and a Logout after too many failures) to
-// reply and reports whether the connection is to be closed.
-func (r *loginRules) login(st *loginState, remote string, frame, reply []byte) ([]byte, bool) {
+// (LoginAccepted or LoginRejected, and a Logout after too many failures or
+// when the guard throttles the address or the user) to reply and reports
+// whether the connection is to be closed. revoke is called (from any
+// goroutine) if a reload of the users file later drops the session's key.
+func (r *loginRules) login(st *loginState, remote string, frame, reply []byte, revoke func()) ([]byte, bool) {
 	var m wire.Login
 	if err := wire.DecodeLogin(frame, &m); err != nil {
 		return wire.AppendReject(reply, 0, decodeReason(err)), false
@@ -190,25 +196,29 @@ func (r *loginRules) login(st *loginState, remote string, frame, reply []byte) (
 		r.log.Info("login refused: protocol version", "remote", remote, "user", name, "version", m.Version)
 		return wire.AppendLoginRejected(reply, wire.LoginBadVersion), false
 	}
-	var id uint32
-	ok := false
-	if r.users != nil {
-		id, ok = r.users.Authenticate(name, m.KeyBytes())
+	res := auth.BadCredentials
+	var grant *auth.Session
+	if r.guard != nil {
+		grant, res = r.guard.Login(r.service, remote, name, m.KeyBytes(), revoke)
 	}
-	if !ok {
+	switch res {
+	case auth.OK:
+		st.grant = grant
+		st.userID, st.userName = grant.UserID, name
+		acc := wire.LoginAccepted{UserID: grant.UserID, ServerTime: grant.Start().UnixNano()}
+		return wire.AppendLoginAccepted(reply, &acc), false
+	case auth.TooManySessions:
+		return wire.AppendLoginRejected(reply, wire.LoginTooManySessions), false
+	case auth.BadCredentials:
 		st.failures++
 		r.fails.Inc()
-		r.log.Warn("login failed", "remote", remote, "user", name, "attempt", st.failures)
-		if st.failures >= r.maxFailures {
-			reply = wire.AppendLoginRejected(reply, wire.LoginRateLimited)
-			return wire.AppendLogout(reply, wire.LogoutLoginFailures), true
+		if st.failures < r.maxFailures {
+			return wire.AppendLoginRejected(reply, wire.LoginBadCredentials), false
 		}
-		return wire.AppendLoginRejected(reply, wire.LoginBadCredentials), false
 	}
-	st.userID, st.userName = id, name
-	acc := wire.LoginAccepted{UserID: id, ServerTime: time.Now().UnixNano()}
-	r.log.Info("login", "remote", remote, "user", name, "user_id", id)
-	return wire.AppendLoginAccepted(reply, &acc), false
+	// Throttled, or this connection's own failures reached the limit.
+	reply = wire.AppendLoginRejected(reply, wire.LoginRateLimited)
+	return wire.AppendLogout(reply, wire.LogoutLoginFailures), true
 }
 
 // decodeReason is the reject reason for a frame that failed to decode.

@@ -24,6 +24,7 @@ type session struct {
 	inFlight atomic.Int32 // published, not yet acknowledged
 	lastRecv atomic.Int64 // Unix ns of the last inbound bytes
 	lastSent atomic.Int64 // Unix ns of the last outbound write
+	outcome  logoutCode   // the Logout the server sent, for the audit (auth.go)
 
 	out outbox
 

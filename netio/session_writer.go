@@ -62,6 +62,7 @@ func (s *session) writeFinal(b []byte) (closeNow bool) {
 // logout sends a Logout with reason and closes the connection once it is
 // written. Safe from any goroutine; only the first call has an effect.
 func (s *session) logout(reason uint16) {
+	s.outcome.set(reason) // for the audit line (auth.go)
 	s.lastSent.Store(time.Now().UnixNano())
 	s.out.logout(reason)
 }

@@ -67,6 +67,7 @@ type config struct {
 	echo            string // serve the echo floor on this order-entry address instead of driving
 	pid             int    // the server's process id, for its costs per order (0: none)
 	tick            time.Duration
+	dial            client.Options // TLS from the -tls flags
 }
 
 type userKey struct{ user, key string }
@@ -158,7 +159,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.echo, "echo", "", "serve the echo floor instead of driving a server: order entry on this address, market data on -md, the asset list on -admin; every request is acked at once (docs/bench.md)")
 	fs.DurationVar(&c.tick, "tick", 200*time.Microsecond, "open loop: the shortest wait between two sends, so that high rates go out in bursts of the orders due (each keeps its intended time)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process id: report its CPU, read+write system calls and context switches per order (from /proc)")
+	var tlsFlags client.TLSFlags
+	tlsFlags.Register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.dial.TLS, err = tlsFlags.Config(); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -204,7 +211,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		}
 		c.users = append(c.users, userKey{u, k})
 	}
-	var err error
 	if c.mix, err = perf.ParseMix(*mix); err != nil {
 		return nil, fmt.Errorf("-mix: %w", err)
 	}

@@ -163,7 +163,7 @@ func TestSessionStall(t *testing.T) {
 	lr.sessions = []*loadSession{ls}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ls.dial(ctx, stallServer(t, 100, 100*time.Millisecond), "k"); err != nil {
+	if err := ls.dial(ctx, stallServer(t, 100, 100*time.Millisecond), "k", nil); err != nil {
 		t.Fatal(err)
 	}
 	defer ls.close()

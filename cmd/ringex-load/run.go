@@ -95,7 +95,7 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 	dialFeed := func(user, key string, h client.FeedHandler, name string, channels uint8) error {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		f, err := client.DialFeed(dctx, c.md, user, key, h)
+		f, err := client.DialFeed(dctx, c.md, user, key, h, c.dial)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -156,7 +156,7 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 
 	for _, ls := range lr.sessions {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := ls.dial(dctx, c.addr, c.users[ls.k%len(c.users)].key)
+		err := ls.dial(dctx, c.addr, c.users[ls.k%len(c.users)].key, c.dial.TLS)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sessionName(ls.k, ls.user), err)

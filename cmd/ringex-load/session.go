@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -114,15 +115,13 @@ func newSession(lr *loadRun, k int, user string, tr *perf.Tracker, gen *perf.Gen
 		wbuf: make([]byte, 0, perf.MaxBurst*(wire.HeaderLen+wire.ReplaceLen)), rbuf: make([]byte, readBuffer)}
 }
 
-// dial connects and logs in; ctx bounds both.
-func (ls *loadSession) dial(ctx context.Context, addr, key string) error {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+// dial connects (over TLS if tlsCfg is set) and logs in; ctx bounds both.
+// Requests are batched per write, not by Nagle (client.DialConn sets
+// TCP_NODELAY).
+func (ls *loadSession) dial(ctx context.Context, addr, key string, tlsCfg *tls.Config) error {
+	nc, err := client.DialConn(ctx, addr, tlsCfg)
 	if err != nil {
 		return err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true) // requests are batched per write, not by Nagle
 	}
 	ls.nc = nc
 	if dl, ok := ctx.Deadline(); ok {

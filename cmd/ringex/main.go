@@ -33,6 +33,7 @@ import (
 type globals struct {
 	addr, md, admin, user, key string
 	timeout                    time.Duration
+	dial                       client.Options // TLS from the -tls flags
 }
 
 func main() {
@@ -71,8 +72,14 @@ func run(args []string) error {
 	fs.StringVar(&g.user, "user", envOr("RINGEX_USER", "alice"), "user name (env RINGEX_USER)")
 	fs.StringVar(&g.key, "key", envOr("RINGEX_KEY", "alice-demo-key"), "API key (env RINGEX_KEY)")
 	fs.DurationVar(&g.timeout, "timeout", 5*time.Second, "how long to wait for an answer")
+	var tlsFlags client.TLSFlags
+	tlsFlags.Register(fs)
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if g.dial.TLS, err = tlsFlags.Config(); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
@@ -177,7 +184,7 @@ func formatDecimal(v int64, decimals int) string {
 
 func session(g *globals) (*client.Session, context.Context, context.CancelFunc, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
-	s, err := client.Dial(ctx, g.addr, g.user, g.key, nil)
+	s, err := client.Dial(ctx, g.addr, g.user, g.key, nil, g.dial)
 	if err != nil {
 		cancel()
 		return nil, nil, nil, err

@@ -141,7 +141,7 @@ func watch(g *globals, args []string) error {
 		return fmt.Errorf("watch %q: trades, book or orders", args[0])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
-	f, err := client.DialFeed(ctx, g.md, user, key, p)
+	f, err := client.DialFeed(ctx, g.md, user, key, p, g.dial)
 	cancel()
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func book(g *globals, args []string) error {
 	h := &bookOnce{p: &printer{a: a, depth: *depth}, done: make(chan struct{}), refused: make(chan uint16, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	f, err := client.DialFeed(ctx, g.md, "", "", h)
+	f, err := client.DialFeed(ctx, g.md, "", "", h, g.dial)
 	if err != nil {
 		return err
 	}

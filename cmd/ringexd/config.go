@@ -30,6 +30,7 @@ var defaultAssets = []string{
 // validated before anything is opened: a bad flag stops the start with a
 // message naming the flag and what it accepts, before any listener exists.
 type config struct {
+	sec                     *security // security.go
 	listen, mdListen, admin string
 	dataDir, usersFile      string
 	sync                    journal.SyncPolicy
@@ -112,6 +113,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.busy, "busy-timeout", netio.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", 0, fmt.Sprintf("gnet event loops per server, 0-%d (0: one per CPU)", maxLoops))
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there
 	fs.Func("asset", "asset `spec` SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; SYMBOL is 1-8 characters 0x21-0x7E, pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)",
 		func(s string) error {
 			a, err := parseAsset(s)
@@ -178,6 +180,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		intRange("-loops", c.loops, 0, maxLoops),
 	}
 	if err := errors.Join(checks...); err != nil {
+		return nil, err
+	}
+	if err := c.sec.validate(c.listen, c.mdListen, c.admin); err != nil {
 		return nil, err
 	}
 

@@ -85,6 +85,7 @@ func run(args []string) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	guard := cfg.sec.guard(users, cfg.usersFile, log, reg) // security.go
 
 	store, err := journal.Open(journal.Options{Dir: cfg.dataDir, Sync: cfg.sync, Logger: log,
 		AcceptJournalLoss: cfg.acceptJournalLoss})
@@ -113,6 +114,7 @@ func run(args []string) (err error) {
 	notifier := netio.NewNotifier(netio.NotifierConfig{
 		Addr:  cfg.mdListen,
 		Users: users,
+		Guard: guard,
 		Store: store,
 		Loops: cfg.loops,
 		// The gateway's sessions hold two descriptors each, plus room
@@ -128,6 +130,7 @@ func run(args []string) (err error) {
 	gateway := netio.NewGateway(netio.GatewayConfig{
 		Addr:              cfg.listen,
 		Users:             users,
+		Guard:             guard,
 		Loops:             cfg.loops,
 		MaxConns:          cfg.maxConns,
 		MaxInFlight:       cfg.maxInFlight,
@@ -142,12 +145,13 @@ func run(args []string) (err error) {
 	close(started)
 	ex.Start(gateway, notifier)
 
-	errc := make(chan error, 4)
+	errc := make(chan error, 8) // the servers, the admin, the TLS fronts
 	go func() { errc <- notifier.Serve() }()
 	go func() { errc <- gateway.Serve() }()
 	if cfg.admin != "" {
-		go func() { errc <- serveAdmin(cfg.admin, reg, ex, cfg.assets) }()
+		go func() { errc <- serveAdmin(cfg.admin, reg, ex, cfg.assets, cfg.sec.routes) }()
 	}
+	stopTLS := cfg.sec.start(gateway, notifier, reg, errc) // TLS fronts, SIGHUP reload
 	log.Info("ringexd running", "listen", cfg.listen, "md_listen", cfg.mdListen, "admin", cfg.admin,
 		"data", cfg.dataDir, "sync", cfg.sync.String(), "wait", cfg.wait.String(), "assets", cfg.symbols())
 
@@ -164,6 +168,7 @@ func run(args []string) (err error) {
 	// Shutdown order: refuse new orders, drain the rings (every journaled
 	// order is acked and matched), then close the sockets and the store.
 	gateway.Drain()
+	stopTLS()
 	if err := ex.Close(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
@@ -215,7 +220,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // serveAdmin serves Prometheus metrics, pprof, and two small JSON
 // endpoints for clients: /assets (configurations) and /trades?asset=&n=
 // (the last n trades, from the event journal).
-func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, specs []assetSpec) error {
+func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, specs []assetSpec, routes func(*http.ServeMux)) error {
 	for _, a := range ex.Assets() {
 		a := a
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -262,6 +267,7 @@ func serveAdmin(addr string, reg *prometheus.Registry, ex *pipeline.Exchange, sp
 		writeJSON(w, out)
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	routes(mux) // security.go: POST /users/reload
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -29,7 +29,7 @@ const (
 	ReasonTooManyInFlight uint16 = 110 // the session's unacknowledged limit
 	ReasonShuttingDown    uint16 = 111 // the server is draining
 	ReasonMalformed       uint16 = 112 // a field value the format forbids
-	ReasonRateLimited     uint16 = 113 // the session's request rate limit
+	ReasonRateLimited     uint16 = 113 // the user's request rate limit (all its sessions together)
 )
 
 // RejectReasons lists every reject reason code, in increasing order.
@@ -95,14 +95,15 @@ func ReasonText(code uint16) string {
 
 // Login reject reasons (LoginRejected).
 const (
-	LoginBadCredentials uint16 = 1 // no such user, or a wrong API key
-	LoginBadVersion     uint16 = 2 // the protocol version is not Version
-	LoginAlready        uint16 = 3 // the session is already logged in
-	LoginRateLimited    uint16 = 4 // too many failed logins: the server closes
+	LoginBadCredentials  uint16 = 1 // no such user, or a wrong API key
+	LoginBadVersion      uint16 = 2 // the protocol version is not Version
+	LoginAlready         uint16 = 3 // the session is already logged in
+	LoginRateLimited     uint16 = 4 // too many failed logins: the server closes
+	LoginTooManySessions uint16 = 5 // the user holds its maximum of order-entry sessions
 )
 
 // LoginReasons lists every login reject reason, in increasing order.
-func LoginReasons() []uint16 { return []uint16{1, 2, 3, 4} }
+func LoginReasons() []uint16 { return []uint16{1, 2, 3, 4, 5} }
 
 // LoginText is the meaning of a login reject reason.
 func LoginText(code uint16) string {
@@ -115,6 +116,8 @@ func LoginText(code uint16) string {
 		return "already logged in"
 	case LoginRateLimited:
 		return "too many failed logins"
+	case LoginTooManySessions:
+		return "too many sessions"
 	}
 	return "unknown reason"
 }
@@ -129,10 +132,11 @@ const (
 	LogoutTooManyConns  uint16 = 5 // the server's connection limit
 	LogoutLoginFailures uint16 = 6 // too many failed logins
 	LogoutUnreadReplies uint16 = 7 // order entry: the client does not read its acks and rejects
+	LogoutKeyRevoked    uint16 = 8 // the session's API key (or its user) was revoked
 )
 
 // LogoutReasons lists every logout reason, in increasing order.
-func LogoutReasons() []uint16 { return []uint16{0, 1, 2, 3, 4, 5, 6, 7} }
+func LogoutReasons() []uint16 { return []uint16{0, 1, 2, 3, 4, 5, 6, 7, 8} }
 
 // LogoutText is the meaning of a logout reason.
 func LogoutText(code uint16) string {
@@ -153,6 +157,8 @@ func LogoutText(code uint16) string {
 		return "too many failed logins"
 	case LogoutUnreadReplies:
 		return "unread replies"
+	case LogoutKeyRevoked:
+		return "key revoked"
 	}
 	return "unknown reason"
 }

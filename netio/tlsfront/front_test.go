@@ -1,0 +1,387 @@
+package tlsfront
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/client"
+)
+
+// echoBackend answers every line with "remote-address line", so a test sees
+// what the backend saw.
+func echoBackend(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					if sc.Text() == "bye" {
+						io.WriteString(c, "closing\n")
+						return
+					}
+					io.WriteString(c, c.RemoteAddr().String()+" "+sc.Text()+"\n")
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func startFront(t *testing.T, cc CertConfig, peers *Peers) (*Front, TestCerts, *Certs) {
+	t.Helper()
+	tc, err := WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.CertFile, cc.KeyFile = tc.Cert, tc.Key
+	if cc.ClientCAFile != "" {
+		cc.ClientCAFile = tc.CA
+	}
+	certs, err := LoadCerts(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
+		Peers: peers, HandshakeTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Serve() }()
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	})
+	return f, tc, certs
+}
+
+func dialTLS(t *testing.T, f *Front, cfg *tls.Config) (*tls.Conn, error) {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.7")}, Timeout: 2 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", f.Addr().String(), cfg)
+	if err == nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, err
+}
+
+func TestFrontRelay(t *testing.T) {
+	peers := &Peers{}
+	f, tc, _ := startFront(t, CertConfig{}, peers)
+	cfg, err := client.TLSConfig(tc.CA, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialTLS(t, f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := c.ConnectionState().Version; v != tls.VersionTLS13 {
+		t.Fatalf("version %s", tls.VersionName(v))
+	}
+	r := bufio.NewReader(c)
+	io.WriteString(c, "hello\n")
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	backendSaw, _, _ := strings.Cut(line, " ")
+	if client, ok := peers.Peer(backendSaw); !ok || !strings.HasPrefix(client, "127.0.0.7:") || client != c.LocalAddr().String() {
+		t.Fatalf("peer of %s: %q %v, want %s", backendSaw, client, ok, c.LocalAddr())
+	}
+	// The backend closes: its last bytes arrive, then EOF.
+	io.WriteString(c, "bye\n")
+	if line, _ := r.ReadString('\n'); line != "closing\n" {
+		t.Fatalf("last line %q", line)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the backend closed: %v, want EOF", err)
+	}
+	// The record is removed once the relay ends.
+	deadline := time.Now().Add(2 * time.Second)
+	for _, ok := peers.Peer(backendSaw); ok && time.Now().Before(deadline); _, ok = peers.Peer(backendSaw) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, ok := peers.Peer(backendSaw); ok {
+		t.Fatal("peer record outlived its connection")
+	}
+}
+
+func TestFrontRefuses(t *testing.T) {
+	f, tc, _ := startFront(t, CertConfig{}, nil)
+	// An untrusted server certificate (no CA given, the system roots).
+	if _, err := dialTLS(t, f, &tls.Config{}); err == nil {
+		t.Fatal("handshake with an unknown CA succeeded")
+	}
+	// TLS 1.2 against a 1.3-only listener.
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	cfg.MaxVersion = tls.VersionTLS12
+	if _, err := dialTLS(t, f, cfg); err == nil {
+		t.Fatal("TLS 1.2 handshake accepted by default")
+	}
+	// Plain bytes: the front never relays them.
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "hello\n")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if b, _ := io.ReadAll(c); strings.Contains(string(b), "hello") {
+		t.Fatalf("plaintext relayed: %q", b)
+	}
+}
+
+func TestFrontTLS12ByFlag(t *testing.T) {
+	f, tc, _ := startFront(t, CertConfig{MinVersion: tls.VersionTLS12}, nil)
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	cfg.MaxVersion = tls.VersionTLS12
+	c, err := dialTLS(t, f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := c.ConnectionState().Version; v != tls.VersionTLS12 {
+		t.Fatalf("version %s", tls.VersionName(v))
+	}
+}
+
+func TestFrontMutualTLS(t *testing.T) {
+	f, tc, _ := startFront(t, CertConfig{ClientCAFile: "set"}, nil)
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	// TLS 1.3: the server's refusal of a missing certificate comes after
+	// the client's handshake returns, on the first read.
+	if c, err := dialTLS(t, f, cfg); err == nil {
+		io.WriteString(c, "hello\n")
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+			t.Fatal("relayed without a client certificate")
+		}
+	}
+	cfg, err := client.TLSConfig(tc.CA, tc.ClientCert, tc.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialTLS(t, f, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "hello\n")
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatalf("with a client certificate: %v", err)
+	}
+}
+
+// TestCertsReload: new handshakes get the reloaded certificate; a bad file
+// keeps the old one.
+func TestCertsReload(t *testing.T) {
+	f, tc, certs := startFront(t, CertConfig{}, nil)
+	next, err := WriteTestCerts(t.TempDir()) // another CA
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][2]string{{next.Cert, tc.Cert}, {next.Key, tc.Key}} {
+		b, _ := os.ReadFile(p[0])
+		os.WriteFile(p[1], b, 0o600)
+	}
+	if err := certs.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	oldCA, _ := client.TLSConfig(tc.CA, "", "")
+	if _, err := dialTLS(t, f, oldCA); err == nil {
+		t.Fatal("old CA still accepted after the reload")
+	}
+	newCA, _ := client.TLSConfig(next.CA, "", "")
+	if _, err := dialTLS(t, f, newCA); err != nil {
+		t.Fatalf("new certificate: %v", err)
+	}
+	os.WriteFile(tc.Cert, []byte("garbage"), 0o600)
+	if err := certs.Reload(); err == nil {
+		t.Fatal("reload of a bad file succeeded")
+	}
+	if _, err := dialTLS(t, f, newCA); err != nil {
+		t.Fatalf("after a failed reload: %v", err)
+	}
+}
+
+// TestFrontHandshakeTimeout: a connection that never completes its
+// handshake is dropped after HandshakeTimeout, and its slot is freed.
+func TestFrontHandshakeTimeout(t *testing.T) {
+	tc, err := WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
+		MaxConns: 1, HandshakeTimeout: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve()
+	defer f.Close()
+	silent, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	start := time.Now()
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(silent); err != nil {
+		t.Fatalf("silent connection not closed by the front: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+	// The only slot is free again: a real client gets through (the slot
+	// is released just after the close, hence the retries).
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, err := dialTLS(t, f, cfg)
+		if err == nil {
+			io.WriteString(c, "hello\n")
+			if _, err = bufio.NewReader(c).ReadString('\n'); err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot not freed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// failingListener fails its first accepts with EMFILE.
+type failingListener struct {
+	net.Listener
+	fails int
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestFrontAcceptShortage: running out of descriptors pauses the listener,
+// it does not stop it.
+func TestFrontAcceptShortage(t *testing.T) {
+	tc, err := WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Name: "test", Backend: echoBackend(t), TLS: certs.Config(), Logger: slog.New(slog.DiscardHandler)}
+	cfg.setDefaults()
+	f, err := newFront(cfg, &failingListener{Listener: ln, fails: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Serve() }()
+	ccfg, _ := client.TLSConfig(tc.CA, "", "")
+	c, err := dialTLS(t, f, ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "hello\n")
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatalf("after three failed accepts: %v", err)
+	}
+	f.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+// TestFrontHandshakesPerIP: an address holding handshakes open gets no
+// more than MaxHandshakesPerIP of them; another address still gets in.
+func TestFrontHandshakesPerIP(t *testing.T) {
+	tc, err := WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
+		MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve()
+	defer f.Close()
+	silent := func(ip string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp", f.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// Three silent handshakes from one address: whichever is counted
+	// third is closed at once, the other two wait for their timeout.
+	closed := make(chan bool, 3)
+	for i := 0; i < 3; i++ {
+		c := silent("127.0.0.8")
+		go func() {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, err := io.ReadAll(c)
+			closed <- err == nil
+		}()
+	}
+	n := 0
+	for i := 0; i < 3; i++ {
+		if <-closed {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of 3 silent handshakes from one address closed before the timeout, want 1", n)
+	}
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	c, err := dialTLS(t, f, cfg) // from 127.0.0.7
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "hello\n")
+	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+}
