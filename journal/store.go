@@ -59,6 +59,11 @@ type Store struct {
 	// interval syncer fsyncs when it moved.
 	written atomic.Uint64
 	syncer  *syncer
+
+	// statsMu keeps Stats off a closed database: Close sets statsClosed
+	// under it before closing Pebble.
+	statsMu     sync.Mutex
+	statsClosed bool
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -141,6 +146,9 @@ func (s *Store) Close() error {
 		a.events.close()
 	}
 	s.assetsMu.Unlock()
+	s.statsMu.Lock()
+	s.statsClosed = true
+	s.statsMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}

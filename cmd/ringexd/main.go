@@ -128,6 +128,7 @@ func run(args []string) error {
 		return err
 	}
 	defer store.Close()
+	pipeline.RegisterJournal(reg, store)
 
 	ex, err := pipeline.Open(store, assets, pipeline.Config{
 		InSize:        *inSize,
