@@ -55,5 +55,12 @@ func eventListener(log *slog.Logger) *pebble.EventListener {
 		WriteStallEnd: func() {
 			log.Info("pebble write stall over")
 		},
+		// At Debug: whether flushed tables are moved or rewritten (see
+		// epoch.go) shows here.
+		CompactionEnd: func(info pebble.CompactionInfo) {
+			if log.Enabled(context.Background(), slog.LevelDebug) {
+				log.Debug("pebble compaction", "info", info.String())
+			}
+		},
 	}
 }
