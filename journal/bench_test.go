@@ -241,7 +241,8 @@ func tradeEvents(evSeq uint64, cmds []engine.Command, evs []engine.Event) []engi
 // BenchmarkJournalWriteAmp measures what Pebble does with the journal
 // after the WAL: the pipeline's write pattern (three assets, each a group
 // commit of 64 commands and one of their events in turn, as the journal
-// and event stages write them), until RINGEX_JOURNAL_MB (default 512) MiB
+// and event stages write them, and a 4 KiB book snapshot every 100,000
+// commands of an asset, ringexd's default), until RINGEX_JOURNAL_MB (default 512) MiB
 // are logged, then waits for compactions to finish. It reports
 //
 //   - write-amp: sstable bytes written by flushes and compactions per byte
@@ -274,6 +275,10 @@ func BenchmarkJournalWriteAmp(b *testing.B) {
 			evSeq[a] = 1
 		}
 		evs := make([]engine.Event, 0, batch)
+		snapshot := make([]byte, 4096)
+		for i := range snapshot {
+			snapshot[i] = byte(i * 7 % 251)
+		}
 		cpu0 := cpuTime(b)
 		var orders int
 		for stats(b, s).LoggedBytes < uint64(mb)<<20 {
@@ -286,6 +291,11 @@ func BenchmarkJournalWriteAmp(b *testing.B) {
 					b.Fatal(err)
 				}
 				evSeq[a] += uint64(len(evs))
+				if last := cmds[a][batch-1].Seq; last%100_000 < batch {
+					if err := s.PutSnapshot(uint32(a+1), last, evSeq[a]-1, snapshot); err != nil {
+						b.Fatal(err)
+					}
+				}
 				for i := range cmds[a] {
 					cmds[a][i].Seq += uint64(batch)
 					cmds[a][i].OrderID += uint64(batch)

@@ -146,8 +146,8 @@ func (s *Store) deleteBefore(b *pebble.Batch, kind byte, asset uint32, end uint6
 // before S. Records are deleted a whole block (one Append's worth, at most
 // blockRecords) at a time, so the block holding S's last command and the one
 // holding its last event stay, and with them the last sequences and the
-// density of later appends. Each kind is one range deletion; Pebble
-// reclaims the space as it compacts. Without such a snapshot Prune does
+// density of later appends. Each kind is one range deletion per epoch
+// holding some of it; Pebble reclaims the space as it compacts. Without such a snapshot Prune does
 // nothing.
 //
 // To keep a retention window, pass a sequence older than the newest
