@@ -2,7 +2,10 @@ package journal
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +256,107 @@ func TestLayoutVersion(t *testing.T) {
 		defer s.Close()
 		equalCommands(t, "reopened", replayAll(t, s, 1, 0), orders(1, 10))
 	})
+}
+
+// TestStreamIter checks streamIter's moves against a model: random streams
+// (kinds and assets, neighbours of each other in the key order) spread
+// over random epochs, some epochs without any key of a stream, sequences
+// growing with the epoch; metadata items repeated across epochs.
+func TestStreamIter(t *testing.T) {
+	r := rand.New(rand.NewPCG(45, 46))
+	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
+	defer s.Close()
+	type stream struct {
+		kind  byte
+		asset uint32
+	}
+	streams := []stream{{kindCommand, 0}, {kindCommand, 1}, {kindCommand, math.MaxUint32}, {kindEvent, 1},
+		{kindSnapshot, 1}, {kindMeta, 1}, {kindMeta, 2}}
+	model := make(map[stream][][2]uint64) // (epoch, seq) in key order
+	next := make(map[stream]uint64)
+	b := s.db.NewBatch()
+	for epoch := uint64(1); epoch <= 40; epoch++ {
+		for _, st := range streams {
+			if r.IntN(3) == 0 {
+				continue // no key of this stream in this epoch
+			}
+			if st.kind == kindMeta {
+				for _, item := range []uint64{metaAssetConfig, metaIDReserve} {
+					if r.IntN(2) == 0 {
+						b.Set(makeKey(epoch, st.kind, st.asset, item), []byte{1}, nil)
+						model[st] = append(model[st], [2]uint64{epoch, item})
+					}
+				}
+				continue
+			}
+			for range 1 + r.IntN(3) {
+				next[st] += 1 + uint64(r.IntN(100))
+				b.Set(makeKey(epoch, st.kind, st.asset, next[st]), []byte{1}, nil)
+				model[st] = append(model[st], [2]uint64{epoch, next[st]})
+			}
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	at := func(st stream) [2]uint64 {
+		e, k, a, seq, ok := splitKey(it.Key())
+		if !ok || k != st.kind || a != st.asset {
+			t.Fatalf("stream %v: on key %x", st, it.Key())
+		}
+		return [2]uint64{e, seq}
+	}
+	for _, st := range streams {
+		want := model[st]
+		si := streamIter{it: it, kind: st.kind, asset: st.asset}
+		var got [][2]uint64
+		for ok := si.first(); ok; ok = si.next() {
+			got = append(got, at(st))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("stream %v forward:\n got %v\nwant %v", st, got, want)
+		}
+		got = got[:0]
+		for ok := si.last(maxSeq, false); ok; ok = si.prev() {
+			got = append(got, at(st))
+		}
+		slices.Reverse(got)
+		if st.kind != kindMeta && fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("stream %v backward:\n got %v\nwant %v", st, got, want)
+		}
+		if st.kind == kindMeta {
+			for _, item := range []uint64{metaAssetConfig, metaIDReserve} {
+				var newest [2]uint64
+				found := false
+				for _, k := range want {
+					if k[1] == item {
+						newest, found = k, true
+					}
+				}
+				if ok := si.last(item, true); ok != found || (ok && at(st) != newest) {
+					t.Fatalf("stream %v item %d: last found %v, want %v %v", st, item, ok, found, newest)
+				}
+			}
+			continue
+		}
+		for range 50 {
+			seq := uint64(r.IntN(int(next[st]) + 50))
+			// The last key at or before seq.
+			var wantKey [2]uint64
+			found := false
+			for _, k := range want {
+				if k[1] <= seq {
+					wantKey, found = k, true
+				}
+			}
+			if ok := si.last(seq, false); ok != found || (ok && at(st) != wantKey) {
+				t.Fatalf("stream %v: last(%d) found %v, want %v %v", st, seq, ok, found, wantKey)
+			}
+		}
+	}
 }
