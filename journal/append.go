@@ -103,12 +103,13 @@ func denseCommands(asset uint32, cmds []engine.Command) error {
 	return nil
 }
 
-// putCommands adds cmds to b in blocks of at most per records.
-func putCommands(b *pebble.Batch, asset uint32, cmds []engine.Command, per int) {
+// putCommands adds cmds to b, in the given epoch, in blocks of at most per
+// records.
+func putCommands(b *pebble.Batch, epoch uint64, asset uint32, cmds []engine.Command, per int) {
 	for lo := 0; lo < len(cmds); lo += per {
 		block := cmds[lo:min(lo+per, len(cmds))]
 		op := b.SetDeferred(keyLen, len(block)*commandLen)
-		putKey(op.Key, kindCommand, asset, block[0].Seq)
+		putKey(op.Key, epoch, kindCommand, asset, block[0].Seq)
 		for i := range block {
 			encodeCommand(op.Value[i*commandLen:], asset, &block[i])
 		}
@@ -142,8 +143,14 @@ func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 		return err
 	}
 	b := w.reset(s)
-	putCommands(b, asset, cmds, s.blockRecords)
-	if err := s.commit(b, written); err != nil {
+	epoch := s.lockEpoch()
+	putCommands(b, epoch, asset, cmds, s.blockRecords)
+	err := s.write(b, written)
+	s.unlockEpoch()
+	if err == nil {
+		err = s.wait(b, written)
+	}
+	if err != nil {
 		return fmt.Errorf("journal: asset %d: commands %d-%d: %w", asset, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
 	}
 	w.last = cmds[len(cmds)-1].Seq
@@ -172,16 +179,19 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 		return err
 	}
 	b := w.reset(s)
+	epoch := s.lockEpoch()
 	for lo := 0; lo < len(evs); lo += s.blockRecords {
 		block := evs[lo:min(lo+s.blockRecords, len(evs))]
 		op := b.SetDeferred(keyLen, len(block)*eventLen)
-		putKey(op.Key, kindEvent, asset, block[0].Seq)
+		putKey(op.Key, epoch, kindEvent, asset, block[0].Seq)
 		for i := range block {
 			encodeEvent(op.Value[i*eventLen:], asset, &block[i])
 		}
 		_ = op.Finish()
 	}
-	if err := s.commit(b, buffered); err != nil {
+	err := s.write(b, buffered) // buffered: nothing to wait for
+	s.unlockEpoch()
+	if err != nil {
 		return fmt.Errorf("journal: asset %d: events %d-%d: %w", asset, evs[0].Seq, evs[len(evs)-1].Seq, err)
 	}
 	w.last = evs[len(evs)-1].Seq

@@ -17,6 +17,7 @@ import (
 // corrupt.
 type cursor struct {
 	it      *pebble.Iterator
+	si      streamIter // moves it between the stream's keys
 	kind    byte
 	asset   uint32
 	recLen  int
@@ -45,21 +46,21 @@ func (s *Store) newCursor(kind byte, asset uint32, recLen int, after uint64, rev
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	lower, upper := keyRange(kind, asset, 0, maxSeq)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return nil, fmt.Errorf("journal: asset %d: open %s iterator: %w", asset, kindName(kind), err)
 	}
-	c := &cursor{it: it, kind: kind, asset: asset, recLen: recLen, reverse: reverse, skipTo: after + 1}
+	c := &cursor{it: it, si: streamIter{it: it, kind: kind, asset: asset}, kind: kind, asset: asset,
+		recLen: recLen, reverse: reverse, skipTo: after + 1}
 	switch {
 	case reverse:
-		c.positioned = it.Last()
+		c.positioned = c.si.last(maxSeq, false)
 	case after == 0:
-		c.positioned = it.First()
+		c.positioned = c.si.first()
 	default:
 		// The block holding after+1 is the last one starting at or before it.
-		if c.positioned = it.SeekLT(makeKey(kind, asset, after+2)); !c.positioned {
-			c.positioned = it.First()
+		if c.positioned = c.si.last(after+1, false); !c.positioned {
+			c.positioned = c.si.first()
 		}
 	}
 	if !c.positioned {
@@ -90,9 +91,9 @@ func (c *cursor) next() bool {
 			}
 			c.onBlock = false
 			if c.reverse {
-				c.positioned = c.it.Prev()
+				c.positioned = c.si.prev()
 			} else {
-				c.positioned = c.it.Next()
+				c.positioned = c.si.next()
 			}
 			if !c.positioned {
 				c.iterDone()
@@ -139,7 +140,7 @@ func (c *cursor) load() {
 			want, got = c.seq-1, last
 		}
 		if got != want {
-			c.err = &CorruptError{Asset: c.asset, Seq: want, Key: makeKey(c.kind, c.asset, want),
+			c.err = &CorruptError{Asset: c.asset, Seq: want, Key: makeKey(epochOf(key), c.kind, c.asset, want),
 				Reason: fmt.Sprintf("%v: block %d-%d next to seq %d", errSequenceGap, first, last, c.seq), Err: errSequenceGap}
 			return
 		}
@@ -190,7 +191,7 @@ func (c *cursor) readError(err error) {
 		}
 	}
 	if pebble.IsCorruptionError(err) {
-		c.err = &CorruptError{Asset: c.asset, Seq: seq, Key: makeKey(c.kind, c.asset, seq), Reason: err.Error(), Err: err}
+		c.err = &CorruptError{Asset: c.asset, Seq: seq, Key: makeKey(epochOf(c.key), c.kind, c.asset, seq), Reason: err.Error(), Err: err}
 		return
 	}
 	c.err = fmt.Errorf("journal: asset %d: read %s near seq %d: %w", c.asset, kindName(c.kind), seq, err)

@@ -72,24 +72,41 @@
 // (several assets, commands and events) still share WAL syncs.
 //
 // Two things are out of the store's reach. A disk that fails while Pebble
-// is rotating its WAL (when a memtable fills) makes Pebble panic: a crash,
-// which loses nothing acknowledged. And Pebble applies a batch to its
+// is rotating its WAL (when a memtable fills, or when the store rotates it:
+// see epoch.go) makes Pebble panic: a crash, which loses nothing
+// acknowledged. And Pebble applies a batch to its
 // memtable before the WAL sync returns, so after a failed sync the still
 // open store may show the failed batch to readers; it is not on disk unless
 // the disk kept it, and the pipeline stops on the error anyway.
 //
 // # Keys
 //
-// Every key is 13 bytes and sorts by kind, then asset, then sequence, so that
-// an asset's commands (or events) are one contiguous range read by one
-// forward scan:
+// Key layout version 2. Every key is 21 bytes and sorts by epoch, then
+// kind, asset and sequence:
 //
 //	offset size
-//	0      1    kind: 1 command, 2 event, 3 snapshot, 4 metadata
-//	1      4    asset id, big-endian
-//	5      8    sequence, big-endian: the first command or event of the
+//	0      8    epoch, big-endian (0: the store header only)
+//	8      1    kind: 0 header, 1 command, 2 event, 3 snapshot, 4 metadata
+//	9      4    asset id, big-endian
+//	13     8    sequence, big-endian: the first command or event of the
 //	            block, the snapshot's command sequence, or the metadata item
 //	            (1 = asset configuration, 2 = order id reservation)
+//
+// The store writes each memtable's worth of keys in one epoch and moves to
+// the next when it makes Pebble switch memtables (epoch.go), so a flushed
+// table sorts after every table flushed before it and overlaps none: Pebble
+// moves it down the levels instead of merging it with the data below, and
+// the journal is written to sstables once. An asset's commands (events,
+// snapshots) are a contiguous run of keys in each epoch, in sequence order
+// from epoch to epoch; readers hop from run to run with a seek or two per
+// epoch (streamIter). A metadata item is rewritten in a later epoch; the
+// newest is current.
+//
+// The store header (epoch 0, kind 0, asset 0, sequence 0, the first key)
+// holds the layout version. Open writes it in a new store and refuses a
+// store without it (layout version 1: 13-byte keys of kind, asset and
+// sequence, written before 2026-11-30) or with another version, with an
+// error naming the version.
 //
 // Commands and events are stored in blocks: the value of a command (event)
 // key is up to 64 consecutive command (event) records of one Append, the
@@ -139,6 +156,12 @@
 //	2  2   reserved (0)     24 u32 n
 //	4  u32 asset
 //
+// Store header record (the header key's value), 12 bytes:
+//
+//	0  u8  version (1)      4  u32 layout version (2)
+//	1  u8  type (6)         8  u32 CRC32C of [0,8)
+//	2  2   reserved (0)
+//
 // Asset configuration record, 54+n bytes:
 //
 //	0  u8  version (1)      8  i64 TickSize        40 i64 MaxQty
@@ -154,10 +177,11 @@
 //
 // # Pruning
 //
-// Prune deletes, with one range deletion per kind, the blocks and snapshots
-// that a snapshot makes unnecessary, keeping the snapshot and the blocks
-// holding the last command and event it covers, so that the last sequences
-// survive and appends stay dense. Pebble reclaims the space as it compacts.
+// Prune deletes, with one range deletion per kind and epoch, the blocks and
+// snapshots that a snapshot makes unnecessary, keeping the snapshot and the
+// blocks holding the last command and event it covers, so that the last
+// sequences survive and appends stay dense. Pebble reclaims the space as it
+// compacts: pruning is the one thing that makes it rewrite journal tables.
 //
 // # Start-up checks and faults
 //

@@ -175,7 +175,9 @@ func tableWith(t *testing.T, s *Store, dir string, kind byte) string {
 	}
 	for _, level := range levels {
 		for _, tab := range level {
-			if k := tab.Smallest.UserKey; len(k) == keyLen && k[0] == kind {
+			// The first table also holds the store's header key, so
+			// a table is taken by its largest key's kind.
+			if _, k, _, _, ok := splitKey(tab.Largest.UserKey); ok && k == kind {
 				return filepath.Join(dir, fmt.Sprintf("%s.sst", tab.FileNum))
 			}
 		}
@@ -373,7 +375,7 @@ func TestCorruptRecordStopsOpen(t *testing.T) {
 		encodeEvent(block[i*eventLen:], 1, &e)
 	}
 	block[len(block)-1] ^= 1
-	if err := s.db.Set(makeKey(kindEvent, 1, 41), block, pebble.Sync); err != nil {
+	if err := s.db.Set(makeKey(s.epoch, kindEvent, 1, 41), block, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

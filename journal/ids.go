@@ -27,8 +27,8 @@ func (s *Store) ReserveOrderIDs(asset uint32, upTo uint64) error {
 	if upTo > MaxIDNumber {
 		return fmt.Errorf("journal: asset %d: reserve ids up to %d: %w", asset, upTo, ErrIDSpace)
 	}
-	err := s.commitOne(fsynced, func(b *pebble.Batch) error {
-		return b.Set(makeKey(kindMeta, asset, metaIDReserve), encodeIDReserve(asset, upTo), nil)
+	err := s.commitOne(fsynced, func(b *pebble.Batch, epoch uint64) error {
+		return b.Set(makeKey(epoch, kindMeta, asset, metaIDReserve), encodeIDReserve(asset, upTo), nil)
 	})
 	if err != nil {
 		return fmt.Errorf("journal: asset %d: reserve ids up to %d: %w", asset, upTo, err)
@@ -46,15 +46,26 @@ func (s *Store) OrderIDReservation(asset uint32) (uint64, error) {
 	if err := s.usable(); err != nil {
 		return 0, err
 	}
-	key := makeKey(kindMeta, asset, metaIDReserve)
-	v, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
-	}
+	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return 0, fmt.Errorf("journal: asset %d: read id reservation: %w", asset, err)
 	}
-	defer closer.Close()
+	defer it.Close()
+	si := streamIter{it: it, kind: kindMeta, asset: asset}
+	if !si.last(metaIDReserve, true) {
+		if err := it.Error(); err != nil {
+			return 0, fmt.Errorf("journal: asset %d: read id reservation: %w", asset, err)
+		}
+		return 0, nil
+	}
+	key := it.Key()
+	if _, ok := parseKey(key, kindMeta, asset); !ok {
+		return 0, &CorruptError{Asset: asset, Seq: metaIDReserve, Key: bytes.Clone(key), Reason: errMalformed.Error(), Err: errMalformed}
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return 0, &CorruptError{Asset: asset, Seq: metaIDReserve, Key: bytes.Clone(key), Reason: err.Error(), Err: err}
+	}
 	got, upTo, err := decodeIDReserve(v)
 	if err == nil && got != asset {
 		err = fmt.Errorf("%w %d", errWrongAsset, got)

@@ -82,7 +82,8 @@ type Options struct {
 	// Logger receives the store's and Pebble's messages; slog.Default() if nil.
 	Logger *slog.Logger
 	// MemTableSize is Pebble's memtable size in bytes; 64 MiB if zero.
-	// Bigger memtables mean fewer flushes under a steady append load.
+	// Bigger memtables mean fewer flushes under a steady append load. The
+	// store switches memtables (and epochs) at 7/8 of it: see epoch.go.
 	MemTableSize uint64
 	// AcceptJournalLoss lets Open start on a journal that ends before its
 	// high-water mark (see ErrJournalLoss), logging what was lost and

@@ -322,3 +322,32 @@ func decodeIDReserve(b []byte) (asset uint32, upTo uint64, err error) {
 	}
 	return le.Uint32(b[4:]), le.Uint64(b[8:]), nil
 }
+
+// The store header (the value of headerKey), 12 bytes:
+//
+//	0 u8 version (1)   4 u32 layout version
+//	1 u8 type (6)      8 u32 CRC32C of [0,8)
+//	2 2  reserved (0)
+const (
+	recHeader byte = 6
+	headerLen      = 12
+)
+
+func encodeHeader(layout uint32) []byte {
+	b := make([]byte, headerLen)
+	b[0] = recordVersion
+	b[1] = recHeader
+	le.PutUint32(b[4:], layout)
+	putChecksum(b)
+	return b
+}
+
+func decodeHeader(b []byte) (layout uint32, err error) {
+	if err := checkRecord(b, recHeader, headerLen); err != nil {
+		return 0, err
+	}
+	if b[2]|b[3] != 0 {
+		return 0, errReserved
+	}
+	return le.Uint32(b[4:]), nil
+}

@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -20,8 +19,8 @@ func (s *Store) PutSnapshot(asset uint32, cmdSeq, eventSeq uint64, data []byte) 
 		return fmt.Errorf("journal: asset %d: snapshot of %d bytes is too large", asset, len(data))
 	}
 	value := encodeSnapshot(asset, cmdSeq, eventSeq, data)
-	err := s.commitOne(durable, func(b *pebble.Batch) error {
-		return b.Set(makeKey(kindSnapshot, asset, cmdSeq), value, nil)
+	err := s.commitOne(durable, func(b *pebble.Batch, epoch uint64) error {
+		return b.Set(makeKey(epoch, kindSnapshot, asset, cmdSeq), value, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("journal: asset %d: snapshot at seq %d: %w", asset, cmdSeq, err)
@@ -55,13 +54,13 @@ func (s *Store) lastSnapshot(asset uint32, atOrBefore uint64, fn func(snapshotHe
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	lower, upper := keyRange(kindSnapshot, asset, 0, atOrBefore)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return fmt.Errorf("journal: asset %d: open snapshot iterator: %w", asset, err)
 	}
 	defer it.Close()
-	if !it.Last() {
+	si := streamIter{it: it, kind: kindSnapshot, asset: asset}
+	if !si.last(atOrBefore, false) {
 		if err := it.Error(); err != nil {
 			return fmt.Errorf("journal: asset %d: read snapshots: %w", asset, err)
 		}
@@ -95,13 +94,13 @@ func (s *Store) lastSnapshot(asset uint32, atOrBefore uint64, fn func(snapshotHe
 // blockStart returns the key sequence of the asset's block of kind that
 // holds seq: the last block starting at or before it (0 if none).
 func (s *Store) blockStart(kind byte, asset uint32, seq uint64) (uint64, error) {
-	lower, upper := keyRange(kind, asset, 0, seq)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return 0, fmt.Errorf("journal: asset %d: open %s iterator: %w", asset, kindName(kind), err)
 	}
 	defer it.Close()
-	if !it.Last() {
+	si := streamIter{it: it, kind: kind, asset: asset}
+	if !si.last(seq, false) {
 		return 0, it.Error()
 	}
 	first, ok := parseKey(it.Key(), kind, asset)
@@ -111,14 +110,44 @@ func (s *Store) blockStart(kind byte, asset uint32, seq uint64) (uint64, error) 
 	return first, nil
 }
 
+// deleteBefore adds to b the range deletions of the stream's keys before
+// sequence end: one per epoch that holds some.
+func (s *Store) deleteBefore(b *pebble.Batch, kind byte, asset uint32, end uint64) error {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return fmt.Errorf("journal: asset %d: open %s iterator: %w", asset, kindName(kind), err)
+	}
+	defer it.Close()
+	si := streamIter{it: it, kind: kind, asset: asset}
+	for ok := si.first(); ok; {
+		e, k, a, seq, valid := splitKey(it.Key())
+		if !valid || k != kind || a != asset {
+			return &CorruptError{Asset: asset, Key: bytes.Clone(it.Key()), Reason: errMalformed.Error(), Err: errMalformed}
+		}
+		if seq >= end {
+			break
+		}
+		// Sequences grow with the epoch: every key of the stream in an
+		// epoch before end's is below end.
+		if err := b.DeleteRange(makeKey(e, kind, asset, 0), makeKey(e, kind, asset, end), nil); err != nil {
+			return err
+		}
+		if e == math.MaxUint64 {
+			break
+		}
+		ok = si.seekGE(e+1, 0)
+	}
+	return it.Error()
+}
+
 // Prune deletes what the asset's newest snapshot at or before beforeCmdSeq
 // (call it S) makes unnecessary for recovery: the commands before S's
 // command sequence, the events before S's event sequence, and the snapshots
 // before S. Records are deleted a whole block (one Append's worth, at most
 // blockRecords) at a time, so the block holding S's last command and the one
 // holding its last event stay, and with them the last sequences and the
-// density of later appends. Each kind is one range deletion; Pebble
-// reclaims the space as it compacts. Without such a snapshot Prune does
+// density of later appends. Each kind is one range deletion per epoch
+// holding some of it; Pebble reclaims the space as it compacts. Without such a snapshot Prune does
 // nothing.
 //
 // To keep a retention window, pass a sequence older than the newest
@@ -138,7 +167,7 @@ func (s *Store) Prune(asset uint32, beforeCmdSeq uint64) error {
 			return err
 		}
 	}
-	err = s.commitOne(buffered, func(b *pebble.Batch) error {
+	err = s.commitOne(buffered, func(b *pebble.Batch, _ uint64) error {
 		for _, r := range [...]struct {
 			kind byte
 			end  uint64
@@ -146,7 +175,7 @@ func (s *Store) Prune(asset uint32, beforeCmdSeq uint64) error {
 			if r.end == 0 {
 				continue
 			}
-			if err := b.DeleteRange(makeKey(r.kind, asset, 0), makeKey(r.kind, asset, r.end), nil); err != nil {
+			if err := s.deleteBefore(b, r.kind, asset, r.end); err != nil {
 				return err
 			}
 		}
@@ -164,8 +193,8 @@ func (s *Store) PutAssetConfig(id uint32, cfg engine.AssetConfig) error {
 	if err != nil {
 		return err
 	}
-	err = s.commitOne(durable, func(b *pebble.Batch) error {
-		return b.Set(makeKey(kindMeta, id, metaAssetConfig), value, nil)
+	err = s.commitOne(durable, func(b *pebble.Batch, epoch uint64) error {
+		return b.Set(makeKey(epoch, kindMeta, id, metaAssetConfig), value, nil)
 	})
 	if err != nil {
 		return fmt.Errorf("journal: asset %d: store configuration: %w", id, err)
@@ -178,20 +207,33 @@ func (s *Store) AssetConfigs() (map[uint32]engine.AssetConfig, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindMeta}, UpperBound: []byte{kindMeta + 1}})
+	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return nil, fmt.Errorf("journal: open metadata iterator: %w", err)
 	}
 	defer it.Close()
+	// The metadata of every asset, epoch by epoch: a later epoch's
+	// configuration replaces an earlier one.
 	cfgs := make(map[uint32]engine.AssetConfig)
-	for ok := it.First(); ok; ok = it.Next() {
+	for ok := it.SeekGE(makeKey(0, kindMeta, 0, 0)); ok; {
 		key := it.Key()
-		if len(key) != keyLen {
+		epoch, kind, id, seq, valid := splitKey(key)
+		switch {
+		case !valid:
 			return nil, &CorruptError{Key: bytes.Clone(key), Reason: errMalformed.Error(), Err: errMalformed}
-		}
-		id := binary.BigEndian.Uint32(key[1:5])
-		if seq, _ := parseKey(key, kindMeta, id); seq != metaAssetConfig {
-			continue // a metadata item of a later version
+		case kind < kindMeta:
+			ok = it.SeekGE(makeKey(epoch, kindMeta, 0, 0))
+			continue
+		case kind > kindMeta:
+			if epoch == math.MaxUint64 {
+				ok = false
+				continue
+			}
+			ok = it.SeekGE(makeKey(epoch+1, kindMeta, 0, 0))
+			continue
+		case seq != metaAssetConfig:
+			ok = it.Next() // a metadata item of another kind
+			continue
 		}
 		corrupt := func(err error) error {
 			return &CorruptError{Asset: id, Seq: metaAssetConfig, Key: bytes.Clone(key), Reason: err.Error(), Err: err}
@@ -208,6 +250,7 @@ func (s *Store) AssetConfigs() (map[uint32]engine.AssetConfig, error) {
 			return nil, corrupt(fmt.Errorf("%w %d", errWrongAsset, asset))
 		}
 		cfgs[id] = cfg
+		ok = it.Next()
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("journal: read metadata: %w", err)

@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -65,6 +64,11 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 		// A write failed during Open (WAL recovery, manifest) although Pebble
 		// recovered from it: do not trust this disk.
 		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, f))
+	}
+	// The layout first: a directory of another layout would read as
+	// empty, and the mark would then report a lost journal.
+	if err := s.openLayout(opts.Dir); err != nil {
+		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, err))
 	}
 	if err := s.verify(!opts.skipRecordCheck); err != nil {
 		return fail(err)
@@ -169,15 +173,15 @@ func (s *Store) verify(records bool) error {
 // command or event block, a snapshot, an asset configuration. Keys of
 // kinds or metadata items it does not know are left alone.
 func checkValue(k, v []byte) error {
-	if len(k) != keyLen {
+	_, kind, asset, seq, ok := splitKey(k)
+	if !ok {
 		return nil
 	}
-	asset, seq := binary.BigEndian.Uint32(k[1:5]), binary.BigEndian.Uint64(k[5:13])
 	var err error
-	switch k[0] {
+	switch kind {
 	case kindCommand, kindEvent:
 		typ, n := recCommand, commandLen
-		if k[0] == kindEvent {
+		if kind == kindEvent {
 			typ, n = recEvent, eventLen
 		}
 		if len(v) == 0 || len(v)%n != 0 {
@@ -213,8 +217,9 @@ func describeKey(k []byte) string {
 	if len(k) == 0 {
 		return "(none)"
 	}
-	if len(k) != keyLen {
+	epoch, kind, asset, seq, ok := splitKey(k)
+	if !ok {
 		return fmt.Sprintf("%x", k)
 	}
-	return fmt.Sprintf("%s asset %d seq %d", kindName(k[0]), binary.BigEndian.Uint32(k[1:5]), binary.BigEndian.Uint64(k[5:13]))
+	return fmt.Sprintf("%s asset %d seq %d (epoch %d)", kindName(kind), asset, seq, epoch)
 }

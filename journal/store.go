@@ -62,6 +62,22 @@ type Store struct {
 
 	faults *faults // background errors, corruption, the first failure: listener.go
 	mark   *marker // the high-water mark: marker.go
+	// Epochs (epoch.go): the epoch of new keys, under epochMu, and the
+	// rotator's state.
+	epochMu    sync.RWMutex
+	epoch      uint64
+	epochBytes atomic.Uint64 // memtable bytes (estimated) written in this epoch
+	rotateAt   atomic.Uint64 // epochBytes that wake the rotator
+	memtable   uint64
+	rotateWake chan struct{}
+	rotateStop chan struct{}
+	rotateDone chan struct{}
+	rotateOnce sync.Once
+
+	// statsMu keeps Stats off a closed database: Close sets statsClosed
+	// under it before closing Pebble.
+	statsMu     sync.Mutex
+	statsClosed bool
 }
 
 // Open opens (creating if needed) the store in opts.Dir.
@@ -103,9 +119,11 @@ func Open(opts Options) (*Store, error) {
 		// block loads and index entries per record.
 		po.Levels[i].BlockSize = 32 << 10
 	}
+	tuneOptions(po, memtable)
 	if err := s.open(opts, fs, po); err != nil {
 		return nil, err
 	}
+	s.startRotator(memtable)
 	if opts.Sync.Mode == SyncInterval {
 		s.syncer = startSyncer(s, opts.Sync.Interval)
 	}
@@ -121,6 +139,7 @@ func (s *Store) Close() error {
 	if s.syncer != nil {
 		s.syncer.stop()
 	}
+	s.stopRotator()
 	s.stopBackground()
 	s.commitMu.Lock()
 	if s.closed.Load() {
@@ -139,6 +158,9 @@ func (s *Store) Close() error {
 		a.events.close()
 	}
 	s.assetsMu.Unlock()
+	s.statsMu.Lock()
+	s.statsClosed = true
+	s.statsMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}
@@ -237,6 +259,7 @@ func (s *Store) write(b *pebble.Batch, r reach) error {
 	if err != nil {
 		return s.fail(err)
 	}
+	s.noteWritten(b)
 	if r != buffered && s.policy.Mode != SyncAlways && !s.fsyncs(r) {
 		s.written.Add(1) // in the OS, not on disk: for the interval syncer
 	}
@@ -298,18 +321,25 @@ func (s *Store) syncWAL(b *pebble.Batch) error {
 	return s.commit(b, fsynced)
 }
 
-// commitOne commits a one-off batch built by fill (metadata, snapshots,
-// pruning: not the hot path).
-func (s *Store) commitOne(r reach, fill func(b *pebble.Batch) error) error {
+// commitOne commits a one-off batch built by fill in the current epoch
+// (metadata, snapshots, pruning: not the hot path).
+func (s *Store) commitOne(r reach, fill func(b *pebble.Batch, epoch uint64) error) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
 	b := s.db.NewBatch()
-	if err := fill(b); err != nil {
+	epoch := s.lockEpoch()
+	if err := fill(b, epoch); err != nil {
+		s.unlockEpoch()
 		b.Close()
 		return err
 	}
-	if err := s.commit(b, r); err != nil {
+	err := s.write(b, r)
+	s.unlockEpoch()
+	if err == nil {
+		err = s.wait(b, r)
+	}
+	if err != nil {
 		// After a failed commit Pebble may still hold the batch; leave it to
 		// the garbage collector.
 		return err

@@ -86,9 +86,12 @@ func (w *CommandWriter) Write(cmds []engine.Command) error {
 		return err
 	}
 	b.Reset()
-	putCommands(b, w.asset, cmds, w.s.blockRecords)
+	epoch := w.s.lockEpoch()
+	putCommands(b, epoch, w.asset, cmds, w.s.blockRecords)
 	last := cmds[len(cmds)-1].Seq
-	if err := w.s.write(b, written); err != nil {
+	err = w.s.write(b, written)
+	w.s.unlockEpoch()
+	if err != nil {
 		w.drop()
 		return fmt.Errorf("journal: asset %d: commands %d-%d: %w", w.asset, cmds[0].Seq, last, err)
 	}

@@ -63,7 +63,26 @@ type server struct {
 	cmd             *exec.Cmd
 	addr, md, admin string
 	dir             string
-	log             bytes.Buffer
+	log             lockedBuffer // the child's stderr, written by exec's copying goroutine
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a child process's
+// output is copied into it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startServer starts ringexd on dir with the tests' flags, then extra.

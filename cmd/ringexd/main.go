@@ -96,6 +96,7 @@ func run(args []string) (err error) {
 	// or off: it is reported, not dropped.
 	defer func() { err = errors.Join(err, store.Close()) }()
 	registerJournalMetrics(reg, store)
+	pipeline.RegisterJournal(reg, store)
 
 	ex, err := pipeline.Open(store, cfg.pipelineSpecs(), pipeline.Config{
 		InSize:        cfg.inSize,
