@@ -15,6 +15,13 @@
 // system calls and context switches per order and, with -pid, the
 // server's.
 //
+// With -fanout N it measures market-data fan-out instead: N subscribers
+// of one asset's trades, a fixed pace of trades, the delivery latency of
+// each trade to each subscriber, and the server's CPU, writes and memory
+// per delivery and per subscriber. With -fanout-floor ADDR it serves the
+// fan-out floor that ringexd's notifier is compared with (package
+// perf/fanout).
+//
 // With -echo ADDR it serves the echo floor instead (package perf/echo):
 // the same protocols with nothing behind them, what ringexd's figures are
 // compared with (docs/bench.md).
@@ -42,6 +49,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/perf"
+	"github.com/ringex/ringex/perf/fanout"
 )
 
 // config is the run's configuration, from flags.
@@ -67,6 +75,14 @@ type config struct {
 	echo            string // serve the echo floor on this order-entry address instead of driving
 	pid             int    // the server's process id, for its costs per order (0: none)
 	tick            time.Duration
+
+	fanout       int         // fan-out measurement: this many trade subscribers (0: an order-entry run)
+	fanoutTarget string      // "ringexd" (crossing orders make the trades) or "floor" (its own generator)
+	tradeRate    float64     // fan-out: trades per second
+	label        string      // fan-out: the server's name in the report
+	fanoutFloor  string      // serve the fan-out floor's market data on this address instead of driving
+	floorMode    fanout.Mode // the floor's passes
+	floorWindow  time.Duration
 }
 
 type userKey struct{ user, key string }
@@ -93,6 +109,13 @@ func loadMain() int {
 		}
 		return 0
 	}
+	if cfg.fanoutFloor != "" {
+		if err := serveFloor(ctx, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "ringex-load: -fanout-floor:", err)
+			return 1
+		}
+		return 0
+	}
 	go func() {
 		<-ctx.Done()
 		stop() // a second interrupt kills at once
@@ -101,6 +124,10 @@ func loadMain() int {
 	// wait for answers after -drain. A server that stops reading can still
 	// block a write forever, so past a generous deadline give up.
 	limit := 30*time.Second + cfg.duration + cfg.drain
+	if cfg.fanout > 0 {
+		// Connecting the subscribers and the driver's own drain come on top.
+		limit += cfg.drain + time.Duration(cfg.fanout)*2*time.Millisecond + 40*time.Second
+	}
 	time.AfterFunc(limit, func() {
 		fmt.Fprintf(os.Stderr, "ringex-load: still running %v after the start: the server stopped reading? giving up\n", limit)
 		os.Exit(1)
@@ -118,6 +145,18 @@ func loadMain() int {
 			pprof.StopCPUProfile()
 			f.Close()
 		}()
+	}
+	if cfg.fanout > 0 {
+		res, err := fanoutRun(ctx, cfg, os.Stdout, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ringex-load: -fanout:", err)
+			return 1
+		}
+		if !res.OK() {
+			fmt.Fprintln(os.Stderr, "ringex-load: the fan-out run lost, reordered or duplicated trades, or failed")
+			return 1
+		}
+		return 0
 	}
 	res, err := run(ctx, cfg, os.Stdout, os.Stderr)
 	if err != nil {
@@ -158,6 +197,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.echo, "echo", "", "serve the echo floor instead of driving a server: order entry on this address, market data on -md, the asset list on -admin; every request is acked at once (docs/bench.md)")
 	fs.DurationVar(&c.tick, "tick", 200*time.Microsecond, "open loop: the shortest wait between two sends, so that high rates go out in bursts of the orders due (each keeps its intended time)")
 	fs.IntVar(&c.pid, "pid", 0, "the server's process id: report its CPU, read+write system calls and context switches per order (from /proc)")
+	fs.IntVar(&c.fanout, "fanout", 0, "measure market-data fan-out instead: this many subscribers of the trades of the first -assets, -trade-rate trades/s for -duration (docs/bench.md)")
+	fs.StringVar(&c.fanoutTarget, "fanout-target", "ringexd", "-fanout: ringexd (trades made by crossing orders through -addr) or floor (a ringex-load -fanout-floor, which makes its own through -admin)")
+	fs.Float64Var(&c.tradeRate, "trade-rate", 1000, "-fanout: trades per second")
+	fs.StringVar(&c.label, "label", "", "-fanout: the server's name in the report (default: -fanout-target)")
+	fs.StringVar(&c.fanoutFloor, "fanout-floor", "", "serve the fan-out floor instead of driving a server: market data on this address, the asset list and POST /start on -admin (docs/bench.md)")
+	floorMode := fs.String("floor-mode", "naive", "-fanout-floor: naive (a pass as soon as anything is pending) or coalesce (-floor-window between passes)")
+	fs.DurationVar(&c.floorWindow, "floor-window", 10*time.Millisecond, "-fanout-floor -floor-mode coalesce: the wait between two passes")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -205,6 +251,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.users = append(c.users, userKey{u, k})
 	}
 	var err error
+	if c.floorMode, err = fanout.ParseMode(*floorMode); err != nil {
+		return nil, errors.New("-floor-mode: want naive or coalesce")
+	}
+	if c.floorWindow < 0 || c.floorWindow > time.Second {
+		return nil, errors.New("-floor-window must be between 0 and 1s")
+	}
+	if c.fanout < 0 || c.fanout > 1<<20 {
+		return nil, errors.New("-fanout must be between 0 and 1048576")
+	}
+	if c.fanoutTarget != "ringexd" && c.fanoutTarget != "floor" {
+		return nil, fmt.Errorf("-fanout-target %q: want ringexd or floor", c.fanoutTarget)
+	}
+	if c.tradeRate <= 0 || c.tradeRate > 1e6 {
+		return nil, errors.New("-trade-rate must be more than 0 and at most 1000000")
+	}
 	if c.mix, err = perf.ParseMix(*mix); err != nil {
 		return nil, fmt.Errorf("-mix: %w", err)
 	}
