@@ -61,6 +61,14 @@ func serveFloor(ctx context.Context, c *config) error {
 	return err
 }
 
+// defaultReaders is -fanout-readers' default: epoll where there is one.
+func defaultReaders() string {
+	if _, err := fanout.ParseReaders("epoll"); err == nil {
+		return "epoll"
+	}
+	return "goroutines"
+}
+
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit (Go does
 // it at start too, since 1.19; this says so) and returns the limit.
 func raiseFileLimit() (uint64, error) {
@@ -93,7 +101,7 @@ func fanoutRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*fanou
 	sym := c.assets[0]
 	cfg := fanout.Config{
 		Label: c.label, Addr: c.md, Symbol: sym, Subscribers: c.fanout, Rate: c.tradeRate,
-		Duration: c.duration, Drain: c.drain, Settle: time.Second, PID: c.pid,
+		Duration: c.duration, Drain: c.drain, Settle: time.Second, PID: c.pid, Readers: c.readers,
 	}
 	switch c.fanoutTarget {
 	case "floor":

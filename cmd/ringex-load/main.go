@@ -83,6 +83,7 @@ type config struct {
 	fanoutFloor  string      // serve the fan-out floor's market data on this address instead of driving
 	floorMode    fanout.Mode // the floor's passes
 	floorWindow  time.Duration
+	readers      fanout.Readers // -fanout: how the subscribers are read
 }
 
 type userKey struct{ user, key string }
@@ -201,6 +202,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.fanoutTarget, "fanout-target", "ringexd", "-fanout: ringexd (trades made by crossing orders through -addr) or floor (a ringex-load -fanout-floor, which makes its own through -admin)")
 	fs.Float64Var(&c.tradeRate, "trade-rate", 1000, "-fanout: trades per second")
 	fs.StringVar(&c.label, "label", "", "-fanout: the server's name in the report (default: -fanout-target)")
+	readers := fs.String("fanout-readers", defaultReaders(), "-fanout: epoll (a few threads, each waiting in its own epoll set; Linux) or goroutines (one blocked in Read per subscriber)")
 	fs.StringVar(&c.fanoutFloor, "fanout-floor", "", "serve the fan-out floor instead of driving a server: market data on this address, the asset list and POST /start on -admin (docs/bench.md)")
 	floorMode := fs.String("floor-mode", "naive", "-fanout-floor: naive (a pass as soon as anything is pending) or coalesce (-floor-window between passes)")
 	fs.DurationVar(&c.floorWindow, "floor-window", 10*time.Millisecond, "-fanout-floor -floor-mode coalesce: the wait between two passes")
@@ -256,6 +258,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.floorWindow < 0 || c.floorWindow > time.Second {
 		return nil, errors.New("-floor-window must be between 0 and 1s")
+	}
+	if c.readers, err = fanout.ParseReaders(*readers); err != nil {
+		return nil, fmt.Errorf("-fanout-readers: %w", err)
 	}
 	if c.fanout < 0 || c.fanout > 1<<20 {
 		return nil, errors.New("-fanout must be between 0 and 1048576")

@@ -186,15 +186,25 @@ func TestReaderCheck(t *testing.T) {
 }
 
 // TestRunAgainstFloor is a tiny end-to-end fan-out run: 10 subscribers for
-// a second at 1,000 trades/s against an in-process coalescing floor. Every
-// subscriber must get every trade, in order.
+// a second at 1,000 trades/s against an in-process coalescing floor, with
+// each kind of reader. Every subscriber must get every trade, in order.
 func TestRunAgainstFloor(t *testing.T) {
+	readers := []Readers{Goroutines}
+	if epollSupported {
+		readers = append(readers, Epoll)
+	}
+	for _, r := range readers {
+		t.Run(r.String(), func(t *testing.T) { testRunAgainstFloor(t, r) })
+	}
+}
+
+func testRunAgainstFloor(t *testing.T, readers Readers) {
 	f := &Floor{Mode: Coalesce, Window: 2 * time.Millisecond}
 	addr := startFloor(t, f)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := Run(ctx, Config{
-		Label: "coalesce 2ms", Addr: addr, Symbol: "BTC-USD", Subscribers: 10,
+		Label: "coalesce 2ms", Addr: addr, Symbol: "BTC-USD", Subscribers: 10, Readers: readers,
 		Rate: 1000, Duration: time.Second, Drain: 10 * time.Second, Contiguous: true,
 		Drive: func(ctx context.Context) (uint64, error) {
 			first, last, err := f.Generate(ctx, 1000, time.Second)

@@ -22,6 +22,7 @@ type Config struct {
 	Settle      time.Duration // idle wait after the last subscription, before the RSS is read
 	Contiguous  bool          // the server numbers its trades without gaps (a floor)
 	PID         int           // the server's process id for its costs and RSS (0: none)
+	Readers     Readers       // how the subscribers' sockets are read
 
 	// Drive makes Rate trades per second for Duration on the server (the
 	// floor's generator, or crossing orders on ringexd) and returns how
@@ -33,6 +34,7 @@ type Config struct {
 // subscriber), over the time from the first trade to the last delivery.
 type Result struct {
 	Label       string           `json:"label"`
+	Readers     string           `json:"readers"`
 	Subscribers int              `json:"subscribers"`
 	Asked       int              `json:"subscribers_asked"`
 	Rate        float64          `json:"trades_per_s"`
@@ -62,7 +64,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Subscribers < 1 || cfg.Rate <= 0 || cfg.Duration <= 0 || cfg.Drive == nil {
 		return nil, errors.New("fanout: a run needs subscribers, a rate, a duration and a driver")
 	}
-	res := &Result{Label: cfg.Label, Asked: cfg.Subscribers, Rate: cfg.Rate, Duration: cfg.Duration.Seconds(),
+	res := &Result{Label: cfg.Label, Readers: cfg.Readers.String(), Asked: cfg.Subscribers, Rate: cfg.Rate, Duration: cfg.Duration.Seconds(),
 		ServerCPU: -1, ServerWrites: -1, ServerCtx: -1, ServerRSSSub: -1}
 	var rss0 int64
 	if cfg.PID != 0 {
@@ -72,7 +74,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(cfg.Subscribers)*2*time.Millisecond)
-	subs, err := Connect(cctx, cfg.Addr, cfg.Symbol, cfg.Subscribers, cfg.Contiguous)
+	subs, err := Connect(cctx, cfg.Addr, cfg.Symbol, cfg.Subscribers, cfg.Contiguous, cfg.Readers)
 	cancel()
 	defer subs.Close()
 	res.Subscribers = subs.Len()
@@ -165,8 +167,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Print writes a human summary of r.
 func (r *Result) Print(w io.Writer) {
-	fmt.Fprintf(w, "fan-out %s: %d subscribers (of %d), %.0f trades/s for %.1f s: %d trades, %d deliveries\n",
-		r.Label, r.Subscribers, r.Asked, r.Rate, r.Duration, r.Trades, r.Deliveries)
+	fmt.Fprintf(w, "fan-out %s: %d subscribers (of %d; %s readers), %.0f trades/s for %.1f s: %d trades, %d deliveries\n",
+		r.Label, r.Subscribers, r.Asked, r.Readers, r.Rate, r.Duration, r.Trades, r.Deliveries)
 	l := r.Latency
 	fmt.Fprintf(w, "delivery latency (ms): p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
 		l.P50/1000, l.P90/1000, l.P99/1000, l.P999/1000, l.Max/1000)

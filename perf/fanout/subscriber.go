@@ -23,10 +23,48 @@ const readBuffer = 8 << 10
 // asset. Its reader goroutine (read) owns check; the run reads it after
 // the reader stopped.
 type subscriber struct {
-	nc    net.Conn
+	nc    net.Conn // goroutine readers; nil once an epoll reader has the socket
+	fd    int      // epoll readers: the socket's descriptor
+	carry []byte   // epoll readers: the part of a frame the last read ended in
 	check Check
 	err   error
 }
+
+// Readers is how a run reads its subscribers' sockets.
+type Readers int
+
+const (
+	// Goroutines gives each subscriber a goroutine blocked in Read.
+	Goroutines Readers = iota
+	// Epoll reads every subscriber from a few threads, each waiting in
+	// its own epoll set (Linux).
+	Epoll
+)
+
+// ParseReaders parses "goroutines" or "epoll".
+func ParseReaders(v string) (Readers, error) {
+	switch v {
+	case "goroutines":
+		return Goroutines, nil
+	case "epoll":
+		if !epollSupported {
+			return 0, errors.New("fanout: epoll readers need Linux")
+		}
+		return Epoll, nil
+	}
+	return 0, fmt.Errorf("fanout: readers %q: want goroutines or epoll", v)
+}
+
+func (r Readers) String() string {
+	if r == Epoll {
+		return "epoll"
+	}
+	return "goroutines"
+}
+
+// epollThreads is how many threads the epoll readers use: as many as the
+// server's pass goroutines.
+const epollThreads = Passes
 
 // Subscribers are a run's connections and what their readers share: a few
 // latency recorders (one lock per read, taken by a few of the thousands of
@@ -34,6 +72,7 @@ type subscriber struct {
 // wakes the run when it reaches the expected total.
 type Subscribers struct {
 	subs []*subscriber
+	ep   *epollReaders // nil: a goroutine per subscriber
 	lat  *perf.Latency
 	recs []*perf.Recorder
 
@@ -61,8 +100,15 @@ func newSubscribers(n int) *Subscribers {
 // it is confirmed. contiguous says whether the feed's trade sequences have
 // no gaps (a floor). It returns the subscribers connected so far with the
 // first error (a descriptor limit, say); the caller closes them.
-func Connect(ctx context.Context, addr, symbol string, n int, contiguous bool) (*Subscribers, error) {
+func Connect(ctx context.Context, addr, symbol string, n int, contiguous bool, readers Readers) (*Subscribers, error) {
 	s := newSubscribers(n)
+	if readers == Epoll {
+		ep, err := newEpollReaders(s, epollThreads)
+		if err != nil {
+			return s, err
+		}
+		s.ep = ep
+	}
 	sym := wire.MakeSymbol(symbol)
 	var (
 		mu       sync.Mutex
@@ -85,13 +131,12 @@ func Connect(ctx context.Context, addr, symbol string, n int, contiguous bool) (
 				mu.Unlock()
 				sub, err := subscribe(ctx, addr, sym, contiguous)
 				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = fmt.Errorf("subscriber %d: %w", i, err)
-					}
-				} else {
+				if err == nil {
 					s.subs = append(s.subs, sub)
-					s.start(sub, s.recs[len(s.subs)%recorders])
+					err = s.start(sub, len(s.subs))
+				}
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("subscriber %d: %w", i, err)
 				}
 				mu.Unlock()
 			}
@@ -109,7 +154,7 @@ func subscribe(ctx context.Context, addr string, sym wire.Symbol, contiguous boo
 	if err != nil {
 		return nil, err
 	}
-	sub := &subscriber{nc: nc}
+	sub := &subscriber{nc: nc, fd: -1}
 	if _, err := nc.Write(wire.AppendSubscribe(nil, &wire.Subscribe{Symbol: sym, Channels: wire.ChanTrades})); err != nil {
 		nc.Close()
 		return nil, err
@@ -158,12 +203,17 @@ func subscribe(ctx context.Context, addr string, sym wire.Symbol, contiguous boo
 	}
 }
 
-func (s *Subscribers) start(sub *subscriber, rec *perf.Recorder) {
+// start starts reading the i-th subscriber.
+func (s *Subscribers) start(sub *subscriber, i int) error {
+	if s.ep != nil {
+		return s.ep.add(sub, i)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		sub.err = s.read(sub.nc, &sub.check, rec)
+		sub.err = s.read(sub.nc, &sub.check, s.recs[i%recorders])
 	}()
+	return nil
 }
 
 // read reads trades until the connection ends, and returns why it ended
@@ -173,7 +223,6 @@ func (s *Subscribers) read(r io.Reader, c *Check, rec *perf.Recorder) error {
 	buf := make([]byte, readBuffer)
 	lat := make([]int64, 0, readBuffer/(wire.HeaderLen+wire.TradeLen))
 	have := 0
-	var t wire.Trade
 	for {
 		n, err := r.Read(buf[have:])
 		if err != nil {
@@ -182,40 +231,51 @@ func (s *Subscribers) read(r io.Reader, c *Check, rec *perf.Recorder) error {
 			}
 			return err
 		}
-		now := time.Now().UnixNano()
 		have += n
-		at := 0
-		lat = lat[:0]
-		for {
-			fr, size, err := wire.NextFrame(buf[at:have], wire.MaxFrame)
-			if err != nil {
-				return err
-			}
-			if size == 0 {
-				break
-			}
-			at += size
-			switch wire.Type(fr) {
-			case wire.TypeTrade:
-				if err := wire.DecodeTrade(fr, &t); err != nil {
-					return err
-				}
-				c.Trade(t.Seq)
-				lat = append(lat, now-t.Time)
-			case wire.TypeLogout:
-				return fmt.Errorf("logged out by the server (reason %d)", logoutReason(fr))
-			}
-			if len(lat) == cap(lat) {
-				s.record(rec, lat)
-				lat = lat[:0]
-			}
-		}
-		s.record(rec, lat)
-		if at == 0 && have == len(buf) {
-			return fmt.Errorf("a frame larger than the %d-byte read buffer", len(buf))
+		at, err := s.parse(buf[:have], time.Now().UnixNano(), c, rec, lat)
+		if err != nil {
+			return err
 		}
 		have = copy(buf, buf[at:have])
 	}
+}
+
+// parse accounts for every complete frame of buf, which arrived at now,
+// records their latencies (lat is scratch space) and returns how many
+// bytes they took. A frame that can never fit buf is an error.
+func (s *Subscribers) parse(buf []byte, now int64, c *Check, rec *perf.Recorder, lat []int64) (int, error) {
+	var t wire.Trade
+	at := 0
+	lat = lat[:0]
+	for {
+		fr, size, err := wire.NextFrame(buf[at:], wire.MaxFrame)
+		if err != nil {
+			return at, err
+		}
+		if size == 0 {
+			break
+		}
+		at += size
+		switch wire.Type(fr) {
+		case wire.TypeTrade:
+			if err := wire.DecodeTrade(fr, &t); err != nil {
+				return at, err
+			}
+			c.Trade(t.Seq)
+			lat = append(lat, now-t.Time)
+		case wire.TypeLogout:
+			return at, fmt.Errorf("logged out by the server (reason %d)", logoutReason(fr))
+		}
+		if len(lat) == cap(lat) {
+			s.record(rec, lat)
+			lat = lat[:0]
+		}
+	}
+	s.record(rec, lat)
+	if at == 0 && len(buf) == readBuffer {
+		return at, fmt.Errorf("a frame larger than the %d-byte read buffer", readBuffer)
+	}
+	return at, nil
 }
 
 func logoutReason(fr []byte) int {
@@ -256,10 +316,19 @@ func (s *Subscribers) Len() int { return len(s.subs) }
 // Latency is the delivery latency of every trade to every subscriber.
 func (s *Subscribers) Latency() *perf.Latency { return s.lat }
 
-// Close closes every connection and waits for the readers.
+// Close closes every connection and waits for the readers. It may be
+// called more than once.
 func (s *Subscribers) Close() {
+	if s.ep != nil {
+		s.ep.close()
+	}
 	for _, sub := range s.subs {
-		sub.nc.Close()
+		if sub.nc != nil {
+			sub.nc.Close()
+		} else if sub.fd > 0 {
+			closeFD(sub.fd)
+			sub.fd = -1
+		}
 	}
 	s.wg.Wait()
 }
