@@ -10,8 +10,10 @@ func newEpollReaders(*Subscribers, int) (*epollReaders, error) {
 	return nil, errors.New("fanout: epoll readers need Linux")
 }
 
-func (*epollReaders) add(*subscriber, int) error { return errors.New("fanout: epoll readers need Linux") }
-func (*epollReaders) close()                     {}
+func (*epollReaders) add(*subscriber, int) error {
+	return errors.New("fanout: epoll readers need Linux")
+}
+func (*epollReaders) close() {}
 
 const epollSupported = false
 
