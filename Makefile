@@ -23,7 +23,9 @@ vet:
 test: vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
-# soak runs the long randomized, crash and load tests (-short=false paths).
+# soak runs the long randomized, crash and load tests (-short=false paths),
+# among them 10,000 market-data subscribers of a real ringexd
+# (cmd/ringex-load TestFanoutSoak; as many as the descriptor limit allows).
 soak:
 	RINGEX_SOAK=1 $(GO) test -race -count=1 -timeout 60m $(PKGS)
 
