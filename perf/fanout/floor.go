@@ -63,7 +63,7 @@ const Passes = 2
 // answers, then the log from its offset to the end) in one write. In
 // Naive mode a pass starts as soon as anything is pending; in Coalesce
 // mode no sooner than Window after the previous pass ended. The log is
-// never trimmed: 51 bytes per trade, about 180 MB per hour at 1,000
+// never trimmed: 52 bytes per trade, about 190 MB per hour at 1,000
 // trades/s, which is fine for a tool that lives for a benchmark run.
 //
 // The zero value is a naive floor of BTC-USD trades.
