@@ -25,7 +25,8 @@
 # BENCH_FANOUT_N (100 1000 2000; empty: none), BENCH_FANOUT_10K=1 (adds
 # 10,000 subscribers: needs a descriptor hard limit of about 10,100 per
 # process), BENCH_FANOUT_WINDOWS (2ms 5ms 10ms 20ms), BENCH_FANOUT_DURATION
-# (8s), BENCH_FANOUT_RATE (1000 trades/s), BENCH_FANOUT_ONLY=1 (only the
+# (8s), BENCH_FANOUT_RATE (1000 trades/s), BENCH_FANOUT_REPEAT (1: each
+# server's runs, interleaved; the tables give medians), BENCH_FANOUT_ONLY=1 (only the
 # fan-out comparison; the report's other sections are left as they were).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,7 @@ fi
 fanout_windows=${BENCH_FANOUT_WINDOWS-2ms 5ms 10ms 20ms}
 fanout_duration=${BENCH_FANOUT_DURATION:-8s}
 fanout_rate=${BENCH_FANOUT_RATE:-1000}
+fanout_repeat=${BENCH_FANOUT_REPEAT:-1}
 fanout_only=${BENCH_FANOUT_ONLY:-0}
 out=${BENCH_OUT:-docs/performance.md}
 notifier_out=${BENCH_NOTIFIER_OUT:-docs/performance-notifier.md}
@@ -204,39 +206,47 @@ fi
 
 # Market-data fan-out: for each N, ringexd (trades made by crossing orders
 # through order entry) and the fan-out floors (ringex-load -fanout-floor,
-# each in its own process: naive, and coalescing with each window), one
-# after the other, each with N subscribers of the trades of BTC-USD at the
-# same pace. Each run's fanout.json goes to $results/fanout-N-SERVER/.
-# fanout_load N SERVER KIND LABEL: one run against a fresh server.
+# each in its own process: naive, and coalescing with each window),
+# interleaved, BENCH_FANOUT_REPEAT times, each with N subscribers of the
+# trades of BTC-USD at the same pace against a fresh server. The last
+# repetition's fanout.json goes to $results/fanout-N-SERVER/.
+# fanout_load N SERVER KIND LABEL REPETITION: one run.
 fanout_load() {
-	local n=$1 server=$2 kind=$3 label=$4
-	local dir=$results/fanout-$n-$server
-	local flags="-fanout $n -trade-rate $fanout_rate -duration $fanout_duration -quiet -out $dir -json"
+	local n=$1 server=$2 kind=$3 label=$4 rep=$5
+	local dir=$tmp/fanout/$n-$server-$rep
+	local flags="-fanout $n -trade-rate $fanout_rate -duration $fanout_duration -quiet -json"
 	if [[ $kind != ringexd ]]; then
 		flags="$flags -fanout-target floor"
 	fi
-	rm -rf "$dir"
 	echo
-	echo "== $(server_cmd "$server"); ringex-load $flags -label '$label'"
+	echo "== $(server_cmd "$server"); ringex-load $flags -out $dir -label '$label'"
 	start_server "$server"
 	status=0
 	# shellcheck disable=SC2086
-	bin/ringex-load -addr "$addr" -md "$md" -admin "$admin" -pid "$server_pid" $flags -label "$label" || status=$?
+	bin/ringex-load -addr "$addr" -md "$md" -admin "$admin" -pid "$server_pid" $flags -out "$dir" -label "$label" || status=$?
 	stop_server
 	if [[ $status != 0 ]]; then
 		failed=1
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$kind" "$status" "$dir" >>"$tmp/fanout-manifest"
-	if [[ $n == "${fanout_ns%% *}" ]]; then
-		printf '| %s | `%s` | `ringex-load %s -label '"'%s'"'` |\n' "$label" "$(server_cmd "$server")" "$flags" "$label" >>"$tmp/fanout-commands"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$kind" "$rep" "$status" "$dir" >>"$tmp/fanout-manifest"
+	if ((rep == fanout_repeat)); then
+		rm -rf "$results/fanout-$n-$server"
+		if [[ -d $dir ]]; then
+			cp -r "$dir" "$results/fanout-$n-$server"
+		fi
+		if [[ $n == "${fanout_ns%% *}" ]]; then
+			printf '| %s | `%s` | `ringex-load %s -label '"'%s'"'` |\n' "$label" "$(server_cmd "$server")" "$flags" "$label" >>"$tmp/fanout-commands"
+		fi
 	fi
 }
 : >"$tmp/fanout-manifest"
 for n in $fanout_ns; do
-	fanout_load "$n" off ringexd ringexd
-	fanout_load "$n" floor-naive naive naive
-	for win in $fanout_windows; do
-		fanout_load "$n" "floor-coalesce-$win" coalesce "coalesce $win"
+	for ((i = 1; i <= fanout_repeat; i++)); do
+		fanout_load "$n" off ringexd ringexd "$i"
+		fanout_load "$n" floor-naive naive naive "$i"
+		for win in $fanout_windows; do
+			fanout_load "$n" "floor-coalesce-$win" coalesce "coalesce $win" "$i"
+		done
 	done
 done
 
@@ -344,11 +354,12 @@ if [[ -s $tmp/fanout-manifest ]]; then
 		echo "  times move from run to run, the ratios of one run and the counts much less)"
 		echo "- commit: $commit"
 		echo "- $fanout_rate trades/s for $fanout_duration per run, BTC-USD trades channel, each server fresh and alone"
-		echo "  with the subscribers (and, for ringexd, the one order-entry session making the trades)"
+		echo "  with the subscribers (and, for ringexd, the one order-entry session making the trades);"
+		echo "  $fanout_repeat run(s) of each server per number of subscribers, the servers interleaved"
 		echo
 		bin/benchtool fanout "$tmp/fanout-manifest"
 		echo
-		echo "Commands (addresses omitted; the same with \`-fanout N\` for each N):"
+		echo "Commands (addresses and output directories omitted; the same with \`-fanout N\` for each N):"
 		echo
 		echo "| server | process | ringex-load |"
 		echo "|---|---|---|"

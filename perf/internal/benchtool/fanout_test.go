@@ -27,12 +27,17 @@ func TestFanoutTables(t *testing.T) {
 		return d
 	}
 	manifest := strings.Join([]string{
-		"1000\tringexd\tringexd\t0\t" + write("r", 1000, 25_000, 1.0, 0),
-		"1000\tnaive\tnaive\t0\t" + write("n", 1000, 26_000, 0.9, 0),
-		"1000\tcoalesce 5ms\tcoalesce\t0\t" + write("c5", 1000, 19_000, 0.7, 0),
-		"1000\tcoalesce 10ms\tcoalesce\t0\t" + write("c10", 1000, 16_000, 0.5, 0),
-		"100\tringexd\tringexd\t1\t" + write("r100", 100, 1_400, 2.0, 3),
-		"100\tnaive\tnaive\t0\t" + write("n100", 100, 1_000, 1.0, 0),
+		"1000\tringexd\tringexd\t1\t0\t" + write("r", 1000, 25_000, 1.0, 0),
+		"1000\tnaive\tnaive\t1\t0\t" + write("n", 1000, 26_000, 0.9, 0),
+		"1000\tcoalesce 5ms\tcoalesce\t1\t0\t" + write("c5", 1000, 19_000, 0.7, 0),
+		"1000\tcoalesce 10ms\tcoalesce\t1\t0\t" + write("c10", 1000, 16_000, 0.5, 0),
+		"100\tringexd\tringexd\t1\t1\t" + write("r100", 100, 1_400, 2.0, 3),
+		"100\tnaive\tnaive\t1\t0\t" + write("n100", 100, 1_000, 1.0, 0),
+		// Three runs of a server: the medians, and the p99's range.
+		"10\tringexd\tringexd\t1\t0\t" + write("r10a", 10, 900, 3.0, 0),
+		"10\tringexd\tringexd\t2\t0\t" + write("r10b", 10, 2_000, 9.0, 0),
+		"10\tringexd\tringexd\t3\t0\t" + write("r10c", 10, 1_000, 4.0, 0),
+		"10\tnaive\tnaive\t1\t0\t" + write("n10", 10, 500, 2.0, 0),
 	}, "\n")
 	var out bytes.Buffer
 	if err := fanoutTables(strings.NewReader(manifest), &out); err != nil {
@@ -40,9 +45,11 @@ func TestFanoutTables(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| 100 | 700 us / 1.40 ms / 1.68 ms / 2.80 ms | 1.00 ms | - | **1.40x** | 2.00 us | 1.00 us (naive) | **2.00x** | 12.5 KiB | 3, 0 (1 runs FAILED) |",
-		"| 1000 | 12.50 ms / 25.00 ms / 30.00 ms / 50.00 ms | 26.00 ms | 16.00 ms (coalesce 10ms) | **1.56x** | 1.00 us | 0.50 us (coalesce 10ms) | **2.00x** | 12.5 KiB | 0, 0 |",
-		"| 100 | ringexd | 100 |",
-		"FAILED |",
+		"| 1000 | 12.50 ms / 25.00 ms / 30.00 ms / 50.00 ms | 26.00 ms | 16.00 ms (10ms) | **1.56x** | 1.00 us | 0.50 us (coalesce 10ms) | **2.00x** | 12.5 KiB | 0, 0 |",
+		"| 10 | 500 us / 1.00 ms (900 us-2.00 ms) / 1.20 ms / 2.00 ms | 500 us | - | **2.00x** | 4.00 us | 2.00 us (naive) | **2.00x** |",
+		"| 100 | ringexd | 1 | 100 |",
+		"| 10 | ringexd | 3 | 100 |",
+		"FAILED: run 1: lost, reordered or errors |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("tables lack\n%s\n---\n%s", want, out.String())

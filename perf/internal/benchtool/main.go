@@ -308,7 +308,7 @@ func compare(r io.Reader, w io.Writer) error {
 
 // stats returns the median, minimum and maximum of get over rs (0s for
 // none; the median of an even count is the mean of the middle two).
-func stats(rs []*perf.Result, get func(*perf.Result) float64) (med, lo, hi float64) {
+func stats[T any](rs []T, get func(T) float64) (med, lo, hi float64) {
 	if len(rs) == 0 {
 		return 0, 0, 0
 	}
