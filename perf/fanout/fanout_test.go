@@ -110,6 +110,23 @@ func TestFloorProtocol(t *testing.T) {
 					t.Fatalf("trade %d stamped %d, not its generation time (after %d)", seq, tr.Time, start)
 				}
 			}
+			// A repeated Subscribe says where the trades resume: after
+			// the last one sent.
+			if err := feed.Subscribe("BTC-USD", wire.ChanTrades, 0); err != nil {
+				t.Fatal(err)
+			}
+			if s := recv(t, h.subscribed, "Subscribed"); s.Seq != last {
+				t.Fatalf("Subscribed again at %d after trade %d", s.Seq, last)
+			}
+			first, last, err = f.Generate(ctx, 2000, 5*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for seq := first; seq <= last; seq++ {
+				if tr := recv(t, h.trades, "trade"); tr.Seq != seq {
+					t.Fatalf("trade %d after the second Subscribe, want %d", tr.Seq, seq)
+				}
+			}
 		})
 	}
 }

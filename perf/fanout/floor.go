@@ -45,6 +45,9 @@ func (m Mode) String() string {
 	return "naive"
 }
 
+// tradeFrameLen is the size of one Trade frame, the log's only kind.
+const tradeFrameLen = wire.HeaderLen + wire.TradeLen
+
 // Passes is the number of goroutines that write to a Floor's
 // subscribers, each to its own share of them (the machine has two cores).
 const Passes = 2
@@ -62,8 +65,10 @@ const Passes = 2
 // them: a pass writes each connection's pending bytes (its control
 // answers, then the log from its offset to the end) in one write. In
 // Naive mode a pass starts as soon as anything is pending; in Coalesce
-// mode no sooner than Window after the previous pass ended. The log is
-// never trimmed: 52 bytes per trade, about 190 MB per hour at 1,000
+// mode no sooner than Window after the previous pass ended.
+// A pass's write blocks until the socket takes the bytes: the floor has no
+// slow-consumer limit, its subscribers being the measuring readers. The
+// log is never trimmed: 52 bytes per trade, about 190 MB per hour at 1,000
 // trades/s, which is fine for a tool that lives for a benchmark run.
 //
 // The zero value is a naive floor of BTC-USD trades.
@@ -401,16 +406,20 @@ func (c *floorConn) serve(f *Floor) {
 					out = wire.AppendSubRejected(out, &wire.SubRejected{Symbol: s.Symbol, Reason: reason})
 					break
 				}
-				// The subscription starts at the end of the log: its
-				// sequence and offset are read under the log's lock, so no
-				// trade falls between them.
+				// A new subscription starts at the end of the log. Every
+				// frame in the log is one trade of tradeFrameLen bytes,
+				// from sequence 1, so the trades up to an offset are
+				// off/tradeFrameLen: the Subscribed, written before the
+				// log from c.off, says exactly where the trades resume,
+				// for a repeated Subscribe too.
 				f.mu.Lock()
-				seq, off := f.seq, len(f.log)
+				off := len(f.log)
 				f.mu.Unlock()
 				c.mu.Lock()
 				if c.off < 0 {
 					c.off = off
 				}
+				seq := uint64(c.off / tradeFrameLen)
 				c.ctl = wire.AppendSubscribed(c.ctl, &wire.Subscribed{Symbol: sym, Channels: wire.ChanTrades, Seq: seq})
 				c.mu.Unlock()
 				c.p.signal()
