@@ -108,7 +108,7 @@ func fanoutRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*fanou
 		cfg.Contiguous = true
 		cfg.Drive = func(ctx context.Context) (uint64, error) { return startFloor(ctx, c) }
 	default:
-		d, err := newCrossDriver(ctx, c, sym)
+		d, err := newCrossDriver(ctx, c, sym, stderr)
 		if err != nil {
 			return nil, err
 		}
@@ -164,21 +164,37 @@ func startFloor(ctx context.Context, c *config) (uint64, error) {
 // GTC sell of one lot and an IOC buy of one lot at the same price, in one
 // write, so that the buy takes the sell whatever else happens (the same
 // connection keeps their order; self-trade prevention is off).
+//
+// It keeps at most crossWindow orders unanswered, half the server's
+// default limit per session: a server that falls behind (its cores taken
+// by the fan-out) would otherwise refuse orders with Reject 110, and the
+// trades made would no longer be the pairs sent. The pairs that fall due
+// while the window is full go out as soon as answers free it; the run
+// says how many waited.
 type crossDriver struct {
-	c     *config
-	s     *client.Session
-	sym   wire.Symbol
-	price int64
-	lot   int64
+	c      *config
+	s      *client.Session
+	stderr io.Writer
+	sym    wire.Symbol
+	price  int64
+	lot    int64
 
 	acks, rejects atomic.Int64
+	room          chan struct{} // a token after each answer: the window may have room
 	target        atomic.Int64
 	once          sync.Once
 	done          chan struct{}
 	firstReject   atomic.Pointer[string]
+
+	// Owned by drive's goroutine.
+	id, sent, pairs, owed, maxOwed int64
+	o                              wire.NewOrder
 }
 
-func newCrossDriver(ctx context.Context, c *config, sym string) (*crossDriver, error) {
+// crossWindow is the most orders the driver leaves unanswered.
+const crossWindow = 2048
+
+func newCrossDriver(ctx context.Context, c *config, sym string, stderr io.Writer) (*crossDriver, error) {
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	all, err := client.FetchAssets(actx, c.admin)
@@ -189,7 +205,9 @@ func newCrossDriver(ctx context.Context, c *config, sym string) (*crossDriver, e
 	if err != nil {
 		return nil, err
 	}
-	d := &crossDriver{c: c, sym: wire.MakeSymbol(sym), price: ps[0].Mid, lot: ps[0].Lot, done: make(chan struct{})}
+	d := &crossDriver{c: c, stderr: stderr, sym: wire.MakeSymbol(sym), price: ps[0].Mid, lot: ps[0].Lot,
+		room: make(chan struct{}, 1), done: make(chan struct{})}
+	d.o = wire.NewOrder{Symbol: d.sym, Type: 1, Price: d.price, Qty: d.lot}
 	d.target.Store(1<<63 - 1)
 	u := c.users[0]
 	if d.s, err = client.Dial(actx, c.addr, u.user, u.key, d); err != nil {
@@ -211,52 +229,83 @@ func (d *crossDriver) answered() {
 	if d.acks.Add(1) >= d.target.Load() {
 		d.once.Do(func() { close(d.done) })
 	}
+	select {
+	case d.room <- struct{}{}:
+	default:
+	}
+}
+
+// send sends as many of the pairs owed as the window holds, in one write.
+func (d *crossDriver) send() error {
+	k := min(d.owed, (crossWindow-(d.sent-d.acks.Load()))/2)
+	if k <= 0 {
+		return nil
+	}
+	for range k {
+		d.id++
+		d.o.ClientOrderID, d.o.Side, d.o.TIF = uint64(d.id), 2, 1 // GTC sell
+		if err := d.s.NewOrder(&d.o); err != nil {
+			return err
+		}
+		d.id++
+		d.o.ClientOrderID, d.o.Side, d.o.TIF = uint64(d.id), 1, 2 // IOC buy
+		if err := d.s.NewOrder(&d.o); err != nil {
+			return err
+		}
+	}
+	d.sent += 2 * k
+	d.pairs += k
+	d.owed -= k
+	return d.s.Flush()
 }
 
 // drive sends the crossing pairs at the pace of the floor's generator and
 // waits for their answers; every pair acked is one trade.
 func (d *crossDriver) drive(ctx context.Context) (uint64, error) {
-	var id uint64
-	var pairs int64
-	o := wire.NewOrder{Symbol: d.sym, Type: 1, Price: d.price, Qty: d.lot}
 	var sendErr error
 	err := fanout.Pace(ctx, d.c.tradeRate, d.c.duration, func(n int, _ time.Time) {
-		if sendErr != nil {
-			return
+		d.owed += int64(n)
+		d.maxOwed = max(d.maxOwed, d.owed)
+		if sendErr == nil {
+			sendErr = d.send()
 		}
-		for range n {
-			id++
-			o.ClientOrderID, o.Side, o.TIF = id, 2, 1 // GTC sell
-			if sendErr = d.s.NewOrder(&o); sendErr != nil {
-				return
-			}
-			id++
-			o.ClientOrderID, o.Side, o.TIF = id, 1, 2 // IOC buy
-			if sendErr = d.s.NewOrder(&o); sendErr != nil {
-				return
-			}
-			pairs++
-		}
-		sendErr = d.s.Flush()
 	})
 	if err == nil {
 		err = sendErr
 	}
-	d.target.Store(2 * pairs)
-	if d.acks.Load() >= 2*pairs {
+	paceEnd := time.Now()
+	drain := time.NewTimer(d.c.drain)
+	defer drain.Stop()
+	for err == nil && d.owed > 0 {
+		select {
+		case <-d.room:
+			err = d.send()
+		case <-drain.C:
+			err = fmt.Errorf("%d trades still waiting for the order window after %v", d.owed, d.c.drain)
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if d.maxOwed > int64(d.c.tradeRate/100)+2 {
+		fmt.Fprintf(d.stderr, "ringex-load: ringexd's order entry fell behind: up to %d trades waited for the %d-order window, the last %v after the pace ended\n",
+			d.maxOwed, crossWindow, time.Since(paceEnd).Round(time.Millisecond))
+	}
+	d.target.Store(d.sent)
+	if d.acks.Load() >= d.sent {
 		d.once.Do(func() { close(d.done) })
 	}
-	t := time.NewTimer(d.c.drain)
-	defer t.Stop()
+	if err != nil {
+		return uint64(d.pairs), err
+	}
 	select {
 	case <-d.done:
-	case <-t.C:
-		return uint64(pairs), fmt.Errorf("%d of %d orders answered after %v", d.acks.Load(), 2*pairs, d.c.drain)
+	case <-drain.C:
+		return uint64(d.pairs), fmt.Errorf("%d of %d orders answered after %v", d.acks.Load(), d.sent, d.c.drain)
 	case <-ctx.Done():
-		return uint64(pairs), ctx.Err()
+		return uint64(d.pairs), ctx.Err()
 	}
 	if n := d.rejects.Load(); n > 0 {
-		return uint64(pairs), fmt.Errorf("%d orders rejected (first: %s): the trades count is wrong", n, *d.firstReject.Load())
+		return uint64(d.pairs), fmt.Errorf("%d orders rejected (first: %s): the trades count is wrong", n, *d.firstReject.Load())
 	}
-	return uint64(pairs), err
+	return uint64(d.pairs), nil
 }
