@@ -29,7 +29,9 @@ test: vet
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(GO) test -count=1 -timeout 5m -run '$(ALLOC_TESTS)' $(PKGS)
 
-# soak runs the long randomized, crash and load tests (-short=false paths).
+# soak runs the long randomized, crash and load tests (-short=false paths),
+# among them 10,000 market-data subscribers of a real ringexd
+# (cmd/ringex-load TestFanoutSoak; as many as the descriptor limit allows).
 soak:
 	RINGEX_SOAK=1 $(GO) test -race -count=1 -timeout 60m $(PKGS)
 

@@ -15,6 +15,13 @@
 // system calls and context switches per order and, with -pid, the
 // server's.
 //
+// With -fanout N it measures market-data fan-out instead: N subscribers
+// of one asset's trades, a fixed pace of trades, the delivery latency of
+// each trade to each subscriber, and the server's CPU, writes and memory
+// per delivery and per subscriber. With -fanout-floor ADDR it serves the
+// fan-out floor that ringexd's notifier is compared with (package
+// perf/fanout).
+//
 // With -echo ADDR it serves the echo floor instead (package perf/echo):
 // the same protocols with nothing behind them, what ringexd's figures are
 // compared with (docs/bench.md).
@@ -42,6 +49,7 @@ import (
 
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/perf"
+	"github.com/ringex/ringex/perf/fanout"
 )
 
 // config is the run's configuration, from flags.
@@ -68,6 +76,15 @@ type config struct {
 	pid             int    // the server's process id, for its costs per order (0: none)
 	tick            time.Duration
 	dial            client.Options // TLS from the -tls flags
+
+	fanout       int         // fan-out measurement: this many trade subscribers (0: an order-entry run)
+	fanoutTarget string      // "ringexd" (crossing orders make the trades) or "floor" (its own generator)
+	tradeRate    float64     // fan-out: trades per second
+	label        string      // fan-out: the server's name in the report
+	fanoutFloor  string      // serve the fan-out floor's market data on this address instead of driving
+	floorMode    fanout.Mode // the floor's passes
+	floorWindow  time.Duration
+	readers      fanout.Readers // -fanout: how the subscribers are read
 }
 
 type userKey struct{ user, key string }
@@ -94,6 +111,13 @@ func loadMain() int {
 		}
 		return 0
 	}
+	if cfg.fanoutFloor != "" {
+		if err := serveFloor(ctx, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "ringex-load: -fanout-floor:", err)
+			return 1
+		}
+		return 0
+	}
 	go func() {
 		<-ctx.Done()
 		stop() // a second interrupt kills at once
@@ -102,6 +126,10 @@ func loadMain() int {
 	// wait for answers after -drain. A server that stops reading can still
 	// block a write forever, so past a generous deadline give up.
 	limit := 30*time.Second + cfg.duration + cfg.drain
+	if cfg.fanout > 0 {
+		// Connecting the subscribers and the driver's own drain come on top.
+		limit += cfg.drain + time.Duration(cfg.fanout)*2*time.Millisecond + 40*time.Second
+	}
 	time.AfterFunc(limit, func() {
 		fmt.Fprintf(os.Stderr, "ringex-load: still running %v after the start: the server stopped reading? giving up\n", limit)
 		os.Exit(1)
@@ -119,6 +147,18 @@ func loadMain() int {
 			pprof.StopCPUProfile()
 			f.Close()
 		}()
+	}
+	if cfg.fanout > 0 {
+		res, err := fanoutRun(ctx, cfg, os.Stdout, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ringex-load: -fanout:", err)
+			return 1
+		}
+		if !res.OK() {
+			fmt.Fprintln(os.Stderr, "ringex-load: the fan-out run lost, reordered or duplicated trades, or failed")
+			return 1
+		}
+		return 0
 	}
 	res, err := run(ctx, cfg, os.Stdout, os.Stderr)
 	if err != nil {
@@ -161,6 +201,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.pid, "pid", 0, "the server's process id: report its CPU, read+write system calls and context switches per order (from /proc)")
 	var tlsFlags client.TLSFlags
 	tlsFlags.Register(fs)
+	fs.IntVar(&c.fanout, "fanout", 0, "measure market-data fan-out instead: this many subscribers of the trades of the first -assets, -trade-rate trades/s for -duration (docs/bench.md)")
+	fs.StringVar(&c.fanoutTarget, "fanout-target", "ringexd", "-fanout: ringexd (trades made by crossing orders through -addr) or floor (a ringex-load -fanout-floor, which makes its own through -admin)")
+	fs.Float64Var(&c.tradeRate, "trade-rate", 1000, "-fanout: trades per second")
+	fs.StringVar(&c.label, "label", "", "-fanout: the server's name in the report (default: -fanout-target)")
+	readers := fs.String("fanout-readers", defaultReaders(), "-fanout: epoll (a few threads, each waiting in its own epoll set; Linux) or goroutines (one blocked in Read per subscriber)")
+	fs.StringVar(&c.fanoutFloor, "fanout-floor", "", "serve the fan-out floor instead of driving a server: market data on this address, the asset list and POST /start on -admin (docs/bench.md)")
+	floorMode := fs.String("floor-mode", "naive", "-fanout-floor: naive (a pass as soon as anything is pending) or coalesce (-floor-window between passes)")
+	fs.DurationVar(&c.floorWindow, "floor-window", 10*time.Millisecond, "-fanout-floor -floor-mode coalesce: the wait between two passes")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -210,6 +258,24 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, fmt.Errorf("-users: %q is not user:key", uk)
 		}
 		c.users = append(c.users, userKey{u, k})
+	}
+	if c.floorMode, err = fanout.ParseMode(*floorMode); err != nil {
+		return nil, errors.New("-floor-mode: want naive or coalesce")
+	}
+	if c.floorWindow < 0 || c.floorWindow > time.Second {
+		return nil, errors.New("-floor-window must be between 0 and 1s")
+	}
+	if c.readers, err = fanout.ParseReaders(*readers); err != nil {
+		return nil, fmt.Errorf("-fanout-readers: %w", err)
+	}
+	if c.fanout < 0 || c.fanout > 1<<20 {
+		return nil, errors.New("-fanout must be between 0 and 1048576")
+	}
+	if c.fanoutTarget != "ringexd" && c.fanoutTarget != "floor" {
+		return nil, fmt.Errorf("-fanout-target %q: want ringexd or floor", c.fanoutTarget)
+	}
+	if c.tradeRate <= 0 || c.tradeRate > 1e6 {
+		return nil, errors.New("-trade-rate must be more than 0 and at most 1000000")
 	}
 	if c.mix, err = perf.ParseMix(*mix); err != nil {
 		return nil, fmt.Errorf("-mix: %w", err)

@@ -32,6 +32,8 @@ func TestParseFlags(t *testing.T) {
 	for _, bad := range [][]string{
 		{"-duration", "0"}, {"-duration", "2h"}, {"-conns", "0"}, {"-mode", "closed"}, {"-users", "alice"},
 		{"-mix", "cancel=200"}, {"-assets", ","}, {"-depth", "-1"}, {"-tick", "-1ms"}, {"-tick", "2s"}, {"stray"},
+		{"-fanout", "-1"}, {"-fanout-target", "echo"}, {"-trade-rate", "0"}, {"-floor-mode", "fast"},
+		{"-floor-window", "-1ms"}, {"-floor-window", "2s"}, {"-fanout-readers", "threads"},
 	} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q accepted", bad)

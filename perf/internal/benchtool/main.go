@@ -5,13 +5,16 @@
 //	benchtool wait URL TIMEOUT   wait until URL answers 200 OK
 //	benchtool table MANIFEST     print the markdown table of the runs
 //	benchtool compare MANIFEST   print the floor comparison: medians, ranges, ratios to the echo
+//	benchtool fanout MANIFEST    print the fan-out comparison: ringexd against the fan-out floors
 //
 // A table manifest has one run per line, tab-separated: the run's label,
 // the server (a ringexd sync policy, or "echo"), the exit status of
 // ringex-load, and its output directory (which holds summary.json). A
 // compare manifest has the same fields after a first one, the
 // configuration (runs of one configuration are compared with its "echo"
-// runs).
+// runs). A fan-out manifest has five fields: the subscribers, the
+// server's label, its kind (ringexd, naive or coalesce), the exit status
+// and the directory holding fanout.json.
 package main
 
 import (
@@ -40,7 +43,7 @@ func main() {
 
 func run(args []string, w io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: benchtool ports N | wait URL TIMEOUT | table MANIFEST | compare MANIFEST")
+		return fmt.Errorf("usage: benchtool ports N | wait URL TIMEOUT | table MANIFEST | compare MANIFEST | fanout MANIFEST")
 	}
 	switch {
 	case args[0] == "ports" && len(args) == 2:
@@ -73,6 +76,13 @@ func run(args []string, w io.Writer) error {
 		}
 		defer f.Close()
 		return compare(f, w)
+	case args[0] == "fanout" && len(args) == 2:
+		f, err := os.Open(args[1])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return fanoutTables(f, w)
 	default:
 		return fmt.Errorf("unknown command %q", strings.Join(args, " "))
 	}
@@ -298,7 +308,7 @@ func compare(r io.Reader, w io.Writer) error {
 
 // stats returns the median, minimum and maximum of get over rs (0s for
 // none; the median of an even count is the mean of the middle two).
-func stats(rs []*perf.Result, get func(*perf.Result) float64) (med, lo, hi float64) {
+func stats[T any](rs []T, get func(T) float64) (med, lo, hi float64) {
 	if len(rs) == 0 {
 		return 0, 0, 0
 	}
