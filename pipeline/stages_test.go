@@ -183,7 +183,7 @@ func TestSinksFollowJournal(t *testing.T) {
 		}
 		c := engine.Command{Kind: engine.CmdNew, UserID: uint32(1 + i%2), ClientOrderID: uint64(i), Side: side,
 			Type: engine.Limit, TIF: engine.GTC, Price: 500, Qty: 10}
-		if _, err := a.Submit(&c, 0, time.Second); err != nil {
+		if _, err := a.Submit(&c, 0, 10*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
