@@ -59,9 +59,9 @@ func (a *Asset) failRange(lo, hi int64) {
 // (docs/performance.md, "Fewer hand-offs"). The acks still follow the
 // commit: HandleAcks runs only after AppendCommands has returned, so
 // nothing is acknowledged before its batch is committed under the sync
-// policy. The matcher, behind this consumer, sees the range once its acks
-// are written; the acks take a write per session, the matcher's share of
-// the batch far less than an ack's round trip, so it waits little.
+// policy. The matcher, behind this consumer, sees the range only once its
+// acks are written (a write(2) per session with acks in the batch): that
+// delays matching by tens of microseconds, not the acks.
 type commitStage struct {
 	a    *Asset
 	sink AckSink
@@ -308,8 +308,10 @@ func (ex *Exchange) runOutput(a *Asset, sink OutputSink) {
 // (eventStage) and then, on the same goroutine, the OutputSink (the
 // notifier) for the same range. The event append does not wait for a sync
 // (journal.Store.AppendEvents), so the notifier is delayed by a memtable
-// insert, not a disk write, and the matcher's output claims wait on one
-// consumer instead of two goroutines each woken per batch. Market data
+// insert, not a disk write (unless the store itself stalls, as in a WAL
+// rotation, which stops the commands' commit and so the matcher too), and
+// the matcher's output claims wait on one consumer instead of two
+// goroutines each woken per batch. Market data
 // now never reports an event before the event journal holds it, which
 // only makes a resuming subscriber's wait (WaitEventsJournaled) shorter.
 type outputStage struct {
