@@ -1,20 +1,24 @@
 // Package pipeline wires one asset's stages together: the input ring, the
-// journal consumer, the ack consumer, the matcher, the output ring, the event
-// journal consumer and the notifier hook.
+// journal consumer with the acks, the matcher, the output ring, and its
+// consumer, the event journal with the notifier hook.
 //
-//	gateway --Submit--> in-ring --> journal (group commit) --+--> acks (Sink.Acks)
-//	                                                         +--> matcher --> out-ring --+--> event journal
-//	                                                                                     +--> Sink.Events
+//	gateway --Submit--> in-ring --> journal (group commit), then acks (AckSink)
+//	                                  \--> matcher --> out-ring --> event journal, then OutputSink
+//
+// Each asset runs three stage goroutines (and an idle snapshot writer):
+// stages that follow each other on the same range run on one goroutine,
+// one after the other, because on a machine with fewer cores than stages
+// every hand-off between goroutines is a park and a wake-up.
 //
 // The invariants it keeps:
 //
 //   - A command's sequence, exchange order id and timestamp are fixed before
 //     it enters the in-ring (the sequence is the ring sequence plus the asset's
 //     base), so the journal record is enough to replay it exactly.
-//   - The matcher and the acker run behind the journal consumer: nothing is
-//     matched or acknowledged before its batch is committed under the sync
-//     policy, which under every policy means at least written to the
-//     operating system. So a crash of the process loses no acknowledged
+//   - The acks follow the commit on the journal's goroutine and the matcher
+//     runs behind it: nothing is matched or acknowledged before its batch
+//     is committed under the sync policy, which under every policy means at
+//     least written to the operating system. So a crash of the process loses no acknowledged
 //     command, and replay reproduces every event that was published.
 //   - An order id is never reused (see OrderID): its number continues above
 //     the asset's id reservation, and the journal consumer fsyncs a new

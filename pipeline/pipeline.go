@@ -48,16 +48,19 @@ type Out struct {
 }
 
 // AckSink receives acknowledgements. HandleAcks is called by the asset's
-// ack goroutine once per committed journal batch, with the ring range it
-// covers; it reads the slots with a.Input(seq).
+// journal goroutine once per journal batch, after the batch's commit
+// returned, with the ring range it covers; it reads the slots with
+// a.Input(seq). The next batch is committed only after it returns.
 type AckSink interface {
 	HandleAcks(a *Asset, lo, hi int64)
 }
 
 // OutputSink receives the output ring. HandleOutput is called by the asset's
-// notifier goroutine once per available range; it reads the entries with
+// event journal goroutine once per available range, after the range's
+// events were appended to the event journal; it reads the entries with
 // a.Output(seq). It must not block for long: the matcher waits on it when
-// the output ring is full.
+// the output ring is full, and it must not wait for the event journal
+// (WaitEventsJournaled) of its own asset.
 type OutputSink interface {
 	HandleOutput(a *Asset, lo, hi int64)
 }
@@ -68,9 +71,30 @@ type AssetSpec struct {
 	Config engine.AssetConfig
 }
 
-// CPUs pins stages to CPUs; -1 leaves a stage unpinned.
+// CPUs pins stages to CPUs; -1 leaves a stage unpinned. The acker runs on
+// the journal's goroutine and the notifier on the event journal's
+// (stages.go), so Acker pins the journal's goroutine and Notifier the
+// event journal's when those are not pinned themselves; each pair must
+// not name two different CPUs.
 type CPUs struct {
 	Journal, Matcher, Acker, EventJournal, Notifier int
+}
+
+// goroutines returns the CPUs of the three goroutines of an asset.
+func (c CPUs) goroutines() (commit, matcher, output int, err error) {
+	pair := func(a, b int, an, bn string) (int, error) {
+		if a >= 0 && b >= 0 && a != b {
+			return 0, fmt.Errorf("pipeline: the %s runs on the %s's goroutine: pinned to CPUs %d and %d", bn, an, a, b)
+		}
+		return max(a, b), nil
+	}
+	if commit, err = pair(c.Journal, c.Acker, "journal", "acker"); err != nil {
+		return
+	}
+	if output, err = pair(c.EventJournal, c.Notifier, "event journal", "notifier"); err != nil {
+		return
+	}
+	return commit, c.Matcher, output, nil
 }
 
 // NoPinning leaves every stage to the Go scheduler.
@@ -134,7 +158,10 @@ type Asset struct {
 	log   *slog.Logger
 	m     *assetMetrics
 
-	journalC, ackC, matchC, eventC, notifyC *ring.Consumer
+	// The input ring has two consumers, the commit (journal and acks) and
+	// the matcher behind it; the output ring one, the event journal and
+	// the notifier (stages.go).
+	commitC, matchC, outC *ring.Consumer
 
 	// base is the journal sequence of ring sequence -1: a command at ring
 	// sequence s has journal sequence base+s+1.
@@ -180,7 +207,7 @@ func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error
 		cfg:      cfg,
 		bySymbol: make(map[string]*Asset, len(specs)),
 		byID:     make(map[uint32]*Asset, len(specs)),
-		errs:     make(chan error, 5*len(specs)+1),
+		errs:     make(chan error, 3*len(specs)+1),
 	}
 	stored, err := store.AssetConfigs()
 	if err != nil {
@@ -259,16 +286,16 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 		return nil, fmt.Errorf("pipeline: asset %s: %w", a.Symbol, err)
 	}
 	a.in, a.out = in, out
-	a.journalC = in.NewConsumer("journal")
-	a.ackC = in.NewConsumer("acker", a.journalC)
-	a.matchC = in.NewConsumer("matcher", a.journalC)
-	a.eventC = out.NewConsumer("event-journal")
-	a.notifyC = out.NewConsumer("notifier")
-	pin(a.journalC, cfg.Pin.Journal)
-	pin(a.matchC, cfg.Pin.Matcher)
-	pin(a.ackC, cfg.Pin.Acker)
-	pin(a.eventC, cfg.Pin.EventJournal)
-	pin(a.notifyC, cfg.Pin.Notifier)
+	a.commitC = in.NewConsumer("journal")
+	a.matchC = in.NewConsumer("matcher", a.commitC)
+	a.outC = out.NewConsumer("events")
+	commitCPU, matchCPU, outCPU, err := cfg.Pin.goroutines()
+	if err != nil {
+		return nil, err
+	}
+	pin(a.commitC, commitCPU)
+	pin(a.matchC, matchCPU)
+	pin(a.outC, outCPU)
 	in.Start()
 	out.Start()
 	return a, nil
@@ -288,12 +315,10 @@ func (ex *Exchange) Start(acks AckSink, output OutputSink) {
 	}
 	ex.started = true
 	for _, a := range ex.assets {
-		ex.run(a.journalC, (*journalStage)(a))
-		ex.run(a.ackC, &ackStage{a: a, sink: acks})
+		ex.run(a.commitC, &commitStage{a: a, sink: acks})
 		ex.wg.Add(1)
 		go a.runMatcher(&ex.wg)
-		ex.runEvents(a)
-		ex.run(a.notifyC, &notifyStage{a: a, sink: output})
+		ex.runOutput(a, output)
 		ex.wg.Add(1)
 		go a.snapshotWriter(&ex.wg)
 	}

@@ -14,8 +14,8 @@ import (
 
 // journalStage is the group commit of the input ring: every available range
 // is written to Pebble as one batch and committed under the sync policy
-// before the consumer's sequence (which gates the matcher and the acker)
-// moves past it.
+// before the acks are handed over (commitStage) and before the consumer's
+// sequence, which gates the matcher, moves past it.
 type journalStage Asset
 
 func (j *journalStage) Handle(lo, hi int64) {
@@ -50,13 +50,25 @@ func (a *Asset) failRange(lo, hi int64) {
 	}
 }
 
-// ackStage hands committed ranges to the AckSink.
-type ackStage struct {
+// commitStage is the input ring's first consumer: the group commit
+// (journalStage) and then, on the same goroutine, the acks of the range it
+// committed (AckSink.HandleAcks). One goroutine instead of two saves a
+// park and a wake-up per batch: with a separate ack consumer every commit
+// woke it through the journal consumer's sequence, and on a machine with
+// fewer cores than stages that wake-up is a context switch per batch
+// (docs/performance.md, "Fewer hand-offs"). The acks still follow the
+// commit: HandleAcks runs only after AppendCommands has returned, so
+// nothing is acknowledged before its batch is committed under the sync
+// policy. The matcher, behind this consumer, sees the range only once its
+// acks are written (a write(2) per session with acks in the batch): that
+// delays matching by tens of microseconds, not the acks.
+type commitStage struct {
 	a    *Asset
 	sink AckSink
 }
 
-func (s *ackStage) Handle(lo, hi int64) {
+func (s *commitStage) Handle(lo, hi int64) {
+	(*journalStage)(s.a).Handle(lo, hi)
 	if s.sink != nil {
 		s.sink.HandleAcks(s.a, lo, hi)
 	}
@@ -278,27 +290,37 @@ func (a *Asset) WaitEventsJournaled(seq uint64, timeout time.Duration, cancel <-
 	return a.evMark.wait(seq, t.C, cancel)
 }
 
-// runEvents runs the event journal stage; whatever ends it (the output
-// ring drained and closed, or a failure), the mark ends with it so that no
-// waiter outlives it.
-func (ex *Exchange) runEvents(a *Asset) {
+// runOutput runs the output ring's consumer (outputStage); whatever ends it
+// (the output ring drained and closed, or a failure), the event mark ends
+// with it so that no waiter outlives it.
+func (ex *Exchange) runOutput(a *Asset, sink OutputSink) {
 	ex.wg.Add(1)
 	go func() {
 		defer ex.wg.Done()
 		defer a.evMark.end()
-		if err := a.eventC.Run((*eventStage)(a)); err != nil {
+		if err := a.outC.Run(&outputStage{a: a, sink: sink}); err != nil {
 			ex.errs <- err
 		}
 	}()
 }
 
-// notifyStage hands output ranges to the OutputSink.
-type notifyStage struct {
+// outputStage is the output ring's one consumer: the event journal
+// (eventStage) and then, on the same goroutine, the OutputSink (the
+// notifier) for the same range. The event append does not wait for a sync
+// (journal.Store.AppendEvents), so the notifier is delayed by a memtable
+// insert, not a disk write (unless the store itself stalls, as in a WAL
+// rotation, which stops the commands' commit and so the matcher too), and
+// the matcher's output claims wait on one consumer instead of two
+// goroutines each woken per batch. Market data
+// now never reports an event before the event journal holds it, which
+// only makes a resuming subscriber's wait (WaitEventsJournaled) shorter.
+type outputStage struct {
 	a    *Asset
 	sink OutputSink
 }
 
-func (s *notifyStage) Handle(lo, hi int64) {
+func (s *outputStage) Handle(lo, hi int64) {
+	(*eventStage)(s.a).Handle(lo, hi)
 	if s.sink != nil {
 		s.sink.HandleOutput(s.a, lo, hi)
 	}

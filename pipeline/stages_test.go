@@ -83,3 +83,114 @@ func TestEventMark(t *testing.T) {
 		}
 	}
 }
+
+// TestPinPairs: the acker shares the journal's goroutine and the notifier
+// the event journal's, so -pin acker=N pins the journal's goroutine when
+// the journal itself is not pinned, and two different CPUs for one
+// goroutine are refused by Open.
+func TestPinPairs(t *testing.T) {
+	p := NoPinning
+	p.Acker, p.Notifier, p.Matcher = 1, 0, 1
+	c, m, o, err := p.goroutines()
+	if err != nil || c != 1 || m != 1 || o != 0 {
+		t.Fatalf("goroutines() = %d, %d, %d, %v; want 1, 1, 0, nil", c, m, o, err)
+	}
+	p.Journal, p.Acker = 0, 0
+	if c, _, _, err := p.goroutines(); err != nil || c != 0 {
+		t.Fatalf("journal=0,acker=0: %d, %v", c, err)
+	}
+	for _, bad := range []CPUs{
+		{Journal: 0, Acker: 1, Matcher: -1, EventJournal: -1, Notifier: -1},
+		{Journal: -1, Acker: -1, Matcher: -1, EventJournal: 1, Notifier: 0},
+	} {
+		store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: journal.SyncOff}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex, err := Open(store, []AssetSpec{testAsset}, Config{InSize: 64, OutSize: 64, Pin: bad}); err == nil {
+			ex.Close()
+			t.Errorf("Open with %+v: no error", bad)
+		}
+		store.Close()
+	}
+}
+
+// journalChecker is an AckSink and an OutputSink that checks, from inside
+// each call, that the journal already holds what it is handed: every acked
+// command (the acks follow the group commit on its goroutine) and every
+// event notified (the notifier follows the event journal on its).
+type journalChecker struct {
+	t                 *testing.T
+	store             *journal.Store
+	acked, notified   int
+	lastCmd, lastEvnt uint64
+}
+
+func (c *journalChecker) HandleAcks(a *Asset, lo, hi int64) {
+	want := a.Input(hi).Cmd.Seq
+	var got uint64
+	if err := c.store.ReplayCommands(a.ID, c.lastCmd, func(cmd *engine.Command) error { got = cmd.Seq; return nil }); err != nil {
+		c.t.Error(err)
+	}
+	if got < want {
+		c.t.Errorf("acks up to command %d handed over while the journal holds up to %d", want, got)
+	}
+	c.lastCmd = want
+	c.acked += int(hi - lo + 1)
+}
+
+func (c *journalChecker) HandleOutput(a *Asset, lo, hi int64) {
+	var want uint64
+	for s := lo; s <= hi; s++ {
+		if o := a.Output(s); !o.IsLevel {
+			want = o.Event.Seq
+			c.notified++
+		}
+	}
+	if want == 0 {
+		return
+	}
+	var got uint64
+	if err := c.store.ScanEvents(a.ID, c.lastEvnt, func(e *engine.Event) error { got = e.Seq; return nil }); err != nil {
+		c.t.Error(err)
+	}
+	if got < want {
+		c.t.Errorf("events up to %d notified while the event journal holds up to %d", want, got)
+	}
+	c.lastEvnt = want
+}
+
+// TestSinksFollowJournal: acks are handed over only for committed commands,
+// and output only for journaled events.
+func TestSinksFollowJournal(t *testing.T) {
+	store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: journal.SyncOff}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ex, err := Open(store, []AssetSpec{testAsset}, Config{InSize: 64, OutSize: 256, Wait: ring.Blocking})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chk := &journalChecker{t: t, store: store}
+	ex.Start(chk, chk)
+	a := ex.BySymbol("TEST")
+	const n = 300
+	for i := range n {
+		side := engine.Buy
+		if i%2 == 1 {
+			side = engine.Sell
+		}
+		c := engine.Command{Kind: engine.CmdNew, UserID: uint32(1 + i%2), ClientOrderID: uint64(i), Side: side,
+			Type: engine.Limit, TIF: engine.GTC, Price: 500, Qty: 10}
+		if _, err := a.Submit(&c, 0, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ex.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if chk.acked != n || chk.notified < n {
+		t.Fatalf("acked %d, notified %d events; want %d and at least %d", chk.acked, chk.notified, n, n)
+	}
+}

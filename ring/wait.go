@@ -62,7 +62,8 @@ const (
 	// blockSpins and blockYields are how many failed checks Blocking spins
 	// and then yields before it parks: long enough to catch a burst that
 	// is already on its way, short enough that an idle ring goes quiet
-	// within microseconds. ringexd runs five consumers per asset, usually
+	// within microseconds. ringexd runs three consumers per asset (five before
+	// the stages were fused), usually
 	// on fewer cores, so spinning long costs the other stages their CPU;
 	// the values were chosen by measurement (docs/performance-ring.md,
 	// "Blocking's spin budget").

@@ -96,7 +96,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.usersFile, "users", "", "users `file` (empty: the embedded demo users)")
 	syncFlag := fs.String("sync", "always", "journal sync `policy`: always, interval=<duration> (bounded loss window on a machine crash), off (not durable: tests and benchmarks only)")
 	waitFlag := fs.String("wait", "block", "ring wait `strategy`: spin, yield or block")
-	pinFlag := fs.String("pin", "", "CPU pinning per stage, e.g. journal=0,matcher=1 (stages: journal, matcher, acker, events, notifier; CPUs of the process's affinity set)")
+	pinFlag := fs.String("pin", "", "CPU pinning per stage goroutine, e.g. journal=0,matcher=1 (stages: journal, matcher, events; acker names the journal's goroutine, notifier the events'; CPUs of the process's affinity set)")
 	fs.IntVar(&c.procs, "gomaxprocs", 0, fmt.Sprintf("GOMAXPROCS, 0-%d (0: leave as is)", maxProcs))
 	fs.IntVar(&c.inSize, "ring-size", pipeline.DefaultInSize, fmt.Sprintf("input ring size per asset: a power of two, 1-%d", maxRingSize))
 	fs.IntVar(&c.outSize, "out-ring-size", pipeline.DefaultOutSize, fmt.Sprintf("output ring size per asset: a power of two, %d-%d", minOutRingSize, maxRingSize))
