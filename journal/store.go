@@ -124,12 +124,19 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.startRotator(memtable)
-	if opts.Sync.Mode == SyncInterval {
-		s.syncer = startSyncer(s, opts.Sync.Interval)
+	switch opts.Sync.Mode {
+	case SyncInterval:
+		s.syncer = startSyncer(s, opts.Sync.Interval, false)
+	case SyncOff:
+		s.syncer = startSyncer(s, offWriteback, true)
 	}
 	log.Info("journal open", "dir", opts.Dir, "sync", opts.Sync.String())
 	return s, nil
 }
+
+// offWriteback is how often, under SyncOff, the WAL's dirty pages are
+// handed to the kernel's writeback (see syncer).
+const offWriteback = 50 * time.Millisecond
 
 // Close stops the interval syncer and closes the database, which syncs the
 // WAL unless the store has failed, then writes the final high-water mark. It
