@@ -9,20 +9,21 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/netio/wire"
 )
 
-// outboxPair is an outbox over one end of a non-blocking socketpair with
+// outboxPair is an Outbox over one end of a non-blocking socketpair with
 // small buffers; the test reads the other end.
 type outboxPair struct {
 	t      *testing.T
-	o      *outbox
+	o      *Outbox
 	peer   int
 	closes chan struct{}
 	cuts   chan int
 }
 
-func newOutboxPair(t *testing.T, max int, budget *byteBudget) *outboxPair {
+func newOutboxPair(t *testing.T, max int, budget *ByteBudget) *outboxPair {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -32,20 +33,20 @@ func newOutboxPair(t *testing.T, max int, budget *byteBudget) *outboxPair {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
 	}
-	p := &outboxPair{t: t, o: &outbox{}, peer: fds[1], closes: make(chan struct{}, 4), cuts: make(chan int, 4)}
-	p.o.init(fds[0], max, budget, wire.LogoutSlowConsumer, &outboxHooks{
-		close: func() { p.closes <- struct{}{} },
-		cut:   func(queued int, _ bool) { p.cuts <- queued },
+	p := &outboxPair{t: t, o: &Outbox{}, peer: fds[1], closes: make(chan struct{}, 4), cuts: make(chan int, 4)}
+	p.o.Init(fds[0], max, budget, wire.LogoutSlowConsumer, &OutboxHooks{
+		Close: func() { p.closes <- struct{}{} },
+		Cut:   func(queued int, _ bool) { p.cuts <- queued },
 	})
 	t.Cleanup(func() {
-		p.o.release()
+		p.o.Release()
 		unix.Close(p.peer)
 	})
 	return p
 }
 
-func (p *outboxPair) state() outState {
-	st, _, _, _, _ := p.o.stats()
+func (p *outboxPair) state() OutState {
+	st, _, _, _, _ := p.o.Stats()
 	return st
 }
 
@@ -55,11 +56,11 @@ func (p *outboxPair) fill(n int) []byte {
 	var all []byte
 	for i := 0; ; i++ {
 		f := bytes.Repeat([]byte{byte(i)}, n)
-		if !p.o.write(f) {
+		if !p.o.Write(f) {
 			p.t.Fatalf("write %d refused", i)
 		}
 		all = append(all, f...)
-		if _, q, _, _, _ := p.o.stats(); q > 0 {
+		if _, q, _, _, _ := p.o.Stats(); q > 0 {
 			return all
 		}
 		if i > 10000 {
@@ -98,14 +99,14 @@ func (p *outboxPair) expectClose() {
 	}
 }
 
-// open: an idle outbox writes at once, from the caller, nothing queued and
+// open: an idle Outbox writes at once, from the caller, nothing queued and
 // no flusher.
 func TestOutboxOpenDirect(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
-	if !p.o.write([]byte("hello")) {
+	if !p.o.Write([]byte("hello")) {
 		t.Fatal("write refused")
 	}
-	if st, q, idle, stalls, _ := p.o.stats(); st != outOpen || q != 0 || !idle || stalls != 0 {
+	if st, q, idle, stalls, _ := p.o.Stats(); st != outOpen || q != 0 || !idle || stalls != 0 {
 		t.Fatalf("state %v queued %d idle %v stalls %d", st, q, idle, stalls)
 	}
 	if got := p.readAll(5); string(got) != "hello" {
@@ -119,14 +120,14 @@ func TestOutboxFlusherHandoff(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	want := p.fill(1000)
 	more := bytes.Repeat([]byte{0xee}, 3000)
-	p.o.write(more) // behind the queue, not on the socket
+	p.o.Write(more) // behind the queue, not on the socket
 	want = append(want, more...)
 	got := p.readAll(len(want))
 	if !bytes.Equal(got, want) {
 		t.Fatalf("read %d bytes, want %d, equal prefix %v", len(got), len(want), bytes.HasPrefix(want, got))
 	}
-	if !waitCond(5*time.Second, func() bool {
-		_, q, idle, _, resumes := p.o.stats()
+	if !nettest.WaitCond(5*time.Second, func() bool {
+		_, q, idle, _, resumes := p.o.Stats()
 		return q == 0 && idle && resumes == 1
 	}) {
 		t.Fatal("the flusher did not give the role back")
@@ -138,7 +139,7 @@ func TestOutboxFlusherHandoff(t *testing.T) {
 	}
 	p.o.mu.Unlock()
 	if kept > keptQueue {
-		t.Fatalf("an empty outbox keeps a %d-byte queue", kept)
+		t.Fatalf("an empty Outbox keeps a %d-byte queue", kept)
 	}
 }
 
@@ -147,13 +148,13 @@ func TestOutboxFlusherHandoff(t *testing.T) {
 func TestOutboxEndingThenDraining(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	want := p.fill(1000)
-	if p.o.end([]byte("bye")) {
+	if p.o.End([]byte("bye")) {
 		t.Fatal("end reported closeNow with bytes queued")
 	}
 	if st := p.state(); st != outEnding {
 		t.Fatalf("state %v, want ending", st)
 	}
-	if p.o.write([]byte("late")) {
+	if p.o.Write([]byte("late")) {
 		t.Fatal("a write after end was accepted")
 	}
 	want = append(want, "bye"...)
@@ -166,17 +167,17 @@ func TestOutboxEndingThenDraining(t *testing.T) {
 	}
 }
 
-// open -> draining: end on an idle outbox writes the bytes at once and lets
+// open -> draining: end on an idle Outbox writes the bytes at once and lets
 // the caller close.
 func TestOutboxEndIdle(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
-	if !p.o.end([]byte("bye")) {
-		t.Fatal("end on an idle outbox did not allow an immediate close")
+	if !p.o.End([]byte("bye")) {
+		t.Fatal("end on an idle Outbox did not allow an immediate close")
 	}
 	if st := p.state(); st != outDraining {
 		t.Fatalf("state %v, want draining", st)
 	}
-	if !p.o.end([]byte("again")) {
+	if !p.o.End([]byte("again")) {
 		t.Fatal("a second end must report the close as due")
 	}
 	if got := p.readAll(3); string(got) != "bye" {
@@ -190,7 +191,7 @@ func TestOutboxSocketError(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	unix.Close(p.peer)
 	p.peer = -1
-	p.o.write([]byte("x")) // EPIPE (SIGPIPE is ignored for non-main fds by the runtime)
+	p.o.Write([]byte("x")) // EPIPE (SIGPIPE is ignored for non-main fds by the runtime)
 	p.expectClose()
 	if st := p.state(); st != outDraining {
 		t.Fatalf("state %v, want draining", st)
@@ -202,12 +203,12 @@ func TestOutboxSocketError(t *testing.T) {
 func TestOutboxLinger(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	p.fill(1000)
-	p.o.logout(wire.LogoutIdle)
-	p.o.tick(time.Now().UnixNano())
+	p.o.Logout(wire.LogoutIdle)
+	p.o.Tick(time.Now().UnixNano())
 	if st := p.state(); st != outEnding {
 		t.Fatalf("state %v before the deadline, want ending", st)
 	}
-	p.o.tick(time.Now().Add(lingerTimeout + time.Second).UnixNano())
+	p.o.Tick(time.Now().Add(lingerTimeout + time.Second).UnixNano())
 	p.expectClose()
 	if st := p.state(); st != outDraining {
 		t.Fatalf("state %v, want draining", st)
@@ -222,7 +223,7 @@ func TestOutboxCap(t *testing.T) {
 	want := p.fill(1000)
 	for {
 		f := bytes.Repeat([]byte{0xab}, 1000)
-		if !p.o.write(f) {
+		if !p.o.Write(f) {
 			break
 		}
 		want = append(want, f...)
@@ -245,23 +246,23 @@ func TestOutboxCap(t *testing.T) {
 	p.expectClose()
 }
 
-// The global budget: the outbox whose write passes it is cut, the others go
-// on, and the budget is given back as bytes leave and when an outbox is
+// The global budget: the Outbox whose write passes it is cut, the others go
+// on, and the budget is given back as bytes leave and when an Outbox is
 // released.
 func TestOutboxBudget(t *testing.T) {
-	budget := &byteBudget{limit: 24 << 10}
+	budget := &ByteBudget{Limit: 24 << 10}
 	a := newOutboxPair(t, 1<<20, budget)
 	b := newOutboxPair(t, 1<<20, budget)
 	a.fill(1000)
-	for a.o.write(bytes.Repeat([]byte{1}, 1000)) {
+	for a.o.Write(bytes.Repeat([]byte{1}, 1000)) {
 	}
 	if st := a.state(); st != outEnding {
 		t.Fatalf("a: state %v, want ending (cut by the budget)", st)
 	}
-	if used := budget.used.Load(); used > budget.limit+64 {
-		t.Fatalf("budget used %d, limit %d", used, budget.limit)
+	if used := budget.used.Load(); used > budget.Limit+64 {
+		t.Fatalf("budget used %d, limit %d", used, budget.Limit)
 	}
-	a.o.release()
+	a.o.Release()
 	if used := budget.used.Load(); used != 0 {
 		t.Fatalf("budget used %d after the only queue was released", used)
 	}
@@ -269,7 +270,7 @@ func TestOutboxBudget(t *testing.T) {
 	if got := b.readAll(len(want)); !bytes.Equal(got, want) {
 		t.Fatal("b lost bytes")
 	}
-	if !waitCond(5*time.Second, func() bool { return budget.used.Load() == 0 }) {
+	if !nettest.WaitCond(5*time.Second, func() bool { return budget.used.Load() == 0 }) {
 		t.Fatalf("budget used %d after b's queue emptied", budget.used.Load())
 	}
 }
@@ -281,17 +282,17 @@ func TestOutboxRelease(t *testing.T) {
 	p.fill(1000) // a flusher is parked: the peer does not read
 	var wg sync.WaitGroup
 	var stillOpen bool
-	wg.Go(func() { stillOpen = p.o.waitBelow(0) })
-	p.o.release()
+	wg.Go(func() { stillOpen = p.o.WaitBelow(0) })
+	p.o.Release()
 	wg.Wait()
 	if stillOpen {
 		t.Fatal("waitBelow reported open after release")
 	}
-	if p.o.write([]byte("x")) {
+	if p.o.Write([]byte("x")) {
 		t.Fatal("a write after release was accepted")
 	}
-	if !waitCond(5*time.Second, func() bool {
-		_, _, idle, _, _ := p.o.stats()
+	if !nettest.WaitCond(5*time.Second, func() bool {
+		_, _, idle, _, _ := p.o.Stats()
 		return idle
 	}) {
 		t.Fatal("the parked flusher did not return")
@@ -302,7 +303,7 @@ func TestOutboxRelease(t *testing.T) {
 	// The peer sees EOF once the dup is closed (nothing else holds the
 	// socket in this test).
 	buf := make([]byte, 64<<10)
-	if !waitCond(5*time.Second, func() bool {
+	if !nettest.WaitCond(5*time.Second, func() bool {
 		n, err := unix.Read(p.peer, buf)
 		return n == 0 && err == nil || err != nil && !errors.Is(err, unix.EAGAIN)
 	}) {

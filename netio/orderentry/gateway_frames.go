@@ -1,0 +1,198 @@
+package orderentry
+
+import (
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/wire"
+	"github.com/ringex/ringex/pipeline"
+)
+
+// handleFrames decodes and handles every complete frame at the front of
+// buf. It returns how many bytes it consumed and whether to close.
+func (g *Gateway) handleFrames(s *session, buf []byte) (int, gnet.Action) {
+	off := 0
+	for off < len(buf) {
+		frame, n, err := wire.NextFrame(buf[off:], wire.MaxInboundFrame)
+		if err != nil {
+			// The length prefix cannot be valid: the stream is lost.
+			g.log.Warn("bad frame length: closing", "remote", s.remote, "user", s.UserName, "err", err)
+			s.reply = appendLogout(s.reply, ReasonLogoutBadFrame)
+			return len(buf), gnet.Close
+		}
+		if n == 0 {
+			break // partial frame: wait for the rest
+		}
+		off += n
+		if action := g.handleFrame(s, frame); action != gnet.None {
+			return len(buf), action
+		}
+	}
+	return off, gnet.None
+}
+
+// handleFrame handles one complete frame. Everything it answers goes into
+// s.reply; orders go into their asset's ring.
+func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
+	typ := wire.Type(frame)
+	if s.UserID == 0 && typ != wire.TypeLogin && typ != wire.TypeHeartbeat && typ != wire.TypeLogout {
+		s.reply = appendReject(s.reply, 0, ReasonNotLoggedIn)
+		g.m.rejects(ReasonNotLoggedIn)
+		return gnet.None
+	}
+	switch typ {
+	case wire.TypeLogin:
+		return g.login(s, frame)
+	case wire.TypeNewOrder:
+		var m wire.NewOrder
+		if err := wire.DecodeNewOrder(frame, &m); err != nil {
+			g.rejectDecode(s, m.ClientOrderID, err) // 0 unless only a field was bad
+			return gnet.None
+		}
+		g.newOrder(s, &m)
+	case wire.TypeCancel:
+		var m wire.Cancel
+		if err := wire.DecodeCancel(frame, &m); err != nil {
+			g.rejectDecode(s, m.ClientOrderID, err) // 0 unless only a field was bad
+			return gnet.None
+		}
+		g.cancel(s, &m)
+	case wire.TypeReplace:
+		var m wire.Replace
+		if err := wire.DecodeReplace(frame, &m); err != nil {
+			g.rejectDecode(s, m.ClientOrderID, err) // 0 unless only a field was bad
+			return gnet.None
+		}
+		g.replace(s, &m)
+	case wire.TypeHeartbeat:
+		// touch() already recorded it; a body makes it a bad message.
+		if err := wire.DecodeHeartbeat(frame); err != nil {
+			g.rejectDecode(s, 0, err)
+		}
+	case wire.TypeLogout:
+		if _, err := wire.DecodeLogout(frame); err != nil {
+			g.rejectDecode(s, 0, err) // not a Logout: the session goes on
+			return gnet.None
+		}
+		s.reply = appendLogout(s.reply, ReasonLogoutUser)
+		s.outcome.Set(ReasonLogoutUser)
+		return gnet.Close
+	default:
+		s.reply = appendReject(s.reply, 0, ReasonUnknownType)
+		g.m.rejects(ReasonUnknownType)
+	}
+	return gnet.None
+}
+
+func (g *Gateway) rejectDecode(s *session, clientID uint64, err error) {
+	code := netio.DecodeReason(err)
+	s.reply = appendReject(s.reply, clientID, code)
+	g.m.rejects(code)
+}
+
+func (g *Gateway) login(s *session, frame []byte) gnet.Action {
+	var closeConn bool
+	s.reply, closeConn = g.logins.Login(&s.LoginState, s.remote, frame, s.reply,
+		func() { s.logout(wire.LogoutKeyRevoked) })
+	if closeConn {
+		s.outcome.Set(wire.LogoutLoginFailures)
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// admit runs the checks every order-entry request shares: shutdown, the
+// in-flight limit and the asset. It returns the asset or nil after
+// answering with a reject.
+func (g *Gateway) admit(s *session, clientID uint64, symbol [8]byte) *pipeline.Asset {
+	g.m.ordersIn.Inc()
+	var code uint16
+	a := g.assets[symbol]
+	switch {
+	case g.srv.Draining.Load():
+		code = ReasonShuttingDown
+	case a == nil:
+		code = ReasonUnknownAsset
+	case int(s.inFlight.Load()) >= g.cfg.MaxInFlight:
+		code = ReasonTooManyInFlight
+	case !s.Grant.Allow(): // the user's token bucket (auth/limiter.go)
+		code = wire.ReasonRateLimited
+	}
+	if code != 0 {
+		s.reply = appendReject(s.reply, clientID, code)
+		g.m.rejects(code)
+		return nil
+	}
+	return a
+}
+
+// submit publishes a validated command. The in-flight count goes up before
+// the publish so that the ack (which may come first) never takes it below 0.
+func (g *Gateway) submit(s *session, a *pipeline.Asset, cmd *engine.Command) {
+	cmd.UserID = s.UserID
+	cmd.Time = time.Now().UnixNano()
+	s.inFlight.Add(1)
+	if _, err := a.Submit(cmd, s.token, g.cfg.BusyTimeout); err != nil {
+		s.inFlight.Add(-1)
+		code := assetErrReason(err)
+		s.reply = appendReject(s.reply, cmd.ClientOrderID, code)
+		g.m.rejects(code)
+	}
+}
+
+func (g *Gateway) reject(s *session, clientID uint64, code uint16) {
+	s.reply = appendReject(s.reply, clientID, code)
+	g.m.rejects(code)
+}
+
+func (g *Gateway) newOrder(s *session, m *wire.NewOrder) {
+	a := g.admit(s, m.ClientOrderID, [8]byte(m.Symbol))
+	if a == nil {
+		return
+	}
+	cmd := engine.Command{
+		Kind:          engine.CmdNew,
+		ClientOrderID: m.ClientOrderID,
+		Side:          engine.Side(m.Side),
+		Type:          engine.OrderType(m.Type),
+		TIF:           engine.TimeInForce(m.TIF),
+		STP:           engine.STPMode(m.STP),
+		PostOnly:      m.PostOnly,
+		Price:         m.Price,
+		Qty:           m.Qty,
+	}
+	if code := checkReason(&a.Config, &cmd); code != 0 {
+		g.reject(s, m.ClientOrderID, code)
+		return
+	}
+	if cmd.Type == engine.Market {
+		cmd.Price = 0
+	}
+	g.submit(s, a, &cmd)
+}
+
+func (g *Gateway) cancel(s *session, m *wire.Cancel) {
+	a := g.admit(s, m.ClientOrderID, [8]byte(m.Symbol))
+	if a == nil {
+		return
+	}
+	cmd := engine.Command{Kind: engine.CmdCancel, ClientOrderID: m.ClientOrderID, OrderID: m.OrderID}
+	g.submit(s, a, &cmd)
+}
+
+func (g *Gateway) replace(s *session, m *wire.Replace) {
+	a := g.admit(s, m.ClientOrderID, [8]byte(m.Symbol))
+	if a == nil {
+		return
+	}
+	cmd := engine.Command{Kind: engine.CmdReplace, ClientOrderID: m.ClientOrderID, OrderID: m.OrderID,
+		Price: m.Price, Qty: m.Qty}
+	if code := checkReason(&a.Config, &cmd); code != 0 {
+		g.reject(s, m.ClientOrderID, code)
+		return
+	}
+	g.submit(s, a, &cmd)
+}
