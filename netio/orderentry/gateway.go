@@ -146,7 +146,7 @@ func (g *Gateway) Stop(ctx context.Context) error {
 	if !g.srv.Started() {
 		return nil
 	}
-	g.table.each(func(s *session) { s.logout(ReasonLogoutShutdown) })
+	g.table.each(func(s *session) { s.logout(wire.LogoutShutdown) })
 	return g.srv.Stop(ctx)
 }
 
@@ -170,7 +170,7 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s == nil {
 		unix.Close(wfd)
 		g.srv.Conns.Add(-1)
-		return appendLogout(nil, ReasonLogoutTooManyConns), gnet.Close
+		return wire.AppendLogout(nil, wire.LogoutTooManyConns), gnet.Close
 	}
 	s.touch()
 	// The heartbeat clock starts at the connect too: a new connection is
@@ -241,9 +241,9 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 			// userName belongs to the loop (OnTick runs on its own
 			// goroutine): the remote address identifies the session.
 			g.log.Info("session idle: logging out", "remote", s.remote)
-			s.logout(ReasonLogoutIdle)
+			s.logout(wire.LogoutIdle)
 		case now-s.lastSent.Load() > hb:
-			s.write(appendHeartbeat(nil))
+			s.write(wire.AppendHeartbeat(nil))
 		}
 		s.out.Tick(now)
 	})
@@ -267,8 +267,8 @@ func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 		cmd := &slot.Cmd
 		s.mu.Lock()
 		if slot.Failed() {
-			s.pending = appendReject(s.pending, cmd.ClientOrderID, ReasonUnavailable)
-			g.m.rejects(ReasonUnavailable)
+			s.pending = wire.AppendReject(s.pending, cmd.ClientOrderID, wire.ReasonUnavailable)
+			g.m.rejects(wire.ReasonUnavailable)
 		} else {
 			s.pending = appendAck(s.pending, cmd)
 			g.m.acks.Inc()
@@ -317,11 +317,11 @@ func symbolKey(sym string) [8]byte {
 func assetErrReason(err error) uint16 {
 	switch {
 	case errors.Is(err, pipeline.ErrBusy):
-		return ReasonBusy
+		return wire.ReasonBusy
 	case errors.Is(err, pipeline.ErrUnavailable):
-		return ReasonUnavailable
+		return wire.ReasonUnavailable
 	default:
-		return ReasonShuttingDown
+		return wire.ReasonShuttingDown
 	}
 }
 
@@ -338,13 +338,13 @@ func checkReason(cfg *engine.AssetConfig, cmd *engine.Command) uint16 {
 	}
 	switch cmd.BadField() {
 	case engine.FieldSide:
-		return ReasonBadSide
+		return wire.ReasonBadSide
 	case engine.FieldType:
-		return ReasonBadType
+		return wire.ReasonBadType
 	case engine.FieldTIF:
-		return ReasonBadTIF
+		return wire.ReasonBadTIF
 	case engine.FieldSTP:
-		return ReasonBadSTP
+		return wire.ReasonBadSTP
 	}
 	return wire.ReasonBadCommand
 }

@@ -20,7 +20,7 @@ func (g *Gateway) handleFrames(s *session, buf []byte) (int, gnet.Action) {
 		if err != nil {
 			// The length prefix cannot be valid: the stream is lost.
 			g.log.Warn("bad frame length: closing", "remote", s.remote, "user", s.UserName, "err", err)
-			s.reply = appendLogout(s.reply, ReasonLogoutBadFrame)
+			s.reply = wire.AppendLogout(s.reply, wire.LogoutBadFrame)
 			return len(buf), gnet.Close
 		}
 		if n == 0 {
@@ -39,8 +39,8 @@ func (g *Gateway) handleFrames(s *session, buf []byte) (int, gnet.Action) {
 func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 	typ := wire.Type(frame)
 	if s.UserID == 0 && typ != wire.TypeLogin && typ != wire.TypeHeartbeat && typ != wire.TypeLogout {
-		s.reply = appendReject(s.reply, 0, ReasonNotLoggedIn)
-		g.m.rejects(ReasonNotLoggedIn)
+		s.reply = wire.AppendReject(s.reply, 0, wire.ReasonNotLoggedIn)
+		g.m.rejects(wire.ReasonNotLoggedIn)
 		return gnet.None
 	}
 	switch typ {
@@ -77,19 +77,19 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 			g.rejectDecode(s, 0, err) // not a Logout: the session goes on
 			return gnet.None
 		}
-		s.reply = appendLogout(s.reply, ReasonLogoutUser)
-		s.outcome.Set(ReasonLogoutUser)
+		s.reply = wire.AppendLogout(s.reply, wire.LogoutUserRequest)
+		s.outcome.Set(wire.LogoutUserRequest)
 		return gnet.Close
 	default:
-		s.reply = appendReject(s.reply, 0, ReasonUnknownType)
-		g.m.rejects(ReasonUnknownType)
+		s.reply = wire.AppendReject(s.reply, 0, wire.ReasonUnknownType)
+		g.m.rejects(wire.ReasonUnknownType)
 	}
 	return gnet.None
 }
 
 func (g *Gateway) rejectDecode(s *session, clientID uint64, err error) {
 	code := netio.DecodeReason(err)
-	s.reply = appendReject(s.reply, clientID, code)
+	s.reply = wire.AppendReject(s.reply, clientID, code)
 	g.m.rejects(code)
 }
 
@@ -113,16 +113,16 @@ func (g *Gateway) admit(s *session, clientID uint64, symbol [8]byte) *pipeline.A
 	a := g.assets[symbol]
 	switch {
 	case g.srv.Draining.Load():
-		code = ReasonShuttingDown
+		code = wire.ReasonShuttingDown
 	case a == nil:
-		code = ReasonUnknownAsset
+		code = wire.ReasonUnknownAsset
 	case int(s.inFlight.Load()) >= g.cfg.MaxInFlight:
-		code = ReasonTooManyInFlight
+		code = wire.ReasonTooManyInFlight
 	case !s.Grant.Allow(): // the user's token bucket (auth/limiter.go)
 		code = wire.ReasonRateLimited
 	}
 	if code != 0 {
-		s.reply = appendReject(s.reply, clientID, code)
+		s.reply = wire.AppendReject(s.reply, clientID, code)
 		g.m.rejects(code)
 		return nil
 	}
@@ -138,13 +138,13 @@ func (g *Gateway) submit(s *session, a *pipeline.Asset, cmd *engine.Command) {
 	if _, err := a.Submit(cmd, s.token, g.cfg.BusyTimeout); err != nil {
 		s.inFlight.Add(-1)
 		code := assetErrReason(err)
-		s.reply = appendReject(s.reply, cmd.ClientOrderID, code)
+		s.reply = wire.AppendReject(s.reply, cmd.ClientOrderID, code)
 		g.m.rejects(code)
 	}
 }
 
 func (g *Gateway) reject(s *session, clientID uint64, code uint16) {
-	s.reply = appendReject(s.reply, clientID, code)
+	s.reply = wire.AppendReject(s.reply, clientID, code)
 	g.m.rejects(code)
 }
 

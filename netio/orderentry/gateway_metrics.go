@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringex/ringex/netio/wire"
 )
 
 // gatewayMetrics are the order-entry instruments. With a nil Registerer they
@@ -52,7 +54,7 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 	}
 	// Pre-create a counter per known reason so that counting a reject is a
 	// map read, not a label lookup.
-	for _, code := range allReasons() {
+	for _, code := range wire.RejectReasons() {
 		m.rejectBy[code] = m.rejectVec.WithLabelValues(strconv.Itoa(int(code)))
 	}
 	if reg != nil {

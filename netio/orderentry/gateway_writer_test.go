@@ -268,7 +268,7 @@ func TestGatewayWriterNoWriteAfterClose(t *testing.T) {
 	old.mu.Unlock()
 	old.flushPending()
 	old.write(wire.AppendReject(nil, 998, wire.ReasonBusy))
-	old.logout(ReasonLogoutIdle)
+	old.logout(wire.LogoutIdle)
 	next.send(cancelFrame(1))
 	next.expectAck(1) // a stale write would come first
 	next.c.Close()
@@ -431,7 +431,7 @@ func TestGatewayWriterFinalBehindQueued(t *testing.T) {
 		s.mu.Unlock()
 		s.flushPending()
 		_, queued, _, _, _ := s.out.Stats()
-		closeNow := s.writeFinal(appendLogout(nil, ReasonLogoutUser))
+		closeNow := s.writeFinal(wire.AppendLogout(nil, wire.LogoutUserRequest))
 		if closeNow {
 			c.Close() // what OnTraffic returning Close would do
 		}

@@ -67,7 +67,7 @@ func TestSessionDirectAckWrite(t *testing.T) {
 	s.pending = appendAck(s.pending, &cmd)
 	s.mu.Unlock()
 	s.flushPending()
-	s.write(appendHeartbeat(nil))
+	s.write(wire.AppendHeartbeat(nil))
 	if n, err := unix.Read(fds[1], rbuf); n != 0 || err != nil {
 		t.Fatalf("read %d bytes (%v) after close, want EOF", n, err)
 	}
