@@ -262,7 +262,7 @@ func (n *Notifier) Stop(ctx context.Context) error {
 		return nil
 	}
 	n.srv.Draining.Store(true)
-	n.eachConn(func(fc *feedConn) { fc.logout(wire.LogoutShutdown) })
+	n.eachConn(func(fc *feedConn) { fc.Logout(wire.LogoutShutdown) })
 	err := n.srv.Stop(ctx)
 	n.resumes.Wait()
 	return err
@@ -316,7 +316,6 @@ func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1), wfd)
 	n.connSet[fc] = struct{}{}
 	n.connsMu.Unlock()
-	fc.touch()
 	c.SetContext(fc)
 	n.m.conns.Inc()
 	return nil, gnet.None
@@ -329,16 +328,14 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	fc.closed = true
-	fc.Grant.End(err, fc.outcome.Text()) // audit
 	close(fc.done)
-	fc.out.Release()
+	n.srv.Close(&fc.Conn, err) // audit, the outbox's fd, the count
 	n.dropSubscriptions(fc)
 	n.connsMu.Lock()
 	delete(n.connSet, fc)
 	n.connsMu.Unlock()
-	n.srv.Conns.Add(-1)
 	n.m.conns.Dec()
-	n.log.Debug("market data connection closed", "remote", fc.remote, "user", fc.UserName, "err", err)
+	n.log.Debug("market data connection closed", "remote", fc.Remote, "user", fc.UserName, "err", err)
 	return gnet.None
 }
 
@@ -371,20 +368,8 @@ func (n *Notifier) eachConn(fn func(*feedConn)) {
 // closes those whose last bytes waited past the linger deadline.
 func (n *Notifier) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
-	hb := n.cfg.HeartbeatInterval.Nanoseconds()
-	idle := n.cfg.IdleTimeout.Nanoseconds()
-	n.eachConn(func(fc *feedConn) {
-		switch {
-		case idle > 0 && now-fc.lastRecv.Load() > idle:
-			n.log.Info("market data connection idle: logging out", "remote", fc.remote, "user", fc.UserName)
-			fc.logout(wire.LogoutIdle)
-		case now-fc.lastSent.Load() > hb:
-			fc.lastSent.Store(now)
-			fc.out.Write(appendFeedHeartbeat(nil))
-		}
-		fc.out.Tick(now)
-	})
-	return time.Second / 4, gnet.None
+	n.eachConn(func(fc *feedConn) { n.srv.Tick(&fc.Conn, now, n.cfg.IdleTimeout, n.cfg.HeartbeatInterval) })
+	return netio.TickInterval, gnet.None
 }
 
 var _ pipeline.OutputSink = (*Notifier)(nil)

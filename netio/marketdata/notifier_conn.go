@@ -3,7 +3,6 @@ package marketdata
 import (
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -45,17 +44,14 @@ func (s *sharedBuf) release() {
 // belong to asset i's lock; every byte sent goes through out, which any
 // goroutine may use (outbox.go).
 type feedConn struct {
-	n      *Notifier
-	c      gnet.Conn
-	loop   *feedLoop
-	id     uint64
-	remote string
+	n    *Notifier
+	c    gnet.Conn
+	loop *feedLoop
+	id   uint64
 
-	netio.LoginState
-	reply   []byte           // replies produced while decoding one read
-	closed  bool             // OnClose has run
-	outcome netio.LogoutCode // the Logout the server sent, for the audit (auth.go)
-	assets  []connAsset
+	netio.Conn      // login, outbox, clocks (the shared connection layer)
+	closed     bool // OnClose has run
+	assets     []connAsset
 	// ctlQueued counts this connection's subscription changes queued on
 	// its loop and not yet applied: while any is, replies go through the
 	// loop's inbox too, behind them.
@@ -72,10 +68,7 @@ type feedConn struct {
 	wbuf   []byte
 	pend   []int32 // the private items of the batch being drained
 
-	out      netio.Outbox
-	done     chan struct{} // closed by OnClose: ends a resume's waits
-	lastSent atomic.Int64  // Unix ns of the last write
-	lastRecv atomic.Int64  // Unix ns of the last inbound bytes
+	done chan struct{} // closed by OnClose: ends a resume's waits
 }
 
 // connAsset is a connection's state for one asset.
@@ -107,17 +100,12 @@ type heldEvent struct {
 func newFeedConn(n *Notifier, c gnet.Conn, loop *feedLoop, id uint64, wfd int) *feedConn {
 	fc := &feedConn{n: n, c: c, loop: loop, id: id, assets: make([]connAsset, len(n.assets)),
 		done: make(chan struct{})}
-	if a := c.RemoteAddr(); a != nil {
-		fc.remote = a.String()
-	}
-	fc.out.Init(wfd, int(n.cfg.MaxQueuedBytes), &n.budget, wire.LogoutSlowConsumer, &netio.OutboxHooks{
+	fc.Open(c, wfd, int(n.cfg.MaxQueuedBytes), &n.budget, wire.LogoutSlowConsumer, &netio.OutboxHooks{
 		Close: func() { _ = c.Close() },
 		Cut:   func(queued int, budget bool) { n.slowConsumer(fc, queued, budget) },
 	})
 	return fc
 }
-
-func (fc *feedConn) touch() { fc.lastRecv.Store(time.Now().UnixNano()) }
 
 // add queues b for the connection's next write. Loop only.
 func (fc *feedConn) add(b []byte, msgs int) {
@@ -149,14 +137,13 @@ func (fc *feedConn) writeGathered() (bytes, msgs int) {
 		}
 		out = fc.wbuf
 	}
-	ok := fc.out.Write(out)
+	ok := fc.Write(out)
 	if cap(fc.wbuf) > maxKeptWriteBuf {
 		fc.wbuf = nil // a burst: do not keep its buffer for every connection
 	}
 	if !ok {
 		return 0, 0
 	}
-	fc.lastSent.Store(time.Now().UnixNano())
 	return fc.iovN, fc.iovMsg
 }
 
@@ -164,7 +151,7 @@ func (fc *feedConn) writeGathered() (bytes, msgs int) {
 func (n *Notifier) slowConsumer(fc *feedConn, queued int, budget bool) {
 	n.m.slow.Inc()
 	n.slowCount.Add(1)
-	n.log.Warn("slow consumer: disconnecting", "remote", fc.remote, "conn", fc.id,
+	n.log.Warn("slow consumer: disconnecting", "remote", fc.Remote, "conn", fc.id,
 		"queued_bytes", queued, "limit", n.cfg.MaxQueuedBytes, "budget_exhausted", budget)
 }
 
@@ -172,18 +159,11 @@ func (n *Notifier) slowConsumer(fc *feedConn, queued int, budget bool) {
 // (its loop is too far behind, or a resume holds too many live events).
 // Any goroutine.
 func (fc *feedConn) fallBehind() {
-	if !fc.out.Open() {
+	if !fc.Out.Open() {
 		return
 	}
 	fc.n.m.slow.Inc()
 	fc.n.slowCount.Add(1)
-	fc.n.log.Warn("slow consumer: private events fell behind: disconnecting", "remote", fc.remote, "conn", fc.id)
-	fc.logout(wire.LogoutSlowConsumer)
-}
-
-// logout sends a Logout with reason and closes the connection once it is
-// written. Safe from any goroutine; only the first call has an effect.
-func (fc *feedConn) logout(reason uint16) {
-	fc.outcome.Set(reason) // for the audit line (auth.go)
-	fc.out.Logout(reason)
+	fc.n.log.Warn("slow consumer: private events fell behind: disconnecting", "remote", fc.Remote, "conn", fc.id)
+	fc.Logout(wire.LogoutSlowConsumer)
 }

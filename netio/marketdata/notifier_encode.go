@@ -89,7 +89,3 @@ func appendFeedResumed(dst []byte, fa *feedAsset, seq uint64) []byte {
 	m := wire.ResumeDone{Symbol: fa.key, Seq: seq}
 	return wire.AppendResumeDone(dst, &m)
 }
-
-func appendFeedLogout(dst []byte, reason uint16) []byte { return wire.AppendLogout(dst, reason) }
-
-func appendFeedHeartbeat(dst []byte) []byte { return wire.AppendHeartbeat(dst) }

@@ -1,8 +1,6 @@
 package marketdata
 
 import (
-	"time"
-
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ringex/ringex/netio"
@@ -16,46 +14,10 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	fc.touch()
-	if !fc.out.Open() {
-		// A Logout is on its way out and the connection closes after
-		// it: nothing the client sends now is acted on.
-		c.Discard(-1)
-		return gnet.None
+	action := n.srv.Traffic(c, &fc.Conn, func(frame []byte) gnet.Action { return n.handleFrame(fc, frame) })
+	if action == gnet.None {
+		n.sendReply(fc)
 	}
-	buf, _ := c.Peek(-1)
-	off := 0
-	action := gnet.None
-	for off < len(buf) && action == gnet.None {
-		frame, k, err := wire.NextFrame(buf[off:], wire.MaxInboundFrame)
-		if err != nil {
-			// The length prefix cannot be valid: the stream is lost.
-			n.log.Warn("market data: bad frame length: closing", "remote", fc.remote, "user", fc.UserName, "err", err)
-			fc.reply = wire.AppendLogout(fc.reply, wire.LogoutBadFrame)
-			off, action = len(buf), gnet.Close
-			break
-		}
-		if k == 0 {
-			break // partial frame: wait for the rest
-		}
-		off += k
-		action = n.handleFrame(fc, frame)
-	}
-	if action != gnet.None {
-		off = len(buf)
-	}
-	c.Discard(off)
-	if action == gnet.Close {
-		// The last bytes: the close follows them out (the outbox closes
-		// the connection if the socket does not take them now).
-		closeNow := fc.out.End(fc.reply)
-		fc.reply = fc.reply[:0]
-		if !closeNow {
-			action = gnet.None
-		}
-		return action
-	}
-	n.sendReply(fc)
 	return action
 }
 
@@ -63,7 +25,7 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 // behind the connection's queued subscription changes if it has any (see
 // notifier_loop.go). Loop only.
 func (n *Notifier) sendReply(fc *feedConn) {
-	if len(fc.reply) == 0 {
+	if len(fc.Reply) == 0 {
 		return
 	}
 	switch {
@@ -71,13 +33,12 @@ func (n *Notifier) sendReply(fc *feedConn) {
 	case fc.ctlQueued > 0:
 		b := n.getBatch()
 		b.control = true
-		b.addPriv(fc, fc.reply, 1, 0)
+		b.addPriv(fc, fc.Reply, 1, 0)
 		fc.loop.push(b)
-	case fc.out.Write(fc.reply):
-		fc.lastSent.Store(time.Now().UnixNano())
-		n.m.out(len(fc.reply), 1)
+	case fc.Write(fc.Reply):
+		n.m.out(len(fc.Reply), 1)
 	}
-	fc.reply = fc.reply[:0]
+	fc.Reply = fc.Reply[:0]
 }
 
 func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
@@ -115,27 +76,27 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 			n.rejectDecode(fc, err) // not a Logout: the connection goes on
 			return gnet.None
 		}
-		fc.reply = wire.AppendLogout(fc.reply, wire.LogoutUserRequest)
-		fc.outcome.Set(wire.LogoutUserRequest)
+		fc.Reply = wire.AppendLogout(fc.Reply, wire.LogoutUserRequest)
+		fc.Outcome.Set(wire.LogoutUserRequest)
 		return gnet.Close
 	default:
-		fc.reply = wire.AppendReject(fc.reply, 0, wire.ReasonUnknownType)
+		fc.Reply = wire.AppendReject(fc.Reply, 0, wire.ReasonUnknownType)
 	}
 	return gnet.None
 }
 
 func (n *Notifier) rejectDecode(fc *feedConn, err error) {
-	fc.reply = wire.AppendReject(fc.reply, 0, netio.DecodeReason(err))
+	fc.Reply = wire.AppendReject(fc.Reply, 0, netio.DecodeReason(err))
 }
 
 // login authenticates against the same users as order entry. A logged-in
 // connection may subscribe to its own order events.
 func (n *Notifier) login(fc *feedConn, frame []byte) gnet.Action {
 	var closeConn bool
-	fc.reply, closeConn = n.logins.Login(&fc.LoginState, fc.remote, frame, fc.reply,
-		func() { fc.logout(wire.LogoutKeyRevoked) })
+	fc.Reply, closeConn = n.logins.Login(&fc.LoginState, fc.Remote, frame, fc.Reply,
+		func() { fc.Logout(wire.LogoutKeyRevoked) })
 	if closeConn {
-		fc.outcome.Set(wire.LogoutLoginFailures)
+		fc.Outcome.Set(wire.LogoutLoginFailures)
 		return gnet.Close
 	}
 	return gnet.None
@@ -152,7 +113,7 @@ func (n *Notifier) asset(fc *feedConn, sym wire.Symbol) *feedAsset {
 
 func (n *Notifier) subRejected(fc *feedConn, sym wire.Symbol, reason uint16) {
 	m := wire.SubRejected{Symbol: sym, Reason: reason}
-	fc.reply = wire.AppendSubRejected(fc.reply, &m)
+	fc.Reply = wire.AppendSubRejected(fc.Reply, &m)
 }
 
 // publicMask turns the wire's channel bits into a public channel mask.
@@ -225,7 +186,7 @@ func (n *Notifier) resume(fc *feedConn, m *wire.Resume) {
 	// The answer goes out (or is queued on the loop) before the reader
 	// starts, so it precedes the first replayed event.
 	ack := wire.Subscribed{Symbol: fa.key, Channels: wire.ChanOrders, Seq: m.After}
-	fc.reply = wire.AppendSubscribed(fc.reply, &ack)
+	fc.Reply = wire.AppendSubscribed(fc.Reply, &ack)
 	n.sendReply(fc)
 	n.resumes.Add(1)
 	go n.replay(fc, fa, m.After, upto)

@@ -114,7 +114,7 @@ func (n *Notifier) replay(fc *feedConn, fa *feedAsset, after, upto uint64) {
 	// after it is queued after it.
 	fa.mu.Lock()
 	ca := &fc.assets[fa.idx]
-	if !ca.recovering || !fc.out.Open() {
+	if !ca.recovering || !fc.Out.Open() {
 		fa.mu.Unlock() // closed or unsubscribed meanwhile
 		return
 	}
@@ -227,7 +227,7 @@ func (r *replayer) flush() error {
 		}
 		r.pending = false
 	}
-	if !fc.out.WaitBelow(int(r.n.cfg.MaxQueuedBytes / 4)) {
+	if !fc.Out.WaitBelow(int(r.n.cfg.MaxQueuedBytes / 4)) {
 		return errReplayAborted
 	}
 	b := r.n.getBatch()

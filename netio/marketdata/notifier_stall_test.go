@@ -283,7 +283,7 @@ func TestNotifierSlowSubscriberMemory(t *testing.T) {
 	}
 	queued := func() (total int) {
 		h.n.eachConn(func(fc *feedConn) {
-			_, q, _, _, _ := fc.out.Stats()
+			_, q, _, _, _ := fc.Out.Stats()
 			total += q
 		})
 		return total

@@ -146,7 +146,7 @@ func (g *Gateway) Stop(ctx context.Context) error {
 	if !g.srv.Started() {
 		return nil
 	}
-	g.table.each(func(s *session) { s.logout(wire.LogoutShutdown) })
+	g.table.each(func(s *session) { s.Logout(wire.LogoutShutdown) })
 	return g.srv.Stop(ctx)
 }
 
@@ -172,10 +172,6 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		g.srv.Conns.Add(-1)
 		return wire.AppendLogout(nil, wire.LogoutTooManyConns), gnet.Close
 	}
-	s.touch()
-	// The heartbeat clock starts at the connect too: a new connection is
-	// not "quiet since 1970" and owed a heartbeat at the first tick.
-	s.lastSent.Store(s.lastRecv.Load())
 	c.SetContext(s)
 	g.m.sessions.Inc()
 	return nil, gnet.None
@@ -186,12 +182,10 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
-		s.Grant.End(err, s.outcome.Text()) // audit; frees the user's session slot
-		s.out.Release()
-		g.srv.Conns.Add(-1)
+		g.srv.Close(&s.Conn, err)
 		g.m.sessions.Dec()
 		if s.UserID != 0 {
-			g.log.Debug("session closed", "user", s.UserName, "remote", s.remote, "err", err)
+			g.log.Debug("session closed", "user", s.UserName, "remote", s.Remote, "err", err)
 		}
 	}
 	return gnet.None
@@ -205,27 +199,11 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	s.touch()
-	if !s.out.Open() {
-		// A Logout is on its way out and the connection closes after
-		// it: nothing the client sends now is acted on.
-		c.Discard(-1)
-		return gnet.None
+	action := g.srv.Traffic(c, &s.Conn, func(frame []byte) gnet.Action { return g.handleFrame(s, frame) })
+	if action == gnet.None && len(s.Reply) > 0 {
+		s.Write(s.Reply)
+		s.Reply = s.Reply[:0]
 	}
-	buf, _ := c.Peek(-1)
-	consumed, action := g.handleFrames(s, buf)
-	if consumed > 0 {
-		// Discard(0) would drop the whole buffer, partial frame included.
-		c.Discard(consumed)
-	}
-	if action == gnet.Close {
-		if !s.writeFinal(s.reply) {
-			action = gnet.None // closed by the final write's callback
-		}
-	} else if len(s.reply) > 0 {
-		s.write(s.reply)
-	}
-	s.reply = s.reply[:0]
 	return action
 }
 
@@ -233,21 +211,8 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 // the sessions whose last bytes waited past the linger deadline.
 func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
-	idle := g.cfg.IdleTimeout.Nanoseconds()
-	hb := g.cfg.HeartbeatInterval.Nanoseconds()
-	g.table.each(func(s *session) {
-		switch {
-		case now-s.lastRecv.Load() > idle:
-			// userName belongs to the loop (OnTick runs on its own
-			// goroutine): the remote address identifies the session.
-			g.log.Info("session idle: logging out", "remote", s.remote)
-			s.logout(wire.LogoutIdle)
-		case now-s.lastSent.Load() > hb:
-			s.write(wire.AppendHeartbeat(nil))
-		}
-		s.out.Tick(now)
-	})
-	return time.Second / 4, gnet.None
+	g.table.each(func(s *session) { g.srv.Tick(&s.Conn, now, g.cfg.IdleTimeout, g.cfg.HeartbeatInterval) })
+	return netio.TickInterval, gnet.None
 }
 
 // HandleAcks implements pipeline.AckSink: it gathers the acks (or the
@@ -291,7 +256,7 @@ func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 func (g *Gateway) cut(s *session, queued int, budget bool) {
 	g.cuts.Add(1)
 	g.m.cut.Inc()
-	g.log.Warn("session does not read its answers: logging out", "remote", s.remote,
+	g.log.Warn("session does not read its answers: logging out", "remote", s.Remote,
 		"queued_bytes", queued, "limit", g.cfg.MaxQueuedBytes, "budget_exhausted", budget)
 }
 

@@ -11,35 +11,12 @@ import (
 	"github.com/ringex/ringex/pipeline"
 )
 
-// handleFrames decodes and handles every complete frame at the front of
-// buf. It returns how many bytes it consumed and whether to close.
-func (g *Gateway) handleFrames(s *session, buf []byte) (int, gnet.Action) {
-	off := 0
-	for off < len(buf) {
-		frame, n, err := wire.NextFrame(buf[off:], wire.MaxInboundFrame)
-		if err != nil {
-			// The length prefix cannot be valid: the stream is lost.
-			g.log.Warn("bad frame length: closing", "remote", s.remote, "user", s.UserName, "err", err)
-			s.reply = wire.AppendLogout(s.reply, wire.LogoutBadFrame)
-			return len(buf), gnet.Close
-		}
-		if n == 0 {
-			break // partial frame: wait for the rest
-		}
-		off += n
-		if action := g.handleFrame(s, frame); action != gnet.None {
-			return len(buf), action
-		}
-	}
-	return off, gnet.None
-}
-
 // handleFrame handles one complete frame. Everything it answers goes into
-// s.reply; orders go into their asset's ring.
+// s.Reply; orders go into their asset's ring.
 func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 	typ := wire.Type(frame)
 	if s.UserID == 0 && typ != wire.TypeLogin && typ != wire.TypeHeartbeat && typ != wire.TypeLogout {
-		s.reply = wire.AppendReject(s.reply, 0, wire.ReasonNotLoggedIn)
+		s.Reply = wire.AppendReject(s.Reply, 0, wire.ReasonNotLoggedIn)
 		g.m.rejects(wire.ReasonNotLoggedIn)
 		return gnet.None
 	}
@@ -77,11 +54,11 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 			g.rejectDecode(s, 0, err) // not a Logout: the session goes on
 			return gnet.None
 		}
-		s.reply = wire.AppendLogout(s.reply, wire.LogoutUserRequest)
-		s.outcome.Set(wire.LogoutUserRequest)
+		s.Reply = wire.AppendLogout(s.Reply, wire.LogoutUserRequest)
+		s.Outcome.Set(wire.LogoutUserRequest)
 		return gnet.Close
 	default:
-		s.reply = wire.AppendReject(s.reply, 0, wire.ReasonUnknownType)
+		s.Reply = wire.AppendReject(s.Reply, 0, wire.ReasonUnknownType)
 		g.m.rejects(wire.ReasonUnknownType)
 	}
 	return gnet.None
@@ -89,16 +66,16 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 
 func (g *Gateway) rejectDecode(s *session, clientID uint64, err error) {
 	code := netio.DecodeReason(err)
-	s.reply = wire.AppendReject(s.reply, clientID, code)
+	s.Reply = wire.AppendReject(s.Reply, clientID, code)
 	g.m.rejects(code)
 }
 
 func (g *Gateway) login(s *session, frame []byte) gnet.Action {
 	var closeConn bool
-	s.reply, closeConn = g.logins.Login(&s.LoginState, s.remote, frame, s.reply,
-		func() { s.logout(wire.LogoutKeyRevoked) })
+	s.Reply, closeConn = g.logins.Login(&s.LoginState, s.Remote, frame, s.Reply,
+		func() { s.Logout(wire.LogoutKeyRevoked) })
 	if closeConn {
-		s.outcome.Set(wire.LogoutLoginFailures)
+		s.Outcome.Set(wire.LogoutLoginFailures)
 		return gnet.Close
 	}
 	return gnet.None
@@ -122,7 +99,7 @@ func (g *Gateway) admit(s *session, clientID uint64, symbol [8]byte) *pipeline.A
 		code = wire.ReasonRateLimited
 	}
 	if code != 0 {
-		s.reply = wire.AppendReject(s.reply, clientID, code)
+		s.Reply = wire.AppendReject(s.Reply, clientID, code)
 		g.m.rejects(code)
 		return nil
 	}
@@ -138,13 +115,13 @@ func (g *Gateway) submit(s *session, a *pipeline.Asset, cmd *engine.Command) {
 	if _, err := a.Submit(cmd, s.token, g.cfg.BusyTimeout); err != nil {
 		s.inFlight.Add(-1)
 		code := assetErrReason(err)
-		s.reply = wire.AppendReject(s.reply, cmd.ClientOrderID, code)
+		s.Reply = wire.AppendReject(s.Reply, cmd.ClientOrderID, code)
 		g.m.rejects(code)
 	}
 }
 
 func (g *Gateway) reject(s *session, clientID uint64, code uint16) {
-	s.reply = wire.AppendReject(s.reply, clientID, code)
+	s.Reply = wire.AppendReject(s.Reply, clientID, code)
 	g.m.rejects(code)
 }
 

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
+
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
@@ -263,10 +265,10 @@ func TestGatewayRejects(t *testing.T) {
 	// reads.
 	f := wire.AppendNewOrder(nil, good)
 	s := onlySession(t, g)
-	before := s.lastRecv.Load()
+	before := s.LastRecv.Load()
 	rc.send(f[:5])
 	waitFor(t, "the server to read the first half of a frame", 5*time.Second,
-		func() bool { return s.lastRecv.Load() != before })
+		func() bool { return s.LastRecv.Load() != before })
 	rc.send(f[5:])
 	ack := rc.expectAck(1)
 	if pipeline.AssetOfOrder(ack.OrderID) != gwSpec.ID {
@@ -353,9 +355,10 @@ func FuzzGatewayFrames(f *testing.F) {
 	f.Add(wire.AppendReplace(nil, &wire.Replace{ClientOrderID: 1, Symbol: wire.MakeSymbol("GW"), OrderID: 5, Qty: 1}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g := fuzzGateway(t)
-		s := &session{LoginState: netio.LoginState{UserID: 1, UserName: "alice"}}
-		s.out.Init(-1, 1<<20, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
-		n, _ := g.handleFrames(s, data)
+		s := &session{}
+		s.UserID, s.UserName = 1, "alice"
+		s.Out.Init(-1, 1<<20, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
+		n, _ := g.srv.Frames(&s.Conn, data, func(frame []byte) gnet.Action { return g.handleFrame(s, frame) })
 		if n > len(data) {
 			t.Fatalf("consumed %d of %d bytes", n, len(data))
 		}

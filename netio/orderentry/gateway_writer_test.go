@@ -96,11 +96,11 @@ func smallBufferSessionOn(t *testing.T, g *Gateway, u testUser) (net.Conn, *rawC
 
 	var s *session
 	g.table.each(func(x *session) {
-		if x.remote == c.LocalAddr().String() {
+		if x.Remote == c.LocalAddr().String() {
 			s = x
 		}
 	})
-	fd := s.out.FD()
+	fd := s.Out.FD()
 	if fd < 0 {
 		t.Fatal("session has no fd of its own")
 	}
@@ -254,21 +254,21 @@ func TestGatewayWriterNoWriteAfterClose(t *testing.T) {
 	victim := dialRaw(t, g)
 	victim.login(alice)
 	old := onlySession(t, g)
-	oldFds := []int{old.c.Fd(), old.out.FD()}
+	oldFds := []int{old.c.Fd(), old.Out.FD()}
 	victim.c.Close()
 	waitFor(t, "the session to close", 5*time.Second, func() bool { return g.srv.Conns.Load() == 0 })
 	next := dialRaw(t, g)
 	next.login(bob)
 	cur := onlySession(t, g)
-	newFds := []int{cur.c.Fd(), cur.out.FD()}
+	newFds := []int{cur.c.Fd(), cur.Out.FD()}
 	t.Logf("closed session's fds %v, new session's %v", oldFds, newFds)
 	old.mu.Lock()
 	old.pending = wire.AppendOrderAck(old.pending, &wire.OrderAck{ClientOrderID: 999, OrderID: 1, Seq: 1, RecvTime: 1})
 	old.queued = true
 	old.mu.Unlock()
 	old.flushPending()
-	old.write(wire.AppendReject(nil, 998, wire.ReasonBusy))
-	old.logout(wire.LogoutIdle)
+	old.Write(wire.AppendReject(nil, 998, wire.ReasonBusy))
+	old.Logout(wire.LogoutIdle)
 	next.send(cancelFrame(1))
 	next.expectAck(1) // a stale write would come first
 	next.c.Close()
@@ -430,8 +430,8 @@ func TestGatewayWriterFinalBehindQueued(t *testing.T) {
 		}
 		s.mu.Unlock()
 		s.flushPending()
-		_, queued, _, _, _ := s.out.Stats()
-		closeNow := s.writeFinal(wire.AppendLogout(nil, wire.LogoutUserRequest))
+		_, queued, _, _, _ := s.Out.Stats()
+		closeNow := s.WriteFinal(wire.AppendLogout(nil, wire.LogoutUserRequest))
 		if closeNow {
 			c.Close() // what OnTraffic returning Close would do
 		}

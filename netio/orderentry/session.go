@@ -16,18 +16,11 @@ import (
 // shared with the ack goroutines and guarded by mu; every byte the session
 // sends goes through out (session_writer.go, outbox.go).
 type session struct {
-	c      gnet.Conn
-	token  uint64
-	remote string
-	netio.LoginState
-	reply []byte // replies produced while decoding one read
+	netio.Conn // login, outbox, clocks (the shared connection layer)
+	c          gnet.Conn
+	token      uint64
 
-	inFlight atomic.Int32     // published, not yet acknowledged
-	lastRecv atomic.Int64     // Unix ns of the last inbound bytes
-	lastSent atomic.Int64     // Unix ns of the last outbound write
-	outcome  netio.LogoutCode // the Logout the server sent, for the audit (auth.go)
-
-	out netio.Outbox
+	inFlight atomic.Int32 // published, not yet acknowledged
 
 	mu      sync.Mutex
 	pending []byte // acks gathered for the current journal batch
@@ -35,7 +28,7 @@ type session struct {
 	spare   []byte // the other ack buffer, free while pending fills
 }
 
-func (s *session) touch() { s.lastRecv.Store(time.Now().UnixNano()) }
+func (s *session) touch() { s.LastRecv.Store(time.Now().UnixNano()) }
 
 // sessionTable maps pipeline tokens back to sessions. Slots are reused; a
 // generation counter in the token tells a reused slot from the one an old
@@ -70,13 +63,10 @@ func (t *sessionTable) add(c gnet.Conn, wfd int, g *Gateway) *session {
 	t.free = t.free[:n-1]
 	t.gens[slot]++
 	s := &session{c: c, token: orderToken(slot, t.gens[slot])}
-	s.out.Init(wfd, g.cfg.MaxQueuedBytes, &g.budget, wire.LogoutUnreadReplies, &netio.OutboxHooks{
+	s.Open(c, wfd, g.cfg.MaxQueuedBytes, &g.budget, wire.LogoutUnreadReplies, &netio.OutboxHooks{
 		Close: func() { _ = c.Close() },
 		Cut:   func(queued int, budget bool) { g.cut(s, queued, budget) },
 	})
-	if a := c.RemoteAddr(); a != nil {
-		s.remote = a.String()
-	}
 	t.slots[slot].Store(s)
 	return s
 }

@@ -1,9 +1,5 @@
 package orderentry
 
-import (
-	"time"
-)
-
 // The session writer. Everything a session sends (acks from the ack
 // goroutines, replies from its event loop, heartbeats and logouts from the
 // ticker) goes through its outbox (outbox.go), so the session's bytes reach
@@ -28,41 +24,10 @@ func (s *session) flushPending() {
 	}
 	s.pending, s.spare = s.spare[:0], nil
 	s.mu.Unlock()
-	s.write(buf)
+	s.Write(buf)
 	s.mu.Lock()
 	if s.spare == nil {
 		s.spare = buf[:0]
 	}
 	s.mu.Unlock()
-}
-
-// write sends b from any goroutine, the session's event loop included.
-// b is not retained.
-func (s *session) write(b []byte) {
-	if len(b) == 0 {
-		return
-	}
-	if s.out.Write(b) {
-		s.lastSent.Store(time.Now().UnixNano())
-	}
-}
-
-// writeFinal writes b, the session's last bytes, from its event loop when
-// the frames it just decoded end the session (a Logout from the client, an
-// impossible frame length, too many failed logins). It reports whether the
-// loop may close the connection now (OnTraffic returning Close): only if
-// the socket took every byte at once; otherwise the outbox closes it once
-// they are out (or the linger deadline passes), and the session's input is
-// ignored until then.
-func (s *session) writeFinal(b []byte) (closeNow bool) {
-	s.lastSent.Store(time.Now().UnixNano())
-	return s.out.End(b)
-}
-
-// logout sends a Logout with reason and closes the connection once it is
-// written. Safe from any goroutine; only the first call has an effect.
-func (s *session) logout(reason uint16) {
-	s.outcome.Set(reason) // for the audit line (auth.go)
-	s.lastSent.Store(time.Now().UnixNano())
-	s.out.Logout(reason)
 }

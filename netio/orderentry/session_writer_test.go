@@ -14,7 +14,7 @@ import (
 // the socket, how many writes found it full and how many times a flusher
 // emptied the queue.
 func writerState(s *session) (direct bool, stalls, resumes int) {
-	_, _, idle, stalls, resumes := s.out.Stats()
+	_, _, idle, stalls, resumes := s.Out.Stats()
 	return idle, stalls, resumes
 }
 
@@ -29,8 +29,8 @@ func TestSessionDirectAckWrite(t *testing.T) {
 	}
 	defer unix.Close(fds[1])
 	s := &session{}
-	s.out.Init(fds[0], 1<<20, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
-	defer s.out.Release()
+	s.Out.Init(fds[0], 1<<20, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
+	defer s.Out.Release()
 	cmd := engine.Command{ClientOrderID: 7, OrderID: 9, Seq: 11, Time: 13}
 	rbuf := make([]byte, 4096)
 	ackLen := len(appendAck(nil, &cmd))
@@ -62,12 +62,12 @@ func TestSessionDirectAckWrite(t *testing.T) {
 	}
 
 	// Closed: writes are dropped, never written to the old number.
-	s.out.Release()
+	s.Out.Release()
 	s.mu.Lock()
 	s.pending = appendAck(s.pending, &cmd)
 	s.mu.Unlock()
 	s.flushPending()
-	s.write(wire.AppendHeartbeat(nil))
+	s.Write(wire.AppendHeartbeat(nil))
 	if n, err := unix.Read(fds[1], rbuf); n != 0 || err != nil {
 		t.Fatalf("read %d bytes (%v) after close, want EOF", n, err)
 	}
