@@ -31,9 +31,9 @@ func (l *LogoutCode) Text() string {
 	return ""
 }
 
-// NewGuard is the guard a server builds for itself when it is given only a
+// newGuard is the guard a server builds for itself when it is given only a
 // users table: no rate or session limits, the default login throttle.
-func NewGuard(users *Users, cfg auth.Config) *auth.Guard {
+func newGuard(users *Users, cfg auth.Config) *auth.Guard {
 	if users == nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -178,12 +179,27 @@ type LoginRules struct {
 	Fails       prometheus.Counter
 }
 
-// login handles a Login frame for st on either server: it appends the answer
+// Login handles a Login frame for c on either server: it appends the answer
 // (LoginAccepted or LoginRejected, and a Logout after too many failures or
-// when the guard throttles the address or the user) to reply and reports
-// whether the connection is to be closed. revoke is called (from any
-// goroutine) if a reload of the users file later drops the session's key.
-func (r *LoginRules) Login(st *LoginState, remote string, frame, reply []byte, revoke func()) ([]byte, bool) {
+// when the guard throttles the address or the user) to c.Reply and returns
+// gnet.Close if the connection is to be closed after it. If a reload of the
+// users file later drops the session's key, the guard logs c out with
+// reason 8 (key revoked), from its own goroutine.
+func (r *LoginRules) Login(c *Conn, frame []byte) gnet.Action {
+	var closeConn bool
+	c.Reply, closeConn = r.login(&c.LoginState, c.Remote, frame, c.Reply,
+		func() { c.Logout(wire.LogoutKeyRevoked) })
+	if closeConn {
+		c.Outcome.Set(wire.LogoutLoginFailures)
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// login is Login's decision: the answer appended to reply, and whether to
+// close. revoke is called (from any goroutine) if a reload of the users
+// file later drops the session's key.
+func (r *LoginRules) login(st *LoginState, remote string, frame, reply []byte, revoke func()) ([]byte, bool) {
 	var m wire.Login
 	if err := wire.DecodeLogin(frame, &m); err != nil {
 		return wire.AppendReject(reply, 0, DecodeReason(err)), false
@@ -227,4 +243,32 @@ func DecodeReason(err error) uint16 {
 		return wire.ReasonBadLength
 	}
 	return wire.ReasonMalformed
+}
+
+// The defaults both servers share: a zero field of either configuration
+// means its default. Commands use these as their flags' defaults, so each
+// is written once.
+const (
+	DefaultHeartbeat        = 5 * time.Second // the server sends a heartbeat when it has been quiet this long
+	DefaultMaxLoginFailures = 3               // failed logins on one connection before it is closed
+)
+
+// SetDefaults fills, the same way for both servers, the settings their
+// configurations share: the logger (slog's default), the guard (one over
+// users without rate or session limits, or none if users is nil too), the
+// heartbeat interval and the failed-login limit. Each server's own
+// setDefaults calls it with its fields, then fills its own.
+func SetDefaults(logger **slog.Logger, guard **auth.Guard, users *Users, heartbeat *time.Duration, maxFailures *int) {
+	if *logger == nil {
+		*logger = slog.Default()
+	}
+	if *guard == nil {
+		*guard = newGuard(users, auth.Config{Logger: *logger})
+	}
+	if *heartbeat == 0 {
+		*heartbeat = DefaultHeartbeat
+	}
+	if *maxFailures == 0 {
+		*maxFailures = DefaultMaxLoginFailures
+	}
 }

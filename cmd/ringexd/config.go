@@ -107,7 +107,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.maxConns, "max-conns", orderentry.DefaultMaxConns, fmt.Sprintf("maximum order-entry connections, 1-%d (each holds two file descriptors; market-data connections get what the limit leaves)", maxConnsLimit))
 	fs.IntVar(&c.maxInFlight, "max-inflight", orderentry.DefaultMaxInFlight, fmt.Sprintf("maximum unacknowledged orders per session, 1-%d", maxInFlightMax))
 	fs.DurationVar(&c.idle, "idle-timeout", orderentry.DefaultIdleTimeout, "close a session silent for this long, 1s-24h")
-	fs.DurationVar(&c.heartbeat, "heartbeat", orderentry.DefaultHeartbeat, "server heartbeat interval (order entry and market data), 100ms-1h")
+	fs.DurationVar(&c.heartbeat, "heartbeat", netio.DefaultHeartbeat, "server heartbeat interval (order entry and market data), 100ms-1h")
 	fs.IntVar(&c.maxQueued, "max-queued-bytes", netio.DefaultMaxQueuedBytes, "order entry: bytes of answers a session has not read before it is logged out (Logout 7), 64KiB-1GiB")
 	fs.IntVar(&c.mdMaxQueued, "md-max-queued-bytes", netio.DefaultMaxQueuedBytes, "market data: bytes queued for one subscriber before it is cut as a slow consumer (Logout 3), 64KiB-1GiB")
 	fs.DurationVar(&c.mdIdle, "md-idle-timeout", 0, "log out a market-data connection silent for this long, 0 (never; see docs/protocol.md section 3) or 1s-24h")

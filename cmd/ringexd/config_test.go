@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/netio"
 	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/pipeline"
 )
@@ -75,7 +76,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	// The defaults are the packages' own.
 	if c.maxConns != orderentry.DefaultMaxConns || c.maxInFlight != orderentry.DefaultMaxInFlight ||
-		c.idle != orderentry.DefaultIdleTimeout || c.heartbeat != orderentry.DefaultHeartbeat ||
+		c.idle != orderentry.DefaultIdleTimeout || c.heartbeat != netio.DefaultHeartbeat ||
 		c.busy != orderentry.DefaultBusyTimeout || c.inSize != pipeline.DefaultInSize || c.outSize != pipeline.DefaultOutSize {
 		t.Fatalf("defaults differ from the packages': %+v", c)
 	}

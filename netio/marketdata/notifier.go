@@ -106,6 +106,7 @@ type NotifierConfig struct {
 }
 
 func (c *NotifierConfig) setDefaults() {
+	netio.SetDefaults(&c.Logger, &c.Guard, c.Users, &c.HeartbeatInterval, &c.MaxLoginFailures)
 	if c.MaxConns == 0 {
 		c.MaxConns = 16384
 	}
@@ -121,20 +122,8 @@ func (c *NotifierConfig) setDefaults() {
 	if c.ReservedFDs == 0 {
 		c.ReservedFDs = 256
 	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = 5 * time.Second
-	}
-	if c.MaxLoginFailures == 0 {
-		c.MaxLoginFailures = 3
-	}
 	if c.ResumeTimeout == 0 {
 		c.ResumeTimeout = 5 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.Guard == nil {
-		c.Guard = netio.NewGuard(c.Users, auth.Config{Logger: c.Logger})
 	}
 }
 

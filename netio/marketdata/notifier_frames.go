@@ -44,7 +44,7 @@ func (n *Notifier) sendReply(fc *feedConn) {
 func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 	switch wire.Type(frame) {
 	case wire.TypeLogin:
-		return n.login(fc, frame)
+		return n.logins.Login(&fc.Conn, frame)
 	case wire.TypeSubscribe:
 		var m wire.Subscribe
 		if err := wire.DecodeSubscribe(frame, &m); err != nil {
@@ -87,19 +87,6 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 
 func (n *Notifier) rejectDecode(fc *feedConn, err error) {
 	fc.Reply = wire.AppendReject(fc.Reply, 0, netio.DecodeReason(err))
-}
-
-// login authenticates against the same users as order entry. A logged-in
-// connection may subscribe to its own order events.
-func (n *Notifier) login(fc *feedConn, frame []byte) gnet.Action {
-	var closeConn bool
-	fc.Reply, closeConn = n.logins.Login(&fc.LoginState, fc.Remote, frame, fc.Reply,
-		func() { fc.Logout(wire.LogoutKeyRevoked) })
-	if closeConn {
-		fc.Outcome.Set(wire.LogoutLoginFailures)
-		return gnet.Close
-	}
-	return gnet.None
 }
 
 // asset finds the asset a request names, answering SubRejected if none.

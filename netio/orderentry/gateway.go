@@ -49,11 +49,11 @@ const (
 	DefaultMaxConns    = 1024 // two descriptors each: leaves room for market data under common limits
 	DefaultMaxInFlight = 4096
 	DefaultIdleTimeout = 30 * time.Second
-	DefaultHeartbeat   = 5 * time.Second
 	DefaultBusyTimeout = 5 * time.Millisecond
 )
 
 func (c *GatewayConfig) setDefaults() {
+	netio.SetDefaults(&c.Logger, &c.Guard, c.Users, &c.HeartbeatInterval, &c.MaxLoginFailures)
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
@@ -63,26 +63,14 @@ func (c *GatewayConfig) setDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
-	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = DefaultHeartbeat
-	}
 	if c.BusyTimeout == 0 {
 		c.BusyTimeout = DefaultBusyTimeout
-	}
-	if c.MaxLoginFailures == 0 {
-		c.MaxLoginFailures = 3
 	}
 	if c.MaxQueuedBytes == 0 {
 		c.MaxQueuedBytes = netio.DefaultMaxQueuedBytes
 	}
 	if c.MaxQueuedTotal == 0 {
 		c.MaxQueuedTotal = 256 << 20
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.Guard == nil {
-		c.Guard = netio.NewGuard(c.Users, auth.Config{Logger: c.Logger})
 	}
 }
 

@@ -22,7 +22,7 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 	}
 	switch typ {
 	case wire.TypeLogin:
-		return g.login(s, frame)
+		return g.logins.Login(&s.Conn, frame)
 	case wire.TypeNewOrder:
 		var m wire.NewOrder
 		if err := wire.DecodeNewOrder(frame, &m); err != nil {
@@ -68,17 +68,6 @@ func (g *Gateway) rejectDecode(s *session, clientID uint64, err error) {
 	code := netio.DecodeReason(err)
 	s.Reply = wire.AppendReject(s.Reply, clientID, code)
 	g.m.rejects(code)
-}
-
-func (g *Gateway) login(s *session, frame []byte) gnet.Action {
-	var closeConn bool
-	s.Reply, closeConn = g.logins.Login(&s.LoginState, s.Remote, frame, s.Reply,
-		func() { s.Logout(wire.LogoutKeyRevoked) })
-	if closeConn {
-		s.Outcome.Set(wire.LogoutLoginFailures)
-		return gnet.Close
-	}
-	return gnet.None
 }
 
 // admit runs the checks every order-entry request shares: shutdown, the
