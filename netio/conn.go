@@ -169,3 +169,32 @@ func (s *Server) Frames(c *Conn, buf []byte, handle func(frame []byte) gnet.Acti
 	}
 	return off, gnet.None
 }
+
+// BaseFrame handles the frames both servers answer alike: a Heartbeat
+// (Touch recorded its arrival; a body makes it malformed), a Logout (the
+// client ends the session: the answer is Logout 0 and the connection
+// closes after it) and a type the server does not serve (Reject 2). The
+// answer goes to c.Reply; reject is the reason of a Reject it appended (0:
+// none), for the server's metrics.
+func (c *Conn) BaseFrame(frame []byte) (action gnet.Action, reject uint16) {
+	var err error
+	switch wire.Type(frame) {
+	case wire.TypeHeartbeat:
+		err = wire.DecodeHeartbeat(frame)
+	case wire.TypeLogout:
+		if _, err = wire.DecodeLogout(frame); err == nil {
+			c.Reply = wire.AppendLogout(c.Reply, wire.LogoutUserRequest)
+			c.Outcome.Set(wire.LogoutUserRequest)
+			return gnet.Close, 0
+		}
+		// Not a Logout: the session goes on.
+	default:
+		c.Reply = wire.AppendReject(c.Reply, 0, wire.ReasonUnknownType)
+		return gnet.None, wire.ReasonUnknownType
+	}
+	if err != nil {
+		reject = DecodeReason(err)
+		c.Reply = wire.AppendReject(c.Reply, 0, reject)
+	}
+	return gnet.None, reject
+}

@@ -25,8 +25,9 @@ import (
 // one (Ready and Addr are the server's own methods) and keeps its own
 // connection handling.
 type Server struct {
-	name string // "gateway", "notifier": for logs and errors
-	log  *slog.Logger
+	name    string // "gateway", "notifier": for logs and errors
+	log     *slog.Logger
+	refused prometheus.Counter // connections refused by Accept
 
 	Conns    atomic.Int64 // open connections
 	Draining atomic.Bool  // new connections are refused with Logout(shutdown)
@@ -38,18 +39,22 @@ type Server struct {
 	stopped chan struct{}
 }
 
-func (s *Server) Init(name string, log *slog.Logger) {
-	s.name, s.log = name, log
+// Init readies the shell of the server called name (for logs and errors);
+// refused counts the connections it refuses.
+func (s *Server) Init(name string, log *slog.Logger, refused prometheus.Counter) {
+	s.name, s.log, s.refused = name, log, refused
 	s.booted = make(chan struct{})
 	s.stopped = make(chan struct{})
 }
 
-// accept counts a new connection in and dups its fd for its outbox
-// (outbox.go), or returns the Logout to refuse it with: past maxConns, while
-// draining, or when no descriptor is left for the dup. OnOpen calls it.
+// Accept counts a new connection in and dups its fd for its outbox
+// (outbox.go), or counts it as refused and returns the Logout to refuse it
+// with: past maxConns, while draining, or when no descriptor is left for
+// the dup. OnOpen calls it.
 func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 	if s.Conns.Add(1) > int64(maxConns) || s.Draining.Load() {
 		s.Conns.Add(-1)
+		s.refused.Inc()
 		reason := wire.LogoutTooManyConns
 		if s.Draining.Load() {
 			reason = wire.LogoutShutdown
@@ -61,9 +66,20 @@ func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 		// Out of descriptors: as good as the connection limit.
 		s.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
 		s.Conns.Add(-1)
+		s.refused.Inc()
 		return -1, wire.AppendLogout(nil, wire.LogoutTooManyConns)
 	}
 	return wfd, nil
+}
+
+// Refuse gives back a connection Accept let in that the service has no
+// room for after all: it closes the dup, uncounts the connection and returns
+// the Logout to refuse it with.
+func (s *Server) Refuse(wfd int) []byte {
+	unix.Close(wfd)
+	s.Conns.Add(-1)
+	s.refused.Inc()
+	return wire.AppendLogout(nil, wire.LogoutTooManyConns)
 }
 
 // serveOptions is how both servers run gnet: one event loop per CPU unless

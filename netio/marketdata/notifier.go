@@ -168,7 +168,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		connSet: make(map[*feedConn]struct{}),
 		loops:   make(map[gnet.EventLoop]*feedLoop),
 	}
-	n.srv.Init("notifier", n.log)
+	n.srv.Init("notifier", n.log, n.m.refused)
 	n.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.MarketData, MaxFailures: cfg.MaxLoginFailures, Log: n.log, Fails: n.m.loginFails}
 	n.budget.Limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
@@ -298,7 +298,6 @@ func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
 func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	wfd, refuse := n.srv.Accept(c, n.cfg.MaxConns)
 	if refuse != nil {
-		n.m.refused.Inc()
 		return refuse, gnet.Close
 	}
 	n.connsMu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -152,7 +153,7 @@ func benchFanout(b *testing.B, subs, rate int) {
 			}
 		}
 		for _, side := range []engine.Side{engine.Sell, engine.Buy} {
-			c := engine.Command{Kind: engine.CmdNew, UserID: alice.ID, Side: side, Type: engine.Limit,
+			c := engine.Command{Kind: engine.CmdNew, UserID: nettest.Alice.ID, Side: side, Type: engine.Limit,
 				TIF: engine.GTC, Price: 1000, Qty: 1, Time: at.UnixNano()}
 			if _, err := a.Submit(&c, 0, time.Second); err != nil {
 				b.Fatal(err)

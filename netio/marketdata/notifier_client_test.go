@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/netio/wire"
 )
 
@@ -78,7 +79,7 @@ func (f *testFeed) send() error {
 }
 
 // login logs in and waits for the answer.
-func (f *testFeed) login(u testUser) error {
+func (f *testFeed) login(u nettest.User) error {
 	var m wire.Login
 	m.Version = wire.Version
 	m.SetUser(u.Name)

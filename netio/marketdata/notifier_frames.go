@@ -66,21 +66,9 @@ func (n *Notifier) handleFrame(fc *feedConn, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		n.resume(fc, &m)
-	case wire.TypeHeartbeat:
-		// touch() already recorded it; a body makes it a bad message.
-		if err := wire.DecodeHeartbeat(frame); err != nil {
-			n.rejectDecode(fc, err)
-		}
-	case wire.TypeLogout:
-		if _, err := wire.DecodeLogout(frame); err != nil {
-			n.rejectDecode(fc, err) // not a Logout: the connection goes on
-			return gnet.None
-		}
-		fc.Reply = wire.AppendLogout(fc.Reply, wire.LogoutUserRequest)
-		fc.Outcome.Set(wire.LogoutUserRequest)
-		return gnet.Close
-	default:
-		fc.Reply = wire.AppendReject(fc.Reply, 0, wire.ReasonUnknownType)
+	default: // Heartbeat, Logout, unknown types
+		action, _ := fc.BaseFrame(frame)
+		return action
 	}
 	return gnet.None
 }

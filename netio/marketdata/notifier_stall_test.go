@@ -11,6 +11,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -86,7 +87,7 @@ func TestNotifierSubscribeDuringStall(t *testing.T) {
 		return sink
 	})
 	defer gate.open()
-	tr := newTrader(11, h.asset, alice.ID, bob.ID)
+	tr := newTrader(11, h.asset, nettest.Alice.ID, nettest.Bob.ID)
 	early := dialTestFeed(t, h.addr)
 	defer early.close()
 	if err := early.subscribe(feedSpec.Config.Symbol, chBook); err != nil {
@@ -109,7 +110,7 @@ func TestNotifierSubscribeDuringStall(t *testing.T) {
 	waitProgress(t, sink, before, "subscribe during a stalled drain")
 
 	gate.open()
-	restingOrder(t, h.asset, alice.ID, 10)
+	restingOrder(t, h.asset, nettest.Alice.ID, 10)
 	h.closeExchange()
 	checkBook(t, h, []*testFeed{early, late})
 }
@@ -180,7 +181,7 @@ func TestNotifierLoopInboxBound(t *testing.T) {
 	if err := book.subscribe(feedSpec.Config.Symbol, chBook); err != nil {
 		t.Fatal(err)
 	}
-	if err := priv.login(alice); err != nil {
+	if err := priv.login(nettest.Alice); err != nil {
 		t.Fatal(err)
 	}
 	if err := priv.subscribe(feedSpec.Config.Symbol, chOrders); err != nil {
@@ -194,7 +195,7 @@ func TestNotifierLoopInboxBound(t *testing.T) {
 	}
 
 	gate.armed.Store(true)
-	tr := newTrader(12, h.asset, alice.ID, bob.ID)
+	tr := newTrader(12, h.asset, nettest.Alice.ID, nettest.Bob.ID)
 	tr.submit(t, 1)
 	gate.waitEntered(t)
 	for range 40 {
@@ -209,7 +210,7 @@ func TestNotifierLoopInboxBound(t *testing.T) {
 		t.Fatal("nothing was conflated: the test did not pass the bound")
 	}
 	gate.open()
-	restingOrder(t, h.asset, bob.ID, 10)
+	restingOrder(t, h.asset, nettest.Bob.ID, 10)
 	h.closeExchange()
 	checkBook(t, h, []*testFeed{book})
 
@@ -267,7 +268,7 @@ func TestNotifierSlowSubscriberMemory(t *testing.T) {
 	}
 	const subs = 20
 	h := startFeed(t, "", NotifierConfig{Loops: 1, MaxQueuedBytes: 4 << 20, SocketSendBuffer: 4 << 10})
-	tr := newTrader(13, h.asset, alice.ID, bob.ID)
+	tr := newTrader(13, h.asset, nettest.Alice.ID, nettest.Bob.ID)
 	tr.submit(t, 200)
 	before := heapInUse()
 	var feeds []*testFeed
@@ -294,7 +295,7 @@ func TestNotifierSlowSubscriberMemory(t *testing.T) {
 	// Let the pipeline and the loop's inbox drain, so that the heap holds
 	// the queues and not output still on its way to them.
 	h.closeExchange()
-	if !waitCond(10*time.Second, func() bool { return inboxBytes(h.n) == 0 }) {
+	if !nettest.WaitCond(10*time.Second, func() bool { return inboxBytes(h.n) == 0 }) {
 		t.Fatal("the loop's inbox did not drain")
 	}
 	// An empty inbox is not an idle loop: the last drain may still be
@@ -307,7 +308,7 @@ func TestNotifierSlowSubscriberMemory(t *testing.T) {
 	for _, f := range feeds {
 		f.close()
 	}
-	if !waitCond(10*time.Second, func() bool { return h.n.srv.Conns.Load() == 0 }) {
+	if !nettest.WaitCond(10*time.Second, func() bool { return h.n.srv.Conns.Load() == 0 }) {
 		t.Fatalf("%d connections still open", h.n.srv.Conns.Load())
 	}
 	after := heapInUse()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
 	"github.com/ringex/ringex/ring"
@@ -59,7 +60,7 @@ func startFeedSink(t testing.TB, dir string, cfg NotifierConfig, sink func(*Noti
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	log := testLogger(t)
+	log := nettest.Logger(t)
 	store, err := journal.Open(journal.Options{Dir: dir, Sync: journal.SyncPolicy{Mode: journal.SyncOff}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func startFeedSink(t testing.TB, dir string, cfg NotifierConfig, sink func(*Noti
 		t.Fatal(err)
 	}
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Users = testFeedUsers(t)
+	cfg.Users = nettest.Users(t)
 	cfg.Store = store
 	for _, w := range wrap {
 		cfg.Store = w(cfg.Store)
@@ -286,7 +287,7 @@ func TestNotifierFanout(t *testing.T) {
 		}()
 	}
 	start := time.Now()
-	newTrader(1, h.asset, alice.ID, bob.ID, carol.ID).submit(t, cmds)
+	newTrader(1, h.asset, nettest.Alice.ID, nettest.Bob.ID, nettest.Carol.ID).submit(t, cmds)
 	h.closeExchange()
 	want = trades(h.journalEvents())
 	if len(want) < cmds/10 {
@@ -353,7 +354,7 @@ func readPrivate(t *testing.T, f *testFeed, n int) ([]privKey, int) {
 func TestNotifierPrivate(t *testing.T) {
 	h := startFeed(t, "", NotifierConfig{})
 	feeds := map[uint32]*testFeed{}
-	for _, u := range []testUser{alice, bob, carol} {
+	for _, u := range []nettest.User{nettest.Alice, nettest.Bob, nettest.Carol} {
 		f := dialTestFeed(t, h.addr)
 		defer f.close()
 		if err := f.login(u); err != nil {
@@ -376,7 +377,7 @@ func TestNotifierPrivate(t *testing.T) {
 	if m, err := anon.waitFor(mSubRejected); err != nil || m.reason != wire.SubNotLoggedIn {
 		t.Fatalf("anonymous orders subscription: %+v, %v; want SubRejected(not logged in)", m, err)
 	}
-	if err := anon.login(testUser{ID: alice.ID, Name: alice.Name, Key: "wrong-key"}); err == nil {
+	if err := anon.login(nettest.User{ID: nettest.Alice.ID, Name: nettest.Alice.Name, Key: "wrong-key"}); err == nil {
 		t.Fatal("login with a wrong key accepted")
 	}
 	if err := anon.subscribe(feedSpec.Config.Symbol, chTrades); err != nil {
@@ -386,16 +387,16 @@ func TestNotifierPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	newTrader(2, h.asset, alice.ID, bob.ID).submit(t, 2000)
+	newTrader(2, h.asset, nettest.Alice.ID, nettest.Bob.ID).submit(t, 2000)
 	h.closeExchange()
 	evs := h.journalEvents()
-	for _, u := range []testUser{alice, bob, carol} {
+	for _, u := range []nettest.User{nettest.Alice, nettest.Bob, nettest.Carol} {
 		want := privateOf(evs, u.ID, 0)
 		got, _ := readPrivate(t, feeds[u.ID], len(want))
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: got %d private events, want %d", u.Name, len(got), len(want))
 		}
-		if u.ID != carol.ID && len(want) == 0 {
+		if u.ID != nettest.Carol.ID && len(want) == 0 {
 			t.Errorf("%s has no events: the test proves nothing", u.Name)
 		}
 	}
@@ -478,7 +479,7 @@ func TestNotifierSlowConsumer(t *testing.T) {
 			}
 		}()
 	}
-	tr := newTrader(3, h.asset, alice.ID, bob.ID)
+	tr := newTrader(3, h.asset, nettest.Alice.ID, nettest.Bob.ID)
 	deadline := time.Now().Add(20 * time.Second)
 	for h.n.slowCount.Load() == 0 {
 		if time.Now().After(deadline) {
@@ -502,7 +503,7 @@ func TestNotifierSlowConsumer(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	want := len(trades(h.journalEvents()))
-	waitUntil(t, 10*time.Second, func() bool {
+	nettest.WaitUntil(t, 10*time.Second, func() bool {
 		for i := range feeds {
 			if counts[i].Load() < int64(want) {
 				return false
@@ -620,7 +621,7 @@ func (b *bookPicture) levels(s engine.Side) []engine.Level {
 // joined half-way, and several that joined while orders were flowing.
 func TestNotifierBook(t *testing.T) {
 	h := startFeed(t, "", NotifierConfig{})
-	tr := newTrader(4, h.asset, alice.ID, bob.ID)
+	tr := newTrader(4, h.asset, nettest.Alice.ID, nettest.Bob.ID)
 	var feeds []*testFeed
 	join := func() {
 		f := dialTestFeed(t, h.addr)
@@ -644,7 +645,7 @@ func TestNotifierBook(t *testing.T) {
 	}()
 	tr.submit(t, 1500)
 	wg.Wait()
-	restingOrder(t, h.asset, alice.ID, 10) // far below the market: its update ends the run
+	restingOrder(t, h.asset, nettest.Alice.ID, 10) // far below the market: its update ends the run
 	h.closeExchange()
 	final := h.asset.Book().LastEventSeq()
 	wantBids := h.asset.Book().Depth(engine.Buy, -1, nil)
@@ -688,10 +689,10 @@ func TestNotifierResume(t *testing.T) {
 	// also has, and later ones it does not.
 	slow := func(j EventJournal) EventJournal { return slowJournal{j, 20 * time.Millisecond} }
 	h := startFeed(t, dir, NotifierConfig{}, slow)
-	tr := newTrader(5, h.asset, alice.ID, bob.ID)
+	tr := newTrader(5, h.asset, nettest.Alice.ID, nettest.Bob.ID)
 
 	f := dialTestFeed(t, h.addr)
-	if err := f.login(alice); err != nil {
+	if err := f.login(nettest.Alice); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.subscribe(feedSpec.Config.Symbol, chOrders); err != nil {
@@ -720,7 +721,7 @@ func TestNotifierResume(t *testing.T) {
 	// Resume while orders flow.
 	g := dialTestFeed(t, h.addr)
 	defer g.close()
-	if err := g.login(alice); err != nil {
+	if err := g.login(nettest.Alice); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -739,7 +740,7 @@ func TestNotifierResume(t *testing.T) {
 	wg.Wait()
 	h.closeExchange()
 	evs := h.journalEvents()
-	want := privateOf(evs, alice.ID, last)
+	want := privateOf(evs, nettest.Alice.ID, last)
 	got, resumed := readPrivate(t, g, len(want))
 	if resumed != 1 {
 		t.Errorf("%d end-of-replay markers, want 1", resumed)
@@ -752,15 +753,15 @@ func TestNotifierResume(t *testing.T) {
 	h2 := startFeed(t, dir, NotifierConfig{})
 	r := dialTestFeed(t, h2.addr)
 	defer r.close()
-	if err := r.login(alice); err != nil {
+	if err := r.login(nettest.Alice); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.resume(feedSpec.Config.Symbol, mid); err != nil {
 		t.Fatal(err)
 	}
-	newTrader(6, h2.asset, alice.ID, bob.ID).submit(t, 300)
+	newTrader(6, h2.asset, nettest.Alice.ID, nettest.Bob.ID).submit(t, 300)
 	h2.closeExchange()
-	want2 := privateOf(h2.journalEvents(), alice.ID, mid)
+	want2 := privateOf(h2.journalEvents(), nettest.Alice.ID, mid)
 	got2, _ := readPrivate(t, r, len(want2))
 	checkPrivate(t, "resume after restart", got2, want2)
 }
@@ -803,7 +804,7 @@ func TestNotifierSeqOrder(t *testing.T) {
 	h := startFeed(t, "", NotifierConfig{})
 	f := dialTestFeed(t, h.addr)
 	defer f.close()
-	if err := f.login(alice); err != nil {
+	if err := f.login(nettest.Alice); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.subscribeAll(feedSpec.Config.Symbol); err != nil {
@@ -812,12 +813,12 @@ func TestNotifierSeqOrder(t *testing.T) {
 	if _, err := f.waitFor(mAck); err != nil {
 		t.Fatal(err)
 	}
-	newTrader(7, h.asset, alice.ID, bob.ID).submit(t, 2000)
-	restingOrder(t, h.asset, alice.ID, 10)
+	newTrader(7, h.asset, nettest.Alice.ID, nettest.Bob.ID).submit(t, 2000)
+	restingOrder(t, h.asset, nettest.Alice.ID, 10)
 	h.closeExchange()
 	evs := h.journalEvents()
 	final := evs[len(evs)-1].Seq
-	wantPriv := len(privateOf(evs, alice.ID, 0))
+	wantPriv := len(privateOf(evs, nettest.Alice.ID, 0))
 	var last uint64
 	var ntrades, npriv int
 	sawFinal := false

@@ -16,6 +16,7 @@ import (
 	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/netio/tlsfront"
 	"github.com/ringex/ringex/netio/wire"
 )
@@ -47,7 +48,7 @@ func (s *syncBuffer) String() string {
 func usersWith(t *testing.T, extra map[string]string) *netio.Users {
 	t.Helper()
 	var b strings.Builder
-	for _, u := range []testUser{alice, bob, carol} {
+	for _, u := range []nettest.User{nettest.Alice, nettest.Bob, nettest.Carol} {
 		fmt.Fprintf(&b, "%d %s %s %s\n", u.ID, u.Name, netio.HashKey(u.Key), extra[u.Name])
 	}
 	users, err := netio.ParseUsers(strings.NewReader(b.String()))
@@ -70,7 +71,7 @@ func dialFrom(t *testing.T, g *Gateway, ip string) *rawConn {
 }
 
 // loginAnswer sends a Login and returns the answer's type and reason.
-func (rc *rawConn) loginAnswer(u testUser, key string) (byte, uint16) {
+func (rc *rawConn) loginAnswer(u nettest.User, key string) (byte, uint16) {
 	rc.t.Helper()
 	rc.send(loginFrame(u, key))
 	f := rc.next()
@@ -87,7 +88,7 @@ func (rc *rawConn) loginAnswer(u testUser, key string) (byte, uint16) {
 // meanwhile valid users log in from another address.
 func TestGatewayLoginThrottle(t *testing.T) {
 	var logs syncBuffer
-	guard := auth.New(auth.Config{Users: testFeedUsers(t), Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Throttle: auth.ThrottleConfig{AddrFailures: 10, UserFailures: 1 << 20, Backoff: time.Minute}})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 
@@ -102,7 +103,7 @@ func TestGatewayLoginThrottle(t *testing.T) {
 				close(progress)
 			}
 			rc := dialFrom(t, g, "127.0.0.2")
-			switch typ, code := rc.loginAnswer(carol, fmt.Sprint("guess-", i)); {
+			switch typ, code := rc.loginAnswer(nettest.Carol, fmt.Sprint("guess-", i)); {
 			case typ == wire.TypeLoginRejected && code == wire.LoginBadCredentials:
 				checked++
 			case typ == wire.TypeLoginRejected && code == wire.LoginRateLimited:
@@ -118,7 +119,7 @@ func TestGatewayLoginThrottle(t *testing.T) {
 	}()
 	<-progress
 	// During the attack: valid users from another address get in.
-	for _, u := range []testUser{alice, bob, carol} {
+	for _, u := range []nettest.User{nettest.Alice, nettest.Bob, nettest.Carol} {
 		rc := dialFrom(t, g, "127.0.0.3")
 		rc.login(u)
 		rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
@@ -129,7 +130,7 @@ func TestGatewayLoginThrottle(t *testing.T) {
 		t.Fatalf("%d attempts checked, %d throttled; want 10 and %d", checked, throttled, attempts-10)
 	}
 	// The blocked address cannot log in even with the right key.
-	if typ, code := dialFrom(t, g, "127.0.0.2").loginAnswer(carol, carol.Key); typ != wire.TypeLoginRejected || code != wire.LoginRateLimited {
+	if typ, code := dialFrom(t, g, "127.0.0.2").loginAnswer(nettest.Carol, nettest.Carol.Key); typ != wire.TypeLoginRejected || code != wire.LoginRateLimited {
 		t.Fatalf("right key from the blocked address: %c %d", typ, code)
 	}
 	if n := strings.Count(logs.String(), "login throttle: blocking"); n != 1 {
@@ -145,18 +146,18 @@ func binaryReason(f []byte) uint16 {
 // TestGatewayLoginThrottleByUser: failures for one name spread over many
 // addresses block that name everywhere, and no other.
 func TestGatewayLoginThrottleByUser(t *testing.T) {
-	guard := auth.New(auth.Config{Users: testFeedUsers(t), Logger: slog.New(slog.DiscardHandler),
+	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler),
 		Throttle: auth.ThrottleConfig{AddrFailures: 100, UserFailures: 5, Backoff: time.Minute}})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	for i := 0; i < 5; i++ {
-		if typ, code := dialFrom(t, g, fmt.Sprint("127.0.1.", 10+i)).loginAnswer(bob, "guess"); code != wire.LoginBadCredentials {
+		if typ, code := dialFrom(t, g, fmt.Sprint("127.0.1.", 10+i)).loginAnswer(nettest.Bob, "guess"); code != wire.LoginBadCredentials {
 			t.Fatalf("failure %d: %c %d", i, typ, code)
 		}
 	}
-	if _, code := dialFrom(t, g, "127.0.1.50").loginAnswer(bob, bob.Key); code != wire.LoginRateLimited {
+	if _, code := dialFrom(t, g, "127.0.1.50").loginAnswer(nettest.Bob, nettest.Bob.Key); code != wire.LoginRateLimited {
 		t.Fatalf("bob's right key from a fresh address: reason %d, want 4", code)
 	}
-	dialFrom(t, g, "127.0.1.10").login(alice)
+	dialFrom(t, g, "127.0.1.10").login(nettest.Alice)
 }
 
 // TestGatewayRateLimit: a user past its rate gets 113 on every session it
@@ -166,9 +167,9 @@ func TestGatewayRateLimit(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler)})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	a1, a2, b := dialRaw(t, g), dialRaw(t, g), dialRaw(t, g)
-	a1.login(alice)
-	a2.login(alice)
-	b.login(bob)
+	a1.login(nettest.Alice)
+	a2.login(nettest.Alice)
+	b.login(nettest.Bob)
 	var burst []byte
 	for i := 1; i <= 300; i++ {
 		burst = wire.AppendNewOrder(burst, order(uint64(i), 1, 100, 10))
@@ -209,9 +210,9 @@ func TestGatewayRateIsolation(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler)})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	b := dialRaw(t, g)
-	b.login(bob)
+	b.login(nettest.Bob)
 	abuser := dialRaw(t, g)
-	abuser.login(alice)
+	abuser.login(nettest.Alice)
 
 	var id uint64
 	roundTrips := func(n int) time.Duration {
@@ -283,46 +284,46 @@ func TestGatewayMaxSessions(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler)})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	first := dialRaw(t, g)
-	first.login(alice)
+	first.login(nettest.Alice)
 	second := dialRaw(t, g)
-	if typ, code := second.loginAnswer(alice, alice.Key); typ != wire.TypeLoginRejected || code != wire.LoginTooManySessions {
+	if typ, code := second.loginAnswer(nettest.Alice, nettest.Alice.Key); typ != wire.TypeLoginRejected || code != wire.LoginTooManySessions {
 		t.Fatalf("second session: %c %d", typ, code)
 	}
 	first.c.Close()
 	// The slot is freed when the server sees the close (polling is fine
 	// in a test).
-	waitUntil(t, 5*time.Second, func() bool { oe, _ := guard.Sessions("alice"); return oe == 0 }, func() {})
-	second.login(alice)
+	nettest.WaitUntil(t, 5*time.Second, func() bool { oe, _ := guard.Sessions("alice"); return oe == 0 }, func() {})
+	second.login(nettest.Alice)
 }
 
 // TestGatewayRevokeOnReload: a reload that rotates alice's key out logs her
 // session out with reason 7; her session with the new key and bob's stay.
 func TestGatewayRevokeOnReload(t *testing.T) {
-	guard := auth.New(auth.Config{Users: testFeedUsers(t), Logger: slog.New(slog.DiscardHandler)})
+	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler)})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	old := dialRaw(t, g)
-	old.login(alice)
+	old.login(nettest.Alice)
 	b := dialRaw(t, g)
-	b.login(bob)
+	b.login(nettest.Bob)
 
-	line := func(u testUser, keys ...string) string {
+	line := func(u nettest.User, keys ...string) string {
 		var hs []string
 		for _, k := range keys {
 			hs = append(hs, netio.HashKey(k))
 		}
 		return fmt.Sprintf("%d %s %s\n", u.ID, u.Name, strings.Join(hs, ","))
 	}
-	rest := line(bob, bob.Key) + line(carol, carol.Key)
+	rest := line(nettest.Bob, nettest.Bob.Key) + line(nettest.Carol, nettest.Carol.Key)
 	// Step 1: alice holds both keys; both log in.
-	if _, err := guard.ReloadFrom(strings.NewReader(line(alice, alice.Key, "alice-new-key") + rest)); err != nil {
+	if _, err := guard.ReloadFrom(strings.NewReader(line(nettest.Alice, nettest.Alice.Key, "alice-new-key") + rest)); err != nil {
 		t.Fatal(err)
 	}
 	fresh := dialRaw(t, g)
-	fresh.login(testUser{ID: alice.ID, Name: alice.Name, Key: "alice-new-key"})
+	fresh.login(nettest.User{ID: nettest.Alice.ID, Name: nettest.Alice.Name, Key: "alice-new-key"})
 	old.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
 	old.expectAck(1)
 	// Step 2: the old key goes.
-	st, err := guard.ReloadFrom(strings.NewReader(line(alice, "alice-new-key") + rest))
+	st, err := guard.ReloadFrom(strings.NewReader(line(nettest.Alice, "alice-new-key") + rest))
 	if err != nil || st.Revoked != 1 {
 		t.Fatalf("reload: %+v %v", st, err)
 	}
@@ -340,7 +341,7 @@ func TestGatewayRevokeOnReload(t *testing.T) {
 // block 127.0.0.2 only, and a client from 127.0.0.3 logs in.
 func TestGatewayThrottleBehindTLS(t *testing.T) {
 	peers := &tlsfront.Peers{}
-	guard := auth.New(auth.Config{Users: testFeedUsers(t), Logger: slog.New(slog.DiscardHandler), Peers: peers,
+	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler), Peers: peers,
 		Throttle: auth.ThrottleConfig{AddrFailures: 3, UserFailures: 1 << 20, Backoff: time.Minute}})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	tc, err := tlsfront.WriteTestCerts(t.TempDir())
@@ -372,15 +373,15 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 		return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
 	}
 	for i := 0; i < 3; i++ {
-		if _, code := dial("127.0.0.2").loginAnswer(alice, "guess"); code != wire.LoginBadCredentials {
+		if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, "guess"); code != wire.LoginBadCredentials {
 			t.Fatalf("failure %d: reason %d", i, code)
 		}
 	}
-	if _, code := dial("127.0.0.2").loginAnswer(alice, alice.Key); code != wire.LoginRateLimited {
+	if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, nettest.Alice.Key); code != wire.LoginRateLimited {
 		t.Fatalf("blocked client through TLS: reason %d, want 4", code)
 	}
 	rc := dial("127.0.0.3")
-	rc.login(alice)
+	rc.login(nettest.Alice)
 	rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
 	rc.expectAck(1)
 }
@@ -389,19 +390,19 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 // lines with the user, the address, the session id and the Logout reason.
 func TestGatewayAuditLines(t *testing.T) {
 	var logs syncBuffer
-	guard := auth.New(auth.Config{Users: testFeedUsers(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	rc := dialFrom(t, g, "127.0.0.9")
-	rc.login(alice)
+	rc.login(nettest.Alice)
 	rc.send(wire.AppendLogout(nil, 0))
 	if f := rc.next(); wire.Type(f) != wire.TypeLogout {
 		t.Fatalf("want Logout, got %c", wire.Type(f))
 	}
-	waitUntil(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "session ended") }, func() {})
+	nettest.WaitUntil(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "session ended") }, func() {})
 	lines := logs.String()
 	for _, want := range []string{
 		`msg=login component=auth service="order entry" user=alice user_id=1 remote=127.0.0.9:`,
-		`session=1 key=` + netio.HashKey(alice.Key)[:8],
+		`session=1 key=` + netio.HashKey(nettest.Alice.Key)[:8],
 		`msg="session ended" component=auth service="order entry" user=alice remote=127.0.0.9:`,
 		`logout="user request"`,
 	} {

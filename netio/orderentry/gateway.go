@@ -10,7 +10,6 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sys/unix"
 
 	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/engine"
@@ -103,7 +102,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		assets:  make(map[[8]byte]*pipeline.Asset),
 		batches: make(map[uint32]*ackBatch),
 	}
-	g.srv.Init("gateway", g.log)
+	g.srv.Init("gateway", g.log, g.m.refused)
 	g.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.OrderEntry, MaxFailures: cfg.MaxLoginFailures, Log: g.log, Fails: g.m.loginFails}
 	g.table.init(cfg.MaxConns)
 	g.budget.Limit = cfg.MaxQueuedTotal
@@ -151,14 +150,11 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	wfd, refuse := g.srv.Accept(c, g.cfg.MaxConns)
 	if refuse != nil {
-		g.m.refused.Inc()
 		return refuse, gnet.Close
 	}
 	s := g.table.add(c, wfd, g)
 	if s == nil {
-		unix.Close(wfd)
-		g.srv.Conns.Add(-1)
-		return wire.AppendLogout(nil, wire.LogoutTooManyConns), gnet.Close
+		return g.srv.Refuse(wfd), gnet.Close
 	}
 	c.SetContext(s)
 	g.m.sessions.Inc()

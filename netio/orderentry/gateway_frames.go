@@ -44,22 +44,12 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 			return gnet.None
 		}
 		g.replace(s, &m)
-	case wire.TypeHeartbeat:
-		// touch() already recorded it; a body makes it a bad message.
-		if err := wire.DecodeHeartbeat(frame); err != nil {
-			g.rejectDecode(s, 0, err)
+	default: // Heartbeat, Logout, unknown types
+		action, code := s.BaseFrame(frame)
+		if code != 0 {
+			g.m.rejects(code)
 		}
-	case wire.TypeLogout:
-		if _, err := wire.DecodeLogout(frame); err != nil {
-			g.rejectDecode(s, 0, err) // not a Logout: the session goes on
-			return gnet.None
-		}
-		s.Reply = wire.AppendLogout(s.Reply, wire.LogoutUserRequest)
-		s.Outcome.Set(wire.LogoutUserRequest)
-		return gnet.Close
-	default:
-		s.Reply = wire.AppendReject(s.Reply, 0, wire.ReasonUnknownType)
-		g.m.rejects(wire.ReasonUnknownType)
+		return action
 	}
 	return gnet.None
 }

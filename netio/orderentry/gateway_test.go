@@ -17,6 +17,7 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/netio/wire"
 	"github.com/ringex/ringex/pipeline"
 	"github.com/ringex/ringex/ring"
@@ -48,7 +49,7 @@ func fuzzGateway(t *testing.T) *Gateway {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fuzzGW = NewGateway(GatewayConfig{Users: testFeedUsers(t), Logger: slog.New(slog.DiscardHandler)}, ex)
+		fuzzGW = NewGateway(GatewayConfig{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler)}, ex)
 		ex.Start(nil, nil)
 	})
 	return fuzzGW
@@ -57,7 +58,7 @@ func fuzzGateway(t *testing.T) *Gateway {
 // startGateway runs a real pipeline and gateway on 127.0.0.1.
 func startGateway(t *testing.T, cfg GatewayConfig) (*Gateway, *pipeline.Exchange) {
 	t.Helper()
-	log := testLogger(t)
+	log := nettest.Logger(t)
 	store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: journal.SyncOff}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func startGateway(t *testing.T, cfg GatewayConfig) (*Gateway, *pipeline.Exchange
 		t.Fatal(err)
 	}
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Users = testFeedUsers(t)
+	cfg.Users = nettest.Users(t)
 	cfg.Logger = log
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
@@ -171,7 +172,7 @@ func (rc *rawConn) expectAck(clientID uint64) wire.OrderAck {
 	return a
 }
 
-func loginFrame(u testUser, key string) []byte {
+func loginFrame(u nettest.User, key string) []byte {
 	var m wire.Login
 	m.Version = wire.Version
 	m.SetUser(u.Name)
@@ -179,7 +180,7 @@ func loginFrame(u testUser, key string) []byte {
 	return wire.AppendLogin(nil, &m)
 }
 
-func (rc *rawConn) login(u testUser) {
+func (rc *rawConn) login(u nettest.User) {
 	rc.t.Helper()
 	rc.send(loginFrame(u, u.Key))
 	f := rc.next()
@@ -205,11 +206,11 @@ func TestGatewayRejects(t *testing.T) {
 	rc.send(wire.AppendNewOrder(nil, good))
 	rc.expectReject(0, wire.ReasonNotLoggedIn)
 
-	rc.send(loginFrame(alice, "wrong-key"))
+	rc.send(loginFrame(nettest.Alice, "wrong-key"))
 	if f := rc.next(); wire.Type(f) != wire.TypeLoginRejected {
 		t.Fatalf("bad key: got %c, want LoginRejected", wire.Type(f))
 	}
-	rc.login(alice)
+	rc.login(nettest.Alice)
 
 	mutate := func(id uint64, f func(*wire.NewOrder)) []byte {
 		o := *good
@@ -281,8 +282,8 @@ func TestGatewayRejects(t *testing.T) {
 func TestGatewayBadFrameIsolated(t *testing.T) {
 	g, _ := startGateway(t, GatewayConfig{})
 	bad, good := dialRaw(t, g), dialRaw(t, g)
-	bad.login(alice)
-	good.login(bob)
+	bad.login(nettest.Alice)
+	good.login(nettest.Bob)
 	bad.send([]byte{0xff, 0xff, 'O', 1, 2, 3})
 	f := bad.next()
 	if reason, err := wire.DecodeLogout(f); wire.Type(f) != wire.TypeLogout || err != nil || reason != wire.LogoutBadFrame {
@@ -312,8 +313,8 @@ func TestGatewayBadFrameIsolated(t *testing.T) {
 func TestGatewayCancelOwnership(t *testing.T) {
 	g, ex := startGateway(t, GatewayConfig{})
 	a, b := dialRaw(t, g), dialRaw(t, g)
-	a.login(alice)
-	b.login(bob)
+	a.login(nettest.Alice)
+	b.login(nettest.Bob)
 	cfg := gwSpec.Config
 	a.send(wire.AppendNewOrder(nil, order(1, 1, cfg.MinPrice, cfg.LotSize)))
 	ack := a.expectAck(1)
@@ -333,7 +334,7 @@ func TestGatewayCancelOwnership(t *testing.T) {
 func TestGatewayLoginRateLimit(t *testing.T) {
 	g, _ := startGateway(t, GatewayConfig{MaxLoginFailures: 2})
 	rc := dialRaw(t, g)
-	rc.send(loginFrame(alice, "x"), loginFrame(alice, "y"))
+	rc.send(loginFrame(nettest.Alice, "x"), loginFrame(nettest.Alice, "y"))
 	if f := rc.next(); wire.Type(f) != wire.TypeLoginRejected {
 		t.Fatalf("got %c", wire.Type(f))
 	}

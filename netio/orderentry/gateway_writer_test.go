@@ -19,6 +19,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/netio/wire"
 )
 
@@ -73,11 +74,11 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 func smallBufferSession(t *testing.T) (net.Conn, *rawConn, *session) {
 	t.Helper()
 	g, _ := startGateway(t, GatewayConfig{MaxInFlight: 1 << 20, BusyTimeout: 10 * time.Second})
-	return smallBufferSessionOn(t, g, alice)
+	return smallBufferSessionOn(t, g, nettest.Alice)
 }
 
 // smallBufferSessionOn is smallBufferSession on a running gateway, for u.
-func smallBufferSessionOn(t *testing.T, g *Gateway, u testUser) (net.Conn, *rawConn, *session) {
+func smallBufferSessionOn(t *testing.T, g *Gateway, u nettest.User) (net.Conn, *rawConn, *session) {
 	t.Helper()
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
@@ -252,13 +253,13 @@ func TestGatewayWriterNoWriteAfterClose(t *testing.T) {
 	addr := g.Addr().String()
 
 	victim := dialRaw(t, g)
-	victim.login(alice)
+	victim.login(nettest.Alice)
 	old := onlySession(t, g)
 	oldFds := []int{old.c.Fd(), old.Out.FD()}
 	victim.c.Close()
 	waitFor(t, "the session to close", 5*time.Second, func() bool { return g.srv.Conns.Load() == 0 })
 	next := dialRaw(t, g)
-	next.login(bob)
+	next.login(nettest.Bob)
 	cur := onlySession(t, g)
 	newFds := []int{cur.c.Fd(), cur.Out.FD()}
 	t.Logf("closed session's fds %v, new session's %v", oldFds, newFds)
@@ -307,7 +308,7 @@ func TestGatewayWriterNoWriteAfterClose(t *testing.T) {
 	// rather than look once. (The old check also counted the journal's
 	// files, which Pebble opens as the test writes.)
 	var now int
-	if !waitCond(10*time.Second, func() bool { now = fds(); return now <= base+8 }) {
+	if !nettest.WaitCond(10*time.Second, func() bool { now = fds(); return now <= base+8 }) {
 		t.Fatalf("%d sockets open 10 s after %d connections closed, %d before: the outbox dups leak", now, cycles.Load(), base)
 	}
 }
@@ -324,7 +325,7 @@ func fdCycle(addr string, tag uint64, abrupt bool, rng *rand.Rand) error {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(c)
-	if _, err := c.Write(loginFrame(alice, alice.Key)); err != nil {
+	if _, err := c.Write(loginFrame(nettest.Alice, nettest.Alice.Key)); err != nil {
 		return err
 	}
 	var f []byte
@@ -489,9 +490,9 @@ func TestGatewayWriterFinalBehindQueued(t *testing.T) {
 // for one such client) and the connection was never closed.
 func TestGatewayNeverReads(t *testing.T) {
 	g, _ := startGateway(t, GatewayConfig{MaxInFlight: 1 << 20, BusyTimeout: 10 * time.Second})
-	c, rc, _ := smallBufferSessionOn(t, g, alice)
+	c, rc, _ := smallBufferSessionOn(t, g, nettest.Alice)
 	other := dialRaw(t, g)
-	other.login(bob)
+	other.login(nettest.Bob)
 
 	var id uint64 = 1 << 40
 	rtt := func() time.Duration {

@@ -60,3 +60,10 @@ func Logger(t testing.TB) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
+
+// WaitUntil waits up to d for cond, then calls done, which checks it.
+func WaitUntil(t testing.TB, d time.Duration, cond func() bool, done func()) {
+	t.Helper()
+	WaitCond(d, cond)
+	done()
+}
