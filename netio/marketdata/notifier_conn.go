@@ -38,11 +38,11 @@ func (s *sharedBuf) release() {
 
 // feedConn is one market-data connection.
 //
-// Ownership: everything above out is the connection's event loop's (login,
-// subscriptions to public channels as the loop's lists hold them, and the
-// write being gathered); assets[i].amask, depth, priv, recovering and held
-// belong to asset i's lock; every byte sent goes through out, which any
-// goroutine may use (outbox.go).
+// Ownership: the subscriptions to public channels as the loop's lists hold
+// them and the write being gathered are the connection's event loop's, and
+// so are the login and Reply (netio.Conn); assets[i].amask, depth, priv,
+// recovering and held belong to asset i's lock; every byte sent goes
+// through the Conn's outbox, which any goroutine may use (netio.Outbox).
 type feedConn struct {
 	n    *Notifier
 	c    gnet.Conn

@@ -22,7 +22,7 @@ import (
 type GatewayConfig struct {
 	Addr              string // host:port to listen on
 	Users             *netio.Users
-	Guard             *auth.Guard   // logins, limits and audit (auth.go); nil: one over Users without limits
+	Guard             *auth.Guard   // logins, limits and audit (package auth); nil: one over Users without limits
 	Loops             int           // gnet event loops; 0 = one per CPU
 	MaxConns          int           // connections beyond this are refused with a Logout
 	MaxInFlight       int           // unacknowledged orders per session before rejects
@@ -146,7 +146,7 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 // OnOpen registers a session, or refuses the connection past MaxConns. The
 // session's outbox gets its own dup of the connection's fd, so that
 // goroutines can write to the socket without the loop and never to a reused
-// fd number (see outbox.go).
+// fd number (see netio.Outbox).
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	wfd, refuse := g.srv.Accept(c, g.cfg.MaxConns)
 	if refuse != nil {

@@ -14,7 +14,7 @@ import (
 // session is one order-entry connection. Fields above the mutex are owned
 // by the connection's event loop. The ack batch (pending and spare) is
 // shared with the ack goroutines and guarded by mu; every byte the session
-// sends goes through out (session_writer.go, outbox.go).
+// sends goes through its netio.Conn (session_writer.go, netio.Outbox).
 type session struct {
 	netio.Conn // login, outbox, clocks (the shared connection layer)
 	c          gnet.Conn

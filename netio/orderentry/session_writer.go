@@ -2,7 +2,7 @@ package orderentry
 
 // The session writer. Everything a session sends (acks from the ack
 // goroutines, replies from its event loop, heartbeats and logouts from the
-// ticker) goes through its outbox (outbox.go), so the session's bytes reach
+// ticker) goes through its outbox (netio.Outbox), so the session's bytes reach
 // the socket in one order and no frame is ever split by another writer's
 // bytes. The outbox's cap bounds what a client that does not read can make
 // the server hold: past it the session is sent Logout(unread replies) and
