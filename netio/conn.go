@@ -85,11 +85,12 @@ func (c *Conn) Logout(reason uint16) {
 
 // Close is the shared part of OnClose: the audit line and the user's
 // session slot (the grant), the outbox's dup of the fd (closed before gnet
-// closes the connection's own), and the server's connection count.
+// closes the connection's own), and the server's connection counts.
 func (s *Server) Close(c *Conn, err error) {
 	c.Grant.End(err, c.Outcome.Text())
 	c.Out.Release()
 	s.Conns.Add(-1)
+	s.m.Open.Dec()
 }
 
 // Tick is a connection's share of its server's OnTick (on gnet's ticker

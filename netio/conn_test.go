@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringex/ringex/netio/wire"
 )
@@ -40,7 +39,7 @@ func (f *fakeConn) Discard(n int) (int, error) {
 // lost and the stream desynchronised.
 func TestTrafficKeepsPartialFrame(t *testing.T) {
 	var s Server
-	s.Init("test", slog.New(slog.DiscardHandler), prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"}))
+	s.Init("test", slog.New(slog.DiscardHandler), NewConnMetrics("test", "test connections", "connections"))
 	var c Conn
 	c.Out.Init(-1, 1<<20, nil, wire.LogoutSlowConsumer, &OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
 	var got [][]byte
@@ -72,7 +71,7 @@ func (f *fakeConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127,
 // if the server had been quiet since 1970.
 func TestOpenStartsHeartbeatClock(t *testing.T) {
 	var s Server
-	s.Init("test", slog.New(slog.DiscardHandler), prometheus.NewCounter(prometheus.CounterOpts{Name: "refused"}))
+	s.Init("test", slog.New(slog.DiscardHandler), NewConnMetrics("test", "test connections", "connections"))
 	p := newOutboxPair(t, 1<<20, nil)
 	fd := p.o.fd
 	p.o.fd = -1 // c's outbox owns the descriptor now (and the cleanup releases it)

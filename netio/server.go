@@ -19,15 +19,16 @@ import (
 	"github.com/ringex/ringex/netio/wire"
 )
 
-// server is the gnet shell the order-entry gateway and the market-data
+// Server is the gnet shell the order-entry gateway and the market-data
 // notifier share: how the event loops are started, when the server is
-// ready, the address it listens on, and how it stops. Each server embeds
-// one (Ready and Addr are the server's own methods) and keeps its own
-// connection handling.
+// ready, the address it listens on, how connections are counted in and
+// out, and how it stops. Each service holds one as a field (not embedded,
+// so that only its own Ready and Addr are in its API) and is the gnet
+// event handler itself.
 type Server struct {
-	name    string // "gateway", "notifier": for logs and errors
-	log     *slog.Logger
-	refused prometheus.Counter // connections refused by Accept
+	name string // "gateway", "notifier": for logs and errors
+	log  *slog.Logger
+	m    ConnMetrics // open and refused connections
 
 	Conns    atomic.Int64 // open connections
 	Draining atomic.Bool  // new connections are refused with Logout(shutdown)
@@ -40,9 +41,9 @@ type Server struct {
 }
 
 // Init readies the shell of the server called name (for logs and errors);
-// refused counts the connections it refuses.
-func (s *Server) Init(name string, log *slog.Logger, refused prometheus.Counter) {
-	s.name, s.log, s.refused = name, log, refused
+// m counts its connections (LoginRules counts the failed logins).
+func (s *Server) Init(name string, log *slog.Logger, m ConnMetrics) {
+	s.name, s.log, s.m = name, log, m
 	s.booted = make(chan struct{})
 	s.stopped = make(chan struct{})
 }
@@ -54,7 +55,7 @@ func (s *Server) Init(name string, log *slog.Logger, refused prometheus.Counter)
 func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 	if s.Conns.Add(1) > int64(maxConns) || s.Draining.Load() {
 		s.Conns.Add(-1)
-		s.refused.Inc()
+		s.m.Refused.Inc()
 		reason := wire.LogoutTooManyConns
 		if s.Draining.Load() {
 			reason = wire.LogoutShutdown
@@ -66,9 +67,10 @@ func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 		// Out of descriptors: as good as the connection limit.
 		s.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
 		s.Conns.Add(-1)
-		s.refused.Inc()
+		s.m.Refused.Inc()
 		return -1, wire.AppendLogout(nil, wire.LogoutTooManyConns)
 	}
+	s.m.Open.Inc()
 	return wfd, nil
 }
 
@@ -78,7 +80,8 @@ func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 func (s *Server) Refuse(wfd int) []byte {
 	unix.Close(wfd)
 	s.Conns.Add(-1)
-	s.refused.Inc()
+	s.m.Open.Dec()
+	s.m.Refused.Inc()
 	return wire.AppendLogout(nil, wire.LogoutTooManyConns)
 }
 

@@ -139,8 +139,8 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		connSet: make(map[*feedConn]struct{}),
 		loops:   make(map[gnet.EventLoop]*feedLoop),
 	}
-	n.srv.Init("notifier", n.log, n.m.refused)
-	n.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.MarketData, MaxFailures: cfg.MaxLoginFailures, Log: n.log, Fails: n.m.loginFails}
+	n.srv.Init("notifier", n.log, n.m.conn)
+	n.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.MarketData, MaxFailures: cfg.MaxLoginFailures, Log: n.log, Fails: n.m.conn.LoginFails}
 	n.budget.Limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
 	n.batches = newFreeList[loopBatch](4096)
@@ -276,7 +276,6 @@ func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	n.connSet[fc] = struct{}{}
 	n.connsMu.Unlock()
 	c.SetContext(fc)
-	n.m.conns.Inc()
 	return nil, gnet.None
 }
 
@@ -293,7 +292,6 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	n.connsMu.Lock()
 	delete(n.connSet, fc)
 	n.connsMu.Unlock()
-	n.m.conns.Dec()
 	n.log.Debug("market data connection closed", "remote", fc.Remote, "user", fc.UserName, "err", err)
 	return gnet.None
 }

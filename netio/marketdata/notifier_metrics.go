@@ -2,6 +2,8 @@ package marketdata
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringex/ringex/netio"
 )
 
 // notifierMetrics are the market-data instruments. With a nil Registerer
@@ -9,12 +11,10 @@ import (
 type notifierMetrics struct {
 	subsVec    *prometheus.GaugeVec
 	subs       [numChannels]prometheus.Gauge
-	conns      prometheus.Gauge
-	refused    prometheus.Counter
+	conn       netio.ConnMetrics // connections, refused, failed logins
 	messages   prometheus.Counter
 	bytes      prometheus.Counter
 	slow       prometheus.Counter
-	loginFails prometheus.Counter
 	resumed    prometheus.Counter
 	fanout     prometheus.Histogram
 	eventToOut prometheus.Histogram
@@ -25,12 +25,7 @@ func newNotifierMetrics(reg prometheus.Registerer) *notifierMetrics {
 		subsVec: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ringex_notifier_subscribers", Help: "Market-data subscriptions, by channel (an asset and channel pair counts once).",
 		}, []string{"channel"}),
-		conns: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ringex_notifier_connections", Help: "Connected market-data clients.",
-		}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ringex_notifier_refused_connections_total", Help: "Market-data connections refused (limit or shutdown).",
-		}),
+		conn: netio.NewConnMetrics("notifier", "market-data clients", "connections"),
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_notifier_messages_total", Help: "Messages written to market-data connections, counted once per receiving connection.",
 		}),
@@ -39,9 +34,6 @@ func newNotifierMetrics(reg prometheus.Registerer) *notifierMetrics {
 		}),
 		slow: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_notifier_slow_consumer_disconnects_total", Help: "Subscribers disconnected because their outbound queue passed the limit.",
-		}),
-		loginFails: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ringex_notifier_login_failures_total", Help: "Failed market-data logins.",
 		}),
 		resumed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_notifier_resumed_events_total", Help: "Private events replayed from the event journal to resuming clients.",
@@ -61,8 +53,8 @@ func newNotifierMetrics(reg prometheus.Registerer) *notifierMetrics {
 		m.subs[ch] = m.subsVec.WithLabelValues(channelName(channel(ch)))
 	}
 	if reg != nil {
-		reg.MustRegister(m.subsVec, m.conns, m.refused, m.messages, m.bytes, m.slow,
-			m.loginFails, m.resumed, m.fanout, m.eventToOut)
+		reg.MustRegister(m.subsVec, m.messages, m.bytes, m.slow, m.resumed, m.fanout, m.eventToOut)
+		reg.MustRegister(m.conn.Collectors()...)
 	}
 	return m
 }

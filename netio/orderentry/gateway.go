@@ -102,8 +102,8 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		assets:  make(map[[8]byte]*pipeline.Asset),
 		batches: make(map[uint32]*ackBatch),
 	}
-	g.srv.Init("gateway", g.log, g.m.refused)
-	g.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.OrderEntry, MaxFailures: cfg.MaxLoginFailures, Log: g.log, Fails: g.m.loginFails}
+	g.srv.Init("gateway", g.log, g.m.conn)
+	g.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.OrderEntry, MaxFailures: cfg.MaxLoginFailures, Log: g.log, Fails: g.m.conn.LoginFails}
 	g.table.init(cfg.MaxConns)
 	g.budget.Limit = cfg.MaxQueuedTotal
 	for _, a := range ex.Assets() {
@@ -157,7 +157,6 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return g.srv.Refuse(wfd), gnet.Close
 	}
 	c.SetContext(s)
-	g.m.sessions.Inc()
 	return nil, gnet.None
 }
 
@@ -167,7 +166,6 @@ func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)
 		g.srv.Close(&s.Conn, err)
-		g.m.sessions.Dec()
 		if s.UserID != 0 {
 			g.log.Debug("session closed", "user", s.UserName, "remote", s.Remote, "err", err)
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringex/ringex/netio"
 	"github.com/ringex/ringex/netio/wire"
 )
 
@@ -15,10 +16,8 @@ type gatewayMetrics struct {
 	acks       prometheus.Counter
 	rejectVec  *prometheus.CounterVec
 	rejectBy   map[uint16]prometheus.Counter
-	sessions   prometheus.Gauge
-	refused    prometheus.Counter
+	conn       netio.ConnMetrics // sessions, refused, failed logins
 	cut        prometheus.Counter
-	loginFails prometheus.Counter
 	ackLatency prometheus.Histogram
 }
 
@@ -34,17 +33,9 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 			Name: "ringex_gateway_rejects_total", Help: "Rejects sent by the gateway, by reason code.",
 		}, []string{"reason"}),
 		rejectBy: make(map[uint16]prometheus.Counter),
-		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "ringex_gateway_sessions", Help: "Connected order-entry sessions.",
-		}),
-		refused: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ringex_gateway_refused_connections_total", Help: "Connections refused (limit or shutdown).",
-		}),
+		conn:     netio.NewConnMetrics("gateway", "order-entry sessions", "sessions"),
 		cut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_gateway_unread_cut_total", Help: "Sessions logged out because they did not read their answers.",
-		}),
-		loginFails: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ringex_gateway_login_failures_total", Help: "Failed login attempts.",
 		}),
 		ackLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ringex_gateway_ack_latency_seconds",
@@ -58,7 +49,8 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		m.rejectBy[code] = m.rejectVec.WithLabelValues(strconv.Itoa(int(code)))
 	}
 	if reg != nil {
-		reg.MustRegister(m.ordersIn, m.acks, m.rejectVec, m.sessions, m.refused, m.cut, m.loginFails, m.ackLatency)
+		reg.MustRegister(m.ordersIn, m.acks, m.rejectVec, m.cut, m.ackLatency)
+		reg.MustRegister(m.conn.Collectors()...)
 	}
 	return m
 }
