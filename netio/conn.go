@@ -56,7 +56,7 @@ func (c *Conn) Write(b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
-	if !c.Out.Write(b) {
+	if !c.Out.write(b) {
 		return false
 	}
 	c.LastSent.Store(time.Now().UnixNano())
@@ -72,7 +72,7 @@ func (c *Conn) Write(b []byte) bool {
 // connection's input is ignored until then.
 func (c *Conn) WriteFinal(b []byte) (closeNow bool) {
 	c.LastSent.Store(time.Now().UnixNano())
-	return c.Out.End(b)
+	return c.Out.end(b)
 }
 
 // Logout sends a Logout with reason and closes the connection once it is
@@ -80,7 +80,7 @@ func (c *Conn) WriteFinal(b []byte) (closeNow bool) {
 func (c *Conn) Logout(reason uint16) {
 	c.Outcome.Set(reason) // for the audit line (auth.go)
 	c.LastSent.Store(time.Now().UnixNano())
-	c.Out.Logout(reason)
+	c.Out.logout(reason)
 }
 
 // Close is the shared part of OnClose: the audit line and the user's
@@ -108,7 +108,7 @@ func (s *Server) Tick(c *Conn, now int64, idle, heartbeat time.Duration) {
 	case now-c.LastSent.Load() > heartbeat.Nanoseconds():
 		c.Write(wire.AppendHeartbeat(nil))
 	}
-	c.Out.Tick(now)
+	c.Out.tick(now)
 }
 
 // Traffic is the frame loop of both servers' OnTraffic. It decodes every

@@ -200,7 +200,7 @@ func (o *Outbox) queuedLocked() int { return o.queued }
 // bytes. b is not retained. It reports false if the bytes were dropped
 // (the Outbox is no longer open, or b did not fit and the connection is
 // being cut). Any goroutine.
-func (o *Outbox) Write(b []byte) bool {
+func (o *Outbox) write(b []byte) bool {
 	o.mu.Lock()
 	ok, cl := o.writeLocked(b)
 	o.mu.Unlock()
@@ -298,7 +298,7 @@ func logoutFrame(reason uint16) []byte { return wire.AppendLogout(make([]byte, 0
 // returns gnet.Close itself; otherwise the close is requested by whoever
 // empties the queue, or by tick at the linger deadline. Only the first end
 // has an effect; a later one reports whether the close is already due.
-func (o *Outbox) End(b []byte) (closeNow bool) {
+func (o *Outbox) end(b []byte) (closeNow bool) {
 	o.mu.Lock()
 	if o.state.get() != outOpen {
 		closeNow = o.state.get() >= outDraining
@@ -338,8 +338,8 @@ func (o *Outbox) endLocked(b []byte) {
 // logout sends a Logout with reason and closes the connection once it is
 // out. Any goroutine; only the first call (of logout, end or a cut) has an
 // effect.
-func (o *Outbox) Logout(reason uint16) {
-	if !o.End(logoutFrame(reason)) {
+func (o *Outbox) logout(reason uint16) {
+	if !o.end(logoutFrame(reason)) {
 		return
 	}
 	o.cfg.Close()
@@ -347,7 +347,7 @@ func (o *Outbox) Logout(reason uint16) {
 
 // tick closes an ending Outbox whose linger deadline has passed: the client
 // does not read its last bytes. OnTick calls it for every connection.
-func (o *Outbox) Tick(now int64) {
+func (o *Outbox) tick(now int64) {
 	o.mu.Lock()
 	due := o.state.get() == outEnding && now > o.closeBy
 	if due {

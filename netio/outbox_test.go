@@ -56,7 +56,7 @@ func (p *outboxPair) fill(n int) []byte {
 	var all []byte
 	for i := 0; ; i++ {
 		f := bytes.Repeat([]byte{byte(i)}, n)
-		if !p.o.Write(f) {
+		if !p.o.write(f) {
 			p.t.Fatalf("write %d refused", i)
 		}
 		all = append(all, f...)
@@ -103,7 +103,7 @@ func (p *outboxPair) expectClose() {
 // no flusher.
 func TestOutboxOpenDirect(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
-	if !p.o.Write([]byte("hello")) {
+	if !p.o.write([]byte("hello")) {
 		t.Fatal("write refused")
 	}
 	if st, q, idle, stalls, _ := p.o.Stats(); st != outOpen || q != 0 || !idle || stalls != 0 {
@@ -120,7 +120,7 @@ func TestOutboxFlusherHandoff(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	want := p.fill(1000)
 	more := bytes.Repeat([]byte{0xee}, 3000)
-	p.o.Write(more) // behind the queue, not on the socket
+	p.o.write(more) // behind the queue, not on the socket
 	want = append(want, more...)
 	got := p.readAll(len(want))
 	if !bytes.Equal(got, want) {
@@ -148,13 +148,13 @@ func TestOutboxFlusherHandoff(t *testing.T) {
 func TestOutboxEndingThenDraining(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	want := p.fill(1000)
-	if p.o.End([]byte("bye")) {
+	if p.o.end([]byte("bye")) {
 		t.Fatal("end reported closeNow with bytes queued")
 	}
 	if st := p.state(); st != outEnding {
 		t.Fatalf("state %v, want ending", st)
 	}
-	if p.o.Write([]byte("late")) {
+	if p.o.write([]byte("late")) {
 		t.Fatal("a write after end was accepted")
 	}
 	want = append(want, "bye"...)
@@ -171,13 +171,13 @@ func TestOutboxEndingThenDraining(t *testing.T) {
 // the caller close.
 func TestOutboxEndIdle(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
-	if !p.o.End([]byte("bye")) {
+	if !p.o.end([]byte("bye")) {
 		t.Fatal("end on an idle Outbox did not allow an immediate close")
 	}
 	if st := p.state(); st != outDraining {
 		t.Fatalf("state %v, want draining", st)
 	}
-	if !p.o.End([]byte("again")) {
+	if !p.o.end([]byte("again")) {
 		t.Fatal("a second end must report the close as due")
 	}
 	if got := p.readAll(3); string(got) != "bye" {
@@ -191,7 +191,7 @@ func TestOutboxSocketError(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	unix.Close(p.peer)
 	p.peer = -1
-	p.o.Write([]byte("x")) // EPIPE (SIGPIPE is ignored for non-main fds by the runtime)
+	p.o.write([]byte("x")) // EPIPE (SIGPIPE is ignored for non-main fds by the runtime)
 	p.expectClose()
 	if st := p.state(); st != outDraining {
 		t.Fatalf("state %v, want draining", st)
@@ -203,12 +203,12 @@ func TestOutboxSocketError(t *testing.T) {
 func TestOutboxLinger(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	p.fill(1000)
-	p.o.Logout(wire.LogoutIdle)
-	p.o.Tick(time.Now().UnixNano())
+	p.o.logout(wire.LogoutIdle)
+	p.o.tick(time.Now().UnixNano())
 	if st := p.state(); st != outEnding {
 		t.Fatalf("state %v before the deadline, want ending", st)
 	}
-	p.o.Tick(time.Now().Add(lingerTimeout + time.Second).UnixNano())
+	p.o.tick(time.Now().Add(lingerTimeout + time.Second).UnixNano())
 	p.expectClose()
 	if st := p.state(); st != outDraining {
 		t.Fatalf("state %v, want draining", st)
@@ -223,7 +223,7 @@ func TestOutboxCap(t *testing.T) {
 	want := p.fill(1000)
 	for {
 		f := bytes.Repeat([]byte{0xab}, 1000)
-		if !p.o.Write(f) {
+		if !p.o.write(f) {
 			break
 		}
 		want = append(want, f...)
@@ -254,7 +254,7 @@ func TestOutboxBudget(t *testing.T) {
 	a := newOutboxPair(t, 1<<20, budget)
 	b := newOutboxPair(t, 1<<20, budget)
 	a.fill(1000)
-	for a.o.Write(bytes.Repeat([]byte{1}, 1000)) {
+	for a.o.write(bytes.Repeat([]byte{1}, 1000)) {
 	}
 	if st := a.state(); st != outEnding {
 		t.Fatalf("a: state %v, want ending (cut by the budget)", st)
@@ -288,7 +288,7 @@ func TestOutboxRelease(t *testing.T) {
 	if stillOpen {
 		t.Fatal("waitBelow reported open after release")
 	}
-	if p.o.Write([]byte("x")) {
+	if p.o.write([]byte("x")) {
 		t.Fatal("a write after release was accepted")
 	}
 	if !nettest.WaitCond(5*time.Second, func() bool {
