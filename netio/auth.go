@@ -13,18 +13,18 @@ import (
 // keeps the *auth.Session it got (its "grant") to take request tokens from
 // its user's bucket (admit) and to end it when the connection closes. If a
 // reload revokes its key, the guard calls back and the session is logged
-// out with reason 8 (key revoked). The login itself is loginRules.login
+// out with reason 8 (key revoked). The login itself is LoginRules.login
 // (server.go), one for both servers.
 
-// logoutCode records the Logout reason a server sent on a connection, from
+// LogoutCode records the Logout reason a server sent on a connection, from
 // whichever goroutine sent it, for the "session ended" audit line.
-type logoutCode struct{ v atomic.Uint32 } // reason + 1; 0: none sent
+type LogoutCode struct{ v atomic.Uint32 } // reason + 1; 0: none sent
 
-func (l *logoutCode) set(reason uint16) { l.v.CompareAndSwap(0, uint32(reason)+1) }
+func (l *LogoutCode) Set(reason uint16) { l.v.CompareAndSwap(0, uint32(reason)+1) }
 
 // text is the reason's text, or "" if no Logout was sent (the client
 // closed, or the connection failed).
-func (l *logoutCode) text() string {
+func (l *LogoutCode) Text() string {
 	if v := l.v.Load(); v != 0 {
 		return wire.LogoutText(uint16(v - 1))
 	}

@@ -1,32 +1,45 @@
-// Package netio is ringex's network edge: the order-entry gateway, where
-// traders log in and send orders, and the market data notifier, where
-// subscribers are told what happened. Both are gnet event-loop servers that
-// speak the protocol of docs/protocol.md (codec in netio/wire).
+// Package netio is ringex's network edge: the connection layer that the
+// order-entry gateway (netio/orderentry) and the market-data notifier
+// (netio/marketdata) share. Both are gnet event-loop servers that speak
+// the protocol of docs/protocol.md (codec in netio/wire).
 //
-// The gateway's invariants:
+// The layout, and the direction of the imports (no package imports one
+// that lists it):
 //
-//   - A frame is decoded in place in the event loop; a malformed one is
-//     answered with a Reject carrying a reason (or, if its length cannot be
-//     valid, a Logout and a close) and never affects another session.
-//   - Everything that can be checked without the book (asset, enums, tick,
-//     lot, bands, login, in-flight limit) is checked before the ring, so the
-//     journal holds only commands the matcher can judge.
-//   - An OrderAck is written only from the pipeline's ack stage, after the
-//     order's journal batch committed. Acks are gathered per connection for
-//     each journal batch and written with one write per connection, by the
-//     ack goroutine itself when the connection's outbox is idle (no wake-up
-//     of any other thread), else queued behind its bytes (outbox.go).
+//	netio/wire        the codec: frames, messages, reason codes
+//	netio             the shared layer (this package): the gnet shell
+//	                  (Server: Serve, Ready, Addr, Stop, Accept, Refuse),
+//	                  the connection (Conn: Open, Touch, Write, WriteFinal,
+//	                  Logout), the frame loop (Server.Traffic, Frames), the
+//	                  frames both answer alike (Conn.BaseFrame), the login
+//	                  (LoginRules over package auth's Guard), the heartbeat,
+//	                  idle and linger ticker (Server.Tick), the Outbox and
+//	                  its global ByteBudget, and the defaults both servers
+//	                  share (SetDefaults)
+//	netio/orderentry  order entry: admission, validation, acks (imports netio, wire)
+//	netio/marketdata  market data: depth, fan-out, resume (imports netio, wire)
+//	netio/tlsfront    the TLS front of both listeners
 //
-// Both servers:
+// The two services never import each other; what both need lives here,
+// and this package imports neither.
+//
+// Invariants of the shared layer:
 //
 //   - Every byte a connection sends goes through its Outbox (outbox.go):
 //     one queue with a cap, under one mutex, with one state and one
 //     flusher at a time, so frames are never split or reordered. A client
-//     that does not read is logged out with a reason once its queue passes
-//     the cap (order entry: Logout 7, market data: Logout 3), and a global
-//     budget bounds all queues together.
-//   - The gnet shell (start, readiness, address, stop) and the login are
-//     one code for both (server.go).
-//   - A session sees acks and rejects of its own orders only; ownership of
-//     cancels and replaces is enforced again by the engine.
+//     that does not read is logged out with the service's reason once its
+//     queue passes the cap (order entry: Logout 7, market data: Logout 3),
+//     and a global budget per server bounds all its queues together.
+//   - A frame is decoded in place in the event loop; a malformed one is
+//     answered with a Reject carrying a reason (or, if its length cannot be
+//     valid, a Logout and a close) and never affects another connection. A
+//     partial frame stays in gnet's inbound buffer until the rest arrives.
+//   - A connection is logged in by one code on both servers
+//     (LoginRules.Login): the guard throttles failures across connections,
+//     checks the key, counts the user's sessions and writes the audit log;
+//     a key revoked by a reload logs the connection out (Logout 8).
+//   - A connection's heartbeat and idle clocks start at its connect; the
+//     ticker (Server.Tick, every TickInterval) reads only atomics and the
+//     remote address, never the loop-owned login state.
 package netio

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ringex/ringex/netio/wire"
 )
 
 // The Outbox. Every byte a connection sends, on either server, goes through
@@ -34,7 +36,7 @@ import (
 // for bytes held in its own outbound buffer, and that buffer keeps each
 // unsent write in its own power-of-two block from a sync.Pool (so a queue
 // of small frames costs up to twice its size plus a node per write, and the
-// pooled blocks outlive the connection). The outbox keeps its own queue of
+// pooled blocks outlive the connection). The Outbox keeps its own queue of
 // fixed blocks, counts it against its cap and a global budget, and frees
 // it as it is written and when the connection closes. The cost: a flusher
 // is a goroutine woken by the runtime's poller, which a fully loaded
@@ -45,13 +47,13 @@ import (
 // goroutine must never write to a descriptor number that may have been
 // closed, because the number is reused by the next accept and the bytes
 // would reach another user's new connection. gnet closes c.Fd() on its own
-// schedule, so the outbox owns a dup: direct writes check the state under
+// schedule, so the Outbox owns a dup: direct writes check the state under
 // the mutex, and the flusher parked in the poller holds a reference (the
 // os.File's), so the dup is closed only when the state is closed and no
 // write is under way. The dup shares gnet's open file description,
 // O_NONBLOCK included.
 //
-// States and transitions (outState), each under mu:
+// States and transitions (OutState), each under mu:
 //
 //	open     -> ending    end(): the last bytes (a Logout, or a reply
 //	                      before a close) are queued behind the rest; later
@@ -66,9 +68,9 @@ import (
 //	any      -> closed    release(), from OnClose: the dup is closed (once
 //	                      no write is under way) and the queue freed.
 //
-// A connection is closed by gnet only after the outbox has reached
+// A connection is closed by gnet only after the Outbox has reached
 // draining, except when gnet itself sees the peer go away.
-type outbox struct {
+type Outbox struct {
 	mu   sync.Mutex
 	cond sync.Cond // wakes waitBelow: the queue shrank or the state changed
 	// state is changed only under mu; it is atomic so that open can read
@@ -85,14 +87,14 @@ type outbox struct {
 	flushing bool // a goroutine holds the flusher role: the queue is not idle
 
 	max     int          // cap on queued bytes
-	budget  *byteBudget  // shared by every connection of the server; may be nil
+	budget  *ByteBudget  // shared by every connection of the server; may be nil
 	reason  uint16       // the Logout sent when the cap or the budget is passed
-	closeBy int64        // Unix ns: an ending outbox is closed then anyway
-	cfg     *outboxHooks // what the owning server does on a close or a cut
+	closeBy int64        // Unix ns: an ending Outbox is closed then anyway
+	cfg     *OutboxHooks // what the owning server does on a close or a cut
 
 	// For tests: how many writes found the socket full (a flusher was
 	// started), how many flushers emptied the queue and gave the role up,
-	// and whether the outbox was cut.
+	// and whether the Outbox was cut.
 	stalls  int
 	resumes int
 	cut     bool
@@ -103,29 +105,29 @@ type outbox struct {
 	werr    error
 }
 
-type outState uint8
+type OutState uint8
 
 const (
-	outOpen     outState = iota // writes are accepted
+	outOpen     OutState = iota // writes are accepted
 	outEnding                   // the last bytes are queued; the close follows once they are out
 	outDraining                 // every byte is out (or lost): the close is requested
 	outClosed                   // the connection is closed: the dup is released
 )
 
-// setLocked moves the outbox to state st and wakes waitBelow. The caller
+// setLocked moves the Outbox to state st and wakes waitBelow. The caller
 // holds mu.
-func (o *outbox) setLocked(st outState) {
+func (o *Outbox) setLocked(st OutState) {
 	o.state.set(st)
 	o.cond.Broadcast()
 }
 
-// atomicState holds an outState.
+// atomicState holds an OutState.
 type atomicState struct{ v atomic.Uint32 }
 
-func (a *atomicState) get() outState  { return outState(a.v.Load()) }
-func (a *atomicState) set(s outState) { a.v.Store(uint32(s)) }
+func (a *atomicState) get() OutState  { return OutState(a.v.Load()) }
+func (a *atomicState) set(s OutState) { a.v.Store(uint32(s)) }
 
-func (s outState) String() string {
+func (s OutState) String() string {
 	switch s {
 	case outOpen:
 		return "open"
@@ -139,62 +141,66 @@ func (s outState) String() string {
 	return "unknown"
 }
 
-// outboxHooks is what an outbox asks of its server. Both are called without
+// OutboxHooks is what an Outbox asks of its server. Both are called without
 // the outbox's mutex held.
-type outboxHooks struct {
+type OutboxHooks struct {
 	// close requests the connection's close (gnet's Conn.Close, which
 	// queues it to the event loop).
-	close func()
+	Close func()
 	// cut reports that the connection passed its cap (queued bytes) or the
 	// global budget, and is being logged out.
-	cut func(queued int, budget bool)
+	Cut func(queued int, budget bool)
 }
 
-// byteBudget bounds the queued bytes of every outbox of a server together.
-type byteBudget struct {
-	limit int64
+// ByteBudget bounds the queued bytes of every Outbox of a server together.
+type ByteBudget struct {
+	Limit int64
 	used  atomic.Int64
 }
 
-func (b *byteBudget) take(n int) bool {
+func (b *ByteBudget) take(n int) bool {
 	if b == nil {
 		return true
 	}
-	if b.used.Add(int64(n)) > b.limit {
+	if b.used.Add(int64(n)) > b.Limit {
 		b.used.Add(-int64(n))
 		return false
 	}
 	return true
 }
 
-func (b *byteBudget) give(n int) {
+func (b *ByteBudget) give(n int) {
 	if b != nil && n != 0 {
 		b.used.Add(-int64(n))
 	}
 }
 
+// DefaultMaxQueuedBytes caps one connection's unsent bytes, on order entry
+// and on market data alike.
+const DefaultMaxQueuedBytes = 1 << 20
+
 // lingerTimeout bounds how long a connection's last bytes may wait in its
-// outbox for a client that does not read before the connection is closed
+// Outbox for a client that does not read before the connection is closed
 // anyway.
 const lingerTimeout = 2 * time.Second
 
-// keptQueue is the largest queue buffer an outbox keeps once it is empty.
+// keptQueue is the largest queue buffer an Outbox keeps once it is empty.
 const keptQueue = 4 << 10
 
-func (o *outbox) init(fd, max int, budget *byteBudget, reason uint16, hooks *outboxHooks) {
+func (o *Outbox) Init(fd, max int, budget *ByteBudget, reason uint16, hooks *OutboxHooks) {
 	o.cond.L = &o.mu
 	o.fd, o.max, o.budget, o.reason, o.cfg = fd, max, budget, reason, hooks
 	o.writeFn = o.pollWrite
 }
 
 // queuedLocked is the bytes queued and not yet written.
-func (o *outbox) queuedLocked() int { return o.queued }
+func (o *Outbox) queuedLocked() int { return o.queued }
 
 // write sends b: at once if the queue is idle, else behind the queued
 // bytes. b is not retained. It reports false if the bytes were dropped
-// (the outbox is no longer open, or b did not fit and the connection is
+// (the Outbox is no longer open, or b did not fit and the connection is
 // being cut). Any goroutine.
-func (o *outbox) write(b []byte) bool {
+func (o *Outbox) write(b []byte) bool {
 	o.mu.Lock()
 	ok, cl := o.writeLocked(b)
 	o.mu.Unlock()
@@ -203,12 +209,12 @@ func (o *outbox) write(b []byte) bool {
 }
 
 // after runs the hook a locked transition asked for, without the lock.
-func (o *outbox) after(a afterAction) {
+func (o *Outbox) after(a afterAction) {
 	switch a.kind {
 	case doClose:
-		o.cfg.close()
+		o.cfg.Close()
 	case doCut:
-		o.cfg.cut(a.queued, a.budget)
+		o.cfg.Cut(a.queued, a.budget)
 	}
 }
 
@@ -226,7 +232,7 @@ type afterAction struct {
 	budget bool
 }
 
-func (o *outbox) writeLocked(b []byte) (bool, afterAction) {
+func (o *Outbox) writeLocked(b []byte) (bool, afterAction) {
 	if o.state.get() != outOpen || len(b) == 0 {
 		return len(b) == 0 && o.state.get() == outOpen, afterAction{}
 	}
@@ -235,7 +241,7 @@ func (o *outbox) writeLocked(b []byte) (bool, afterAction) {
 
 // sendLocked writes b directly if the queue is idle and queues what the
 // socket does not take. The caller holds mu and has checked the state.
-func (o *outbox) sendLocked(b []byte) (bool, afterAction) {
+func (o *Outbox) sendLocked(b []byte) (bool, afterAction) {
 	if !o.flushing {
 		n, err := o.writeFD(b)
 		if err != nil {
@@ -267,24 +273,24 @@ func (o *outbox) sendLocked(b []byte) (bool, afterAction) {
 	return true, afterAction{}
 }
 
-func (b *byteBudget) forceTake(n int) {
+func (b *ByteBudget) forceTake(n int) {
 	if b != nil {
 		b.used.Add(int64(n))
 	}
 }
 
-// cutLocked ends an outbox whose cap or budget a write passed: the write is
+// cutLocked ends an Outbox whose cap or budget a write passed: the write is
 // dropped whole (the queue holds whole frames behind its head, so the
 // stream stays readable) and a Logout with the outbox's reason is queued
 // behind the rest, past the cap. The connection closes once the Logout is
 // out or at the linger deadline.
-func (o *outbox) cutLocked(queued int, budget bool) afterAction {
+func (o *Outbox) cutLocked(queued int, budget bool) afterAction {
 	o.cut = true
 	o.endLocked(logoutFrame(o.reason))
 	return afterAction{kind: doCut, queued: queued, budget: budget}
 }
 
-func logoutFrame(reason uint16) []byte { return appendLogout(make([]byte, 0, 8), reason) }
+func logoutFrame(reason uint16) []byte { return wire.AppendLogout(make([]byte, 0, 8), reason) }
 
 // end queues b, the connection's last bytes, and closes the connection
 // once they are written. It reports whether the connection may be closed
@@ -292,7 +298,7 @@ func logoutFrame(reason uint16) []byte { return appendLogout(make([]byte, 0, 8),
 // returns gnet.Close itself; otherwise the close is requested by whoever
 // empties the queue, or by tick at the linger deadline. Only the first end
 // has an effect; a later one reports whether the close is already due.
-func (o *outbox) end(b []byte) (closeNow bool) {
+func (o *Outbox) end(b []byte) (closeNow bool) {
 	o.mu.Lock()
 	if o.state.get() != outOpen {
 		closeNow = o.state.get() >= outDraining
@@ -305,9 +311,9 @@ func (o *outbox) end(b []byte) (closeNow bool) {
 	return closeNow
 }
 
-// endLocked moves an open outbox to ending, or straight to draining if b
+// endLocked moves an open Outbox to ending, or straight to draining if b
 // was written whole.
-func (o *outbox) endLocked(b []byte) {
+func (o *Outbox) endLocked(b []byte) {
 	o.closeBy = time.Now().Add(lingerTimeout).UnixNano()
 	if !o.flushing && len(b) > 0 {
 		n, err := o.writeFD(b)
@@ -332,16 +338,16 @@ func (o *outbox) endLocked(b []byte) {
 // logout sends a Logout with reason and closes the connection once it is
 // out. Any goroutine; only the first call (of logout, end or a cut) has an
 // effect.
-func (o *outbox) logout(reason uint16) {
+func (o *Outbox) logout(reason uint16) {
 	if !o.end(logoutFrame(reason)) {
 		return
 	}
-	o.cfg.close()
+	o.cfg.Close()
 }
 
-// tick closes an ending outbox whose linger deadline has passed: the client
+// tick closes an ending Outbox whose linger deadline has passed: the client
 // does not read its last bytes. OnTick calls it for every connection.
-func (o *outbox) tick(now int64) {
+func (o *Outbox) tick(now int64) {
 	o.mu.Lock()
 	due := o.state.get() == outEnding && now > o.closeBy
 	if due {
@@ -349,13 +355,13 @@ func (o *outbox) tick(now int64) {
 	}
 	o.mu.Unlock()
 	if due {
-		o.cfg.close()
+		o.cfg.Close()
 	}
 }
 
 // failedLocked handles a socket error: the bytes are lost, so the
 // connection goes no further (it would otherwise go on one frame short).
-func (o *outbox) failedLocked() afterAction {
+func (o *Outbox) failedLocked() afterAction {
 	if o.state.get() >= outDraining {
 		return afterAction{}
 	}
@@ -365,7 +371,7 @@ func (o *outbox) failedLocked() afterAction {
 
 // writeFD makes one non-blocking write(2) of b. EAGAIN is 0 bytes and no
 // error. The caller holds mu, and no flusher is running.
-func (o *outbox) writeFD(b []byte) (int, error) {
+func (o *Outbox) writeFD(b []byte) (int, error) {
 	if o.fd < 0 {
 		return 0, errOutboxClosed
 	}
@@ -383,13 +389,13 @@ func (o *outbox) writeFD(b []byte) (int, error) {
 	}
 }
 
-var errOutboxClosed = errors.New("netio: outbox closed")
+var errOutboxClosed = errors.New("netio: Outbox closed")
 
 // startFlusherLocked hands the flusher role to a goroutine that waits for
 // the socket in the runtime's poller. The fd is registered with the poller
 // on the first stall only: a connection that never stalls (most order-entry
 // sessions) costs the poller nothing.
-func (o *outbox) startFlusherLocked() {
+func (o *Outbox) startFlusherLocked() {
 	o.flushing = true
 	o.stalls++
 	if o.file == nil {
@@ -408,8 +414,8 @@ func (o *outbox) startFlusherLocked() {
 
 // flush is the flusher goroutine: it writes the head of the queue as the
 // socket takes it until the queue is empty, then gives the role up (and,
-// if the outbox is ending, requests the close).
-func (o *outbox) flush() {
+// if the Outbox is ending, requests the close).
+func (o *Outbox) flush() {
 	o.mu.Lock()
 	for {
 		if o.state.get() >= outDraining || o.raw == nil {
@@ -429,7 +435,7 @@ func (o *outbox) flush() {
 			o.cond.Broadcast()
 			o.mu.Unlock()
 			if ending {
-				o.cfg.close()
+				o.cfg.Close()
 			}
 			return
 		}
@@ -461,7 +467,7 @@ func (o *outbox) flush() {
 
 // pollWrite is the flusher's write, called by the poller with the fd while
 // it holds a reference on it; returning false waits for writability.
-func (o *outbox) pollWrite(fd uintptr) bool {
+func (o *Outbox) pollWrite(fd uintptr) bool {
 	for {
 		n, err := unix.Write(int(fd), o.chunk)
 		switch err {
@@ -490,7 +496,7 @@ const (
 )
 
 // appendLocked queues b.
-func (o *outbox) appendLocked(b []byte) {
+func (o *Outbox) appendLocked(b []byte) {
 	o.queued += len(b)
 	if n := len(o.blocks); n > 0 {
 		tail := o.blocks[n-1]
@@ -512,7 +518,7 @@ func (o *outbox) appendLocked(b []byte) {
 
 // consumeLocked drops n written bytes from the head of the queue and
 // gives them back to the budget. Only the flusher calls it.
-func (o *outbox) consumeLocked(n int) {
+func (o *Outbox) consumeLocked(n int) {
 	o.budget.give(n)
 	o.queued -= n
 	o.off += n
@@ -528,7 +534,7 @@ func (o *outbox) consumeLocked(n int) {
 }
 
 // resetQueueLocked empties the queue, keeping a small first block.
-func (o *outbox) resetQueueLocked() {
+func (o *Outbox) resetQueueLocked() {
 	if len(o.blocks) == 1 && cap(o.blocks[0]) <= keptQueue {
 		o.blocks[0] = o.blocks[0][:0]
 	} else {
@@ -544,7 +550,7 @@ func (o *outbox) resetQueueLocked() {
 // release runs in OnClose: every later write is dropped, the queue is
 // freed and the dup closed (by the os.File once a parked flusher has let
 // go of it; see the note at the top).
-func (o *outbox) release() {
+func (o *Outbox) Release() {
 	o.mu.Lock()
 	o.state.set(outClosed)
 	o.budget.give(o.queued)
@@ -562,9 +568,9 @@ func (o *outbox) release() {
 }
 
 // waitBelow waits until at most n bytes are queued, and reports whether the
-// outbox is still open. It also returns when the outbox leaves open (a cut,
+// Outbox is still open. It also returns when the Outbox leaves open (a cut,
 // a logout, a close), so a waiter never outlives its connection.
-func (o *outbox) waitBelow(n int) bool {
+func (o *Outbox) WaitBelow(n int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for o.state.get() == outOpen && o.queuedLocked() > n {
@@ -574,13 +580,21 @@ func (o *outbox) waitBelow(n int) bool {
 }
 
 // open reports whether writes are accepted. It takes no lock.
-func (o *outbox) open() bool { return o.state.get() == outOpen }
+func (o *Outbox) Open() bool { return o.state.get() == outOpen }
 
 // stats reports, for tests: the state, the queued bytes, whether the
 // queue is idle (the next write goes straight to the socket), how many
 // writes found the socket full and how many flushers emptied the queue.
-func (o *outbox) stats() (st outState, queued int, idle bool, stalls, resumes int) {
+func (o *Outbox) Stats() (st OutState, queued int, idle bool, stalls, resumes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.state.get(), o.queuedLocked(), !o.flushing, o.stalls, o.resumes
+}
+
+// FD is the outbox's dup of the connection's descriptor, -1 once released.
+// For tests that tune or watch the socket.
+func (o *Outbox) FD() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.fd
 }

@@ -9,20 +9,21 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ringex/ringex/netio/internal/nettest"
 	"github.com/ringex/ringex/netio/wire"
 )
 
-// outboxPair is an outbox over one end of a non-blocking socketpair with
+// outboxPair is an Outbox over one end of a non-blocking socketpair with
 // small buffers; the test reads the other end.
 type outboxPair struct {
 	t      *testing.T
-	o      *outbox
+	o      *Outbox
 	peer   int
 	closes chan struct{}
 	cuts   chan int
 }
 
-func newOutboxPair(t *testing.T, max int, budget *byteBudget) *outboxPair {
+func newOutboxPair(t *testing.T, max int, budget *ByteBudget) *outboxPair {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -32,20 +33,20 @@ func newOutboxPair(t *testing.T, max int, budget *byteBudget) *outboxPair {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096)
 	}
-	p := &outboxPair{t: t, o: &outbox{}, peer: fds[1], closes: make(chan struct{}, 4), cuts: make(chan int, 4)}
-	p.o.init(fds[0], max, budget, wire.LogoutSlowConsumer, &outboxHooks{
-		close: func() { p.closes <- struct{}{} },
-		cut:   func(queued int, _ bool) { p.cuts <- queued },
+	p := &outboxPair{t: t, o: &Outbox{}, peer: fds[1], closes: make(chan struct{}, 4), cuts: make(chan int, 4)}
+	p.o.Init(fds[0], max, budget, wire.LogoutSlowConsumer, &OutboxHooks{
+		Close: func() { p.closes <- struct{}{} },
+		Cut:   func(queued int, _ bool) { p.cuts <- queued },
 	})
 	t.Cleanup(func() {
-		p.o.release()
+		p.o.Release()
 		unix.Close(p.peer)
 	})
 	return p
 }
 
-func (p *outboxPair) state() outState {
-	st, _, _, _, _ := p.o.stats()
+func (p *outboxPair) state() OutState {
+	st, _, _, _, _ := p.o.Stats()
 	return st
 }
 
@@ -59,7 +60,7 @@ func (p *outboxPair) fill(n int) []byte {
 			p.t.Fatalf("write %d refused", i)
 		}
 		all = append(all, f...)
-		if _, q, _, _, _ := p.o.stats(); q > 0 {
+		if _, q, _, _, _ := p.o.Stats(); q > 0 {
 			return all
 		}
 		if i > 10000 {
@@ -98,14 +99,14 @@ func (p *outboxPair) expectClose() {
 	}
 }
 
-// open: an idle outbox writes at once, from the caller, nothing queued and
+// open: an idle Outbox writes at once, from the caller, nothing queued and
 // no flusher.
 func TestOutboxOpenDirect(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	if !p.o.write([]byte("hello")) {
 		t.Fatal("write refused")
 	}
-	if st, q, idle, stalls, _ := p.o.stats(); st != outOpen || q != 0 || !idle || stalls != 0 {
+	if st, q, idle, stalls, _ := p.o.Stats(); st != outOpen || q != 0 || !idle || stalls != 0 {
 		t.Fatalf("state %v queued %d idle %v stalls %d", st, q, idle, stalls)
 	}
 	if got := p.readAll(5); string(got) != "hello" {
@@ -125,8 +126,8 @@ func TestOutboxFlusherHandoff(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("read %d bytes, want %d, equal prefix %v", len(got), len(want), bytes.HasPrefix(want, got))
 	}
-	if !waitCond(5*time.Second, func() bool {
-		_, q, idle, _, resumes := p.o.stats()
+	if !nettest.WaitCond(5*time.Second, func() bool {
+		_, q, idle, _, resumes := p.o.Stats()
 		return q == 0 && idle && resumes == 1
 	}) {
 		t.Fatal("the flusher did not give the role back")
@@ -138,7 +139,7 @@ func TestOutboxFlusherHandoff(t *testing.T) {
 	}
 	p.o.mu.Unlock()
 	if kept > keptQueue {
-		t.Fatalf("an empty outbox keeps a %d-byte queue", kept)
+		t.Fatalf("an empty Outbox keeps a %d-byte queue", kept)
 	}
 }
 
@@ -166,12 +167,12 @@ func TestOutboxEndingThenDraining(t *testing.T) {
 	}
 }
 
-// open -> draining: end on an idle outbox writes the bytes at once and lets
+// open -> draining: end on an idle Outbox writes the bytes at once and lets
 // the caller close.
 func TestOutboxEndIdle(t *testing.T) {
 	p := newOutboxPair(t, 1<<20, nil)
 	if !p.o.end([]byte("bye")) {
-		t.Fatal("end on an idle outbox did not allow an immediate close")
+		t.Fatal("end on an idle Outbox did not allow an immediate close")
 	}
 	if st := p.state(); st != outDraining {
 		t.Fatalf("state %v, want draining", st)
@@ -245,11 +246,11 @@ func TestOutboxCap(t *testing.T) {
 	p.expectClose()
 }
 
-// The global budget: the outbox whose write passes it is cut, the others go
-// on, and the budget is given back as bytes leave and when an outbox is
+// The global budget: the Outbox whose write passes it is cut, the others go
+// on, and the budget is given back as bytes leave and when an Outbox is
 // released.
 func TestOutboxBudget(t *testing.T) {
-	budget := &byteBudget{limit: 24 << 10}
+	budget := &ByteBudget{Limit: 24 << 10}
 	a := newOutboxPair(t, 1<<20, budget)
 	b := newOutboxPair(t, 1<<20, budget)
 	a.fill(1000)
@@ -258,10 +259,10 @@ func TestOutboxBudget(t *testing.T) {
 	if st := a.state(); st != outEnding {
 		t.Fatalf("a: state %v, want ending (cut by the budget)", st)
 	}
-	if used := budget.used.Load(); used > budget.limit+64 {
-		t.Fatalf("budget used %d, limit %d", used, budget.limit)
+	if used := budget.used.Load(); used > budget.Limit+64 {
+		t.Fatalf("budget used %d, limit %d", used, budget.Limit)
 	}
-	a.o.release()
+	a.o.Release()
 	if used := budget.used.Load(); used != 0 {
 		t.Fatalf("budget used %d after the only queue was released", used)
 	}
@@ -269,7 +270,7 @@ func TestOutboxBudget(t *testing.T) {
 	if got := b.readAll(len(want)); !bytes.Equal(got, want) {
 		t.Fatal("b lost bytes")
 	}
-	if !waitCond(5*time.Second, func() bool { return budget.used.Load() == 0 }) {
+	if !nettest.WaitCond(5*time.Second, func() bool { return budget.used.Load() == 0 }) {
 		t.Fatalf("budget used %d after b's queue emptied", budget.used.Load())
 	}
 }
@@ -281,8 +282,8 @@ func TestOutboxRelease(t *testing.T) {
 	p.fill(1000) // a flusher is parked: the peer does not read
 	var wg sync.WaitGroup
 	var stillOpen bool
-	wg.Go(func() { stillOpen = p.o.waitBelow(0) })
-	p.o.release()
+	wg.Go(func() { stillOpen = p.o.WaitBelow(0) })
+	p.o.Release()
 	wg.Wait()
 	if stillOpen {
 		t.Fatal("waitBelow reported open after release")
@@ -290,8 +291,8 @@ func TestOutboxRelease(t *testing.T) {
 	if p.o.write([]byte("x")) {
 		t.Fatal("a write after release was accepted")
 	}
-	if !waitCond(5*time.Second, func() bool {
-		_, _, idle, _, _ := p.o.stats()
+	if !nettest.WaitCond(5*time.Second, func() bool {
+		_, _, idle, _, _ := p.o.Stats()
 		return idle
 	}) {
 		t.Fatal("the parked flusher did not return")
@@ -302,7 +303,7 @@ func TestOutboxRelease(t *testing.T) {
 	// The peer sees EOF once the dup is closed (nothing else holds the
 	// socket in this test).
 	buf := make([]byte, 64<<10)
-	if !waitCond(5*time.Second, func() bool {
+	if !nettest.WaitCond(5*time.Second, func() bool {
 		n, err := unix.Read(p.peer, buf)
 		return n == 0 && err == nil || err != nil && !errors.Is(err, unix.EAGAIN)
 	}) {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,17 +19,19 @@ import (
 	"github.com/ringex/ringex/netio/wire"
 )
 
-// server is the gnet shell the order-entry gateway and the market-data
+// Server is the gnet shell the order-entry gateway and the market-data
 // notifier share: how the event loops are started, when the server is
-// ready, the address it listens on, and how it stops. Each server embeds
-// one (Ready and Addr are the server's own methods) and keeps its own
-// connection handling.
-type server struct {
+// ready, the address it listens on, how connections are counted in and
+// out, and how it stops. Each service holds one as a field (not embedded,
+// so that only its own Ready and Addr are in its API) and is the gnet
+// event handler itself.
+type Server struct {
 	name string // "gateway", "notifier": for logs and errors
 	log  *slog.Logger
+	m    ConnMetrics // open and refused connections
 
-	conns    atomic.Int64 // open connections
-	draining atomic.Bool  // new connections are refused with Logout(shutdown)
+	Conns    atomic.Int64 // open connections
+	Draining atomic.Bool  // new connections are refused with Logout(shutdown)
 
 	mu      sync.Mutex
 	eng     gnet.Engine
@@ -37,20 +40,24 @@ type server struct {
 	stopped chan struct{}
 }
 
-func (s *server) init(name string, log *slog.Logger) {
-	s.name, s.log = name, log
+// Init readies the shell of the server called name (for logs and errors);
+// m counts its connections (LoginRules counts the failed logins).
+func (s *Server) Init(name string, log *slog.Logger, m ConnMetrics) {
+	s.name, s.log, s.m = name, log, m
 	s.booted = make(chan struct{})
 	s.stopped = make(chan struct{})
 }
 
-// accept counts a new connection in and dups its fd for its outbox
-// (outbox.go), or returns the Logout to refuse it with: past maxConns, while
-// draining, or when no descriptor is left for the dup. OnOpen calls it.
-func (s *server) accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
-	if s.conns.Add(1) > int64(maxConns) || s.draining.Load() {
-		s.conns.Add(-1)
+// Accept counts a new connection in and dups its fd for its outbox
+// (outbox.go), or counts it as refused and returns the Logout to refuse it
+// with: past maxConns, while draining, or when no descriptor is left for
+// the dup. OnOpen calls it.
+func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
+	if s.Conns.Add(1) > int64(maxConns) || s.Draining.Load() {
+		s.Conns.Add(-1)
+		s.m.Refused.Inc()
 		reason := wire.LogoutTooManyConns
-		if s.draining.Load() {
+		if s.Draining.Load() {
 			reason = wire.LogoutShutdown
 		}
 		return -1, wire.AppendLogout(nil, reason)
@@ -59,10 +66,23 @@ func (s *server) accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 	if err != nil {
 		// Out of descriptors: as good as the connection limit.
 		s.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
-		s.conns.Add(-1)
+		s.Conns.Add(-1)
+		s.m.Refused.Inc()
 		return -1, wire.AppendLogout(nil, wire.LogoutTooManyConns)
 	}
+	s.m.Open.Inc()
 	return wfd, nil
+}
+
+// Refuse gives back a connection Accept let in that the service has no
+// room for after all: it closes the dup, uncounts the connection and returns
+// the Logout to refuse it with.
+func (s *Server) Refuse(wfd int) []byte {
+	unix.Close(wfd)
+	s.Conns.Add(-1)
+	s.m.Open.Dec()
+	s.m.Refused.Inc()
+	return wire.AppendLogout(nil, wire.LogoutTooManyConns)
 }
 
 // serveOptions is how both servers run gnet: one event loop per CPU unless
@@ -86,7 +106,7 @@ func serveOptions(loops, sndbuf int) []gnet.Option {
 
 // serve runs h's event loops on addr until stop. It returns once the server
 // is stopped, with the error that stopped it, if any.
-func (s *server) serve(h gnet.EventHandler, addr string, loops, sndbuf int) error {
+func (s *Server) Serve(h gnet.EventHandler, addr string, loops, sndbuf int) error {
 	defer close(s.stopped)
 	if err := gnet.Run(h, "tcp://"+addr, serveOptions(loops, sndbuf)...); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
@@ -95,18 +115,18 @@ func (s *server) serve(h gnet.EventHandler, addr string, loops, sndbuf int) erro
 }
 
 // Ready is closed once the server accepts connections.
-func (s *server) Ready() <-chan struct{} { return s.booted }
+func (s *Server) Ready() <-chan struct{} { return s.booted }
 
 // Addr is the address the server listens on (useful with port 0), or nil
 // before Ready.
-func (s *server) Addr() net.Addr {
+func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addr
 }
 
 // boot records the engine (OnBoot) so that stop can reach it.
-func (s *server) boot(eng gnet.Engine) net.Addr {
+func (s *Server) Boot(eng gnet.Engine) net.Addr {
 	s.mu.Lock()
 	s.eng = eng
 	s.addr = listenAddr(eng)
@@ -117,7 +137,7 @@ func (s *server) boot(eng gnet.Engine) net.Addr {
 }
 
 // started reports whether the server has booted (Stop before it is a no-op).
-func (s *server) started() bool {
+func (s *Server) Started() bool {
 	select {
 	case <-s.booted:
 		return true
@@ -128,7 +148,7 @@ func (s *server) started() bool {
 
 // stop stops the event loops (after the caller has logged its connections
 // out).
-func (s *server) stop(ctx context.Context) error {
+func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	eng := s.eng
 	s.mu.Unlock()
@@ -159,60 +179,75 @@ func listenAddr(eng gnet.Engine) net.Addr {
 	return nil
 }
 
-// loginState is a connection's login, on either server. Loop-owned, but
+// LoginState is a connection's login, on either server. Loop-owned, but
 // for grant, which is set once at the login and read by the session's
 // other goroutines only after it (its limiter is safe for concurrent use).
-type loginState struct {
-	userID   uint32
-	userName string
-	failures int           // failed logins on this connection
-	grant    *auth.Session // the login's: rate limit, session slot, audit (auth.go); nil before
+type LoginState struct {
+	UserID   uint32
+	UserName string
+	Failures int           // failed logins on this connection
+	Grant    *auth.Session // the login's: rate limit, session slot, audit (auth.go); nil before
 }
 
-// loginRules is what a server's logins check against.
-type loginRules struct {
-	guard       *auth.Guard // keys, throttling across connections, limits, audit; nil: every login fails
-	service     auth.Service
-	maxFailures int // failed logins on one connection before it is closed
-	log         *slog.Logger
-	fails       prometheus.Counter
+// LoginRules is what a server's logins check against.
+type LoginRules struct {
+	Guard       *auth.Guard // keys, throttling across connections, limits, audit; nil: every login fails
+	Service     auth.Service
+	MaxFailures int // failed logins on one connection before it is closed
+	Log         *slog.Logger
+	Fails       prometheus.Counter
 }
 
-// login handles a Login frame for st on either server: it appends the answer
+// Login handles a Login frame for c on either server: it appends the answer
 // (LoginAccepted or LoginRejected, and a Logout after too many failures or
-// when the guard throttles the address or the user) to reply and reports
-// whether the connection is to be closed. revoke is called (from any
-// goroutine) if a reload of the users file later drops the session's key.
-func (r *loginRules) login(st *loginState, remote string, frame, reply []byte, revoke func()) ([]byte, bool) {
+// when the guard throttles the address or the user) to c.Reply and returns
+// gnet.Close if the connection is to be closed after it. If a reload of the
+// users file later drops the session's key, the guard logs c out with
+// reason 8 (key revoked), from its own goroutine.
+func (r *LoginRules) Login(c *Conn, frame []byte) gnet.Action {
+	var closeConn bool
+	c.Reply, closeConn = r.login(&c.LoginState, c.Remote, frame, c.Reply,
+		func() { c.Logout(wire.LogoutKeyRevoked) })
+	if closeConn {
+		c.Outcome.Set(wire.LogoutLoginFailures)
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// login is Login's decision: the answer appended to reply, and whether to
+// close. revoke is called (from any goroutine) if a reload of the users
+// file later drops the session's key.
+func (r *LoginRules) login(st *LoginState, remote string, frame, reply []byte, revoke func()) ([]byte, bool) {
 	var m wire.Login
 	if err := wire.DecodeLogin(frame, &m); err != nil {
-		return wire.AppendReject(reply, 0, decodeReason(err)), false
+		return wire.AppendReject(reply, 0, DecodeReason(err)), false
 	}
-	if st.userID != 0 {
+	if st.UserID != 0 {
 		return wire.AppendLoginRejected(reply, wire.LoginAlready), false
 	}
 	name := m.UserName()
 	if m.Version != wire.Version {
-		r.log.Info("login refused: protocol version", "remote", remote, "user", name, "version", m.Version)
+		r.Log.Info("login refused: protocol version", "remote", remote, "user", name, "version", m.Version)
 		return wire.AppendLoginRejected(reply, wire.LoginBadVersion), false
 	}
 	res := auth.BadCredentials
 	var grant *auth.Session
-	if r.guard != nil {
-		grant, res = r.guard.Login(r.service, remote, name, m.KeyBytes(), revoke)
+	if r.Guard != nil {
+		grant, res = r.Guard.Login(r.Service, remote, name, m.KeyBytes(), revoke)
 	}
 	switch res {
 	case auth.OK:
-		st.grant = grant
-		st.userID, st.userName = grant.UserID, name
+		st.Grant = grant
+		st.UserID, st.UserName = grant.UserID, name
 		acc := wire.LoginAccepted{UserID: grant.UserID, ServerTime: grant.Start().UnixNano()}
 		return wire.AppendLoginAccepted(reply, &acc), false
 	case auth.TooManySessions:
 		return wire.AppendLoginRejected(reply, wire.LoginTooManySessions), false
 	case auth.BadCredentials:
-		st.failures++
-		r.fails.Inc()
-		if st.failures < r.maxFailures {
+		st.Failures++
+		r.Fails.Inc()
+		if st.Failures < r.MaxFailures {
 			return wire.AppendLoginRejected(reply, wire.LoginBadCredentials), false
 		}
 	}
@@ -221,10 +256,38 @@ func (r *loginRules) login(st *loginState, remote string, frame, reply []byte, r
 	return wire.AppendLogout(reply, wire.LogoutLoginFailures), true
 }
 
-// decodeReason is the reject reason for a frame that failed to decode.
-func decodeReason(err error) uint16 {
+// DecodeReason is the reject reason for a frame that failed to decode.
+func DecodeReason(err error) uint16 {
 	if errors.Is(err, wire.ErrBadLength) {
 		return wire.ReasonBadLength
 	}
 	return wire.ReasonMalformed
+}
+
+// The defaults both servers share: a zero field of either configuration
+// means its default. Commands use these as their flags' defaults, so each
+// is written once.
+const (
+	DefaultHeartbeat        = 5 * time.Second // the server sends a heartbeat when it has been quiet this long
+	DefaultMaxLoginFailures = 3               // failed logins on one connection before it is closed
+)
+
+// SetDefaults fills, the same way for both servers, the settings their
+// configurations share: the logger (slog's default), the guard (one over
+// users without rate or session limits, or none if users is nil too), the
+// heartbeat interval and the failed-login limit. Each server's own
+// setDefaults calls it with its fields, then fills its own.
+func SetDefaults(logger **slog.Logger, guard **auth.Guard, users *Users, heartbeat *time.Duration, maxFailures *int) {
+	if *logger == nil {
+		*logger = slog.Default()
+	}
+	if *guard == nil {
+		*guard = newGuard(users, auth.Config{Logger: *logger})
+	}
+	if *heartbeat == 0 {
+		*heartbeat = DefaultHeartbeat
+	}
+	if *maxFailures == 0 {
+		*maxFailures = DefaultMaxLoginFailures
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/pipeline"
 	"github.com/ringex/ringex/ring"
 )
@@ -103,14 +104,14 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.Uint64Var(&c.snapEvery, "snapshot-every", 100000, "commands between book snapshots (0: never)")
 	fs.BoolVar(&c.prune, "prune", false, "delete journal entries older than the newest snapshot (bounds disk use; trade history and private-event resume then reach back only to the snapshot)")
 	fs.BoolVar(&c.acceptJournalLoss, "accept-journal-loss", false, "start even if an asset's journal ends before its high-water mark (commands that were durable are gone: a truncated or damaged WAL); the loss is logged and the mark lowered. Without it such a start is refused")
-	fs.IntVar(&c.maxConns, "max-conns", netio.DefaultMaxConns, fmt.Sprintf("maximum order-entry connections, 1-%d (each holds two file descriptors; market-data connections get what the limit leaves)", maxConnsLimit))
-	fs.IntVar(&c.maxInFlight, "max-inflight", netio.DefaultMaxInFlight, fmt.Sprintf("maximum unacknowledged orders per session, 1-%d", maxInFlightMax))
-	fs.DurationVar(&c.idle, "idle-timeout", netio.DefaultIdleTimeout, "close a session silent for this long, 1s-24h")
+	fs.IntVar(&c.maxConns, "max-conns", orderentry.DefaultMaxConns, fmt.Sprintf("maximum order-entry connections, 1-%d (each holds two file descriptors; market-data connections get what the limit leaves)", maxConnsLimit))
+	fs.IntVar(&c.maxInFlight, "max-inflight", orderentry.DefaultMaxInFlight, fmt.Sprintf("maximum unacknowledged orders per session, 1-%d", maxInFlightMax))
+	fs.DurationVar(&c.idle, "idle-timeout", orderentry.DefaultIdleTimeout, "close a session silent for this long, 1s-24h")
 	fs.DurationVar(&c.heartbeat, "heartbeat", netio.DefaultHeartbeat, "server heartbeat interval (order entry and market data), 100ms-1h")
 	fs.IntVar(&c.maxQueued, "max-queued-bytes", netio.DefaultMaxQueuedBytes, "order entry: bytes of answers a session has not read before it is logged out (Logout 7), 64KiB-1GiB")
 	fs.IntVar(&c.mdMaxQueued, "md-max-queued-bytes", netio.DefaultMaxQueuedBytes, "market data: bytes queued for one subscriber before it is cut as a slow consumer (Logout 3), 64KiB-1GiB")
 	fs.DurationVar(&c.mdIdle, "md-idle-timeout", 0, "log out a market-data connection silent for this long, 0 (never; see docs/protocol.md section 3) or 1s-24h")
-	fs.DurationVar(&c.busy, "busy-timeout", netio.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
+	fs.DurationVar(&c.busy, "busy-timeout", orderentry.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", 0, fmt.Sprintf("gnet event loops per server, 0-%d (0: one per CPU)", maxLoops))
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -74,9 +75,9 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The defaults are the packages' own.
-	if c.maxConns != netio.DefaultMaxConns || c.maxInFlight != netio.DefaultMaxInFlight ||
-		c.idle != netio.DefaultIdleTimeout || c.heartbeat != netio.DefaultHeartbeat ||
-		c.busy != netio.DefaultBusyTimeout || c.inSize != pipeline.DefaultInSize || c.outSize != pipeline.DefaultOutSize {
+	if c.maxConns != orderentry.DefaultMaxConns || c.maxInFlight != orderentry.DefaultMaxInFlight ||
+		c.idle != orderentry.DefaultIdleTimeout || c.heartbeat != netio.DefaultHeartbeat ||
+		c.busy != orderentry.DefaultBusyTimeout || c.inSize != pipeline.DefaultInSize || c.outSize != pipeline.DefaultOutSize {
 		t.Fatalf("defaults differ from the packages': %+v", c)
 	}
 	if c.pin != pipeline.NoPinning {

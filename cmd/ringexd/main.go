@@ -33,6 +33,8 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/marketdata"
+	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/pipeline"
 )
 
@@ -112,7 +114,7 @@ func run(args []string) (err error) {
 		return err
 	}
 
-	notifier := netio.NewNotifier(netio.NotifierConfig{
+	notifier := marketdata.NewNotifier(marketdata.NotifierConfig{
 		Addr:  cfg.mdListen,
 		Users: users,
 		Guard: guard,
@@ -128,7 +130,7 @@ func run(args []string) (err error) {
 		Registerer:        reg,
 	})
 	notifier.Init(ex.Assets())
-	gateway := netio.NewGateway(netio.GatewayConfig{
+	gateway := orderentry.NewGateway(orderentry.GatewayConfig{
 		Addr:              cfg.listen,
 		Users:             users,
 		Guard:             guard,

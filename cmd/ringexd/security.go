@@ -20,6 +20,8 @@ import (
 
 	"github.com/ringex/ringex/auth"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/marketdata"
+	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/netio/tlsfront"
 )
 
@@ -172,7 +174,7 @@ func (s *security) guard(users *netio.Users, usersFile string, log *slog.Logger,
 // start opens the TLS fronts once the plain servers listen, and the SIGHUP
 // handler. An error opening a front, or a front's Serve error, goes to errc
 // (which stops ringexd). stop closes the fronts.
-func (s *security) start(gateway *netio.Gateway, notifier *netio.Notifier, reg prometheus.Registerer, errc chan<- error) (stop func()) {
+func (s *security) start(gateway *orderentry.Gateway, notifier *marketdata.Notifier, reg prometheus.Registerer, errc chan<- error) (stop func()) {
 	s.openFronts(gateway, notifier, reg, errc)
 	// The SIGHUP handler starts after the fronts are open, so that a
 	// reload never races with s.certs being filled.
@@ -199,7 +201,7 @@ func (s *security) start(gateway *netio.Gateway, notifier *netio.Notifier, reg p
 	}
 }
 
-func (s *security) openFronts(gateway *netio.Gateway, notifier *netio.Notifier, reg prometheus.Registerer, errc chan<- error) {
+func (s *security) openFronts(gateway *orderentry.Gateway, notifier *marketdata.Notifier, reg prometheus.Registerer, errc chan<- error) {
 	minVersion := uint16(tls.VersionTLS13)
 	if s.tlsMin == "1.2" {
 		minVersion = tls.VersionTLS12

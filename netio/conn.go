@@ -1,0 +1,201 @@
+package netio
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/ringex/ringex/netio/wire"
+)
+
+// TickInterval is how often both servers' tickers run (OnTick): the
+// heartbeat, idle and linger checks of every connection.
+const TickInterval = time.Second / 4
+
+// Conn is what every connection has on either server: its login, its
+// outbox, its clocks and the Logout it was sent. Each service's connection
+// type (order entry's session, market data's feedConn) embeds one.
+//
+// Ownership: LoginState and Reply belong to the connection's event loop
+// (LoginState.Grant may be read by any goroutine after the login); Out,
+// the clocks and Outcome may be used from any goroutine.
+type Conn struct {
+	LoginState
+	Remote string // the peer's address, for logs and the login throttle
+	Reply  []byte // replies produced while decoding one read (Traffic)
+
+	Out      Outbox
+	LastRecv atomic.Int64 // Unix ns of the last inbound bytes
+	LastSent atomic.Int64 // Unix ns of the last outbound write
+	Outcome  LogoutCode   // the Logout the server sent, for the audit (auth.go)
+}
+
+// Open readies c for the connection gc: its outbox writes to wfd (the
+// connection's dup from Server.Accept) with a cap of max bytes, and logs
+// out with reason past the cap or the budget. Both clocks start now: a new
+// connection is neither idle nor "quiet since 1970" and owed a heartbeat
+// at the first tick.
+func (c *Conn) Open(gc gnet.Conn, wfd, max int, budget *ByteBudget, reason uint16, hooks *OutboxHooks) {
+	if a := gc.RemoteAddr(); a != nil {
+		c.Remote = a.String()
+	}
+	c.Out.Init(wfd, max, budget, reason, hooks)
+	c.Touch()
+	c.LastSent.Store(c.LastRecv.Load())
+}
+
+// Touch records inbound bytes.
+func (c *Conn) Touch() { c.LastRecv.Store(time.Now().UnixNano()) }
+
+// Write sends b from any goroutine, the connection's event loop included.
+// b is not retained. It reports false if the bytes were dropped (the
+// outbox is no longer open, or they did not fit and the connection is
+// being cut).
+func (c *Conn) Write(b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
+	if !c.Out.write(b) {
+		return false
+	}
+	c.LastSent.Store(time.Now().UnixNano())
+	return true
+}
+
+// WriteFinal writes b, the connection's last bytes, from its event loop
+// when the frames it just decoded end the session (a Logout from the
+// client, an impossible frame length, too many failed logins). It reports
+// whether the loop may close the connection now (OnTraffic returning
+// Close): only if the socket took every byte at once; otherwise the outbox
+// closes it once they are out (or the linger deadline passes), and the
+// connection's input is ignored until then.
+func (c *Conn) WriteFinal(b []byte) (closeNow bool) {
+	c.LastSent.Store(time.Now().UnixNano())
+	return c.Out.end(b)
+}
+
+// Logout sends a Logout with reason and closes the connection once it is
+// written. Safe from any goroutine; only the first call has an effect.
+func (c *Conn) Logout(reason uint16) {
+	c.Outcome.Set(reason) // for the audit line (auth.go)
+	c.LastSent.Store(time.Now().UnixNano())
+	c.Out.logout(reason)
+}
+
+// Close is the shared part of OnClose: the audit line and the user's
+// session slot (the grant), the outbox's dup of the fd (closed before gnet
+// closes the connection's own), and the server's connection counts.
+func (s *Server) Close(c *Conn, err error) {
+	c.Grant.End(err, c.Outcome.Text())
+	c.Out.Release()
+	s.Conns.Add(-1)
+	s.m.Open.Dec()
+}
+
+// Tick is a connection's share of its server's OnTick (on gnet's ticker
+// goroutine): it logs out a connection that has sent nothing for idle (0:
+// never), sends a heartbeat to one the server has been quiet to for
+// heartbeat, and closes one whose last bytes waited past the linger
+// deadline.
+func (s *Server) Tick(c *Conn, now int64, idle, heartbeat time.Duration) {
+	switch {
+	case idle > 0 && now-c.LastRecv.Load() > idle.Nanoseconds():
+		// UserName belongs to the loop (OnTick runs on its own
+		// goroutine): the remote address identifies the connection.
+		s.log.Info(s.name+": connection idle: logging out", "remote", c.Remote)
+		c.Logout(wire.LogoutIdle)
+	case now-c.LastSent.Load() > heartbeat.Nanoseconds():
+		c.Write(wire.AppendHeartbeat(nil))
+	}
+	c.Out.tick(now)
+}
+
+// Traffic is the frame loop of both servers' OnTraffic. It decodes every
+// complete frame at the front of gc's inbound buffer, in place, with
+// handle, which appends its answers to c.Reply and may end the session
+// (gnet.Close). A frame whose length cannot be valid ends it with
+// Logout(bad frame): the stream is lost. Input that arrives while a Logout
+// is on its way out is discarded unread.
+//
+// When the session ends, Traffic writes c.Reply as the connection's last
+// bytes and returns gnet.Close if the loop may close the connection now;
+// otherwise it leaves c.Reply for the caller to write (each server has its
+// own path for replies) and returns gnet.None.
+func (s *Server) Traffic(gc gnet.Conn, c *Conn, handle func(frame []byte) gnet.Action) gnet.Action {
+	c.Touch()
+	if !c.Out.Open() {
+		// A Logout is on its way out and the connection closes after
+		// it: nothing the client sends now is acted on.
+		gc.Discard(-1)
+		return gnet.None
+	}
+	buf, _ := gc.Peek(-1)
+	off, action := s.Frames(c, buf, handle)
+	if off > 0 {
+		// Discard(0) would drop the whole buffer, partial frame included.
+		gc.Discard(off)
+	}
+	if action == gnet.Close {
+		closeNow := c.WriteFinal(c.Reply)
+		c.Reply = c.Reply[:0]
+		if !closeNow {
+			return gnet.None // closed by the final write's callback
+		}
+	}
+	return action
+}
+
+// Frames decodes and handles every complete frame at the front of buf (the
+// loop of Traffic, apart from gnet). It returns how many bytes it consumed
+// (all of buf once the session ends) and whether to close.
+func (s *Server) Frames(c *Conn, buf []byte, handle func(frame []byte) gnet.Action) (int, gnet.Action) {
+	off := 0
+	for off < len(buf) {
+		frame, n, err := wire.NextFrame(buf[off:], wire.MaxInboundFrame)
+		if err != nil {
+			// The length prefix cannot be valid: the stream is lost.
+			s.log.Warn(s.name+": bad frame length: closing", "remote", c.Remote, "user", c.UserName, "err", err)
+			c.Reply = wire.AppendLogout(c.Reply, wire.LogoutBadFrame)
+			c.Outcome.Set(wire.LogoutBadFrame)
+			return len(buf), gnet.Close
+		}
+		if n == 0 {
+			break // partial frame: wait for the rest
+		}
+		off += n
+		if action := handle(frame); action != gnet.None {
+			return len(buf), action
+		}
+	}
+	return off, gnet.None
+}
+
+// BaseFrame handles the frames both servers answer alike: a Heartbeat
+// (Touch recorded its arrival; a body makes it malformed), a Logout (the
+// client ends the session: the answer is Logout 0 and the connection
+// closes after it) and a type the server does not serve (Reject 2). The
+// answer goes to c.Reply; reject is the reason of a Reject it appended (0:
+// none), for the server's metrics.
+func (c *Conn) BaseFrame(frame []byte) (action gnet.Action, reject uint16) {
+	var err error
+	switch wire.Type(frame) {
+	case wire.TypeHeartbeat:
+		err = wire.DecodeHeartbeat(frame)
+	case wire.TypeLogout:
+		if _, err = wire.DecodeLogout(frame); err == nil {
+			c.Reply = wire.AppendLogout(c.Reply, wire.LogoutUserRequest)
+			c.Outcome.Set(wire.LogoutUserRequest)
+			return gnet.Close, 0
+		}
+		// Not a Logout: the session goes on.
+	default:
+		c.Reply = wire.AppendReject(c.Reply, 0, wire.ReasonUnknownType)
+		return gnet.None, wire.ReasonUnknownType
+	}
+	if err != nil {
+		reject = DecodeReason(err)
+		c.Reply = wire.AppendReject(c.Reply, 0, reject)
+	}
+	return gnet.None, reject
+}

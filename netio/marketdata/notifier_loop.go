@@ -1,0 +1,377 @@
+package marketdata
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Fan-out. The notifier goroutine of an asset does work proportional to the
+// events of a batch and the number of event loops, never to the number of
+// subscribers: it encodes each public message once, into one shared buffer
+// per combination of public channels that some connection subscribes to
+// (trades, book, BBO: at most 7), and hands every event loop that has
+// subscribers of the asset one loopBatch (those buffers, plus the private
+// messages of that loop's connections). An event loop keeps its own
+// subscriber lists, one per asset and channel combination; when it runs its
+// drain task it takes every batch queued so far, gathers for each of its
+// subscribers its combination's buffer and its private messages, and
+// writes them with one write. Batches that queue up while a loop is busy
+// are written together, so under load a connection gets fewer, larger
+// writes and the loop is never woken once per message per subscriber.
+//
+// Order: a loop's inbox is a FIFO filled under its lock by the notifier
+// goroutines in the order of their batches, and a drain writes each
+// connection's share in inbox order. A combination's buffer holds its
+// channels' messages in event order, with the offset where each event's
+// messages start; a connection with private messages in a batch gets each
+// spliced in right after its event's public messages. So every connection
+// sees each asset's messages in sequence order, across channels.
+//
+// Subscription changes travel through the same inbox: a Subscribe or
+// Unsubscribe changes the asset's counts (which channel combinations the
+// next batch is encoded for) and queues a control batch (the loop-list
+// change and the reply, book snapshot included) under the asset's lock.
+// The control batch therefore sits after every batch already applied to
+// the depth picture and before every later one, and the loop applies the
+// change exactly there: a snapshot is followed by exactly the updates
+// after it. Nothing drains an inbox under an asset's lock, so the asset's
+// output consumer never waits for an event loop.
+//
+// Bound: a loop's inbox is bounded in bytes (MaxLoopQueue). A batch that
+// would pass the bound conflates the asset: the public parts of its queued
+// batches and of every later one are dropped until the loop drains, and the
+// loop then sends its book and BBO subscribers of the asset a fresh
+// snapshot (queued under the asset's lock, so updates follow it exactly;
+// trade subscribers see a gap in the sequence). Private messages cannot be
+// dropped: a connection whose private messages do not fit even then is cut
+// with Logout 3. Control batches always go in (they are small, one per
+// request the loop itself read).
+
+// loopBatch is one asset batch for one event loop.
+type loopBatch struct {
+	fa     *feedAsset
+	pub    [numMasks]*sharedBuf // by public channel combination
+	priv   []byte               // private messages for this loop's connections
+	items  []privItem           // who gets which part of priv
+	recv   int64                // when the notifier received the batch, Unix ns
+	evTime int64                // the oldest event time of the batch, Unix ns (0: none)
+	// ctl lists the loop-list changes of a control batch, applied before
+	// its private items are written; control batches are never dropped.
+	ctl     []maskChange
+	control bool
+	written chan<- struct{} // a resume segment: told once the batch is written
+}
+
+// maskChange moves fc to the loop's list for asset index ai and mask.
+type maskChange struct {
+	fc   *feedConn
+	ai   int
+	mask uint8
+}
+
+// size is what the batch counts against its loop's inbox bound.
+func (b *loopBatch) size() int {
+	n := len(b.priv) + len(b.items)*32
+	for _, sb := range b.pub {
+		if sb != nil {
+			n += len(sb.b)
+		}
+	}
+	return n
+}
+
+// dropPublic releases the batch's public buffers (conflation).
+func (b *loopBatch) dropPublic() bool {
+	dropped := false
+	for i, sb := range b.pub {
+		if sb != nil {
+			sb.release()
+			b.pub[i] = nil
+			dropped = true
+		}
+	}
+	return dropped
+}
+
+// privItem addresses priv[from:to] to one connection; seg is the event
+// (counted within the batch) they report.
+type privItem struct {
+	fc       *feedConn
+	from, to int
+	msgs     int
+	seg      int
+}
+
+func (b *loopBatch) reset() {
+	for i, sb := range b.pub {
+		if sb != nil {
+			sb.release()
+			b.pub[i] = nil
+		}
+	}
+	clear(b.items)
+	clear(b.ctl)
+	b.fa, b.priv, b.items, b.ctl = nil, b.priv[:0], b.items[:0], b.ctl[:0]
+	b.recv, b.evTime, b.control, b.written = 0, 0, false, nil
+}
+
+// addPriv appends private messages (already encoded in msg) for fc, of
+// event seg of the batch.
+func (b *loopBatch) addPriv(fc *feedConn, msg []byte, msgs, seg int) {
+	from := len(b.priv)
+	b.priv = append(b.priv, msg...)
+	if k := len(b.items) - 1; k >= 0 && b.items[k].fc == fc && b.items[k].to == from && b.items[k].seg == seg {
+		b.items[k].to = len(b.priv)
+		b.items[k].msgs += msgs
+		return
+	}
+	b.items = append(b.items, privItem{fc: fc, from: from, to: len(b.priv), msgs: msgs, seg: seg})
+}
+
+// feedLoop is the notifier's side of one gnet event loop.
+type feedLoop struct {
+	n   *Notifier
+	idx int
+	el  gnet.EventLoop
+
+	mu         sync.Mutex
+	inbox      []*loopBatch
+	inboxBytes int
+	scheduled  bool   // a drain task is queued and has not taken the inbox yet
+	stale      []bool // by asset index: public batches are being dropped (conflation)
+
+	// Loop-owned.
+	work    []*loopBatch
+	subs    [][numMasks][]*feedConn // by asset index and channel combination
+	dirty   []*feedConn
+	pending []*feedConn // connections with private messages in the batch being drained
+	resync  []int       // asset indexes to send fresh snapshots for after this drain
+}
+
+func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
+	return &feedLoop{n: n, idx: idx, el: el, subs: make([][numMasks][]*feedConn, len(n.assets)),
+		stale: make([]bool, len(n.assets))}
+}
+
+// push queues b and makes sure a drain task will take it. Any goroutine;
+// the notifier goroutines call it under their asset's lock. It never
+// waits for the loop: past the inbox bound it drops public data and cuts
+// connections instead (see the note at the top).
+func (fl *feedLoop) push(b *loopBatch) {
+	fl.mu.Lock()
+	if !b.control && b.fa != nil {
+		ai := b.fa.idx
+		if fl.stale[ai] && b.dropPublic() {
+			fl.n.conflated.Add(1)
+		}
+		if fl.inboxBytes+b.size() > fl.n.cfg.MaxLoopQueue {
+			fl.conflateLocked(b)
+		}
+	}
+	fl.inboxBytes += b.size()
+	fl.inbox = append(fl.inbox, b)
+	schedule := !fl.scheduled
+	fl.scheduled = true
+	fl.mu.Unlock()
+	if !schedule {
+		return
+	}
+	if err := fl.el.Execute(context.Background(), fl); err != nil {
+		// The engine is shutting down: nothing will drain the inbox.
+		fl.mu.Lock()
+		work := fl.inbox
+		fl.inbox, fl.scheduled, fl.inboxBytes = nil, false, 0
+		fl.mu.Unlock()
+		for _, b := range work {
+			fl.n.putBatch(b)
+		}
+	}
+}
+
+// conflateLocked makes room for b: it drops the public parts of b and of
+// the queued batches of b's asset and marks the asset stale for this loop
+// (until the loop drains and resends snapshots); if b's private messages
+// still do not fit, their connections are cut and the messages dropped.
+// The caller holds fl.mu (and b's asset lock).
+func (fl *feedLoop) conflateLocked(b *loopBatch) {
+	ai := b.fa.idx
+	if b.dropPublic() {
+		fl.stale[ai] = true
+		fl.n.conflated.Add(1)
+	}
+	for _, q := range fl.inbox {
+		if q.fa == b.fa && !q.control {
+			before := q.size()
+			if q.dropPublic() {
+				fl.n.conflated.Add(1)
+				fl.stale[ai] = true
+				fl.inboxBytes -= before - q.size()
+			}
+		}
+	}
+	if fl.inboxBytes+b.size() <= fl.n.cfg.MaxLoopQueue || len(b.items) == 0 {
+		return
+	}
+	for _, it := range b.items {
+		it.fc.fallBehind()
+	}
+	clear(b.items)
+	b.items, b.priv = b.items[:0], b.priv[:0]
+}
+
+// Run is the drain task (gnet.Runnable), run by the event loop.
+func (fl *feedLoop) Run(context.Context) error {
+	if h := fl.n.drainHook; h != nil {
+		h()
+	}
+	fl.mu.Lock()
+	work := fl.inbox
+	fl.inbox, fl.work = fl.work[:0], work
+	fl.scheduled, fl.inboxBytes = false, 0
+	for ai, st := range fl.stale {
+		if st {
+			fl.resync = append(fl.resync, ai)
+		}
+	}
+	fl.mu.Unlock()
+
+	var bytes, msgs int
+	for _, b := range work {
+		for _, mc := range b.ctl {
+			if !mc.fc.closed {
+				fl.setMask(mc.fc, mc.ai, mc.mask)
+			}
+			mc.fc.ctlQueued--
+		}
+		bytes, msgs = fl.fanOut(b, bytes, msgs)
+	}
+	for i, fc := range fl.dirty {
+		b, m := fc.writeGathered()
+		bytes += b
+		msgs += m
+		fl.dirty[i] = nil
+	}
+	fl.dirty = fl.dirty[:0]
+	now := time.Now().UnixNano()
+	for i, b := range work {
+		if b.written != nil {
+			b.written <- struct{}{} // buffered: the reader has one segment out at a time
+		}
+		if b.recv > 0 {
+			fl.n.m.observe(now, b.recv, b.evTime)
+		}
+		fl.n.putBatch(b)
+		work[i] = nil
+	}
+	fl.n.m.out(bytes, msgs)
+	for _, ai := range fl.resync {
+		fl.n.resync(fl, ai)
+	}
+	fl.resync = fl.resync[:0]
+	return nil
+}
+
+// fanOut gathers one batch's share for each of the loop's connections.
+func (fl *feedLoop) fanOut(b *loopBatch, bytes, msgs int) (int, int) {
+	// Hang each private item on its connection.
+	for k := range b.items {
+		fc := b.items[k].fc
+		if fc.closed {
+			continue
+		}
+		if len(fc.pend) == 0 {
+			fl.pending = append(fl.pending, fc)
+		}
+		fc.pend = append(fc.pend, int32(k))
+	}
+	for m, sb := range b.pub {
+		if sb == nil || len(sb.b) == 0 {
+			continue
+		}
+		ai := b.fa.idx
+		for _, fc := range fl.subs[ai][m] {
+			if len(fc.pend) == 0 {
+				bytes, msgs = fl.gather(fc, sb.b, sb.msgs, bytes, msgs)
+				continue
+			}
+			// Splice each private message in after its event's public
+			// ones.
+			done := 0
+			for _, k := range fc.pend {
+				it := &b.items[k]
+				if end := int(sb.marks[it.seg+1]); end > done {
+					bytes, msgs = fl.gather(fc, sb.b[done:end], 0, bytes, msgs)
+					done = end
+				}
+				bytes, msgs = fl.gather(fc, b.priv[it.from:it.to], it.msgs, bytes, msgs)
+			}
+			bytes, msgs = fl.gather(fc, sb.b[done:], sb.msgs, bytes, msgs)
+			fc.pend = fc.pend[:0]
+		}
+	}
+	// Connections with private messages and no public ones in the batch.
+	for i, fc := range fl.pending {
+		for _, k := range fc.pend {
+			it := &b.items[k]
+			bytes, msgs = fl.gather(fc, b.priv[it.from:it.to], it.msgs, bytes, msgs)
+		}
+		fc.pend = fc.pend[:0]
+		fl.pending[i] = nil
+	}
+	fl.pending = fl.pending[:0]
+	return bytes, msgs
+}
+
+// maxIOV bounds the buffers gathered for one write; a connection that
+// gathers more in one drain (a loop far behind) is written in several, so
+// that the join buffer stays small.
+const maxIOV = 512
+
+// gather adds b to fc's write for this drain and adds what it had to write
+// early to the running totals.
+func (fl *feedLoop) gather(fc *feedConn, b []byte, msgs, tb, tm int) (int, int) {
+	if len(b) == 0 {
+		if fc.dirty {
+			fc.iovMsg += msgs
+		}
+		return tb, tm
+	}
+	if !fc.dirty {
+		fc.dirty = true
+		fl.dirty = append(fl.dirty, fc)
+	}
+	fc.add(b, msgs)
+	if len(fc.iov) >= maxIOV {
+		wb, wm := fc.writeGathered() // clears dirty: fc may be listed twice, harmlessly
+		tb, tm = tb+wb, tm+wm
+	}
+	return tb, tm
+}
+
+// setMask moves fc from the loop's list for asset index ai and its current
+// channel combination to the list for mask (0: none). Loop only.
+func (fl *feedLoop) setMask(fc *feedConn, ai int, mask uint8) {
+	ca := &fc.assets[ai]
+	if ca.mask != 0 {
+		i := int(ca.pos) - 1
+		list := fl.subs[ai][ca.mask]
+		last := len(list) - 1
+		moved := list[last]
+		list[i] = moved
+		moved.assets[ai].pos = int32(i + 1)
+		list[last] = nil
+		fl.subs[ai][ca.mask] = list[:last]
+		ca.pos = 0
+	}
+	ca.mask = mask
+	if mask != 0 {
+		list := &fl.subs[ai][mask]
+		*list = append(*list, fc)
+		ca.pos = int32(len(*list))
+	}
+}
+
+var _ gnet.Runnable = (*feedLoop)(nil)

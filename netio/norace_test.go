@@ -1,5 +1,0 @@
-//go:build !race
-
-package netio
-
-const raceEnabled = false

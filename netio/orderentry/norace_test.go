@@ -1,0 +1,5 @@
+//go:build !race
+
+package orderentry
+
+const raceEnabled = false
