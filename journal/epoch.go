@@ -107,29 +107,53 @@ func (s *Store) rotator() {
 			return
 		case <-s.rotateWake:
 		}
-		if err := s.rotate(); err != nil {
-			return // the store has failed; it writes nothing more
+		for {
+			busy, err := s.rotate()
+			if err != nil {
+				return // the store has failed; it writes nothing more
+			}
+			if !busy {
+				break
+			}
+			// An earlier memtable is still being flushed: try again when a
+			// flush ends. A failure ends the wait (the flush may never end).
+			select {
+			case <-s.rotateStop:
+				return
+			case <-s.faults.failedC:
+				return
+			case <-s.flushEnded:
+			}
 		}
 	}
 }
 
 // rotate switches Pebble to a new memtable and the store to the next
-// epoch.
-func (s *Store) rotate() error {
+// epoch. It does nothing, and reports busy, while an earlier memtable waits
+// for its flush: Pebble would stall the switch until that flush is done
+// (the queued memtables fill its MemTableStopWritesThreshold), with the
+// epoch lock held, so every writer would wait for the flush, and forever if
+// the flush fails (a full disk), and Close with them.
+func (s *Store) rotate() (busy bool, err error) {
 	s.epochMu.Lock()
 	defer s.epochMu.Unlock()
 	if s.epochBytes.Load() < s.rotateAt.Load() {
-		return nil // a wake-up left over from before the last rotation
+		return false, nil // a wake-up left over from before the last rotation
 	}
 	if err := s.usable(); err != nil {
-		return err
+		return false, err
+	}
+	// Writers are held off (epochMu), so Pebble cannot switch memtables
+	// between this check and AsyncFlush.
+	if s.db.Metrics().MemTable.Count > 1 {
+		return true, nil
 	}
 	if _, err := s.db.AsyncFlush(); err != nil {
-		return s.fail(fmt.Errorf("rotate memtable: %w", err))
+		return false, s.fail(fmt.Errorf("rotate memtable: %w", err))
 	}
 	s.epoch++
 	s.epochBytes.Store(0)
-	return nil
+	return false, nil
 }
 
 // tuneOptions sets the Pebble options of an append-only journal whose
