@@ -27,7 +27,9 @@ import (
 //
 // The store rotates itself when the bytes it handed to Pebble since the
 // last rotation (with Pebble's per-entry memtable overhead, estimated from
-// above) reach 7/8 of Options.MemTableSize. Pebble also rotates on its own:
+// above) reach 7/8 of Options.MemTableSize, once no earlier memtable is
+// still being flushed (Pebble would stall the switch, and with it every
+// writer, until that flush ends: see rotate). Pebble also rotates on its own:
 // its first memtables are smaller (256 KiB, doubling up to MemTableSize:
 // the first epoch of each run spans them, about 7/8 of a memtable), a
 // memtable may fill before the rotator runs, and it flushes for other
