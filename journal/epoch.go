@@ -27,9 +27,8 @@ import (
 //
 // The store rotates itself when the bytes it handed to Pebble since the
 // last rotation (with Pebble's per-entry memtable overhead, estimated from
-// above) reach 7/8 of Options.MemTableSize, once no earlier memtable is
-// still being flushed (Pebble would stall the switch, and with it every
-// writer, until that flush ends: see rotate). Pebble also rotates on its own:
+// above) reach 7/8 of Options.MemTableSize (waiting, as Pebble would, for
+// earlier memtables to be flushed: see rotate). Pebble also rotates on its own:
 // its first memtables are smaller (256 KiB, doubling up to MemTableSize:
 // the first epoch of each run spans them, about 7/8 of a memtable), a
 // memtable may fill before the rotator runs, and it flushes for other
@@ -109,53 +108,58 @@ func (s *Store) rotator() {
 			return
 		case <-s.rotateWake:
 		}
-		for {
-			busy, err := s.rotate()
-			if err != nil {
-				return // the store has failed; it writes nothing more
-			}
-			if !busy {
-				break
-			}
-			// An earlier memtable is still being flushed: try again when a
-			// flush ends. A failure ends the wait (the flush may never end).
-			select {
-			case <-s.rotateStop:
-				return
-			case <-s.faults.failedC:
-				return
-			case <-s.flushEnded:
-			}
+		if err := s.rotate(); err != nil {
+			return // the store has failed (or is closing); it writes nothing more
 		}
 	}
 }
 
+// memtableStopWrites is Pebble's MemTableStopWritesThreshold for the store:
+// Pebble stalls a memtable switch while its queued memtables (the mutable
+// one included) add up to this many MemTableSizes.
+const memtableStopWrites = 2
+
 // rotate switches Pebble to a new memtable and the store to the next
-// epoch. It does nothing, and reports busy, while an earlier memtable waits
-// for its flush: Pebble would stall the switch until that flush is done
-// (the queued memtables fill its MemTableStopWritesThreshold), with the
-// epoch lock held, so every writer would wait for the flush, and forever if
-// the flush fails (a full disk), and Close with them.
-func (s *Store) rotate() (busy bool, err error) {
+// epoch.
+//
+// When the switch would stall (earlier memtables still being flushed),
+// Pebble would wait inside AsyncFlush until a flush is done, and for good
+// if the flush fails (a full disk): with the epoch lock held, every writer,
+// and Close, which stops the rotator first, would wait with it. So rotate
+// waits for the flush itself, holding the lock as the stall did (writers
+// wait for the flush, and the epoch still ends with its memtable), but a
+// failure or Close ends the wait.
+func (s *Store) rotate() error {
 	s.epochMu.Lock()
 	defer s.epochMu.Unlock()
 	if s.epochBytes.Load() < s.rotateAt.Load() {
-		return false, nil // a wake-up left over from before the last rotation
+		return nil // a wake-up left over from before the last rotation
 	}
-	if err := s.usable(); err != nil {
-		return false, err
-	}
-	// Writers are held off (epochMu), so Pebble cannot switch memtables
-	// between this check and AsyncFlush.
-	if s.db.Metrics().MemTable.Count > 1 {
-		return true, nil
+	for {
+		if err := s.usable(); err != nil {
+			return err
+		}
+		// Writers are held off (epochMu), so the memtables cannot grow
+		// between this check and AsyncFlush. Past the stall threshold the
+		// queued memtables are big enough for Pebble to flush them, so a
+		// flush ends the wait.
+		if s.db.Metrics().MemTable.Size < memtableStopWrites*s.memtable {
+			break
+		}
+		select {
+		case <-s.rotateStop:
+			return ErrClosed
+		case <-s.faults.failedC:
+			return s.Err()
+		case <-s.flushEnded:
+		}
 	}
 	if _, err := s.db.AsyncFlush(); err != nil {
-		return false, s.fail(fmt.Errorf("rotate memtable: %w", err))
+		return s.fail(fmt.Errorf("rotate memtable: %w", err))
 	}
 	s.epoch++
 	s.epochBytes.Store(0)
-	return false, nil
+	return nil
 }
 
 // tuneOptions sets the Pebble options of an append-only journal whose
@@ -171,6 +175,8 @@ func tuneOptions(po *pebble.Options, memtable uint64) {
 	// Compact (move) each flushed table out of L0 at once, alone: a move
 	// takes a single input table.
 	po.L0CompactionFileThreshold = 1
+	// Pebble's default, which rotate relies on.
+	po.MemTableStopWritesThreshold = memtableStopWrites
 }
 
 // openLayout checks the store header, writing it in a new store, and sets
