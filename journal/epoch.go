@@ -27,7 +27,8 @@ import (
 //
 // The store rotates itself when the bytes it handed to Pebble since the
 // last rotation (with Pebble's per-entry memtable overhead, estimated from
-// above) reach 7/8 of Options.MemTableSize. Pebble also rotates on its own:
+// above) reach 7/8 of Options.MemTableSize (waiting, as Pebble would, for
+// earlier memtables to be flushed: see rotate). Pebble also rotates on its own:
 // its first memtables are smaller (256 KiB, doubling up to MemTableSize:
 // the first epoch of each run spans them, about 7/8 of a memtable), a
 // memtable may fill before the rotator runs, and it flushes for other
@@ -108,21 +109,50 @@ func (s *Store) rotator() {
 		case <-s.rotateWake:
 		}
 		if err := s.rotate(); err != nil {
-			return // the store has failed; it writes nothing more
+			return // the store has failed (or is closing); it writes nothing more
 		}
 	}
 }
 
+// memtableStopWrites is Pebble's MemTableStopWritesThreshold for the store:
+// Pebble stalls a memtable switch while its queued memtables (the mutable
+// one included) add up to this many MemTableSizes.
+const memtableStopWrites = 2
+
 // rotate switches Pebble to a new memtable and the store to the next
 // epoch.
+//
+// When the switch would stall (earlier memtables still being flushed),
+// Pebble would wait inside AsyncFlush until a flush is done, and for good
+// if the flush fails (a full disk): with the epoch lock held, every writer,
+// and Close, which stops the rotator first, would wait with it. So rotate
+// waits for the flush itself, holding the lock as the stall did (writers
+// wait for the flush, and the epoch still ends with its memtable), but a
+// failure or Close ends the wait.
 func (s *Store) rotate() error {
 	s.epochMu.Lock()
 	defer s.epochMu.Unlock()
 	if s.epochBytes.Load() < s.rotateAt.Load() {
 		return nil // a wake-up left over from before the last rotation
 	}
-	if err := s.usable(); err != nil {
-		return err
+	for {
+		if err := s.usable(); err != nil {
+			return err
+		}
+		// Writers are held off (epochMu), so the memtables cannot grow
+		// between this check and AsyncFlush. Past the stall threshold the
+		// queued memtables are big enough for Pebble to flush them, so a
+		// flush ends the wait.
+		if s.db.Metrics().MemTable.Size < memtableStopWrites*s.memtable {
+			break
+		}
+		select {
+		case <-s.rotateStop:
+			return ErrClosed
+		case <-s.faults.failedC:
+			return s.Err()
+		case <-s.flushEnded:
+		}
 	}
 	if _, err := s.db.AsyncFlush(); err != nil {
 		return s.fail(fmt.Errorf("rotate memtable: %w", err))
@@ -145,6 +175,8 @@ func tuneOptions(po *pebble.Options, memtable uint64) {
 	// Compact (move) each flushed table out of L0 at once, alone: a move
 	// takes a single input table.
 	po.L0CompactionFileThreshold = 1
+	// Pebble's default, which rotate relies on.
+	po.MemTableStopWritesThreshold = memtableStopWrites
 }
 
 // openLayout checks the store header, writing it in a new store, and sets

@@ -96,6 +96,12 @@ func (f *faults) listener(s *Store) *pebble.EventListener {
 				f.logLimited("pebble data corruption", fmt.Errorf("%s: keys %s", info.Path, describeRange(info.Bounds.Start, info.Bounds.End.Key)))
 			}
 		},
+		FlushEnd: func(pebble.FlushInfo) {
+			select {
+			case s.flushEnded <- struct{}{}:
+			default:
+			}
+		},
 		DiskSlow: func(info pebble.DiskSlowInfo) {
 			f.log.Warn("disk slow", "info", info.String())
 		},

@@ -65,13 +65,17 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 		// recovered from it: do not trust this disk.
 		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, f))
 	}
-	// The layout first: a directory of another layout would read as
-	// empty, and the mark would then report a lost journal.
-	if err := s.openLayout(opts.Dir); err != nil {
-		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, err))
-	}
+	// Every table first: the layout check reads the first and the last
+	// key, and a damaged block there must be reported like any other
+	// (ErrCorrupt, naming the file), not as a bare Pebble error. Then the
+	// layout, before the mark: a directory of another layout would read as
+	// empty, and the mark would then report a lost journal. verify skips
+	// keys of another length, so it reads such a directory without error.
 	if err := s.verify(!opts.skipRecordCheck); err != nil {
 		return fail(err)
+	}
+	if err := s.openLayout(opts.Dir); err != nil {
+		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, err))
 	}
 	every := opts.MarkInterval
 	if every <= 0 {

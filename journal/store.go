@@ -73,6 +73,7 @@ type Store struct {
 	rotateStop chan struct{}
 	rotateDone chan struct{}
 	rotateOnce sync.Once
+	flushEnded chan struct{} // a flush ended (FlushEnd): the rotator retries
 
 	// statsMu keeps Stats off a closed database: Close sets statsClosed
 	// under it before closing Pebble.
@@ -102,7 +103,7 @@ func Open(opts Options) (*Store, error) {
 		memtable = 64 << 20
 	}
 	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog),
-		faults: newFaults(log)}
+		faults: newFaults(log), flushEnded: make(chan struct{}, 1)}
 	po := &pebble.Options{
 		FS:                 &watchFS{FS: fs, s: s},
 		Logger:             pebbleLogger{log},

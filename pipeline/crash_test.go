@@ -99,11 +99,16 @@ func crashChild(dir string) {
 	if err != nil {
 		fail(err)
 	}
-	store, err := journal.Open(journal.Options{Dir: dir, Sync: policy})
+	// RINGEX_CRASH_MEMTABLE (bytes) shrinks the memtable, so that the
+	// store rotates epochs, and Pebble flushes, many times a cycle; with
+	// it, the child prunes after each snapshot.
+	memtable, _ := strconv.ParseUint(os.Getenv(crashMemtableEnv), 10, 64)
+	store, err := journal.Open(journal.Options{Dir: dir, Sync: policy, MemTableSize: memtable})
 	if err != nil {
 		fail(err)
 	}
-	ex, err := Open(store, []AssetSpec{testAsset}, Config{InSize: 1024, OutSize: 4096, Wait: ring.Blocking, SnapshotEvery: 500})
+	ex, err := Open(store, []AssetSpec{testAsset}, Config{InSize: 1024, OutSize: 4096, Wait: ring.Blocking, SnapshotEvery: 500,
+		Prune: memtable != 0})
 	if err != nil {
 		fail(err)
 	}
@@ -199,19 +204,27 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	for i, policy := range crashPolicies {
 		t.Run(policy, func(t *testing.T) {
-			crashCycles(t, policy, cycles, uint64(42+i))
+			crashCycles(t, policy, 0, cycles, uint64(42+i))
 		})
 	}
+	// Epoch rotations, flushes and pruning many times a cycle, killed at
+	// any point of them.
+	t.Run("always,memtable=512KiB,prune", func(t *testing.T) {
+		crashCycles(t, "always", 512<<10, cycles, 99)
+	})
 }
 
-func crashCycles(t *testing.T, policy string, cycles int, seed uint64) {
+// crashMemtableEnv passes the child's memtable size (0: the default).
+const crashMemtableEnv = "RINGEX_CRASH_MEMTABLE"
+
+func crashCycles(t *testing.T, policy string, memtable uint64, cycles int, seed uint64) {
 	dir := t.TempDir()
 	log := &crashLog{acked: map[uint64]ackLine{}, newIDs: map[uint64]uint64{}, events: map[uint64]string{}}
 	rng := rand.New(rand.NewPCG(seed, 42))
 	for cycle := range cycles {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashSyncEnv+"="+policy,
-			fmt.Sprintf("RINGEX_CRASH_EPOCH=%d", cycle+1))
+			fmt.Sprintf("RINGEX_CRASH_EPOCH=%d", cycle+1), fmt.Sprintf("%s=%d", crashMemtableEnv, memtable))
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		stdout, err := cmd.StdoutPipe()
@@ -282,10 +295,13 @@ func crashCycles(t *testing.T, policy string, cycles int, seed uint64) {
 		t.Logf("cycle %d: killed (during recovery: %v), %d acks this cycle, %d acks and %d events so far",
 			cycle, duringRecovery, log.cycleAck, len(log.acked), len(log.events))
 	}
-	verifyJournal(t, dir, log)
+	verifyJournal(t, dir, log, memtable != 0)
 }
 
-func verifyJournal(t *testing.T, dir string, log *crashLog) {
+// verifyJournal checks the journal against what the children acknowledged
+// and published; pruned says the children pruned, so only what is after
+// the first command (event) left is checked.
+func verifyJournal(t *testing.T, dir string, log *crashLog, pruned bool) {
 	store, err := journal.Open(journal.Options{Dir: dir, Sync: journal.SyncPolicy{Mode: journal.SyncOff}})
 	if err != nil {
 		t.Fatal(err)
@@ -327,6 +343,9 @@ func verifyJournal(t *testing.T, dir string, log *crashLog) {
 	}
 	lost := 0
 	for seq, a := range log.acked {
+		if pruned && seq < first {
+			continue
+		}
 		c, ok := seen[seq]
 		if !ok || c.ClientOrderID != a.clientID || c.OrderID != a.orderID || c.Kind != a.kind {
 			if lost == 0 {
@@ -339,7 +358,8 @@ func verifyJournal(t *testing.T, dir string, log *crashLog) {
 		t.Fatalf("%d of %d acknowledged requests missing from the journal", lost, len(log.acked))
 	}
 
-	if first != 1 {
+	t.Logf("journal holds commands %d-%d", first, want-1)
+	if first != 1 && !pruned {
 		t.Fatalf("journal starts at seq %d, want 1", first)
 	}
 	// Recovery (newest snapshot plus replay) must equal a clean replay of
@@ -350,17 +370,22 @@ func verifyJournal(t *testing.T, dir string, log *crashLog) {
 	}
 	recovered := snapshotBytes(t, ex.BySymbol("TEST").Book())
 	ex.Close()
-	clean, _ := replayAll(t, store)
-	if !bytes.Equal(recovered, snapshotBytes(t, clean)) {
-		t.Fatal("recovered book differs from a clean replay of the journal")
+	if !pruned {
+		clean, _ := replayAll(t, store)
+		if !bytes.Equal(recovered, snapshotBytes(t, clean)) {
+			t.Fatal("recovered book differs from a clean replay of the journal")
+		}
 	}
 	// The event journal (rebuilt by recovery where it lacked events) is
 	// dense and holds every event published live, unchanged.
-	var last uint64
+	var last, firstEvent uint64
 	journaled := map[uint64]string{}
 	err = store.ScanEvents(testAsset.ID, 0, func(e *engine.Event) error {
 		if last != 0 && e.Seq != last+1 {
 			t.Fatalf("event journal: seq %d after %d", e.Seq, last)
+		}
+		if firstEvent == 0 {
+			firstEvent = e.Seq
 		}
 		last = e.Seq
 		journaled[e.Seq] = eventString(e)
@@ -374,6 +399,9 @@ func verifyJournal(t *testing.T, dir string, log *crashLog) {
 	}
 	changed := 0
 	for seq, live := range log.events {
+		if pruned && seq < firstEvent {
+			continue
+		}
 		if got := journaled[seq]; got != live {
 			if changed == 0 {
 				t.Errorf("event %d published live as %s, after the restart %q", seq, live, got)
