@@ -126,6 +126,7 @@ func run(args []string) (err error) {
 		HeartbeatInterval: cfg.heartbeat,
 		IdleTimeout:       cfg.mdIdle,
 		MaxQueuedBytes:    int64(cfg.mdMaxQueued),
+		MaxCoalesce:       cfg.mdMaxCoalesce,
 		Logger:            log,
 		Registerer:        reg,
 	})

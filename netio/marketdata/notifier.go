@@ -63,6 +63,14 @@ type NotifierConfig struct {
 	// connection whose private events do not fit is cut (Logout 3). The
 	// output consumer never waits for a loop.
 	MaxLoopQueue int
+	// MaxCoalesce bounds the adaptive coalescing window of an event loop
+	// (0: off, every batch is drained as soon as the loop can). After a
+	// drain pass of at least 2 ms (many subscribers), the loop's
+	// next drain waits until as long as that pass has gone by, at most
+	// MaxCoalesce, so that each connection gets the batches of that time in
+	// one write; after a shorter pass a batch goes out at once. ringexd's
+	// -md-max-coalesce sets it.
+	MaxCoalesce time.Duration
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
 	// system default). Tests use a small one to make a stall show quickly.
 	SocketSendBuffer  int
@@ -222,6 +230,15 @@ func (n *Notifier) Stop(ctx context.Context) error {
 		return nil
 	}
 	n.srv.Draining.Store(true)
+	n.connsMu.Lock()
+	loops := make([]*feedLoop, 0, len(n.loops))
+	for _, fl := range n.loops {
+		loops = append(loops, fl)
+	}
+	n.connsMu.Unlock()
+	for _, fl := range loops {
+		fl.stop() // a delayed drain goes out now, before the logouts
+	}
 	n.eachConn(func(fc *feedConn) { fc.Logout(wire.LogoutShutdown) })
 	err := n.srv.Stop(ctx)
 	n.resumes.Wait()

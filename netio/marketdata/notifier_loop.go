@@ -21,6 +21,9 @@ import (
 // writes them with one write. Batches that queue up while a loop is busy
 // are written together, so under load a connection gets fewer, larger
 // writes and the loop is never woken once per message per subscriber.
+// After a long pass (many subscribers) the loop also waits, up to the
+// length of that pass and at most MaxCoalesce, before draining again, so
+// that more batches go into each write (see coalesceWindow).
 //
 // Order: a loop's inbox is a FIFO filled under its lock by the notifier
 // goroutines in the order of their batches, and a drain writes each
@@ -140,8 +143,16 @@ type feedLoop struct {
 	mu         sync.Mutex
 	inbox      []*loopBatch
 	inboxBytes int
-	scheduled  bool   // a drain task is queued and has not taken the inbox yet
+	scheduled  bool   // a drain task is queued or delayed and has not taken the inbox yet
 	stale      []bool // by asset index: public batches are being dropped (conflation)
+	// Adaptive coalescing (see coalesceWindow): the next drain does not
+	// start before passEnd+window; a push before then arms timer instead of
+	// queueing the drain task, and stop cancels it.
+	window  time.Duration
+	passEnd time.Time
+	timer   *time.Timer // nil until first needed; fires execute
+	delayed bool        // timer is armed
+	stopped bool        // the notifier is stopping: no more delays
 
 	// Loop-owned.
 	work    []*loopBatch
@@ -175,20 +186,81 @@ func (fl *feedLoop) push(b *loopBatch) {
 	fl.inbox = append(fl.inbox, b)
 	schedule := !fl.scheduled
 	fl.scheduled = true
-	fl.mu.Unlock()
-	if !schedule {
-		return
-	}
-	if err := fl.el.Execute(context.Background(), fl); err != nil {
-		// The engine is shutting down: nothing will drain the inbox.
-		fl.mu.Lock()
-		work := fl.inbox
-		fl.inbox, fl.scheduled, fl.inboxBytes = nil, false, 0
-		fl.mu.Unlock()
-		for _, b := range work {
-			fl.n.putBatch(b)
+	if schedule && fl.window > 0 && !fl.stopped {
+		if wait := fl.window - time.Since(fl.passEnd); wait > 0 {
+			if fl.timer == nil {
+				fl.timer = time.AfterFunc(wait, fl.execute)
+			} else {
+				fl.timer.Reset(wait)
+			}
+			fl.delayed = true
+			fl.mu.Unlock()
+			return
 		}
 	}
+	fl.mu.Unlock()
+	if schedule {
+		fl.execute()
+	}
+}
+
+// execute queues the drain task on the loop (at once, or from the
+// coalescing timer).
+func (fl *feedLoop) execute() {
+	fl.mu.Lock()
+	fl.delayed = false
+	fl.mu.Unlock()
+	if err := fl.el.Execute(context.Background(), fl); err != nil {
+		// The engine is shutting down: nothing will drain the inbox.
+		fl.dropInbox()
+	}
+}
+
+// dropInbox releases every queued batch; nothing will drain them.
+func (fl *feedLoop) dropInbox() {
+	fl.mu.Lock()
+	work := fl.inbox
+	fl.inbox, fl.scheduled, fl.inboxBytes = nil, false, 0
+	fl.mu.Unlock()
+	for _, b := range work {
+		fl.n.putBatch(b)
+	}
+}
+
+// stop ends coalescing delays: a drain still waiting for its window is
+// queued at once (so what is queued is written, or released if the loop
+// has stopped), and later pushes queue the drain without delay. Stop calls
+// it before stopping the event loops.
+func (fl *feedLoop) stop() {
+	fl.mu.Lock()
+	fl.stopped = true
+	cancelled := fl.delayed && fl.timer.Stop()
+	fl.delayed = fl.delayed && !cancelled
+	fl.mu.Unlock()
+	if cancelled {
+		fl.execute()
+	}
+}
+
+// Coalescing policy. A drain pass shorter than minCoalescePass (few
+// subscribers, little traffic) is followed by no delay: the next batch goes
+// out at once. After a longer pass the next drain waits until a window as
+// long as that pass has gone by since it ended, bounded by
+// NotifierConfig.MaxCoalesce, so batches that arrive meanwhile are written
+// together: each connection gets one write for several batches, and the
+// loop's share of the cores per delivery falls as its passes grow. A batch
+// that arrives after the window has passed is drained at once.
+const (
+	minCoalescePass = 2 * time.Millisecond
+	coalesceFactor  = 1
+)
+
+// coalesceWindow is the delay to keep after a drain pass that took pass.
+func coalesceWindow(pass, max time.Duration) time.Duration {
+	if max <= 0 || pass < minCoalescePass {
+		return 0
+	}
+	return min(coalesceFactor*pass, max)
 }
 
 // conflateLocked makes room for b: it drops the public parts of b and of
@@ -224,6 +296,7 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 
 // Run is the drain task (gnet.Runnable), run by the event loop.
 func (fl *feedLoop) Run(context.Context) error {
+	start := time.Now()
 	if h := fl.n.drainHook; h != nil {
 		h()
 	}
@@ -271,6 +344,10 @@ func (fl *feedLoop) Run(context.Context) error {
 		fl.n.resync(fl, ai)
 	}
 	fl.resync = fl.resync[:0]
+	end := time.Now()
+	fl.mu.Lock()
+	fl.window, fl.passEnd = coalesceWindow(end.Sub(start), fl.n.cfg.MaxCoalesce), end
+	fl.mu.Unlock()
 	return nil
 }
 
