@@ -27,10 +27,7 @@ const ClockTicks = 100
 
 // ReadProc reads the stats of process pid (0: this process) from /proc.
 func ReadProc(pid int) (ProcStats, error) {
-	dir := "/proc/self"
-	if pid != 0 {
-		dir = "/proc/" + strconv.Itoa(pid)
-	}
+	dir := procDir(pid)
 	var s ProcStats
 	b, err := os.ReadFile(dir + "/stat")
 	if err != nil {
@@ -62,6 +59,41 @@ func ReadProc(pid int) (ProcStats, error) {
 	}
 	s.haveCounts = true
 	return s, nil
+}
+
+// ReadRSS returns the resident set size of process pid (0: this process),
+// in bytes: VmRSS of /proc/PID/status.
+func ReadRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(procDir(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("perf: %w", err)
+	}
+	kb, err := sumKeysUnit(b, "kB", "VmRSS:")
+	if err != nil {
+		return 0, fmt.Errorf("perf: %s/status: %w", procDir(pid), err)
+	}
+	return kb * 1024, nil
+}
+
+// ReadWrites returns the write system calls of process pid (0: this
+// process) so far: syscw of /proc/PID/io.
+func ReadWrites(pid int) (int64, error) {
+	b, err := os.ReadFile(procDir(pid) + "/io")
+	if err != nil {
+		return 0, fmt.Errorf("perf: %w", err)
+	}
+	n, err := sumKeys(b, "syscw:")
+	if err != nil {
+		return 0, fmt.Errorf("perf: %s/io: %w", procDir(pid), err)
+	}
+	return n, nil
+}
+
+func procDir(pid int) string {
+	if pid == 0 {
+		return "/proc/self"
+	}
+	return "/proc/" + strconv.Itoa(pid)
 }
 
 // parseStatCPU returns utime + stime, fields 14 and 15 of /proc/PID/stat.
@@ -101,6 +133,12 @@ func parseCtxSwitches(b []byte) (int64, error) {
 // sumKeys adds the values of the "key: value" lines named, each of which
 // must be present exactly once.
 func sumKeys(b []byte, keys ...string) (int64, error) {
+	return sumKeysUnit(b, "", keys...)
+}
+
+// sumKeysUnit is sumKeys for values followed by unit, as in
+// "VmRSS:  1234 kB" of /proc/PID/status.
+func sumKeysUnit(b []byte, unit string, keys ...string) (int64, error) {
 	var sum int64
 	for _, k := range keys {
 		found := 0
@@ -109,9 +147,10 @@ func sumKeys(b []byte, keys ...string) (int64, error) {
 			if !ok {
 				continue
 			}
-			v, err := strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
+			rest = bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(rest), []byte(unit)))
+			v, err := strconv.ParseInt(string(rest), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("%s %q: %w", k, bytes.TrimSpace(rest), err)
+				return 0, fmt.Errorf("%s %q: %w", k, rest, err)
 			}
 			sum += v
 			found++

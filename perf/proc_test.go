@@ -43,6 +43,14 @@ func TestParseCounters(t *testing.T) {
 	if _, err := parseCtxSwitches([]byte("voluntary_ctxt_switches:\tmany\nnonvoluntary_ctxt_switches:\t7\n")); err == nil {
 		t.Error("parseCtxSwitches of a non-number: no error")
 	}
+	if n, err := sumKeysUnit([]byte("Name:\tringexd\nVmRSS:\t   1234 kB\nVmData:\t 9 kB\n"), "kB", "VmRSS:"); err != nil || n != 1234 {
+		t.Errorf("sumKeysUnit VmRSS = %d, %v; want 1234", n, err)
+	}
+	if runtime.GOOS == "linux" {
+		if rss, err := ReadRSS(0); err != nil || rss <= 0 {
+			t.Errorf("ReadRSS(0) = %d, %v; want > 0", rss, err)
+		}
+	}
 }
 
 // TestReadProc: the counters of a live process (this one) rise with the
