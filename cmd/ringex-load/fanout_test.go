@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,51 +20,8 @@ import (
 func startFloorProcess(t *testing.T, bin string, args ...string) (md, admin string, pid int) {
 	t.Helper()
 	md, admin = freeAddr(t), freeAddr(t)
-	cmd := exec.Command(filepath.Join(bin, "ringex-load"), append([]string{"-fanout-floor", md, "-admin", admin}, args...)...)
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("the floor exited with %v on SIGINT:\n%s", err, log.String())
-			}
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("the floor did not stop on SIGINT within 10s")
-		}
-	})
-	waitAdmin(t, admin, exited, &log)
-	return md, admin, cmd.Process.Pid
-}
-
-func waitAdmin(t *testing.T, admin string, exited chan error, log *strings.Builder) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	hc := http.Client{Timeout: time.Second}
-	for {
-		if resp, err := hc.Get("http://" + admin + "/assets"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("the server exited: %v\n%s", err, log.String())
-		case <-ctx.Done():
-			t.Fatalf("%s did not answer within 20s:\n%s", admin, log.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	pid = startProcess(t, "the floor", true, admin, filepath.Join(bin, "ringex-load"), append([]string{"-fanout-floor", md, "-admin", admin}, args...)...)
+	return md, admin, pid
 }
 
 // runFanout runs ringex-load -fanout with args and returns its result.

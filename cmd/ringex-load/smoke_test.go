@@ -45,42 +45,55 @@ func buildBinaries(t *testing.T, dir string) {
 func startServer(t *testing.T, bin string) (addr, md, admin string) {
 	t.Helper()
 	addr, md, admin = freeAddr(t), freeAddr(t), freeAddr(t)
-	srv := exec.Command(filepath.Join(bin, "ringexd"), "-data", t.TempDir(), "-sync", "off",
+	startProcess(t, "ringexd", false, admin, filepath.Join(bin, "ringexd"), "-data", t.TempDir(), "-sync", "off",
 		"-listen", addr, "-md-listen", md, "-admin", admin, "-log-level", "warn")
+	return addr, md, admin
+}
+
+// startProcess starts path with args, stops it with SIGINT at the test's
+// end (killing it after 10s, an error; with cleanExit a non-zero exit is an
+// error too), waits until its admin endpoint answers (the test fails if it
+// exits first or does not answer within 20s) and returns its pid.
+func startProcess(t *testing.T, name string, cleanExit bool, admin, path string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command(path, args...)
 	var log strings.Builder
-	srv.Stdout, srv.Stderr = &log, &log
-	if err := srv.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
+	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		srv.Process.Signal(os.Interrupt)
+		cmd.Process.Signal(os.Interrupt)
 		select {
-		case <-exited:
+		case err := <-exited:
+			if cleanExit && err != nil {
+				t.Errorf("%s exited with %v on SIGINT:\n%s", name, err, log.String())
+			}
 		case <-time.After(10 * time.Second):
-			srv.Process.Kill()
+			cmd.Process.Kill()
 			<-exited
-			t.Errorf("ringexd did not stop on SIGINT within 10s")
+			t.Errorf("%s did not stop on SIGINT within 10s", name)
 		}
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	hc := http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	for {
 		if resp, err := hc.Get("http://" + admin + "/assets"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return addr, md, admin
+				return cmd.Process.Pid
 			}
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("ringexd exited: %v\n%s", err, log.String())
-		default:
+			t.Fatalf("%s exited: %v\n%s", name, err, log.String())
+		case <-ctx.Done():
+			t.Fatalf("%s did not come up within 20s:\n%s", name, log.String())
+		case <-time.After(50 * time.Millisecond):
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ringexd did not come up within 20s:\n%s", log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
