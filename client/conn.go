@@ -112,49 +112,59 @@ func dial(ctx context.Context, addr, user, key string, o Options) (*conn, error)
 	return c, nil
 }
 
-// login sends Login and reads until its answer. The context's deadline
-// bounds it.
+// login logs c in (Login) and keeps what the server says of the session.
 func (c *conn) login(ctx context.Context, user, key string) error {
-	if dl, ok := ctx.Deadline(); ok {
-		c.nc.SetDeadline(dl)
-		defer c.nc.SetDeadline(time.Time{})
+	la, err := Login(ctx, c.nc, c.readFrame, user, key)
+	if err != nil {
+		return err
 	}
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	c.UserID, c.ServerTime = la.UserID, la.ServerTime
+	return nil
+}
+
+// Login sends a Login for user on nc and reads frames with next until its
+// answer: the LoginAccepted, a *LoginError or a *LogoutError. Heartbeats,
+// and anything else before the answer, are skipped. The context bounds it
+// (its deadline is nc's until Login returns). For callers that read nc
+// their own way, as the load generator does; Dial and DialFeed log in with
+// it.
+func Login(ctx context.Context, nc net.Conn, next func() ([]byte, error), user, key string) (wire.LoginAccepted, error) {
+	var la wire.LoginAccepted
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+		defer nc.SetDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	var m wire.Login
 	m.Version = wire.Version
 	m.SetUser(user)
 	m.SetKey(key)
-	if _, err := c.nc.Write(wire.AppendLogin(nil, &m)); err != nil {
-		return err
+	if _, err := nc.Write(wire.AppendLogin(nil, &m)); err != nil {
+		return la, err
 	}
 	for {
-		f, err := c.readFrame()
+		f, err := next()
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return la, ctx.Err()
 			}
-			return err
+			return la, err
 		}
 		switch wire.Type(f) {
 		case wire.TypeLoginAccepted:
-			var la wire.LoginAccepted
-			if err := wire.DecodeLoginAccepted(f, &la); err != nil {
-				return err
-			}
-			c.UserID, c.ServerTime = la.UserID, la.ServerTime
-			return nil
+			err := wire.DecodeLoginAccepted(f, &la)
+			return la, err
 		case wire.TypeLoginRejected:
 			code, err := wire.DecodeLoginRejected(f)
 			if err != nil {
-				return err
+				return la, err
 			}
-			return &LoginError{Code: code}
+			return la, &LoginError{Code: code}
 		case wire.TypeLogout:
 			code, _ := wire.DecodeLogout(f)
-			return &LogoutError{Code: code}
+			return la, &LogoutError{Code: code}
 		}
-		// Heartbeats, and anything this client does not know, are skipped.
 	}
 }
 

@@ -124,37 +124,11 @@ func (ls *loadSession) dial(ctx context.Context, addr, key string, tlsCfg *tls.C
 		return err
 	}
 	ls.nc = nc
-	if dl, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(dl)
-	}
-	var m wire.Login
-	m.Version = wire.Version
-	m.SetUser(ls.user)
-	m.SetKey(key)
-	if _, err := nc.Write(wire.AppendLogin(nil, &m)); err != nil {
+	if _, err := client.Login(ctx, nc, ls.readFrame, ls.user, key); err != nil {
 		nc.Close()
-		return err
+		return fmt.Errorf("login: %w", err)
 	}
-	for {
-		f, err := ls.readFrame()
-		if err != nil {
-			nc.Close()
-			return fmt.Errorf("login: %w", err)
-		}
-		switch wire.Type(f) {
-		case wire.TypeLoginAccepted:
-			nc.SetDeadline(time.Time{})
-			return nil
-		case wire.TypeLoginRejected:
-			code, _ := wire.DecodeLoginRejected(f)
-			nc.Close()
-			return &client.LoginError{Code: code}
-		case wire.TypeLogout:
-			code, _ := wire.DecodeLogout(f)
-			nc.Close()
-			return &client.LogoutError{Code: code}
-		}
-	}
+	return nil
 }
 
 // readFrame returns the next frame, reading as needed (the login only:
