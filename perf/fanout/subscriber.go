@@ -264,7 +264,8 @@ func (s *Subscribers) parse(buf []byte, now int64, c *Check, rec *perf.Recorder,
 			c.Trade(t.Seq)
 			lat = append(lat, now-t.Time)
 		case wire.TypeLogout:
-			return at, fmt.Errorf("logged out by the server (reason %d)", logoutReason(fr))
+			code, _ := wire.DecodeLogout(fr)
+			return at, fmt.Errorf("logged out by the server (reason %d)", code)
 		}
 		if len(lat) == cap(lat) {
 			s.record(rec, lat)
@@ -276,13 +277,6 @@ func (s *Subscribers) parse(buf []byte, now int64, c *Check, rec *perf.Recorder,
 		return at, fmt.Errorf("a frame larger than the %d-byte read buffer", readBuffer)
 	}
 	return at, nil
-}
-
-func logoutReason(fr []byte) int {
-	if len(fr) >= 5 {
-		return int(fr[3])<<8 | int(fr[4])
-	}
-	return -1
 }
 
 func (s *Subscribers) record(rec *perf.Recorder, lat []int64) {
