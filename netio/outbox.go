@@ -193,18 +193,23 @@ func (o *Outbox) Init(fd, max int, budget *ByteBudget, reason uint16, hooks *Out
 	o.writeFn = o.pollWrite
 }
 
-// queuedLocked is the bytes queued and not yet written.
-func (o *Outbox) queuedLocked() int { return o.queued }
-
 // write sends b: at once if the queue is idle, else behind the queued
 // bytes. b is not retained. It reports false if the bytes were dropped
 // (the Outbox is no longer open, or b did not fit and the connection is
 // being cut). Any goroutine.
 func (o *Outbox) write(b []byte) bool {
 	o.mu.Lock()
-	ok, cl := o.writeLocked(b)
+	if o.state.get() != outOpen {
+		o.mu.Unlock()
+		return false
+	}
+	if len(b) == 0 {
+		o.mu.Unlock()
+		return true
+	}
+	ok, a := o.sendLocked(b)
 	o.mu.Unlock()
-	o.after(cl)
+	o.after(a)
 	return ok
 }
 
@@ -232,13 +237,6 @@ type afterAction struct {
 	budget bool
 }
 
-func (o *Outbox) writeLocked(b []byte) (bool, afterAction) {
-	if o.state.get() != outOpen || len(b) == 0 {
-		return len(b) == 0 && o.state.get() == outOpen, afterAction{}
-	}
-	return o.sendLocked(b)
-}
-
 // sendLocked writes b directly if the queue is idle and queues what the
 // socket does not take. The caller holds mu and has checked the state.
 func (o *Outbox) sendLocked(b []byte) (bool, afterAction) {
@@ -260,11 +258,11 @@ func (o *Outbox) sendLocked(b []byte) (bool, afterAction) {
 			return true, afterAction{}
 		}
 	}
-	if q := o.queuedLocked(); q+len(b) > o.max {
+	if q := o.queued; q+len(b) > o.max {
 		return false, o.cutLocked(q, false)
 	}
 	if !o.budget.take(len(b)) {
-		return false, o.cutLocked(o.queuedLocked(), true)
+		return false, o.cutLocked(o.queued, true)
 	}
 	o.appendLocked(b)
 	if !o.flushing {
@@ -424,7 +422,7 @@ func (o *Outbox) flush() {
 			o.mu.Unlock()
 			return
 		}
-		if o.queuedLocked() == 0 {
+		if o.queued == 0 {
 			o.flushing = false
 			o.resumes++
 			o.resetQueueLocked()
@@ -573,7 +571,7 @@ func (o *Outbox) Release() {
 func (o *Outbox) WaitBelow(n int) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for o.state.get() == outOpen && o.queuedLocked() > n {
+	for o.state.get() == outOpen && o.queued > n {
 		o.cond.Wait()
 	}
 	return o.state.get() == outOpen
@@ -588,7 +586,7 @@ func (o *Outbox) Open() bool { return o.state.get() == outOpen }
 func (o *Outbox) Stats() (st OutState, queued int, idle bool, stalls, resumes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.state.get(), o.queuedLocked(), !o.flushing, o.stalls, o.resumes
+	return o.state.get(), o.queued, !o.flushing, o.stalls, o.resumes
 }
 
 // FD is the outbox's dup of the connection's descriptor, -1 once released.

@@ -3,7 +3,6 @@ package orderentry
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -27,8 +26,6 @@ type session struct {
 	queued  bool   // the session is in an ack batch's touched list
 	spare   []byte // the other ack buffer, free while pending fills
 }
-
-func (s *session) touch() { s.LastRecv.Store(time.Now().UnixNano()) }
 
 // sessionTable maps pipeline tokens back to sessions. Slots are reused; a
 // generation counter in the token tells a reused slot from the one an old
