@@ -14,8 +14,8 @@ func TestCoalesceWindow(t *testing.T) {
 		{0, 20 * time.Millisecond, 0},
 		{300 * time.Microsecond, 20 * time.Millisecond, 0},
 		{minCoalescePass - 1, 20 * time.Millisecond, 0},
-		{minCoalescePass, 20 * time.Millisecond, coalesceFactor * minCoalescePass},
-		{4 * time.Millisecond, 20 * time.Millisecond, coalesceFactor * 4 * time.Millisecond},
+		{minCoalescePass, 20 * time.Millisecond, minCoalescePass},
+		{4 * time.Millisecond, 20 * time.Millisecond, 4 * time.Millisecond},
 		{time.Second, 20 * time.Millisecond, 20 * time.Millisecond},
 		{5 * time.Millisecond, 0, 0}, // off
 	} {

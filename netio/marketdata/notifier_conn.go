@@ -32,7 +32,7 @@ func (s *sharedBuf) release() {
 		s.b, s.msgs, s.marks = s.b[:0], 0, s.marks[:0]
 		s.pool.put(s)
 	case r < 0:
-		panic(fmt.Sprintf("netio: notifier shared buffer released too often: refs=%d", r))
+		panic(fmt.Sprintf("marketdata: shared buffer released too often: refs=%d", r))
 	}
 }
 

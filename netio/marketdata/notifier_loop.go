@@ -250,17 +250,16 @@ func (fl *feedLoop) stop() {
 // together: each connection gets one write for several batches, and the
 // loop's share of the cores per delivery falls as its passes grow. A batch
 // that arrives after the window has passed is drained at once.
-const (
-	minCoalescePass = 2 * time.Millisecond
-	coalesceFactor  = 1
-)
+// (A window of twice the pass was measured and not kept: fewer writes, a
+// higher p99; docs/performance-notifier.md.)
+const minCoalescePass = 2 * time.Millisecond
 
 // coalesceWindow is the delay to keep after a drain pass that took pass.
 func coalesceWindow(pass, max time.Duration) time.Duration {
 	if max <= 0 || pass < minCoalescePass {
 		return 0
 	}
-	return min(coalesceFactor*pass, max)
+	return min(pass, max)
 }
 
 // conflateLocked makes room for b: it drops the public parts of b and of
