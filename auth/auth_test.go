@@ -321,8 +321,9 @@ func TestGuardRateShared(t *testing.T) {
 func TestGuardReload(t *testing.T) {
 	g := New(Config{Users: usersOf(t, "1 alice "+HashKey("old"), "2 bob "+HashKey("kb"), "3 carol "+HashKey("kc")), Logger: quiet()})
 	var revoked sync.Map
+	var calls atomic.Int32
 	login := func(user, key string) *Session {
-		s, r := g.Login(OrderEntry, "10.0.0.1:1", user, []byte(key), func() { revoked.Store(user+"/"+key, true) })
+		s, r := g.Login(OrderEntry, "10.0.0.1:1", user, []byte(key), func() { revoked.Store(user+"/"+key, true); calls.Add(1) })
 		if r != OK {
 			t.Fatalf("%s/%s: %v", user, key, r)
 		}
@@ -351,6 +352,12 @@ func TestGuardReload(t *testing.T) {
 	}
 	if _, ok := revoked.Load("alice/new"); ok {
 		t.Error("alice's new key revoked")
+	}
+	// The revoked sessions have not ended yet (their connections are
+	// still closing): another reload must not revoke them again.
+	st = g.Reload(usersOf(t, "1 alice "+HashKey("new"), "4 carol "+HashKey("kc")))
+	if st.Revoked != 0 || calls.Load() != 3 {
+		t.Fatalf("reload before the revoked sessions ended: %+v, %d revoke calls, want 3", st, calls.Load())
 	}
 	if _, r := g.Login(OrderEntry, "10.0.0.1:1", "alice", []byte("old"), nil); r != BadCredentials {
 		t.Fatalf("old key after rotation: %v", r)

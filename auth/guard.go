@@ -313,7 +313,9 @@ func (g *Guard) Reload(u *Users) ReloadStats {
 		}
 		a.apply(usr.Limits.orDefault(g.cfg.Defaults))
 		for s := range a.sessions {
-			if !usr.holds(s.key) {
+			// A session revoked by an earlier reload stays in
+			// a.sessions until its connection ends: revoke it once.
+			if !s.revoked && !usr.holds(s.key) {
 				revoke = append(revoke, s)
 			}
 		}

@@ -154,9 +154,14 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	if c.dataDir == "" {
 		return nil, errors.New("-data: must name a directory")
 	}
+	// Every listen address, the TLS ones of security.go too, is host:port
+	// and used once; only -listen and -md-listen cannot be off.
 	seen := map[string]string{}
-	for _, a := range []struct{ flag, addr string }{{"-listen", c.listen}, {"-md-listen", c.mdListen}, {"-admin", c.admin}} {
-		if a.addr == "" && a.flag == "-admin" {
+	for _, a := range []struct{ flag, addr string }{
+		{"-listen", c.listen}, {"-md-listen", c.mdListen}, {"-admin", c.admin},
+		{"-tls-listen", c.sec.tlsListen}, {"-md-tls-listen", c.sec.mdTLSListen},
+	} {
+		if a.addr == "" && a.flag != "-listen" && a.flag != "-md-listen" {
 			continue
 		}
 		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
@@ -185,7 +190,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	if err := errors.Join(checks...); err != nil {
 		return nil, err
 	}
-	if err := c.sec.validate(c.listen, c.mdListen, c.admin); err != nil {
+	if err := c.sec.validate(c.listen, c.mdListen); err != nil {
 		return nil, err
 	}
 

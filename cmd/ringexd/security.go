@@ -77,8 +77,9 @@ func addSecurityFlags(fs *flag.FlagSet) *security {
 }
 
 // validate checks the security flags against each other and against the
-// plain and admin listen addresses.
-func (s *security) validate(listen, mdListen, admin string) error {
+// plain listen addresses. parseConfig has checked that every listen
+// address, the TLS ones too, is host:port and used once.
+func (s *security) validate(listen, mdListen string) error {
 	switch {
 	case s.userRate < 0 || s.userRate > 1e9:
 		return errors.New("-user-rate: want 0 (unlimited) to 1e9 requests per second")
@@ -103,17 +104,6 @@ func (s *security) validate(listen, mdListen, admin string) error {
 			return errors.New("-tls-cert, -tls-key, -md-tls-cert, -md-tls-key and -tls-client-ca need -tls-listen or -md-tls-listen")
 		}
 		return nil
-	}
-	for _, a := range []struct{ flag, addr string }{{"-tls-listen", s.tlsListen}, {"-md-tls-listen", s.mdTLSListen}} {
-		if a.addr == "" {
-			continue
-		}
-		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
-			return fmt.Errorf("%s %q: want host:port", a.flag, a.addr)
-		}
-		if a.addr == listen || a.addr == mdListen || a.addr == admin || a.addr == s.tlsListen && a.flag == "-md-tls-listen" {
-			return fmt.Errorf("%s %q: already used by another listener", a.flag, a.addr)
-		}
 	}
 	if s.clientCA != "" && s.tlsListen == "" {
 		return errors.New("-tls-client-ca needs -tls-listen")

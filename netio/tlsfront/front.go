@@ -274,7 +274,7 @@ func (f *Front) serve(raw net.Conn) {
 	go func() {
 		defer close(up)
 		buf := make([]byte, 16<<10) // a whole TLS record: one backend write per record
-		if _, err := io.CopyBuffer(back, onlyReader{tc}, buf); err == nil {
+		if _, err := io.CopyBuffer(onlyWriter{back}, onlyReader{tc}, buf); err == nil {
 			if bc, ok := back.(*net.TCPConn); ok {
 				bc.CloseWrite()
 				return
@@ -315,6 +315,12 @@ func retryable(err error) bool {
 		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM) || errors.Is(err, syscall.ECONNABORTED)
 }
 
-// onlyReader hides a tls.Conn's WriteTo, so that io.CopyBuffer uses our
-// buffer instead of allocating its own.
-type onlyReader struct{ io.Reader }
+// onlyReader and onlyWriter hide a tls.Conn's WriteTo and a TCPConn's
+// ReadFrom, so that io.CopyBuffer uses our buffer: with either one left
+// visible it would hand the copy to it, and TCPConn.ReadFrom, which cannot
+// splice from a TLS stream, falls back to io.Copy with a 32 KiB buffer of
+// its own per connection.
+type (
+	onlyReader struct{ io.Reader }
+	onlyWriter struct{ io.Writer }
+)

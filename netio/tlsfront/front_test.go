@@ -46,7 +46,9 @@ func echoBackend(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startFront(t *testing.T, cc CertConfig, peers *Peers) (*Front, TestCerts, *Certs) {
+// testCerts writes a fresh CA and server certificate and loads them with
+// cc (a non-empty ClientCAFile stands for the test CA).
+func testCerts(t *testing.T, cc CertConfig) (TestCerts, *Certs) {
 	t.Helper()
 	tc, err := WriteTestCerts(t.TempDir())
 	if err != nil {
@@ -60,8 +62,21 @@ func startFront(t *testing.T, cc CertConfig, peers *Peers) (*Front, TestCerts, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
-		Peers: peers, HandshakeTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	return tc, certs
+}
+
+// startFront serves a front on 127.0.0.1 relaying to an echo backend,
+// with cfg's limits (HandshakeTimeout 2s if unset), until the test ends;
+// Close and Serve must then succeed.
+func startFront(t *testing.T, cc CertConfig, cfg Config) (*Front, TestCerts, *Certs) {
+	t.Helper()
+	tc, certs := testCerts(t, cc)
+	cfg.Name, cfg.Addr, cfg.Backend, cfg.TLS = "test", "127.0.0.1:0", echoBackend(t), certs.Config()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = 2 * time.Second
+	}
+	f, err := Listen(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +105,7 @@ func dialTLS(t *testing.T, f *Front, cfg *tls.Config) (*tls.Conn, error) {
 
 func TestFrontRelay(t *testing.T) {
 	peers := &Peers{}
-	f, tc, _ := startFront(t, CertConfig{}, peers)
+	f, tc, _ := startFront(t, CertConfig{}, Config{Peers: peers})
 	cfg, err := client.TLSConfig(tc.CA, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +146,7 @@ func TestFrontRelay(t *testing.T) {
 }
 
 func TestFrontRefuses(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{}, nil)
+	f, tc, _ := startFront(t, CertConfig{}, Config{})
 	// An untrusted server certificate (no CA given, the system roots).
 	if _, err := dialTLS(t, f, &tls.Config{}); err == nil {
 		t.Fatal("handshake with an unknown CA succeeded")
@@ -156,7 +171,7 @@ func TestFrontRefuses(t *testing.T) {
 }
 
 func TestFrontTLS12ByFlag(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{MinVersion: tls.VersionTLS12}, nil)
+	f, tc, _ := startFront(t, CertConfig{MinVersion: tls.VersionTLS12}, Config{})
 	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	cfg.MaxVersion = tls.VersionTLS12
 	c, err := dialTLS(t, f, cfg)
@@ -169,7 +184,7 @@ func TestFrontTLS12ByFlag(t *testing.T) {
 }
 
 func TestFrontMutualTLS(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{ClientCAFile: "set"}, nil)
+	f, tc, _ := startFront(t, CertConfig{ClientCAFile: "set"}, Config{})
 	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	// TLS 1.3: the server's refusal of a missing certificate comes after
 	// the client's handshake returns, on the first read.
@@ -197,7 +212,7 @@ func TestFrontMutualTLS(t *testing.T) {
 // TestCertsReload: new handshakes get the reloaded certificate; a bad file
 // keeps the old one.
 func TestCertsReload(t *testing.T) {
-	f, tc, certs := startFront(t, CertConfig{}, nil)
+	f, tc, certs := startFront(t, CertConfig{}, Config{})
 	next, err := WriteTestCerts(t.TempDir()) // another CA
 	if err != nil {
 		t.Fatal(err)
@@ -229,21 +244,7 @@ func TestCertsReload(t *testing.T) {
 // TestFrontHandshakeTimeout: a connection that never completes its
 // handshake is dropped after HandshakeTimeout, and its slot is freed.
 func TestFrontHandshakeTimeout(t *testing.T) {
-	tc, err := WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
-		MaxConns: 1, HandshakeTimeout: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go f.Serve()
-	defer f.Close()
+	f, tc, _ := startFront(t, CertConfig{}, Config{MaxConns: 1, HandshakeTimeout: 200 * time.Millisecond})
 	silent, err := net.Dial("tcp", f.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -293,14 +294,7 @@ func (l *failingListener) Accept() (net.Conn, error) {
 // TestFrontAcceptShortage: running out of descriptors pauses the listener,
 // it does not stop it.
 func TestFrontAcceptShortage(t *testing.T) {
-	tc, err := WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc, certs := testCerts(t, CertConfig{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -331,21 +325,7 @@ func TestFrontAcceptShortage(t *testing.T) {
 // TestFrontHandshakesPerIP: an address holding handshakes open gets no
 // more than MaxHandshakesPerIP of them; another address still gets in.
 func TestFrontHandshakesPerIP(t *testing.T) {
-	tc, err := WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := LoadCerts(CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := Listen(Config{Name: "test", Addr: "127.0.0.1:0", Backend: echoBackend(t), TLS: certs.Config(),
-		MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go f.Serve()
-	defer f.Close()
+	f, tc, _ := startFront(t, CertConfig{}, Config{MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second})
 	silent := func(ip string) net.Conn {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 		c, err := d.Dial("tcp", f.Addr().String())
