@@ -57,13 +57,19 @@ type Limits struct {
 	MaxSessions int     // order-entry sessions at once
 }
 
-// orDefault fills the zero fields of l from def.
+// orDefault fills the zero fields of l from def. A user with a rate of its
+// own but no burst gets a tenth of a second at its own rate, not the
+// default burst, which was sized for the default rate.
 func (l Limits) orDefault(def Limits) Limits {
+	switch {
+	case l.Burst != 0:
+	case l.Rate > 0:
+		l.Burst = max(1, int(l.Rate/10))
+	default:
+		l.Burst = def.Burst
+	}
 	if l.Rate == 0 {
 		l.Rate = def.Rate
-	}
-	if l.Burst == 0 {
-		l.Burst = def.Burst
 	}
 	if l.MaxSessions == 0 {
 		l.MaxSessions = def.MaxSessions
