@@ -307,23 +307,7 @@ func BenchmarkJournalWriteAmp(b *testing.B) {
 		if err := s.db.Flush(); err != nil {
 			b.Fatal(err)
 		}
-		// Pebble has no "compactions idle" signal (its EstimatedDebt stays
-		// above zero when no level is due): wait until none has run for
-		// half a second. Test code only.
-		deadline := time.Now().Add(5 * time.Minute)
-		var idle time.Time
-		for ; ; time.Sleep(20 * time.Millisecond) {
-			if s.db.Metrics().Compact.NumInProgress > 0 {
-				idle = time.Time{}
-			} else if idle.IsZero() {
-				idle = time.Now()
-			} else if time.Since(idle) > 500*time.Millisecond {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("compactions still running after 5 minutes: %+v", stats(b, s))
-			}
-		}
+		waitCompactions(b, s, 5*time.Minute)
 		cpu := cpuTime(b) - cpu0
 		st := stats(b, s)
 		b.ReportMetric(st.WriteAmp(), "write-amp")

@@ -21,6 +21,16 @@ var (
 
 var policies = []SyncPolicy{{Mode: SyncAlways}, {Mode: SyncInterval, Interval: time.Hour}, {Mode: SyncOff}}
 
+// crashStore opens a store under policy on a new crashable in-memory file
+// system and closes it when the test ends.
+func crashStore(t *testing.T, policy SyncPolicy) (*vfs.MemFS, *Store) {
+	t.Helper()
+	fs := vfs.NewCrashableMem()
+	s := openStore(t, "db", policy, fs)
+	t.Cleanup(func() { s.Close() })
+	return fs, s
+}
+
 // lastCommand reopens a crash clone and returns its last command sequence.
 func lastCommand(t *testing.T, fs *vfs.MemFS, policy SyncPolicy) uint64 {
 	t.Helper()
@@ -37,9 +47,7 @@ func TestProcessCrashKeepsCommands(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, policy := range policies {
 		t.Run(policy.String(), func(t *testing.T) {
-			fs := vfs.NewCrashableMem()
-			s := openStore(t, "db", policy, fs)
-			defer s.Close()
+			fs, s := crashStore(t, policy)
 			if err := s.AppendCommands(1, commands(r, 1, 3)); err != nil {
 				t.Fatal(err)
 			}
@@ -68,9 +76,7 @@ func TestMachineCrash(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, policy := range []SyncPolicy{{Mode: SyncAlways}, {Mode: SyncInterval, Interval: time.Millisecond}} {
 		t.Run(policy.String(), func(t *testing.T) {
-			fs := vfs.NewCrashableMem()
-			s := openStore(t, "db", policy, fs)
-			defer s.Close()
+			fs, s := crashStore(t, policy)
 			if err := s.AppendCommands(1, commands(r, 1, 3)); err != nil {
 				t.Fatal(err)
 			}
@@ -95,9 +101,7 @@ func TestIntervalDoesNotSyncInCommitPath(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, policy := range policies[1:] {
 		t.Run(policy.String(), func(t *testing.T) {
-			fs := vfs.NewCrashableMem()
-			s := openStore(t, "db", policy, fs)
-			defer s.Close()
+			fs, s := crashStore(t, policy)
 			if err := s.AppendCommands(1, commands(r, 1, 3)); err != nil {
 				t.Fatal(err)
 			}
@@ -113,9 +117,7 @@ func TestIntervalDoesNotSyncInCommitPath(t *testing.T) {
 func TestIDReservationSurvivesMachineCrash(t *testing.T) {
 	for _, policy := range policies {
 		t.Run(policy.String(), func(t *testing.T) {
-			fs := vfs.NewCrashableMem()
-			s := openStore(t, "db", policy, fs)
-			defer s.Close()
+			fs, s := crashStore(t, policy)
 			if got, err := s.OrderIDReservation(1); err != nil || got != 0 {
 				t.Fatalf("new store: reservation %d, %v", got, err)
 			}
@@ -151,10 +153,8 @@ func TestIDReservationSurvivesMachineCrash(t *testing.T) {
 // hold every command written before the rotation.
 func TestRotatedWALIsSynced(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
-	fs := vfs.NewCrashableMem()
 	policy := SyncPolicy{Mode: SyncInterval, Interval: time.Hour}
-	s := openStore(t, "db", policy, fs)
-	defer s.Close()
+	fs, s := crashStore(t, policy)
 	first := s.fs.openWALs()
 	seq := uint64(1)
 	appendBatch := func() {

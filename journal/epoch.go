@@ -73,7 +73,7 @@ func (s *Store) unlockEpoch() { s.epochMu.RUnlock() }
 // the memtable is nearly full. The caller holds the epoch.
 func (s *Store) noteWritten(b *pebble.Batch) {
 	n := s.epochBytes.Add(uint64(len(b.Repr())) + uint64(b.Count())*memtableOverhead)
-	if n >= s.rotateAt.Load() {
+	if n >= s.rotateAt() {
 		select {
 		case s.rotateWake <- struct{}{}:
 		default:
@@ -81,11 +81,12 @@ func (s *Store) noteWritten(b *pebble.Batch) {
 	}
 }
 
+// rotateAt is the epochBytes that wake the rotator: 7/8 of a memtable.
+func (s *Store) rotateAt() uint64 { return s.memtable / 8 * 7 }
+
 // startRotator starts the goroutine that rotates the memtable and the
 // epoch; stopRotator stops it.
-func (s *Store) startRotator(memtable uint64) {
-	s.memtable = memtable
-	s.rotateAt.Store(memtable / 8 * 7)
+func (s *Store) startRotator() {
 	s.rotateWake = make(chan struct{}, 1)
 	s.rotateStop = make(chan struct{})
 	s.rotateDone = make(chan struct{})
@@ -132,7 +133,7 @@ const memtableStopWrites = 2
 func (s *Store) rotate() error {
 	s.epochMu.Lock()
 	defer s.epochMu.Unlock()
-	if s.epochBytes.Load() < s.rotateAt.Load() {
+	if s.epochBytes.Load() < s.rotateAt() {
 		return nil // a wake-up left over from before the last rotation
 	}
 	for {

@@ -157,10 +157,10 @@ func TestEpochs(t *testing.T) {
 }
 
 // waitCompactions waits until Pebble has run no compaction for half a
-// second (it has no "idle" signal; test code only), at most a minute.
-func waitCompactions(t testing.TB, s *Store) {
+// second (it has no "idle" signal; test code only), at most limit.
+func waitCompactions(t testing.TB, s *Store, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(limit)
 	var idle time.Time
 	for ; ; time.Sleep(20 * time.Millisecond) {
 		if s.db.Metrics().Compact.NumInProgress > 0 {
@@ -171,7 +171,8 @@ func waitCompactions(t testing.TB, s *Store) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("compactions still running after a minute")
+			st, err := s.Stats()
+			t.Fatalf("compactions still running after %v: %+v (stats error %v)", limit, st, err)
 		}
 	}
 }
@@ -191,7 +192,7 @@ func TestFlushedTablesMove(t *testing.T) {
 	if err := s.db.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	waitCompactions(t, s)
+	waitCompactions(t, s, time.Minute)
 	st, err := s.Stats()
 	if err != nil {
 		t.Fatal(err)

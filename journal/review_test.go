@@ -119,7 +119,7 @@ func TestRotationStalledOnFailedFlushDoesNotHang(t *testing.T) {
 	<-fs.blocked
 	// The next rotation finds the previous memtable still queued.
 	before := stalls()
-	appendUntil(func() bool { return s.epochBytes.Load() >= s.rotateAt.Load() })
+	appendUntil(func() bool { return s.epochBytes.Load() >= s.rotateAt() })
 	// Let the rotator reach Pebble's stall, if it goes there: up to 2 s.
 	for deadline := time.Now().Add(2 * time.Second); stalls() == before && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)

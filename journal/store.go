@@ -67,8 +67,7 @@ type Store struct {
 	epochMu    sync.RWMutex
 	epoch      uint64
 	epochBytes atomic.Uint64 // memtable bytes (estimated) written in this epoch
-	rotateAt   atomic.Uint64 // epochBytes that wake the rotator
-	memtable   uint64
+	memtable   uint64        // Options.MemTableSize (or its default)
 	rotateWake chan struct{}
 	rotateStop chan struct{}
 	rotateDone chan struct{}
@@ -103,7 +102,7 @@ func Open(opts Options) (*Store, error) {
 		memtable = 64 << 20
 	}
 	s := &Store{log: log, policy: opts.Sync, blockRecords: blockRecords, assets: make(map[uint32]*assetLog),
-		faults: newFaults(log), flushEnded: make(chan struct{}, 1)}
+		memtable: memtable, faults: newFaults(log), flushEnded: make(chan struct{}, 1)}
 	po := &pebble.Options{
 		FS:                 &watchFS{FS: fs, s: s},
 		Logger:             pebbleLogger{log},
@@ -124,7 +123,7 @@ func Open(opts Options) (*Store, error) {
 	if err := s.open(opts, fs, po); err != nil {
 		return nil, err
 	}
-	s.startRotator(memtable)
+	s.startRotator()
 	switch opts.Sync.Mode {
 	case SyncInterval:
 		s.syncer = startSyncer(s, opts.Sync.Interval, false)
