@@ -3,6 +3,8 @@ package journal
 import (
 	"sync"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // syncer is the SyncInterval policy's background fsync: every interval, if
@@ -40,8 +42,11 @@ func (y *syncer) run() {
 	defer y.wg.Done()
 	t := time.NewTicker(y.interval)
 	defer t.Stop()
-	b := y.s.db.NewBatch()
-	defer b.Close()
+	var b *pebble.Batch // syncWAL's scratch batch; writeback needs none
+	if !y.writeback {
+		b = y.s.db.NewBatch()
+		defer b.Close()
+	}
 	var synced uint64
 	for {
 		select {
