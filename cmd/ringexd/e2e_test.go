@@ -96,18 +96,22 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The listeners open one after another (each gnet engine starts on
+	// its own), so wait for every one the tests use, not only the first.
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("tcp", s.addr)
-		if err == nil {
-			c.Close()
-			break
+	for _, addr := range []string{s.addr, s.md, s.admin} {
+		for {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				s.cmd.Process.Kill()
+				t.Fatalf("ringexd did not come up on %s: %v\n%s", addr, err, s.log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			s.cmd.Process.Kill()
-			t.Fatalf("ringexd did not come up: %v\n%s", err, s.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	t.Cleanup(func() { s.stop() })
 	return s
