@@ -152,18 +152,19 @@ func run(args []string) (err error) {
 	errc := make(chan error, 8) // the servers, the admin, the TLS fronts
 	go func() { errc <- notifier.Serve() }()
 	go func() { errc <- gateway.Serve() }()
-	if cfg.admin != "" {
-		go func() { errc <- serveAdmin(cfg.admin, reg, ex, cfg.assets, cfg.sec.routes) }()
-	}
 	stopTLS := cfg.sec.start(gateway, notifier, reg, errc) // TLS fronts, SIGHUP reload
-	// "running" is logged once both gnet servers accept connections, so
-	// that an operator (or a script) reading it can connect at once.
+	// The admin port opens and "running" is logged once both gnet servers
+	// accept connections, so that an operator or a script that sees either
+	// can connect at once.
 	for _, ready := range []<-chan struct{}{gateway.Ready(), notifier.Ready()} {
 		select {
 		case <-ready:
 		case err := <-errc:
 			errc <- err // handled below, like any later failure
 		}
+	}
+	if cfg.admin != "" {
+		go func() { errc <- serveAdmin(cfg.admin, reg, ex, cfg.assets, cfg.sec.routes) }()
 	}
 	log.Info("ringexd running", "listen", cfg.listen, "md_listen", cfg.mdListen, "admin", cfg.admin,
 		"data", cfg.dataDir, "sync", cfg.sync.String(), "wait", cfg.wait.String(), "assets", cfg.symbols())
