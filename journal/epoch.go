@@ -115,10 +115,23 @@ func (s *Store) rotator() {
 	}
 }
 
-// memtableStopWrites is Pebble's MemTableStopWritesThreshold for the store:
-// Pebble stalls a memtable switch while its queued memtables (the mutable
-// one included) add up to this many MemTableSizes.
+// memtableStopWrites is the store's own write stall (rotate): it switches
+// memtables only while the queued ones (the mutable one included) add up
+// to less than this many MemTableSizes, Pebble's default stop threshold.
 const memtableStopWrites = 2
+
+// pebbleStopWrites is the MemTableStopWritesThreshold the store gives
+// Pebble: far enough above memtableStopWrites that Pebble's own stall is
+// never reached. Pebble stalls a write that needs a new memtable inside its
+// commit pipeline, and only a flush that succeeds ends that stall: a flush
+// that fails (a full disk) left the writer there for good, holding
+// commitMu, with every other writer and Close behind it. The store's stall
+// (rotate) holds writers off outside Pebble, where a failure or Close ends
+// the wait. Past it, the queue grows only by the memtables that writers
+// fill while the woken rotator waits to be scheduled (Pebble then switches
+// on its own, without a stall): one at most in practice, each a whole
+// memtable of writes.
+const pebbleStopWrites = 8 * memtableStopWrites
 
 // rotate switches Pebble to a new memtable and the store to the next
 // epoch.
@@ -176,8 +189,8 @@ func tuneOptions(po *pebble.Options, memtable uint64) {
 	// Compact (move) each flushed table out of L0 at once, alone: a move
 	// takes a single input table.
 	po.L0CompactionFileThreshold = 1
-	// Pebble's default, which rotate relies on.
-	po.MemTableStopWritesThreshold = memtableStopWrites
+	// The store stalls writers itself (rotate), not Pebble.
+	po.MemTableStopWritesThreshold = pebbleStopWrites
 }
 
 // openLayout checks the store header, writing it in a new store, and sets
