@@ -83,14 +83,16 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 	}
 	k := &marker{s: s, fs: fs, dir: opts.Dir, every: every}
 	m, err := readMark(fs, opts.Dir)
+	unknown := false
 	if err != nil {
 		if !opts.AcceptJournalLoss {
 			return fail(err)
 		}
-		s.log.Warn("ignoring the high-water mark (-accept-journal-loss)", "err", err)
-		m = mark{}
+		s.log.Warn("ignoring the high-water mark (-accept-journal-loss): order ids continue past a margin",
+			"err", err, "margin", uint64(idLossMargin))
+		m, unknown = newMark(), true
 	}
-	if err := k.check(m, opts.AcceptJournalLoss); err != nil {
+	if err := k.check(m, opts.AcceptJournalLoss, unknown); err != nil {
 		return fail(err)
 	}
 	s.mark = k
@@ -174,8 +176,9 @@ func (s *Store) verify(records bool) error {
 }
 
 // checkValue checks the records of one key's value: every record of a
-// command or event block, a snapshot, an asset configuration. Keys of
-// kinds or metadata items it does not know are left alone.
+// command or event block, a snapshot, an asset configuration, an order id
+// reservation. Keys of kinds or metadata items it does not know are left
+// alone.
 func checkValue(k, v []byte) error {
 	_, kind, asset, seq, ok := splitKey(k)
 	if !ok {
@@ -201,8 +204,17 @@ func checkValue(k, v []byte) error {
 	case kindSnapshot:
 		_, _, err = decodeSnapshot(v)
 	case kindMeta:
-		if seq == metaAssetConfig {
-			_, _, err = decodeAssetConfig(v)
+		var got uint32
+		switch seq {
+		case metaAssetConfig:
+			got, _, err = decodeAssetConfig(v)
+		case metaIDReserve:
+			got, _, err = decodeIDReserve(v)
+		default:
+			got = asset
+		}
+		if err == nil && got != asset {
+			err = fmt.Errorf("%w %d", errWrongAsset, got)
 		}
 	}
 	if err != nil {
@@ -224,6 +236,9 @@ func describeKey(k []byte) string {
 	epoch, kind, asset, seq, ok := splitKey(k)
 	if !ok {
 		return fmt.Sprintf("%x", k)
+	}
+	if kind == kindMeta {
+		return fmt.Sprintf("%s asset %d (epoch %d)", metaName(seq), asset, epoch)
 	}
 	return fmt.Sprintf("%s asset %d seq %d (epoch %d)", kindName(kind), asset, seq, epoch)
 }
