@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -184,5 +185,24 @@ func TestMarkVersions(t *testing.T) {
 	}
 	if _, err := decodeMark(sum(markHeaderV1 + "ids 1 100\n")); err == nil {
 		t.Fatal("an ids line in a version 1 mark was accepted")
+	}
+}
+
+// BenchmarkReserveOrderIDs measures one reservation (journal fsync and,
+// since the mark holds reservations, the mark's write, fsync, rename and
+// directory fsync): go test -run XXX -bench ReserveOrderIDs ./journal
+func BenchmarkReserveOrderIDs(b *testing.B) {
+	for _, policy := range []SyncPolicy{{Mode: SyncAlways}, {Mode: SyncInterval, Interval: 5 * time.Millisecond}} {
+		b.Run(policy.String(), func(b *testing.B) {
+			s := openStore(b, b.TempDir(), policy, nil)
+			defer s.Close()
+			upTo := uint64(0)
+			for b.Loop() {
+				upTo += 1 << 20
+				if err := s.ReserveOrderIDs(1, upTo); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
