@@ -54,7 +54,8 @@ func TestCorruptIDReservationStopsOpen(t *testing.T) {
 }
 
 // TestLostIDReservationDetected loses the newest WAL whole: a second run's
-// order id reservation (with, in one case, the commands it numbered). The
+// order id reservations, one raising an older reservation and one an
+// asset's first (with, in one case, the commands they numbered). The
 // reservation is in the high-water mark too, so the start must be refused
 // naming the reservation, and an accepted loss must raise the journal's
 // reservation to the mark's: ids handed out before the loss must not be
@@ -82,6 +83,9 @@ func TestLostIDReservationDetected(t *testing.T) {
 			if err := s.ReserveOrderIDs(1, 2<<20); err != nil {
 				t.Fatal(err)
 			}
+			if err := s.ReserveOrderIDs(2, 5); err != nil { // a first reservation
+				t.Fatal(err)
+			}
 			if lostCommands {
 				r := rand.New(rand.NewPCG(1, 2))
 				for seq := uint64(1001); seq <= 2000; seq += 100 {
@@ -103,7 +107,8 @@ func TestLostIDReservationDetected(t *testing.T) {
 
 			_, err := Open(Options{Dir: dir, Logger: quiet})
 			if !errors.Is(err, ErrJournalLoss) || !strings.Contains(err.Error(), "order ids were reserved up to 2097152") ||
-				!strings.Contains(err.Error(), "order id reservation asset 1") {
+				!strings.Contains(err.Error(), "order id reservation asset 1") ||
+				!strings.Contains(err.Error(), "asset 2: order ids were reserved up to 5 but the journal holds no reservation") {
 				t.Fatalf("Open without the second run's WAL: %v\nwant ErrJournalLoss naming the reservation", err)
 			}
 			t.Log(err)
@@ -113,8 +118,10 @@ func TestLostIDReservationDetected(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open with AcceptJournalLoss: %v", err)
 			}
-			if got, err := s.OrderIDReservation(1); err != nil || got != 2<<20 {
-				t.Fatalf("reservation after the accepted loss: %d, %v; want %d, the lost one", got, err, 2<<20)
+			for asset, want := range map[uint32]uint64{1: 2 << 20, 2: 5} {
+				if got, err := s.OrderIDReservation(asset); err != nil || got != want {
+					t.Fatalf("asset %d: reservation after the accepted loss: %d, %v; want %d, the lost one", asset, got, err, want)
+				}
 			}
 			if !slices.ContainsFunc(rec.recs, func(r string) bool { return strings.Contains(r, "raising it") }) {
 				t.Fatalf("raised reservation not logged: %v", rec.recs)
@@ -161,6 +168,36 @@ func TestDamagedMarkAcceptedSkipsIDs(t *testing.T) {
 	for asset, want := range map[uint32]uint64{1: 1<<20 + idLossMargin, 2: MaxIDNumber, 3: 0} {
 		if got, err := s.OrderIDReservation(asset); err != nil || got != want {
 			t.Fatalf("asset %d: reservation %d, %v after an accepted damaged mark; want %d", asset, got, err, want)
+		}
+	}
+}
+
+// TestMissingMarkSkipsIDs: a journal that holds data but no mark (removed,
+// or never written) cannot say how far ids went either: the start goes on
+// (nothing to check), ids skip idLossMargin once, and the mark is written
+// again.
+func TestMissingMarkSkipsIDs(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, SyncPolicy{}, nil)
+	if _, err := os.Stat(filepath.Join(dir, markName)); err != nil {
+		t.Fatalf("a new store has no mark: %v", err)
+	}
+	if err := s.ReserveOrderIDs(1, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, markName)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		s := openStore(t, dir, SyncPolicy{}, nil)
+		if got, err := s.OrderIDReservation(1); err != nil || got != 1<<20+idLossMargin {
+			t.Fatalf("reservation %d, %v without a mark; want %d, once", got, err, 1<<20+idLossMargin)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -156,27 +156,27 @@ type marker struct {
 	once sync.Once
 }
 
-// readMark returns the mark in dir, empty if there is none.
-func readMark(fs vfs.FS, dir string) (mark, error) {
+// readMark returns the mark in dir; found is false if there is none.
+func readMark(fs vfs.FS, dir string) (m mark, found bool, err error) {
 	path := fs.PathJoin(dir, markName)
 	f, err := fs.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return newMark(), nil
+			return newMark(), false, nil
 		}
-		return mark{}, fmt.Errorf("journal: high-water mark %s: %w", path, err)
+		return mark{}, false, fmt.Errorf("journal: high-water mark %s: %w", path, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return mark{}, fmt.Errorf("journal: high-water mark %s: %w", path, err)
+		return mark{}, false, fmt.Errorf("journal: high-water mark %s: %w", path, err)
 	}
-	m, err := decodeMark(data)
+	m, err = decodeMark(data)
 	if err != nil {
-		return mark{}, fmt.Errorf("journal: high-water mark %s is damaged (%v); move it away to start without the check, "+
-			"or start with -accept-journal-loss (order ids then skip %d numbers)", path, err, uint64(idLossMargin))
+		return mark{}, false, fmt.Errorf("journal: high-water mark %s is damaged (%v); start with -accept-journal-loss, "+
+			"or move it away, to start without the check (order ids then skip %d numbers)", path, err, uint64(idLossMargin))
 	}
-	return m, nil
+	return m, true, nil
 }
 
 // write replaces the mark file with m: a temporary file, synced, renamed
@@ -218,8 +218,9 @@ func (k *marker) write(m mark) error {
 // the mark's. A journal behind its mark is an error, unless accept: then
 // it is logged, the command mark is lowered to what the journal holds and
 // the journal's reservation is raised to the mark's (ids never go back).
-// unknown says the mark could not be read (accept only): ids then continue
-// idLossMargin past every reservation in the journal.
+// unknown says the mark could not be read (accept only) or is missing from
+// a journal that holds data: ids then continue idLossMargin past every
+// reservation in the journal.
 func (k *marker) check(m mark, accept, unknown bool) error {
 	s := k.s
 	configs, _ := s.AssetConfigs() // only for the symbols in the messages
@@ -254,8 +255,12 @@ func (k *marker) check(m mark, accept, unknown bool) error {
 		if err != nil {
 			return err
 		}
-		for id, upTo := range ids {
-			m.ids[id] = min(upTo+idLossMargin, MaxIDNumber)
+		for _, id := range slices.Sorted(maps.Keys(ids)) {
+			m.ids[id] = min(ids[id]+idLossMargin, MaxIDNumber)
+			s.log.Warn("raising the order id reservation by a margin", "asset", name(id), "from", ids[id], "to", m.ids[id])
+			if err := s.putIDReserve(id, m.ids[id]); err != nil {
+				return err
+			}
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(m.ids)) {
@@ -266,9 +271,9 @@ func (k *marker) check(m mark, accept, unknown bool) error {
 		if upTo >= m.ids[id] {
 			continue
 		}
-		held := "holds no reservation"
+		held := "the journal holds no reservation"
 		if key != nil {
-			held = fmt.Sprintf("reservation is %d (%s)", upTo, describeKey(key))
+			held = fmt.Sprintf("the journal's reservation is %d (%s)", upTo, describeKey(key))
 		}
 		if accept {
 			s.log.Warn("order id reservation below its high-water mark: raising it (-accept-journal-loss)",
@@ -278,7 +283,7 @@ func (k *marker) check(m mark, accept, unknown bool) error {
 			}
 			continue
 		}
-		lost = append(lost, fmt.Sprintf("%s: order ids were reserved up to %d but the journal's %s (mark in %s)",
+		lost = append(lost, fmt.Sprintf("%s: order ids were reserved up to %d but %s (mark in %s)",
 			name(id), m.ids[id], held, k.fs.PathJoin(k.dir, markName)))
 	}
 	if len(lost) > 0 {

@@ -74,6 +74,10 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 	if err := s.verify(!opts.skipRecordCheck); err != nil {
 		return fail(err)
 	}
+	empty, err := s.empty() // before openLayout writes a new store's header
+	if err != nil {
+		return fail(err)
+	}
 	if err := s.openLayout(opts.Dir); err != nil {
 		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, err))
 	}
@@ -82,18 +86,31 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 		every = DefaultMarkInterval
 	}
 	k := &marker{s: s, fs: fs, dir: opts.Dir, every: every}
-	m, err := readMark(fs, opts.Dir)
+	// A store writes its mark at its first Open (below), so a journal
+	// with data and no mark has lost it (or never got to write it): like
+	// a damaged mark, it cannot say how far order ids went.
+	m, found, err := readMark(fs, opts.Dir)
 	unknown := false
-	if err != nil {
+	switch {
+	case err != nil:
 		if !opts.AcceptJournalLoss {
 			return fail(err)
 		}
 		s.log.Warn("ignoring the high-water mark (-accept-journal-loss): order ids continue past a margin",
 			"err", err, "margin", uint64(idLossMargin))
 		m, unknown = newMark(), true
+	case !found && !empty:
+		s.log.Warn("no high-water mark beside a journal that holds data: nothing to check it against; order ids continue past a margin",
+			"mark", fs.PathJoin(opts.Dir, markName), "margin", uint64(idLossMargin))
+		unknown = true
 	}
 	if err := k.check(m, opts.AcceptJournalLoss, unknown); err != nil {
 		return fail(err)
+	}
+	if !found && !opts.AcceptJournalLoss { // (check wrote it if AcceptJournalLoss)
+		if err := k.write(k.written); err != nil {
+			return fail(fmt.Errorf("journal: open %s: write high-water mark: %w", opts.Dir, err))
+		}
 	}
 	s.mark = k
 	s.faults.opening.Store(false)
@@ -101,6 +118,18 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 		k.start()
 	}
 	return nil
+}
+
+// empty reports whether the database holds no key (a new store, before
+// its header is written).
+func (s *Store) empty() (bool, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	valid := it.First()
+	err = errors.Join(it.Error(), it.Close())
+	return !valid, err
 }
 
 // stopBackground is Close's first step: it stops the mark's goroutine and
