@@ -32,12 +32,12 @@ func TestAcceptedLossReusesNoOrderID(t *testing.T) {
 		return ids
 	}
 	s := startServer(t, dir, "-snapshot-every", "0")
-	first := place(s, 1, 20)
+	first := place(s, 1, 10)
 	s.stop()
 	wal := newestWALFile(t, dir)
 
 	s = startServer(t, dir, "-snapshot-every", "0")
-	acked := place(s, 1000, 200)
+	acked := place(s, 1000, 50)
 	s.stop()
 	if newestWALFile(t, dir) == wal {
 		t.Fatal("the second run wrote no WAL of its own")
@@ -52,7 +52,7 @@ func TestAcceptedLossReusesNoOrderID(t *testing.T) {
 	}
 
 	s = startServer(t, dir, "-snapshot-every", "0", "-accept-journal-loss")
-	again := place(s, 5000, 200)
+	again := place(s, 5000, 50)
 	s.stop()
 	seen := map[uint64]bool{}
 	for _, id := range slices.Concat(first, acked) {
