@@ -73,13 +73,14 @@
 // The fsync itself is waited for outside that mutex, so concurrent writers
 // (several assets, commands and events) still share WAL syncs.
 //
-// No writer waits inside Pebble for a flush. Pebble stalls a write that
-// needs a new memtable while earlier ones are still being flushed, and only
-// a flush that succeeds ends that stall: a flush failing on a full disk
+// No writer waits inside Pebble for a flush or a compaction. Pebble stalls
+// a write that needs a new memtable while earlier ones are still being
+// flushed, or while L0 holds too many sublevels, and only a flush (a
+// compaction) that succeeds ends that stall: one failing on a full disk
 // kept the writer there for good, holding that mutex, with every other
 // writer and Close behind it. The store stalls writers itself, outside
 // Pebble, where a failure or Close ends the wait, and sets Pebble's
-// threshold out of reach (epoch.go).
+// thresholds out of reach (epoch.go).
 //
 // Two things are out of the store's reach. A disk that fails while Pebble
 // is rotating its WAL (when a memtable fills, or when the store rotates it:

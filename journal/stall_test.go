@@ -6,10 +6,14 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ringex/ringex/engine"
 )
 
 // TestFlushFailureInMemtableStall: a writer must not wait inside Pebble for
@@ -144,5 +148,140 @@ func TestFlushFailureInMemtableStall(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close hangs after a flush failed under a write stall")
+	}
+}
+
+// compactionGateFS holds the creation of compaction outputs, once armed,
+// until release is closed, and then fails it and every later one.
+// Flushes write their tables freely.
+type compactionGateFS struct {
+	vfs.FS
+	armed   atomic.Bool
+	blocked chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (fs *compactionGateFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	if fs.armed.Load() && c == "pebble-compaction" {
+		fs.once.Do(func() { close(fs.blocked) })
+		<-fs.release
+		return nil, errDiskFull
+	}
+	return fs.FS.Create(name, c)
+}
+
+// TestCompactionFailureInL0Stall: the same for Pebble's other write stall,
+// on the number of L0 sublevels, which only a compaction ends. The test
+// holds compactions while flushes pile up overlapping tables in L0, then
+// lets a memtable switch come (the rotator's or a writer's), fails the
+// compaction, and requires that every writer and Close return.
+func TestCompactionFailureInL0Stall(t *testing.T) {
+	fs := &compactionGateFS{FS: vfs.Default, blocked: make(chan struct{}), release: make(chan struct{})}
+	rec := &logRecorder{}
+	const memtable = 256 << 10
+	s, err := Open(Options{Dir: t.TempDir(), FS: fs, Logger: slog.New(rec), MemTableSize: memtable, MarkInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(15, 16))
+	next := map[uint32]uint64{1: 1, 2: 1, 3: 1}
+	appendN := func(asset uint32, n int) error {
+		err := s.AppendCommands(asset, commands(r, next[asset], n))
+		next[asset] += uint64(n)
+		return err
+	}
+	fs.armed.Store(true)
+	// Every flushed table spans asset 2's keys (it holds commands of
+	// assets 1 and 3, in one epoch), so L0's read amplification, which
+	// Pebble stalls on, is the number of tables; no compaction can take
+	// them out.
+	for i := 0; s.db.Metrics().Levels[0].TablesCount < 12; i++ {
+		if i > 30 {
+			t.Fatalf("L0 holds %d tables after %d flushes", s.db.Metrics().Levels[0].TablesCount, i)
+		}
+		for _, a := range []uint32{1, 3} {
+			if err := appendN(a, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.db.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-fs.blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no compaction started")
+	}
+	t.Logf("L0: %d sublevels, %d tables", s.db.Metrics().Levels[0].Sublevels, s.db.Metrics().Levels[0].TablesCount)
+	type result struct {
+		who string
+		err error
+	}
+	results := make(chan result, 8)
+	// Enough to switch memtables: the rotator (at 7/8) or a writer (a
+	// full memtable) does it, and on the old code stalls in Pebble.
+	const batch = 1400
+	var fill [][]engine.Command
+	for range 4 {
+		fill = append(fill, commands(r, next[1], batch))
+		next[1] += batch
+	}
+	other := commands(r, next[2], 10)
+	go func() {
+		for _, cmds := range fill {
+			if err := s.AppendCommands(1, cmds); err != nil {
+				results <- result{"filler", err}
+				return
+			}
+		}
+		results <- result{"filler", nil}
+	}()
+	stalled := func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return slices.ContainsFunc(rec.recs, func(r string) bool { return strings.Contains(r, "L0 file count limit") })
+	}
+	rotating := func() bool {
+		if s.epochMu.TryRLock() {
+			s.epochMu.RUnlock()
+			return false
+		}
+		return true
+	}
+	waiting := false
+	for deadline := time.Now().Add(10 * time.Second); !waiting; time.Sleep(time.Millisecond) {
+		waiting = stalled() || rotating()
+		if time.Now().After(deadline) {
+			t.Fatal("no memtable switch waits for the compaction after 10s")
+		}
+	}
+	t.Logf("stalled in Pebble: %v", stalled())
+	go func() { results <- result{"asset 2", s.AppendCommands(2, other)} }()
+	go func() { results <- result{"id reservation", s.ReserveOrderIDs(3, 100)} }()
+	time.Sleep(50 * time.Millisecond)
+	close(fs.release) // the compaction fails: the disk is full
+	deadline := time.After(10 * time.Second)
+	for range 3 {
+		select {
+		case r := <-results:
+			t.Logf("%s returned: %v", r.who, r.err)
+			if r.err != nil && !errors.Is(r.err, ErrUnavailable) {
+				t.Errorf("%s: %v, want nil or ErrUnavailable", r.who, r.err)
+			}
+		case <-deadline:
+			t.Fatal("a writer is still waiting 10s after the compaction failed (Pebble's L0 write stall)")
+		}
+	}
+	if !eventually(func() bool { return s.Err() != nil }) {
+		t.Fatal("the failed compaction did not fail the store")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs after a compaction failed under an L0 write stall")
 	}
 }
