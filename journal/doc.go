@@ -55,8 +55,10 @@
 // commands (the engine is deterministic). Snapshots and asset
 // configurations are fsynced unless the policy is SyncOff, because pruning
 // deletes the commands a snapshot replaces. Order id reservations
-// (ReserveOrderIDs) are fsynced under every policy: they keep ids unique
-// when a machine crash loses the end of the journal.
+// (ReserveOrderIDs) are fsynced under every policy, and then written to the
+// high-water mark file, outside the WAL, before ReserveOrderIDs returns:
+// they keep ids unique when a machine crash loses the end of the journal,
+// and when an operator accepts a WAL that lost its tail (ids.go).
 //
 // # Failure
 //
@@ -70,6 +72,15 @@
 // batch to Pebble under one mutex (Store.commit explains why this is enough).
 // The fsync itself is waited for outside that mutex, so concurrent writers
 // (several assets, commands and events) still share WAL syncs.
+//
+// No writer waits inside Pebble for a flush or a compaction. Pebble stalls
+// a write that needs a new memtable while earlier ones are still being
+// flushed, or while L0 holds too many sublevels, and only a flush (a
+// compaction) that succeeds ends that stall: one failing on a full disk
+// kept the writer there for good, holding that mutex, with every other
+// writer and Close behind it. The store stalls writers itself, outside
+// Pebble, where a failure or Close ends the wait, and sets Pebble's
+// thresholds out of reach (epoch.go).
 //
 // Two things are out of the store's reach. A disk that fails while Pebble
 // is rotating its WAL (when a memtable fills, or when the store rotates it:
@@ -188,10 +199,12 @@
 // Open refuses a database it cannot trust, with an error naming what is
 // wrong: a write that fails while Pebble opens (a full disk: Open returns
 // at once, where Pebble alone would retry forever); a table that fails its
-// block checksum or a record that fails its own (Open reads every key once,
-// naming the file and the keys, ErrCorrupt); a journal that ends before its
-// high-water mark (ErrJournalLoss, see marker.go), unless
-// Options.AcceptJournalLoss. Once open, a background error from Pebble (a
+// block checksum or a record that fails its own, order id reservations
+// included (Open reads every key once, naming the file and the keys,
+// ErrCorrupt); a journal that ends before its high-water mark, or whose
+// order id reservation is missing or below the mark's (ErrJournalLoss, see
+// marker.go), unless Options.AcceptJournalLoss, which lowers the command
+// mark to the journal and raises the journal's reservation to the mark. Once open, a background error from Pebble (a
 // failed flush or compaction) fails the store like a failed write, is logged
 // once per cause, and Pebble's retries are paused (see listener.go).
 package journal

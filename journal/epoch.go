@@ -115,21 +115,47 @@ func (s *Store) rotator() {
 	}
 }
 
-// memtableStopWrites is Pebble's MemTableStopWritesThreshold for the store:
-// Pebble stalls a memtable switch while its queued memtables (the mutable
-// one included) add up to this many MemTableSizes.
+// memtableStopWrites is the store's own write stall (rotate): it switches
+// memtables only while the queued ones (the mutable one included) add up
+// to less than this many MemTableSizes, Pebble's default stop threshold.
 const memtableStopWrites = 2
+
+// pebbleStopWrites is the MemTableStopWritesThreshold the store gives
+// Pebble: far enough above memtableStopWrites that Pebble's own stall is
+// never reached. Pebble stalls a write that needs a new memtable inside its
+// commit pipeline, and only a flush that succeeds ends that stall: a flush
+// that fails (a full disk) left the writer there for good, holding
+// commitMu, with every other writer and Close behind it. The store's stall
+// (rotate) holds writers off outside Pebble, where a failure or Close ends
+// the wait. Past it, the queue grows only by the memtables that writers
+// fill while the woken rotator waits to be scheduled (Pebble then switches
+// on its own, without a stall): one at most in practice, each a whole
+// memtable of writes.
+const pebbleStopWrites = 8 * memtableStopWrites
+
+// l0StopWrites is the store's stall on L0 (rotate): it switches memtables
+// only while L0 has fewer sublevels than this, Pebble's default
+// L0StopWritesThreshold. Pebble's own L0 stall, like its memtable stall,
+// waits inside the commit pipeline until a compaction ends, for good if
+// compactions fail (a full disk), so the store gives Pebble a threshold
+// out of reach (pebbleL0StopWrites). L0 grows only by flushes, and the
+// store's stall holds flushes back with the memtable switches.
+const (
+	l0StopWrites       = 12
+	pebbleL0StopWrites = 64 * l0StopWrites
+)
 
 // rotate switches Pebble to a new memtable and the store to the next
 // epoch.
 //
-// When the switch would stall (earlier memtables still being flushed),
-// Pebble would wait inside AsyncFlush until a flush is done, and for good
-// if the flush fails (a full disk): with the epoch lock held, every writer,
-// and Close, which stops the rotator first, would wait with it. So rotate
-// waits for the flush itself, holding the lock as the stall did (writers
-// wait for the flush, and the epoch still ends with its memtable), but a
-// failure or Close ends the wait.
+// When the switch would stall (earlier memtables still being flushed, or
+// L0 at l0StopWrites sublevels), Pebble would wait inside AsyncFlush until
+// a flush (a compaction) is done, and for good if it fails (a full disk):
+// with the epoch lock held, every writer, and Close, which stops the
+// rotator first, would wait with it. So rotate waits for the flush or
+// compaction itself, holding the lock as the stall did (writers wait, and
+// the epoch still ends with its memtable), but a failure or Close ends the
+// wait.
 func (s *Store) rotate() error {
 	s.epochMu.Lock()
 	defer s.epochMu.Unlock()
@@ -143,8 +169,11 @@ func (s *Store) rotate() error {
 		// Writers are held off (epochMu), so the memtables cannot grow
 		// between this check and AsyncFlush. Past the stall threshold the
 		// queued memtables are big enough for Pebble to flush them, so a
-		// flush ends the wait.
-		if s.db.Metrics().MemTable.Size < memtableStopWrites*s.memtable {
+		// flush ends the wait; past the L0 one, Pebble compacts L0, and a
+		// compaction ends it. (Sublevels bound Pebble's L0 read
+		// amplification from above.)
+		m := s.db.Metrics()
+		if m.MemTable.Size < memtableStopWrites*s.memtable && m.Levels[0].Sublevels < l0StopWrites {
 			break
 		}
 		select {
@@ -176,8 +205,9 @@ func tuneOptions(po *pebble.Options, memtable uint64) {
 	// Compact (move) each flushed table out of L0 at once, alone: a move
 	// takes a single input table.
 	po.L0CompactionFileThreshold = 1
-	// Pebble's default, which rotate relies on.
-	po.MemTableStopWritesThreshold = memtableStopWrites
+	// The store stalls writers itself (rotate), not Pebble.
+	po.MemTableStopWritesThreshold = pebbleStopWrites
+	po.L0StopWritesThreshold = pebbleL0StopWrites
 }
 
 // openLayout checks the store header, writing it in a new store, and sets

@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -30,6 +31,17 @@ const (
 	metaAssetConfig uint64 = 1
 	metaIDReserve   uint64 = 2
 )
+
+// metaName names a metadata item.
+func metaName(item uint64) string {
+	switch item {
+	case metaAssetConfig:
+		return "asset configuration"
+	case metaIDReserve:
+		return "order id reservation"
+	}
+	return fmt.Sprintf("metadata item %d", item)
+}
 
 func kindName(kind byte) string {
 	switch kind {

@@ -96,12 +96,8 @@ func (f *faults) listener(s *Store) *pebble.EventListener {
 				f.logLimited("pebble data corruption", fmt.Errorf("%s: keys %s", info.Path, describeRange(info.Bounds.Start, info.Bounds.End.Key)))
 			}
 		},
-		FlushEnd: func(pebble.FlushInfo) {
-			select {
-			case s.flushEnded <- struct{}{}:
-			default:
-			}
-		},
+		FlushEnd:      func(pebble.FlushInfo) { s.backgroundEnded() },
+		CompactionEnd: func(pebble.CompactionInfo) { s.backgroundEnded() },
 		DiskSlow: func(info pebble.DiskSlowInfo) {
 			f.log.Warn("disk slow", "info", info.String())
 		},
@@ -111,6 +107,15 @@ func (f *faults) listener(s *Store) *pebble.EventListener {
 		WriteStallEnd: func() {
 			f.log.Info("pebble write stall over")
 		},
+	}
+}
+
+// backgroundEnded wakes the rotator, if it waits for a flush or a
+// compaction (see rotate).
+func (s *Store) backgroundEnded() {
+	select {
+	case s.flushEnded <- struct{}{}:
+	default:
 	}
 }
 

@@ -86,8 +86,10 @@ type Options struct {
 	// store switches memtables (and epochs) at 7/8 of it: see epoch.go.
 	MemTableSize uint64
 	// AcceptJournalLoss lets Open start on a journal that ends before its
-	// high-water mark (see ErrJournalLoss), logging what was lost and
-	// lowering the mark. For an operator who has no better copy.
+	// high-water mark (see ErrJournalLoss), logging what was lost, lowering
+	// the command mark and raising the journal's order id reservations to
+	// the mark's, so that no id handed out before is handed out again. For
+	// an operator who has no better copy.
 	AcceptJournalLoss bool
 	// MarkInterval is how often the high-water mark is updated;
 	// DefaultMarkInterval if zero.

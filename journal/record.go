@@ -69,8 +69,11 @@ type CorruptError struct {
 
 func (e *CorruptError) Error() string {
 	kind := "unknown"
-	if len(e.Key) > 0 {
-		kind = kindName(e.Key[0])
+	if _, k, _, seq, ok := splitKey(e.Key); ok {
+		kind = kindName(k)
+		if k == kindMeta {
+			kind = metaName(seq)
+		}
 	}
 	return fmt.Sprintf("journal: corrupt %s record: asset %d seq %d key %x: %s", kind, e.Asset, e.Seq, e.Key, e.Reason)
 }

@@ -74,6 +74,10 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 	if err := s.verify(!opts.skipRecordCheck); err != nil {
 		return fail(err)
 	}
+	empty, err := s.empty() // before openLayout writes a new store's header
+	if err != nil {
+		return fail(err)
+	}
 	if err := s.openLayout(opts.Dir); err != nil {
 		return fail(fmt.Errorf("journal: open %s: %w", opts.Dir, err))
 	}
@@ -82,16 +86,31 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 		every = DefaultMarkInterval
 	}
 	k := &marker{s: s, fs: fs, dir: opts.Dir, every: every}
-	m, err := readMark(fs, opts.Dir)
-	if err != nil {
+	// A store writes its mark at its first Open (below), so a journal
+	// with data and no mark has lost it (or never got to write it): like
+	// a damaged mark, it cannot say how far order ids went.
+	m, found, err := readMark(fs, opts.Dir)
+	unknown := false
+	switch {
+	case err != nil:
 		if !opts.AcceptJournalLoss {
 			return fail(err)
 		}
-		s.log.Warn("ignoring the high-water mark (-accept-journal-loss)", "err", err)
-		m = mark{}
+		s.log.Warn("ignoring the high-water mark (-accept-journal-loss): order ids continue past a margin",
+			"err", err, "margin", uint64(idLossMargin))
+		m, unknown = newMark(), true
+	case !found && !empty:
+		s.log.Warn("no high-water mark beside a journal that holds data: nothing to check it against; order ids continue past a margin",
+			"mark", fs.PathJoin(opts.Dir, markName), "margin", uint64(idLossMargin))
+		unknown = true
 	}
-	if err := k.check(m, opts.AcceptJournalLoss); err != nil {
+	if err := k.check(m, opts.AcceptJournalLoss, unknown); err != nil {
 		return fail(err)
+	}
+	if !found && !opts.AcceptJournalLoss { // (check wrote it if AcceptJournalLoss)
+		if err := k.write(k.written); err != nil {
+			return fail(fmt.Errorf("journal: open %s: write high-water mark: %w", opts.Dir, err))
+		}
 	}
 	s.mark = k
 	s.faults.opening.Store(false)
@@ -99,6 +118,18 @@ func (s *Store) open(opts Options, fs vfs.FS, po *pebble.Options) error {
 		k.start()
 	}
 	return nil
+}
+
+// empty reports whether the database holds no key (a new store, before
+// its header is written).
+func (s *Store) empty() (bool, error) {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	valid := it.First()
+	err = errors.Join(it.Error(), it.Close())
+	return !valid, err
 }
 
 // stopBackground is Close's first step: it stops the mark's goroutine and
@@ -174,8 +205,9 @@ func (s *Store) verify(records bool) error {
 }
 
 // checkValue checks the records of one key's value: every record of a
-// command or event block, a snapshot, an asset configuration. Keys of
-// kinds or metadata items it does not know are left alone.
+// command or event block, a snapshot, an asset configuration, an order id
+// reservation. Keys of kinds or metadata items it does not know are left
+// alone.
 func checkValue(k, v []byte) error {
 	_, kind, asset, seq, ok := splitKey(k)
 	if !ok {
@@ -201,8 +233,17 @@ func checkValue(k, v []byte) error {
 	case kindSnapshot:
 		_, _, err = decodeSnapshot(v)
 	case kindMeta:
-		if seq == metaAssetConfig {
-			_, _, err = decodeAssetConfig(v)
+		var got uint32
+		switch seq {
+		case metaAssetConfig:
+			got, _, err = decodeAssetConfig(v)
+		case metaIDReserve:
+			got, _, err = decodeIDReserve(v)
+		default:
+			got = asset
+		}
+		if err == nil && got != asset {
+			err = fmt.Errorf("%w %d", errWrongAsset, got)
 		}
 	}
 	if err != nil {
@@ -224,6 +265,9 @@ func describeKey(k []byte) string {
 	epoch, kind, asset, seq, ok := splitKey(k)
 	if !ok {
 		return fmt.Sprintf("%x", k)
+	}
+	if kind == kindMeta {
+		return fmt.Sprintf("%s asset %d (epoch %d)", metaName(seq), asset, epoch)
 	}
 	return fmt.Sprintf("%s asset %d seq %d (epoch %d)", kindName(kind), asset, seq, epoch)
 }

@@ -72,7 +72,7 @@ type Store struct {
 	rotateStop chan struct{}
 	rotateDone chan struct{}
 	rotateOnce sync.Once
-	flushEnded chan struct{} // a flush ended (FlushEnd): the rotator retries
+	flushEnded chan struct{} // a flush or compaction ended: the rotator retries
 
 	// statsMu keeps Stats off a closed database: Close sets statsClosed
 	// under it before closing Pebble.

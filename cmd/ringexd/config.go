@@ -75,8 +75,8 @@ const usageHeader = `ringexd is the ringex exchange: order entry, one pipeline p
 With no flags it runs three demo assets on ./data with -sync always.
 
 Faults stop the start with one line and a non-zero exit: a disk that cannot
-be written, a corrupt table (named by file and keys), or a journal that ends
-before its high-water mark (see -accept-journal-loss). SIGTERM or SIGINT
+be written, a corrupt table or record (named by file and keys), or a journal
+that ends before its high-water mark (see -accept-journal-loss). SIGTERM or SIGINT
 stops it at any stage; once running, it drains the rings and closes the
 journal first.
 
@@ -103,7 +103,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.outSize, "out-ring-size", pipeline.DefaultOutSize, fmt.Sprintf("output ring size per asset: a power of two, %d-%d", minOutRingSize, maxRingSize))
 	fs.Uint64Var(&c.snapEvery, "snapshot-every", 100000, "commands between book snapshots (0: never)")
 	fs.BoolVar(&c.prune, "prune", false, "delete journal entries older than the newest snapshot (bounds disk use; trade history and private-event resume then reach back only to the snapshot)")
-	fs.BoolVar(&c.acceptJournalLoss, "accept-journal-loss", false, "start even if an asset's journal ends before its high-water mark (commands that were durable are gone: a truncated or damaged WAL); the loss is logged and the mark lowered. Without it such a start is refused")
+	fs.BoolVar(&c.acceptJournalLoss, "accept-journal-loss", false, "start even if an asset's journal ends before its high-water mark (commands or an order id reservation that were durable are gone: a truncated or damaged WAL); the loss is logged, the mark lowered and order ids continue above every id handed out before. Without it such a start is refused")
 	fs.IntVar(&c.maxConns, "max-conns", orderentry.DefaultMaxConns, fmt.Sprintf("maximum order-entry connections, 1-%d (each holds two file descriptors; market-data connections get what the limit leaves)", maxConnsLimit))
 	fs.IntVar(&c.maxInFlight, "max-inflight", orderentry.DefaultMaxInFlight, fmt.Sprintf("maximum unacknowledged orders per session, 1-%d", maxInFlightMax))
 	fs.DurationVar(&c.idle, "idle-timeout", orderentry.DefaultIdleTimeout, "close a session silent for this long, 1s-24h")
