@@ -17,8 +17,12 @@ import (
 // everything).
 type fakeConn struct {
 	gnet.Conn
-	in []byte
+	in  []byte
+	ctx any // a TLS connection's *TLSConn
 }
+
+func (f *fakeConn) Context() any                  { return f.ctx }
+func (f *fakeConn) Wake(gnet.AsyncCallback) error { return nil }
 
 func (f *fakeConn) Peek(int) ([]byte, error) { return f.in, nil }
 

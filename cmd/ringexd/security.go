@@ -43,7 +43,6 @@ type security struct {
 	throttle    auth.ThrottleConfig
 
 	usersFile string
-	peers     tlsfront.Peers
 	guardObj  *auth.Guard
 	certs     []*tlsfront.Certs
 	fronts    []*tlsfront.Front
@@ -154,7 +153,6 @@ func (s *security) guard(users *netio.Users, usersFile string, log *slog.Logger,
 		Users:      users,
 		Defaults:   auth.Limits{Rate: s.userRate, Burst: s.userBurst, MaxSessions: s.maxSessions},
 		Throttle:   s.throttle,
-		Peers:      &s.peers,
 		Logger:     log,
 		Registerer: reg,
 	})
@@ -199,10 +197,10 @@ func (s *security) openFronts(gateway *orderentry.Gateway, notifier *marketdata.
 	for _, l := range []struct {
 		name, addr, cert, key, clientCA string
 		ready                           <-chan struct{}
-		backend                         func() net.Addr
+		enroll                          func(net.Conn, *netio.TLSConn) error
 	}{
-		{"order entry", s.tlsListen, s.cert, s.key, s.clientCA, gateway.Ready(), gateway.Addr},
-		{"market data", s.mdTLSListen, or(s.mdCert, s.cert), or(s.mdKey, s.key), "", notifier.Ready(), notifier.Addr},
+		{"order entry", s.tlsListen, s.cert, s.key, s.clientCA, gateway.Ready(), gateway.Enroll},
+		{"market data", s.mdTLSListen, or(s.mdCert, s.cert), or(s.mdKey, s.key), "", notifier.Ready(), notifier.Enroll},
 	} {
 		if l.addr == "" {
 			continue
@@ -218,8 +216,8 @@ func (s *security) openFronts(gateway *orderentry.Gateway, notifier *marketdata.
 			errc <- fmt.Errorf("%s TLS: the plain server is not listening after 30s", l.name)
 			return
 		}
-		f, err := tlsfront.Listen(tlsfront.Config{Name: l.name, Addr: l.addr, Backend: l.backend().String(),
-			TLS: certs.Config(), Peers: &s.peers, Logger: s.log, Registerer: reg})
+		f, err := tlsfront.Listen(tlsfront.Config{Name: l.name, Addr: l.addr, Enroll: l.enroll,
+			TLS: certs.Config(), Logger: s.log, Registerer: reg})
 		if err != nil {
 			errc <- err
 			return

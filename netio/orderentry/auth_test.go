@@ -336,12 +336,11 @@ func TestGatewayRevokeOnReload(t *testing.T) {
 	}
 }
 
-// TestGatewayThrottleBehindTLS: behind the TLS front, the throttle counts
-// the clients' own addresses, not the front's: bad keys from 127.0.0.2
-// block 127.0.0.2 only, and a client from 127.0.0.3 logs in.
+// TestGatewayThrottleBehindTLS: over TLS, the throttle counts the clients'
+// own addresses: bad keys from 127.0.0.2 block 127.0.0.2 only, and a
+// client from 127.0.0.3 logs in.
 func TestGatewayThrottleBehindTLS(t *testing.T) {
-	peers := &tlsfront.Peers{}
-	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler), Peers: peers,
+	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler),
 		Throttle: auth.ThrottleConfig{AddrFailures: 3, UserFailures: 1 << 20, Backoff: time.Minute}})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	tc, err := tlsfront.WriteTestCerts(t.TempDir())
@@ -352,8 +351,8 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := tlsfront.Listen(tlsfront.Config{Name: "order entry", Addr: "127.0.0.1:0", Backend: g.Addr().String(),
-		TLS: certs.Config(), Peers: peers, Logger: slog.New(slog.DiscardHandler)})
+	f, err := tlsfront.Listen(tlsfront.Config{Name: "order entry", Addr: "127.0.0.1:0", Enroll: g.Enroll,
+		TLS: certs.Config(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
