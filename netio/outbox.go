@@ -53,6 +53,12 @@ import (
 // write is under way. The dup shares gnet's open file description,
 // O_NONBLOCK included.
 //
+// A TLS connection's Outbox seals every write into records under mu before
+// it is written or queued (sealSendLocked, tls.go), so the queue, the cap
+// and the budget hold ciphertext, the flusher is unchanged, and the order
+// of the records is the order of the writes. Its last bytes (end) are
+// followed by a close_notify.
+//
 // States and transitions (OutState), each under mu:
 //
 //	open     -> ending    end(): the last bytes (a Logout, or a reply

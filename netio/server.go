@@ -121,10 +121,17 @@ func (s *Server) Enroll(raw net.Conn, t *TLSConn) error {
 		raw.Close()
 		return fmt.Errorf("%s: enroll: %w", s.name, err)
 	}
-	if res := <-ch; res.Err != nil {
-		return fmt.Errorf("%s: enroll: %w", s.name, res.Err)
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return fmt.Errorf("%s: enroll: %w", s.name, res.Err)
+		}
+		return nil
+	case <-s.stopped:
+		// gnet stopped with the registration queued: it closes the dup
+		// with its loops.
+		return fmt.Errorf("%s: stopped", s.name)
 	}
-	return nil
 }
 
 // serveOptions is how both servers run gnet: one event loop per CPU unless

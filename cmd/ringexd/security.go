@@ -54,7 +54,7 @@ type security struct {
 // them after the parse.
 func addSecurityFlags(fs *flag.FlagSet) *security {
 	s := &security{}
-	fs.StringVar(&s.tlsListen, "tls-listen", "", "order-entry TLS listen address (empty: no TLS); -listen must then be a loopback address (the TLS front relays to it)")
+	fs.StringVar(&s.tlsListen, "tls-listen", "", "order-entry TLS listen address (empty: no TLS); -listen must then be a loopback address")
 	fs.StringVar(&s.mdTLSListen, "md-tls-listen", "", "market-data TLS listen address (empty: no TLS); -md-listen must then be a loopback address")
 	fs.StringVar(&s.cert, "tls-cert", "", "PEM certificate chain of the TLS listeners (reloaded on SIGHUP)")
 	fs.StringVar(&s.key, "tls-key", "", "PEM private key of -tls-cert")
@@ -121,7 +121,7 @@ func (s *security) validate(listen, mdListen string) error {
 			return fmt.Errorf("%s needs -tls-cert and -tls-key", l.what)
 		}
 		if !loopback(l.plain) {
-			return fmt.Errorf("%s: the plain listener %q must be a loopback address (it is the TLS front's backend; a public plain port would let clients skip TLS)", l.what, l.plain)
+			return fmt.Errorf("%s: the plain listener %q must be a loopback address (a public plain port would let clients skip TLS)", l.what, l.plain)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -343,6 +344,25 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler),
 		Throttle: auth.ThrottleConfig{AddrFailures: 3, UserFailures: 1 << 20, Backoff: time.Minute}})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
+	dial := tlsDialer(t, g)
+	for i := 0; i < 3; i++ {
+		if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, "guess"); code != wire.LoginBadCredentials {
+			t.Fatalf("failure %d: reason %d", i, code)
+		}
+	}
+	if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, nettest.Alice.Key); code != wire.LoginRateLimited {
+		t.Fatalf("blocked client through TLS: reason %d, want 4", code)
+	}
+	rc := dial("127.0.0.3")
+	rc.login(nettest.Alice)
+	rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
+	rc.expectAck(1)
+}
+
+// tlsDialer serves g's TLS listener (netio/tlsfront enrolling into g)
+// until the test ends, and returns a dialer of TLS sessions from an address.
+func tlsDialer(t *testing.T, g *Gateway) func(ip string) *rawConn {
+	t.Helper()
 	tc, err := tlsfront.WriteTestCerts(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -362,7 +382,7 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dial := func(ip string) *rawConn {
+	return func(ip string) *rawConn {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
 		c, err := tls.DialWithDialer(d, "tcp", f.Addr().String(), cfg)
 		if err != nil {
@@ -371,18 +391,26 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
 	}
-	for i := 0; i < 3; i++ {
-		if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, "guess"); code != wire.LoginBadCredentials {
-			t.Fatalf("failure %d: reason %d", i, code)
-		}
+}
+
+// TestGatewayTLSRefusal: a TLS connection past MaxConns is refused with a
+// Logout the client can read: gnet writes OnOpen's bytes itself, so the
+// refusal is sealed there; then close_notify.
+func TestGatewayTLSRefusal(t *testing.T) {
+	g, _ := startGateway(t, GatewayConfig{MaxConns: 1})
+	dial := tlsDialer(t, g)
+	first := dial("127.0.0.2")
+	first.login(nettest.Alice)
+	second := dial("127.0.0.3")
+	if f := second.next(); wire.Type(f) != wire.TypeLogout || binaryReason(f) != wire.LogoutTooManyConns {
+		t.Fatalf("second connection: frame %c reason %d, want Logout %d", wire.Type(f), binaryReason(f), wire.LogoutTooManyConns)
 	}
-	if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, nettest.Alice.Key); code != wire.LoginRateLimited {
-		t.Fatalf("blocked client through TLS: reason %d, want 4", code)
+	second.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := second.r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the refusal: %v, want EOF (close_notify)", err)
 	}
-	rc := dial("127.0.0.3")
-	rc.login(nettest.Alice)
-	rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
-	rc.expectAck(1)
+	first.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
+	first.expectAck(1)
 }
 
 // TestGatewayAuditLines: a login and the end of its session are audit
