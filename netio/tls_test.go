@@ -75,13 +75,18 @@ func newTestTLS(t *testing.T) testTLS {
 // it logs what it reads (the server's records, as they came).
 type tapConn struct {
 	net.Conn
-	tapping bool
-	buf     []byte
-	mu      sync.Mutex
-	read    []byte
+	tapping  bool
+	buf      []byte
+	holdFrom int // > 0: the holdFrom-th write and those after it are tapped
+	writes   int
+	mu       sync.Mutex
+	read     []byte
 }
 
 func (c *tapConn) Write(b []byte) (int, error) {
+	if c.writes++; c.holdFrom > 0 && c.writes >= c.holdFrom {
+		c.tapping = true
+	}
 	if c.tapping {
 		c.buf = append(c.buf, b...)
 		return len(b), nil
@@ -110,19 +115,28 @@ type tlsPair struct {
 // acceptTLS accepts one connection on ln and runs the server's handshake.
 func acceptTLS(t *testing.T, ln net.Listener, cfg *tls.Config) (net.Conn, *TLSConn) {
 	t.Helper()
-	raw, err := ln.Accept()
+	raw, srv, err := handshakeTLS(t, ln, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return raw, srv
+}
+
+// handshakeTLS is acceptTLS for any goroutine.
+func handshakeTLS(t *testing.T, ln net.Listener, cfg *tls.Config) (net.Conn, *TLSConn, error) {
+	raw, err := ln.Accept()
+	if err != nil {
+		return nil, nil, err
 	}
 	t.Cleanup(func() { raw.Close() })
 	srv := NewTLS(raw, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Handshake(ctx); err != nil {
-		t.Fatalf("server handshake: %v", err)
+		return nil, nil, fmt.Errorf("server handshake: %w", err)
 	}
 	srv.Detach()
-	return raw, srv
+	return raw, srv, nil
 }
 
 func newTLSPair(t *testing.T, tt testTLS) *tlsPair {
@@ -341,6 +355,60 @@ func serveTLS(t *testing.T, s *Server, c *Conn, gc *fakeConn, raw net.Conn) <-ch
 		done <- a
 	}()
 	return done
+}
+
+// TestTLSReadAhead: a client's first record that comes in the same segment
+// as its Finished is read by crypto/tls during the handshake, before gnet
+// has the socket, and no more input may follow it (the client waits for
+// the answer). Conn.Open asks for a first Traffic (gnet's Wake), which
+// decrypts it.
+func TestTLSReadAhead(t *testing.T) {
+	tt := newTestTLS(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	craw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer craw.Close()
+	type accepted struct {
+		raw net.Conn
+		srv *TLSConn
+		err error
+	}
+	acc := make(chan accepted, 1)
+	go func() {
+		raw, srv, err := handshakeTLS(t, ln, tt.srv)
+		acc <- accepted{raw, srv, err}
+	}()
+	// The ClientHello goes; the Finished and the first record are held
+	// and sent together.
+	tap := &tapConn{Conn: craw, holdFrom: 2}
+	cli := tls.Client(tap, tt.cli)
+	if err := cli.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	f := wire.AppendReject(nil, 7, wire.ReasonMalformed)
+	cli.Write(f)
+	craw.Write(tap.buf)
+	a := <-acc
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	gc := &fakeConn{ctx: a.srv}
+	c, _ := testConn(t, gc, a.raw, 1<<20, func() {})
+	if gc.wakes != 1 {
+		t.Fatalf("Open asked for %d first reads, want 1", gc.wakes)
+	}
+	serveTLS(t, testServer(), c, gc, a.raw)
+	got := make([]byte, len(f))
+	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(cli, got); err != nil || !bytes.Equal(got, f) {
+		t.Fatalf("echo of the read-ahead record: %x, %v; want %x", got, err, f)
+	}
 }
 
 // TestTLSKeyUpdate: openssl s_client sends a KeyUpdate that asks for one
