@@ -85,7 +85,7 @@ type Session struct {
 	ID     uint64 // the audit log's session id, unique in the process
 	UserID uint32
 	User   string
-	Remote string // the client's address (through a TLS front, its own)
+	Remote string // the client's address
 	svc    Service
 	key    KeyHash
 	revoke func()

@@ -45,7 +45,7 @@ while [ $i -lt "$ROUNDS" ]; do
 		t0=$(ticks) s0=$(sysc) c0=$(csw)
 		# shellcheck disable=SC2086
 		"$BIN/ringex-load" $args -admin 127.0.0.1:17003 -mode max -duration "${DUR}s" -quiet $EXTRA \
-			>"$DIR/out" 2>&1 || { cat "$DIR/out"; exit 1; }
+			>"$DIR/out" 2>&1 || { echo "ringex-load failed ($mode):"; cat "$DIR/out"; echo "server log:"; tail -n 20 "$DIR/server.log"; exit 1; }
 		t1=$(ticks) s1=$(sysc) c1=$(csw)
 		awk -v mode=$mode -v t="$((t1 - t0))" -v tck="$TCK" -v dur="$DUR" \
 			-v sc="$((s1 - s0))" -v cs="$((c1 - c0))" '

@@ -25,10 +25,11 @@ import (
 	"github.com/ringex/ringex/netio/tlsfront"
 )
 
-// security is ringexd's edge security, wired here: the TLS fronts of the
-// public listeners, the auth guard (login throttle, per-user rate and
-// session limits, audit) and the reload of the users file and the
-// certificates on SIGHUP and POST /users/reload. main.go calls it in four
+// security is ringexd's edge security, wired here: the TLS listeners
+// (fronts: the handshake, then the socket goes to its gnet server), the
+// auth guard (login throttle, per-user rate and session limits, audit) and
+// the reload of the users file and the certificates on SIGHUP and POST
+// /users/reload. main.go calls it in four
 // places: flags, validate, guard, start.
 type security struct {
 	tlsListen, mdTLSListen string
@@ -161,7 +162,9 @@ func (s *security) guard(users *netio.Users, usersFile string, log *slog.Logger,
 
 // start opens the TLS fronts once the plain servers listen, and the SIGHUP
 // handler. An error opening a front, or a front's Serve error, goes to errc
-// (which stops ringexd). stop closes the fronts.
+// (which stops ringexd). stop closes the fronts' listeners and the
+// handshakes in progress; the TLS connections they handed over belong to
+// the servers, which log them out with the plain ones.
 func (s *security) start(gateway *orderentry.Gateway, notifier *marketdata.Notifier, reg prometheus.Registerer, errc chan<- error) (stop func()) {
 	s.openFronts(gateway, notifier, reg, errc)
 	// The SIGHUP handler starts after the fronts are open, so that a

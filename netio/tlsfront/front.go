@@ -53,7 +53,7 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Front is one TLS listener relaying to a plain backend.
+// Front is one TLS listener: it accepts, shakes hands and enrolls.
 type Front struct {
 	cfg  Config
 	log  *slog.Logger
