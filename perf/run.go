@@ -228,13 +228,15 @@ func (r *Run) Result(mode string, rate float64, sending time.Duration) *Result {
 		res.Failures = append(res.Failures, r.Fills.Failures()...)
 	}
 	behind := 0
+	var counts []int64
 	for _, s := range subs {
+		counts = append(counts, s.Trades())
 		if s.Trades() != res.Trades {
 			behind++
 		}
 	}
 	if behind > 0 {
-		res.Failures = append(res.Failures, fmt.Sprintf("%d of %d subscribers did not receive exactly the %d public trades", behind, len(subs), res.Trades))
+		res.Failures = append(res.Failures, fmt.Sprintf("%d of %d subscribers did not receive exactly the %d public trades: %v", behind, len(subs), res.Trades, counts))
 	}
 	if len(res.Errors) > 0 {
 		res.Failures = append(res.Failures, fmt.Sprintf("%d errors", r.errorCount()))
