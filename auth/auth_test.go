@@ -247,24 +247,6 @@ func TestGuardLoginThrottle(t *testing.T) {
 	}
 }
 
-type peers map[string]string
-
-func (p peers) Peer(a string) (string, bool) { c, ok := p[a]; return c, ok }
-
-func TestGuardPeers(t *testing.T) {
-	g := New(Config{Users: usersOf(t, "1 alice "+HashKey("ka")), Logger: quiet(),
-		Throttle: ThrottleConfig{AddrFailures: 1, Backoff: time.Hour},
-		Peers:    peers{"127.0.0.1:40000": "203.0.113.5:999", "127.0.0.1:40001": "203.0.113.6:999"}})
-	g.Login(OrderEntry, "127.0.0.1:40000", "alice", []byte("bad"), nil)
-	if _, r := g.Login(OrderEntry, "127.0.0.1:40000", "alice", []byte("ka"), nil); r != Throttled {
-		t.Fatalf("client behind the front not blocked: %v", r)
-	}
-	s, r := g.Login(OrderEntry, "127.0.0.1:40001", "alice", []byte("ka"), nil)
-	if r != OK || s.Remote != "203.0.113.6:999" {
-		t.Fatalf("another client behind the same front: %v %+v", r, s)
-	}
-}
-
 func TestGuardMaxSessions(t *testing.T) {
 	g := New(Config{Users: usersOf(t, "1 alice "+HashKey("ka")+" sessions=2"), Logger: quiet()})
 	login := func(svc Service) (*Session, Result) {

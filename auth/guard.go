@@ -39,13 +39,6 @@ const (
 	TooManySessions        // the user holds Limits.MaxSessions order-entry sessions
 )
 
-// PeerResolver maps the address a server sees for a connection to the
-// client's own, for connections that reach it through a local TLS front
-// (netio/tlsfront): ok is false for a direct connection.
-type PeerResolver interface {
-	Peer(addr string) (client string, ok bool)
-}
-
 // Config configures a Guard. Only Users is required.
 type Config struct {
 	Users *Users
@@ -53,7 +46,6 @@ type Config struct {
 	// field there means unlimited.
 	Defaults   Limits
 	Throttle   ThrottleConfig
-	Peers      PeerResolver // nil: every connection is direct
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics exported
 }
@@ -93,7 +85,7 @@ type Session struct {
 	ID     uint64 // the audit log's session id, unique in the process
 	UserID uint32
 	User   string
-	Remote string // the client's address (through a TLS front, its own)
+	Remote string // the client's address
 	svc    Service
 	key    KeyHash
 	revoke func()
@@ -128,17 +120,6 @@ func (g *Guard) Users() *Users {
 	return g.users
 }
 
-// ClientAddr is the client's own address for a connection whose server
-// sees remote.
-func (g *Guard) ClientAddr(remote string) string {
-	if g.cfg.Peers != nil {
-		if a, ok := g.cfg.Peers.Peer(remote); ok {
-			return a
-		}
-	}
-	return remote
-}
-
 // host is the part of an address the throttle counts: the IP, any port.
 func host(addr string) string {
 	if h, _, err := net.SplitHostPort(addr); err == nil {
@@ -153,7 +134,7 @@ func host(addr string) string {
 // the server must then call End. On OK the session is returned.
 func (g *Guard) Login(svc Service, remote, name string, apiKey []byte, revoke func()) (*Session, Result) {
 	now := time.Now()
-	addr := g.ClientAddr(remote)
+	addr := remote // the client's own: TLS connections are served in place too
 	h := host(addr)
 	if byUser, until, blocked := g.throttle.blocked(h, name, now.UnixNano()); blocked {
 		g.m.throttled.WithLabelValues(by(byUser)).Inc()

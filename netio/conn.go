@@ -1,6 +1,7 @@
 package netio
 
 import (
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -36,11 +37,21 @@ type Conn struct {
 // out with reason past the cap or the budget. Both clocks start now: a new
 // connection is neither idle nor "quiet since 1970" and owed a heartbeat
 // at the first tick.
+//
+// A connection enrolled by Server.Enroll is a TLS one: its context, until
+// the service replaces it with its own, is its TLSConn, which the outbox
+// then seals every write with; and since crypto/tls may hold records it
+// read ahead during the handshake, a first Traffic is asked for at once
+// (gnet's Wake) to decrypt them.
 func (c *Conn) Open(gc gnet.Conn, wfd, max int, budget *ByteBudget, reason uint16, hooks *OutboxHooks) {
 	if a := gc.RemoteAddr(); a != nil {
 		c.Remote = a.String()
 	}
 	c.Out.Init(wfd, max, budget, reason, hooks)
+	if t, ok := gc.Context().(*TLSConn); ok {
+		c.Out.tls = t
+		_ = gc.Wake(nil)
+	}
 	c.Touch()
 	c.LastSent.Store(c.LastRecv.Load())
 }
@@ -131,7 +142,13 @@ func (s *Server) Traffic(gc gnet.Conn, c *Conn, handle func(frame []byte) gnet.A
 		return gnet.None
 	}
 	buf, _ := gc.Peek(-1)
-	off, action := s.Frames(c, buf, handle)
+	var off int
+	var action gnet.Action
+	if t := c.Out.tls; t != nil {
+		off, action = s.tlsFrames(c, t, buf, handle)
+	} else {
+		off, action = s.Frames(c, buf, handle)
+	}
 	if off > 0 {
 		// Discard(0) would drop the whole buffer, partial frame included.
 		gc.Discard(off)
@@ -169,6 +186,46 @@ func (s *Server) Frames(c *Conn, buf []byte, handle func(frame []byte) gnet.Acti
 		}
 	}
 	return off, gnet.None
+}
+
+// tlsFrames is Frames for a TLS connection: buf is ciphertext. It feeds
+// buf to the record layer and decodes the frames of the plaintext as it
+// comes out, record by record, so the plaintext buffer holds at most a
+// record and a partial frame. It returns how much of buf crypto/tls took
+// (all of it but on an error: a partial record is kept in crypto/tls's own
+// buffer). A record that does not decrypt, or any other error of the
+// record layer, closes the connection after the alert crypto/tls wrote;
+// the client's close_notify closes it after the answers to what came
+// before it.
+func (s *Server) tlsFrames(c *Conn, t *TLSConn, buf []byte, handle func(frame []byte) gnet.Action) (int, gnet.Action) {
+	t.pipe.src = buf
+	action := gnet.None
+	for action == gnet.None {
+		n, err := t.readPlain()
+		if n > 0 {
+			var off int
+			off, action = s.Frames(c, t.plain, handle)
+			t.consumePlain(off)
+		}
+		if err != nil {
+			if err != io.EOF {
+				s.log.Info(s.name+": TLS record error: closing", "remote", c.Remote, "user", c.UserName, "err", err)
+			}
+			action = gnet.Close
+		}
+		if n == 0 {
+			break
+		}
+	}
+	used := len(buf) - len(t.pipe.src)
+	t.pipe.src = nil
+	if t.pipe.pending() {
+		c.Out.flushTLS()
+	}
+	if action != gnet.None {
+		return len(buf), action
+	}
+	return used, gnet.None
 }
 
 // BaseFrame handles the frames both servers answer alike: a Heartbeat

@@ -17,8 +17,13 @@ import (
 // everything).
 type fakeConn struct {
 	gnet.Conn
-	in []byte
+	in    []byte
+	ctx   any // a TLS connection's *TLSConn
+	wakes int
 }
+
+func (f *fakeConn) Context() any                  { return f.ctx }
+func (f *fakeConn) Wake(gnet.AsyncCallback) error { f.wakes++; return nil }
 
 func (f *fakeConn) Peek(int) ([]byte, error) { return f.in, nil }
 

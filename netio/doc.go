@@ -18,7 +18,8 @@
 //	                  share (SetDefaults)
 //	netio/orderentry  order entry: admission, validation, acks (imports netio, wire)
 //	netio/marketdata  market data: depth, fan-out, resume (imports netio, wire)
-//	netio/tlsfront    the TLS front of both listeners
+//	netio/tlsfront    the TLS listeners of both: accept, handshake, hand over
+//	                  (Server.Enroll); the record layer is here (tls.go)
 //
 // The two services never import each other; what both need lives here,
 // and this package imports neither.
@@ -39,6 +40,16 @@
 //     (LoginRules.Login): the guard throttles failures across connections,
 //     checks the key, counts the user's sessions and writes the audit log;
 //     a key revoked by a reload logs the connection out (Logout 8).
+//   - TLS is terminated inside the connection, with no hop: netio/tlsfront
+//     runs the handshake on an ordinary Go socket and hands the socket to
+//     the server's gnet engine (Server.Enroll); from there the event loop
+//     decrypts records as gnet reads them and decodes frames from the
+//     plaintext (Traffic), and the Outbox seals each write into records
+//     under its mutex, one record per write up to 16 KiB, so an ack batch
+//     is one record. The cap and the budget count ciphertext; a write past
+//     them is refused before it is sealed, so the stream stays decryptable
+//     to the Logout of the cut. A bad record closes its connection alone.
+//     The session logic is the same for both; it never knows TLS is there.
 //   - A connection's heartbeat and idle clocks start at its connect; the
 //     ticker (Server.Tick, every TickInterval) reads only atomics and the
 //     remote address, never the loop-owned login state.

@@ -53,6 +53,12 @@ import (
 // write is under way. The dup shares gnet's open file description,
 // O_NONBLOCK included.
 //
+// A TLS connection's Outbox seals every write into records under mu before
+// it is written or queued (sealSendLocked, tls.go), so the queue, the cap
+// and the budget hold ciphertext, the flusher is unchanged, and the order
+// of the records is the order of the writes. Its last bytes (end) are
+// followed by a close_notify.
+//
 // States and transitions (OutState), each under mu:
 //
 //	open     -> ending    end(): the last bytes (a Logout, or a reply
@@ -91,6 +97,7 @@ type Outbox struct {
 	reason  uint16       // the Logout sent when the cap or the budget is passed
 	closeBy int64        // Unix ns: an ending Outbox is closed then anyway
 	cfg     *OutboxHooks // what the owning server does on a close or a cut
+	tls     *TLSConn     // nil: plaintext; else every write is sealed first (tls.go)
 
 	// For tests: how many writes found the socket full (a flusher was
 	// started), how many flushers emptied the queue and gave the role up,
@@ -207,7 +214,13 @@ func (o *Outbox) write(b []byte) bool {
 		o.mu.Unlock()
 		return true
 	}
-	ok, a := o.sendLocked(b)
+	var ok bool
+	var a afterAction
+	if o.tls != nil {
+		ok, a = o.sealSendLocked(b)
+	} else {
+		ok, a = o.sendLocked(b)
+	}
 	o.mu.Unlock()
 	o.after(a)
 	return ok
@@ -271,6 +284,73 @@ func (o *Outbox) sendLocked(b []byte) (bool, afterAction) {
 	return true, afterAction{}
 }
 
+// sealSendLocked is sendLocked for a TLS connection: b is sealed into
+// records, which are written at once if the queue is idle, else queued.
+// The cap and the budget are checked before sealing, against the largest
+// ciphertext b can make: a sealed record has taken its sequence number, so
+// dropping it would break the stream (the Logout of a cut would not
+// decrypt). Like a partly written frame, the records of a write that the
+// idle socket does not take whole are queued whatever the cap says.
+func (o *Outbox) sealSendLocked(b []byte) (bool, afterAction) {
+	if o.flushing {
+		need := sealedMax(len(b))
+		if q := o.queued; q+need > o.max {
+			return false, o.cutLocked(q, false)
+		}
+		if !o.budget.fits(need) {
+			return false, o.cutLocked(o.queued, true)
+		}
+	}
+	rec, err := o.tls.seal(b, false)
+	if err != nil {
+		return false, o.failedLocked()
+	}
+	a := o.sendSealedLocked(rec)
+	o.tls.pipe.recycle(rec)
+	return a.kind == doNothing, a
+}
+
+// sendSealedLocked writes records whole: what the socket does not take is
+// queued past the cap. The caller holds mu.
+func (o *Outbox) sendSealedLocked(b []byte) afterAction {
+	if !o.flushing {
+		n, err := o.writeFD(b)
+		if err != nil {
+			return o.failedLocked()
+		}
+		b = b[n:]
+		if len(b) == 0 {
+			return afterAction{}
+		}
+	}
+	o.appendLocked(b)
+	o.budget.forceTake(len(b))
+	if !o.flushing {
+		o.startFlusherLocked()
+	}
+	return afterAction{}
+}
+
+// flushTLS sends the records crypto/tls wrote while the event loop read
+// (the answer to a KeyUpdate, an alert). Event loop, after the read.
+func (o *Outbox) flushTLS() {
+	o.mu.Lock()
+	rec := o.tls.pipe.takeOut()
+	var a afterAction
+	if st := o.state.get(); st == outOpen || st == outEnding {
+		a = o.sendSealedLocked(rec)
+	}
+	o.tls.pipe.recycle(rec)
+	o.mu.Unlock()
+	o.after(a)
+}
+
+// fits reports whether n more bytes fit the budget now (sealSendLocked's
+// check before it seals; the bytes are then taken with forceTake).
+func (b *ByteBudget) fits(n int) bool {
+	return b == nil || b.used.Load()+int64(n) <= b.Limit
+}
+
 func (b *ByteBudget) forceTake(n int) {
 	if b != nil {
 		b.used.Add(int64(n))
@@ -313,6 +393,16 @@ func (o *Outbox) end(b []byte) (closeNow bool) {
 // was written whole.
 func (o *Outbox) endLocked(b []byte) {
 	o.closeBy = time.Now().Add(lingerTimeout).UnixNano()
+	if o.tls != nil {
+		// The last bytes are sealed, with a close_notify behind them.
+		rec, err := o.tls.seal(b, true)
+		if err != nil {
+			o.setLocked(outDraining)
+			return
+		}
+		defer o.tls.pipe.recycle(rec)
+		b = rec
+	}
 	if !o.flushing && len(b) > 0 {
 		n, err := o.writeFD(b)
 		if err != nil {

@@ -38,6 +38,10 @@ type Server struct {
 	addr    net.Addr
 	booted  chan struct{}
 	stopped chan struct{}
+	// running is closed at the first tick: gnet calls OnBoot before it
+	// makes its event loops, and Enroll may pick one only after.
+	running     chan struct{}
+	runningOnce sync.Once
 }
 
 // Init readies the shell of the server called name (for logs and errors);
@@ -46,6 +50,7 @@ func (s *Server) Init(name string, log *slog.Logger, m ConnMetrics) {
 	s.name, s.log, s.m = name, log, m
 	s.booted = make(chan struct{})
 	s.stopped = make(chan struct{})
+	s.running = make(chan struct{})
 }
 
 // Accept counts a new connection in and dups its fd for its outbox
@@ -60,7 +65,7 @@ func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 		if s.Draining.Load() {
 			reason = wire.LogoutShutdown
 		}
-		return -1, wire.AppendLogout(nil, reason)
+		return -1, refusal(c, reason)
 	}
 	wfd, err := c.Dup()
 	if err != nil {
@@ -68,7 +73,7 @@ func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 		s.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
 		s.Conns.Add(-1)
 		s.m.Refused.Inc()
-		return -1, wire.AppendLogout(nil, wire.LogoutTooManyConns)
+		return -1, refusal(c, wire.LogoutTooManyConns)
 	}
 	s.m.Open.Inc()
 	return wfd, nil
@@ -77,20 +82,68 @@ func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 // Refuse gives back a connection Accept let in that the service has no
 // room for after all: it closes the dup, uncounts the connection and returns
 // the Logout to refuse it with.
-func (s *Server) Refuse(wfd int) []byte {
+func (s *Server) Refuse(c gnet.Conn, wfd int) []byte {
 	unix.Close(wfd)
 	s.Conns.Add(-1)
 	s.m.Open.Dec()
 	s.m.Refused.Inc()
-	return wire.AppendLogout(nil, wire.LogoutTooManyConns)
+	return refusal(c, wire.LogoutTooManyConns)
+}
+
+// refusal is the Logout that refuses c, sealed if c is a TLS connection
+// (OnOpen's bytes are written by gnet, not through an Outbox).
+func refusal(c gnet.Conn, reason uint16) []byte {
+	b := wire.AppendLogout(nil, reason)
+	if t, ok := c.Context().(*TLSConn); ok {
+		return t.SealFinal(b)
+	}
+	return b
+}
+
+// Enroll hands a TLS connection whose handshake is done (netio/tlsfront)
+// to the server's event loops: gnet takes a dup of raw's descriptor (and
+// closes raw), and the connection opens as any other, with t as its
+// context until OnOpen (Conn.Open). It returns once the connection is
+// open, or the error that stopped it (the server is not running or is
+// stopping); raw is closed either way.
+func (s *Server) Enroll(raw net.Conn, t *TLSConn) error {
+	select {
+	case <-s.running:
+	case <-s.stopped:
+		raw.Close()
+		return fmt.Errorf("%s: stopped", s.name)
+	}
+	s.mu.Lock()
+	eng := s.eng
+	s.mu.Unlock()
+	ch, err := eng.Register(gnet.NewNetConnContext(gnet.NewContext(context.Background(), t), raw))
+	if err != nil {
+		raw.Close()
+		return fmt.Errorf("%s: enroll: %w", s.name, err)
+	}
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return fmt.Errorf("%s: enroll: %w", s.name, res.Err)
+		}
+		return nil
+	case <-s.stopped:
+		// gnet stopped with the registration queued: it closes the dup
+		// with its loops.
+		return fmt.Errorf("%s: stopped", s.name)
+	}
 }
 
 // serveOptions is how both servers run gnet: one event loop per CPU unless
 // loops says otherwise, a ticker, no Nagle, reusable address; sndbuf sets
-// SO_SNDBUF on accepted connections (0: the system's).
+// SO_SNDBUF on accepted connections (0: the system's). A new connection
+// goes to the loop with the fewest: gnet's default, round robin, keeps an
+// unguarded counter, and Enroll picks a loop from another goroutine than
+// gnet's acceptor.
 func serveOptions(loops, sndbuf int) []gnet.Option {
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
+		gnet.WithLoadBalancing(gnet.LeastConnections),
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReuseAddr(true),
@@ -104,11 +157,23 @@ func serveOptions(loops, sndbuf int) []gnet.Option {
 	return opts
 }
 
+// ticks wraps a service's handler to learn when gnet's event loops exist
+// (the first OnTick comes after they are made).
+type ticks struct {
+	gnet.EventHandler
+	s *Server
+}
+
+func (t ticks) OnTick() (time.Duration, gnet.Action) {
+	t.s.runningOnce.Do(func() { close(t.s.running) })
+	return t.EventHandler.OnTick()
+}
+
 // serve runs h's event loops on addr until stop. It returns once the server
 // is stopped, with the error that stopped it, if any.
 func (s *Server) Serve(h gnet.EventHandler, addr string, loops, sndbuf int) error {
 	defer close(s.stopped)
-	if err := gnet.Run(h, "tcp://"+addr, serveOptions(loops, sndbuf)...); err != nil {
+	if err := gnet.Run(ticks{h, s}, "tcp://"+addr, serveOptions(loops, sndbuf)...); err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package perf
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -228,13 +229,17 @@ func (r *Run) Result(mode string, rate float64, sending time.Duration) *Result {
 		res.Failures = append(res.Failures, r.Fills.Failures()...)
 	}
 	behind := 0
+	var lo, hi int64 = math.MaxInt64, math.MinInt64
 	for _, s := range subs {
-		if s.Trades() != res.Trades {
+		n := s.Trades()
+		lo, hi = min(lo, n), max(hi, n)
+		if n != res.Trades {
 			behind++
 		}
 	}
 	if behind > 0 {
-		res.Failures = append(res.Failures, fmt.Sprintf("%d of %d subscribers did not receive exactly the %d public trades", behind, len(subs), res.Trades))
+		res.Failures = append(res.Failures, fmt.Sprintf("%d of %d subscribers did not receive exactly the %d public trades (they received %d to %d)",
+			behind, len(subs), res.Trades, lo, hi))
 	}
 	if len(res.Errors) > 0 {
 		res.Failures = append(res.Failures, fmt.Sprintf("%d errors", r.errorCount()))

@@ -25,10 +25,11 @@ import (
 	"github.com/ringex/ringex/netio/tlsfront"
 )
 
-// security is ringexd's edge security, wired here: the TLS fronts of the
-// public listeners, the auth guard (login throttle, per-user rate and
-// session limits, audit) and the reload of the users file and the
-// certificates on SIGHUP and POST /users/reload. main.go calls it in four
+// security is ringexd's edge security, wired here: the TLS listeners
+// (fronts: the handshake, then the socket goes to its gnet server), the
+// auth guard (login throttle, per-user rate and session limits, audit) and
+// the reload of the users file and the certificates on SIGHUP and POST
+// /users/reload. main.go calls it in four
 // places: flags, validate, guard, start.
 type security struct {
 	tlsListen, mdTLSListen string
@@ -43,7 +44,6 @@ type security struct {
 	throttle    auth.ThrottleConfig
 
 	usersFile string
-	peers     tlsfront.Peers
 	guardObj  *auth.Guard
 	certs     []*tlsfront.Certs
 	fronts    []*tlsfront.Front
@@ -55,7 +55,7 @@ type security struct {
 // them after the parse.
 func addSecurityFlags(fs *flag.FlagSet) *security {
 	s := &security{}
-	fs.StringVar(&s.tlsListen, "tls-listen", "", "order-entry TLS listen address (empty: no TLS); -listen must then be a loopback address (the TLS front relays to it)")
+	fs.StringVar(&s.tlsListen, "tls-listen", "", "order-entry TLS listen address (empty: no TLS); -listen must then be a loopback address")
 	fs.StringVar(&s.mdTLSListen, "md-tls-listen", "", "market-data TLS listen address (empty: no TLS); -md-listen must then be a loopback address")
 	fs.StringVar(&s.cert, "tls-cert", "", "PEM certificate chain of the TLS listeners (reloaded on SIGHUP)")
 	fs.StringVar(&s.key, "tls-key", "", "PEM private key of -tls-cert")
@@ -122,7 +122,7 @@ func (s *security) validate(listen, mdListen string) error {
 			return fmt.Errorf("%s needs -tls-cert and -tls-key", l.what)
 		}
 		if !loopback(l.plain) {
-			return fmt.Errorf("%s: the plain listener %q must be a loopback address (it is the TLS front's backend; a public plain port would let clients skip TLS)", l.what, l.plain)
+			return fmt.Errorf("%s: the plain listener %q must be a loopback address (a public plain port would let clients skip TLS)", l.what, l.plain)
 		}
 	}
 	return nil
@@ -154,7 +154,6 @@ func (s *security) guard(users *netio.Users, usersFile string, log *slog.Logger,
 		Users:      users,
 		Defaults:   auth.Limits{Rate: s.userRate, Burst: s.userBurst, MaxSessions: s.maxSessions},
 		Throttle:   s.throttle,
-		Peers:      &s.peers,
 		Logger:     log,
 		Registerer: reg,
 	})
@@ -163,7 +162,9 @@ func (s *security) guard(users *netio.Users, usersFile string, log *slog.Logger,
 
 // start opens the TLS fronts once the plain servers listen, and the SIGHUP
 // handler. An error opening a front, or a front's Serve error, goes to errc
-// (which stops ringexd). stop closes the fronts.
+// (which stops ringexd). stop closes the fronts' listeners and the
+// handshakes in progress; the TLS connections they handed over belong to
+// the servers, which log them out with the plain ones.
 func (s *security) start(gateway *orderentry.Gateway, notifier *marketdata.Notifier, reg prometheus.Registerer, errc chan<- error) (stop func()) {
 	s.openFronts(gateway, notifier, reg, errc)
 	// The SIGHUP handler starts after the fronts are open, so that a
@@ -199,10 +200,10 @@ func (s *security) openFronts(gateway *orderentry.Gateway, notifier *marketdata.
 	for _, l := range []struct {
 		name, addr, cert, key, clientCA string
 		ready                           <-chan struct{}
-		backend                         func() net.Addr
+		enroll                          func(net.Conn, *netio.TLSConn) error
 	}{
-		{"order entry", s.tlsListen, s.cert, s.key, s.clientCA, gateway.Ready(), gateway.Addr},
-		{"market data", s.mdTLSListen, or(s.mdCert, s.cert), or(s.mdKey, s.key), "", notifier.Ready(), notifier.Addr},
+		{"order entry", s.tlsListen, s.cert, s.key, s.clientCA, gateway.Ready(), gateway.Enroll},
+		{"market data", s.mdTLSListen, or(s.mdCert, s.cert), or(s.mdKey, s.key), "", notifier.Ready(), notifier.Enroll},
 	} {
 		if l.addr == "" {
 			continue
@@ -218,8 +219,8 @@ func (s *security) openFronts(gateway *orderentry.Gateway, notifier *marketdata.
 			errc <- fmt.Errorf("%s TLS: the plain server is not listening after 30s", l.name)
 			return
 		}
-		f, err := tlsfront.Listen(tlsfront.Config{Name: l.name, Addr: l.addr, Backend: l.backend().String(),
-			TLS: certs.Config(), Peers: &s.peers, Logger: s.log, Registerer: reg})
+		f, err := tlsfront.Listen(tlsfront.Config{Name: l.name, Addr: l.addr, Enroll: l.enroll,
+			TLS: certs.Config(), Logger: s.log, Registerer: reg})
 		if err != nil {
 			errc <- err
 			return

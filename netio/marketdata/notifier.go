@@ -282,6 +282,15 @@ func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
+// Enroll takes a TLS connection whose handshake is done (netio/tlsfront);
+// SocketSendBuffer applies to it as to an accepted one.
+func (n *Notifier) Enroll(raw net.Conn, t *netio.TLSConn) error {
+	if tc, ok := raw.(*net.TCPConn); ok && n.cfg.SocketSendBuffer > 0 {
+		_ = tc.SetWriteBuffer(n.cfg.SocketSendBuffer)
+	}
+	return n.srv.Enroll(raw, t)
+}
+
 // OnOpen registers a connection, or refuses it past MaxConns.
 func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	wfd, refuse := n.srv.Accept(c, n.cfg.MaxConns)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -336,42 +337,14 @@ func TestGatewayRevokeOnReload(t *testing.T) {
 	}
 }
 
-// TestGatewayThrottleBehindTLS: behind the TLS front, the throttle counts
-// the clients' own addresses, not the front's: bad keys from 127.0.0.2
-// block 127.0.0.2 only, and a client from 127.0.0.3 logs in.
+// TestGatewayThrottleBehindTLS: over TLS, the throttle counts the clients'
+// own addresses: bad keys from 127.0.0.2 block 127.0.0.2 only, and a
+// client from 127.0.0.3 logs in.
 func TestGatewayThrottleBehindTLS(t *testing.T) {
-	peers := &tlsfront.Peers{}
-	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler), Peers: peers,
+	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler),
 		Throttle: auth.ThrottleConfig{AddrFailures: 3, UserFailures: 1 << 20, Backoff: time.Minute}})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
-	tc, err := tlsfront.WriteTestCerts(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	certs, err := tlsfront.LoadCerts(tlsfront.CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := tlsfront.Listen(tlsfront.Config{Name: "order entry", Addr: "127.0.0.1:0", Backend: g.Addr().String(),
-		TLS: certs.Config(), Peers: peers, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go f.Serve()
-	t.Cleanup(func() { f.Close() })
-	cfg, err := client.TLSConfig(tc.CA, "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dial := func(ip string) *rawConn {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-		c, err := tls.DialWithDialer(d, "tcp", f.Addr().String(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
-	}
+	dial := tlsDialer(t, g)
 	for i := 0; i < 3; i++ {
 		if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, "guess"); code != wire.LoginBadCredentials {
 			t.Fatalf("failure %d: reason %d", i, code)
@@ -384,6 +357,60 @@ func TestGatewayThrottleBehindTLS(t *testing.T) {
 	rc.login(nettest.Alice)
 	rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
 	rc.expectAck(1)
+}
+
+// tlsDialer serves g's TLS listener (netio/tlsfront enrolling into g)
+// until the test ends, and returns a dialer of TLS sessions from an address.
+func tlsDialer(t *testing.T, g *Gateway) func(ip string) *rawConn {
+	t.Helper()
+	tc, err := tlsfront.WriteTestCerts(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := tlsfront.LoadCerts(tlsfront.CertConfig{CertFile: tc.Cert, KeyFile: tc.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tlsfront.Listen(tlsfront.Config{Name: "order entry", Addr: "127.0.0.1:0", Enroll: g.Enroll,
+		TLS: certs.Config(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve()
+	t.Cleanup(func() { f.Close() })
+	cfg, err := client.TLSConfig(tc.CA, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(ip string) *rawConn {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		c, err := tls.DialWithDialer(d, "tcp", f.Addr().String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	}
+}
+
+// TestGatewayTLSRefusal: a TLS connection past MaxConns is refused with a
+// Logout the client can read: gnet writes OnOpen's bytes itself, so the
+// refusal is sealed there; then close_notify.
+func TestGatewayTLSRefusal(t *testing.T) {
+	g, _ := startGateway(t, GatewayConfig{MaxConns: 1})
+	dial := tlsDialer(t, g)
+	first := dial("127.0.0.2")
+	first.login(nettest.Alice)
+	second := dial("127.0.0.3")
+	if f := second.next(); wire.Type(f) != wire.TypeLogout || binaryReason(f) != wire.LogoutTooManyConns {
+		t.Fatalf("second connection: frame %c reason %d, want Logout %d", wire.Type(f), binaryReason(f), wire.LogoutTooManyConns)
+	}
+	second.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := second.r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the refusal: %v, want EOF (close_notify)", err)
+	}
+	first.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
+	first.expectAck(1)
 }
 
 // TestGatewayAuditLines: a login and the end of its session are audit

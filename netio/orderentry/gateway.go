@@ -124,6 +124,11 @@ func (g *Gateway) Addr() net.Addr { return g.srv.Addr() }
 // stopped, with the error that stopped it, if any.
 func (g *Gateway) Serve() error { return g.srv.Serve(g, g.cfg.Addr, g.cfg.Loops, 0) }
 
+// Enroll takes a TLS connection whose handshake is done (netio/tlsfront):
+// its records are read in the event loop and sealed by its outbox
+// (netio/tls.go); the session is the same as a plain one's.
+func (g *Gateway) Enroll(raw net.Conn, t *netio.TLSConn) error { return g.srv.Enroll(raw, t) }
+
 // Drain makes the gateway refuse new orders (reason "shutting down") while
 // the pipeline drains and acknowledges what it already has.
 func (g *Gateway) Drain() { g.srv.Draining.Store(true) }
@@ -154,7 +159,7 @@ func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	s := g.table.add(c, wfd, g)
 	if s == nil {
-		return g.srv.Refuse(wfd), gnet.Close
+		return g.srv.Refuse(c, wfd), gnet.Close
 	}
 	c.SetContext(s)
 	return nil, gnet.None

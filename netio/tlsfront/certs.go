@@ -53,6 +53,10 @@ func (c *Certs) Reload() error {
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   c.cfg.MinVersion,
+		// One record per write, whatever its size: an ack batch is one
+		// record from the first byte (crypto/tls otherwise starts each
+		// connection with MSS-sized records, for browsers).
+		DynamicRecordSizingDisabled: true,
 	}
 	if c.cfg.ClientCAFile != "" {
 		pool, err := LoadCAs(c.cfg.ClientCAFile)

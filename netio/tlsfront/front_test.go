@@ -1,7 +1,6 @@
 package tlsfront
 
 import (
-	"bufio"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -13,37 +12,45 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/netio"
 )
 
-// echoBackend answers every line with "remote-address line", so a test sees
-// what the backend saw.
-func echoBackend(t *testing.T) string {
+// enrolled is what a front handed to its server.
+type enrolled struct {
+	remote string
+	state  tls.ConnectionState
+}
+
+// recorder stands for the server: it records each connection a front
+// enrolls and closes it (the record layer after the handshake is tested
+// with the servers, in netio and netio/orderentry).
+type recorder chan enrolled
+
+func (r recorder) enroll(raw net.Conn, t *netio.TLSConn) error {
+	r <- enrolled{raw.RemoteAddr().String(), t.ConnectionState()}
+	return raw.Close()
+}
+
+// next waits for the next enrolled connection.
+func (r recorder) next(t *testing.T) enrolled {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	select {
+	case e := <-r:
+		return e
+	case <-time.After(5 * time.Second):
+		t.Fatal("no connection enrolled")
+		return enrolled{}
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					if sc.Text() == "bye" {
-						io.WriteString(c, "closing\n")
-						return
-					}
-					io.WriteString(c, c.RemoteAddr().String()+" "+sc.Text()+"\n")
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+}
+
+// none checks that no connection was enrolled.
+func (r recorder) none(t *testing.T) {
+	t.Helper()
+	select {
+	case e := <-r:
+		t.Fatalf("connection from %s enrolled", e.remote)
+	default:
+	}
 }
 
 // testCerts writes a fresh CA and server certificate and loads them with
@@ -65,13 +72,14 @@ func testCerts(t *testing.T, cc CertConfig) (TestCerts, *Certs) {
 	return tc, certs
 }
 
-// startFront serves a front on 127.0.0.1 relaying to an echo backend,
-// with cfg's limits (HandshakeTimeout 2s if unset), until the test ends;
-// Close and Serve must then succeed.
-func startFront(t *testing.T, cc CertConfig, cfg Config) (*Front, TestCerts, *Certs) {
+// startFront serves a front on 127.0.0.1 enrolling into a recorder, with
+// cfg's limits (HandshakeTimeout 2s if unset), until the test ends; Close
+// and Serve must then succeed.
+func startFront(t *testing.T, cc CertConfig, cfg Config) (*Front, TestCerts, recorder, *Certs) {
 	t.Helper()
 	tc, certs := testCerts(t, cc)
-	cfg.Name, cfg.Addr, cfg.Backend, cfg.TLS = "test", "127.0.0.1:0", echoBackend(t), certs.Config()
+	rec := make(recorder, 16)
+	cfg.Name, cfg.Addr, cfg.Enroll, cfg.TLS = "test", "127.0.0.1:0", rec.enroll, certs.Config()
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = 2 * time.Second
@@ -90,7 +98,7 @@ func startFront(t *testing.T, cc CertConfig, cfg Config) (*Front, TestCerts, *Ce
 			t.Error(err)
 		}
 	})
-	return f, tc, certs
+	return f, tc, rec, certs
 }
 
 func dialTLS(t *testing.T, f *Front, cfg *tls.Config) (*tls.Conn, error) {
@@ -103,9 +111,10 @@ func dialTLS(t *testing.T, f *Front, cfg *tls.Config) (*tls.Conn, error) {
 	return c, err
 }
 
-func TestFrontRelay(t *testing.T) {
-	peers := &Peers{}
-	f, tc, _ := startFront(t, CertConfig{}, Config{Peers: peers})
+// TestFrontEnrolls: a handshake that succeeds hands the client's own
+// socket (its address is the client's) to the server.
+func TestFrontEnrolls(t *testing.T) {
+	f, tc, rec, _ := startFront(t, CertConfig{}, Config{})
 	cfg, err := client.TLSConfig(tc.CA, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -117,36 +126,17 @@ func TestFrontRelay(t *testing.T) {
 	if v := c.ConnectionState().Version; v != tls.VersionTLS13 {
 		t.Fatalf("version %s", tls.VersionName(v))
 	}
-	r := bufio.NewReader(c)
-	io.WriteString(c, "hello\n")
-	line, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
+	e := rec.next(t)
+	if e.remote != c.LocalAddr().String() || !strings.HasPrefix(e.remote, "127.0.0.7:") {
+		t.Fatalf("enrolled %s, want the client's %s", e.remote, c.LocalAddr())
 	}
-	backendSaw, _, _ := strings.Cut(line, " ")
-	if client, ok := peers.Peer(backendSaw); !ok || !strings.HasPrefix(client, "127.0.0.7:") || client != c.LocalAddr().String() {
-		t.Fatalf("peer of %s: %q %v, want %s", backendSaw, client, ok, c.LocalAddr())
-	}
-	// The backend closes: its last bytes arrive, then EOF.
-	io.WriteString(c, "bye\n")
-	if line, _ := r.ReadString('\n'); line != "closing\n" {
-		t.Fatalf("last line %q", line)
-	}
-	if _, err := r.ReadByte(); err != io.EOF {
-		t.Fatalf("after the backend closed: %v, want EOF", err)
-	}
-	// The record is removed once the relay ends.
-	deadline := time.Now().Add(2 * time.Second)
-	for _, ok := peers.Peer(backendSaw); ok && time.Now().Before(deadline); _, ok = peers.Peer(backendSaw) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if _, ok := peers.Peer(backendSaw); ok {
-		t.Fatal("peer record outlived its connection")
+	if !e.state.HandshakeComplete || e.state.Version != tls.VersionTLS13 {
+		t.Fatalf("enrolled state %+v", e.state)
 	}
 }
 
 func TestFrontRefuses(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{}, Config{})
+	f, tc, rec, _ := startFront(t, CertConfig{}, Config{})
 	// An untrusted server certificate (no CA given, the system roots).
 	if _, err := dialTLS(t, f, &tls.Config{}); err == nil {
 		t.Fatal("handshake with an unknown CA succeeded")
@@ -157,7 +147,7 @@ func TestFrontRefuses(t *testing.T) {
 	if _, err := dialTLS(t, f, cfg); err == nil {
 		t.Fatal("TLS 1.2 handshake accepted by default")
 	}
-	// Plain bytes: the front never relays them.
+	// Plain bytes: the handshake fails, the server never sees them.
 	c, err := net.Dial("tcp", f.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -165,13 +155,12 @@ func TestFrontRefuses(t *testing.T) {
 	defer c.Close()
 	io.WriteString(c, "hello\n")
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if b, _ := io.ReadAll(c); strings.Contains(string(b), "hello") {
-		t.Fatalf("plaintext relayed: %q", b)
-	}
+	io.ReadAll(c) // until the front closes it
+	rec.none(t)
 }
 
 func TestFrontTLS12ByFlag(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{MinVersion: tls.VersionTLS12}, Config{})
+	f, tc, rec, _ := startFront(t, CertConfig{MinVersion: tls.VersionTLS12}, Config{})
 	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	cfg.MaxVersion = tls.VersionTLS12
 	c, err := dialTLS(t, f, cfg)
@@ -181,38 +170,39 @@ func TestFrontTLS12ByFlag(t *testing.T) {
 	if v := c.ConnectionState().Version; v != tls.VersionTLS12 {
 		t.Fatalf("version %s", tls.VersionName(v))
 	}
+	if e := rec.next(t); e.state.Version != tls.VersionTLS12 {
+		t.Fatalf("enrolled with %s", tls.VersionName(e.state.Version))
+	}
 }
 
 func TestFrontMutualTLS(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{ClientCAFile: "set"}, Config{})
+	f, tc, rec, _ := startFront(t, CertConfig{ClientCAFile: "set"}, Config{})
 	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	// TLS 1.3: the server's refusal of a missing certificate comes after
 	// the client's handshake returns, on the first read.
 	if c, err := dialTLS(t, f, cfg); err == nil {
-		io.WriteString(c, "hello\n")
 		c.SetReadDeadline(time.Now().Add(3 * time.Second))
-		if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-			t.Fatal("relayed without a client certificate")
+		if _, err := c.Read(make([]byte, 1)); err == nil || !strings.Contains(err.Error(), "certificate required") {
+			t.Fatalf("without a client certificate: %v, want the server's alert", err)
 		}
 	}
+	rec.none(t)
 	cfg, err := client.TLSConfig(tc.CA, tc.ClientCert, tc.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := dialTLS(t, f, cfg)
-	if err != nil {
+	if _, err := dialTLS(t, f, cfg); err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(c, "hello\n")
-	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-		t.Fatalf("with a client certificate: %v", err)
+	if e := rec.next(t); len(e.state.PeerCertificates) == 0 {
+		t.Fatal("enrolled without the client's certificate")
 	}
 }
 
 // TestCertsReload: new handshakes get the reloaded certificate; a bad file
 // keeps the old one.
 func TestCertsReload(t *testing.T) {
-	f, tc, certs := startFront(t, CertConfig{}, Config{})
+	f, tc, _, certs := startFront(t, CertConfig{}, Config{})
 	next, err := WriteTestCerts(t.TempDir()) // another CA
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +234,7 @@ func TestCertsReload(t *testing.T) {
 // TestFrontHandshakeTimeout: a connection that never completes its
 // handshake is dropped after HandshakeTimeout, and its slot is freed.
 func TestFrontHandshakeTimeout(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{}, Config{MaxConns: 1, HandshakeTimeout: 200 * time.Millisecond})
+	f, tc, rec, _ := startFront(t, CertConfig{}, Config{MaxHandshakes: 1, HandshakeTimeout: 200 * time.Millisecond})
 	silent, err := net.Dial("tcp", f.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -263,12 +253,10 @@ func TestFrontHandshakeTimeout(t *testing.T) {
 	cfg, _ := client.TLSConfig(tc.CA, "", "")
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		c, err := dialTLS(t, f, cfg)
+		_, err := dialTLS(t, f, cfg)
 		if err == nil {
-			io.WriteString(c, "hello\n")
-			if _, err = bufio.NewReader(c).ReadString('\n'); err == nil {
-				break
-			}
+			rec.next(t)
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("slot not freed: %v", err)
@@ -299,7 +287,8 @@ func TestFrontAcceptShortage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Name: "test", Backend: echoBackend(t), TLS: certs.Config(), Logger: slog.New(slog.DiscardHandler)}
+	rec := make(recorder, 1)
+	cfg := Config{Name: "test", Enroll: rec.enroll, TLS: certs.Config(), Logger: slog.New(slog.DiscardHandler)}
 	cfg.setDefaults()
 	f, err := newFront(cfg, &failingListener{Listener: ln, fails: 3})
 	if err != nil {
@@ -308,14 +297,10 @@ func TestFrontAcceptShortage(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- f.Serve() }()
 	ccfg, _ := client.TLSConfig(tc.CA, "", "")
-	c, err := dialTLS(t, f, ccfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(c, "hello\n")
-	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+	if _, err := dialTLS(t, f, ccfg); err != nil {
 		t.Fatalf("after three failed accepts: %v", err)
 	}
+	rec.next(t)
 	f.Close()
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
@@ -325,7 +310,7 @@ func TestFrontAcceptShortage(t *testing.T) {
 // TestFrontHandshakesPerIP: an address holding handshakes open gets no
 // more than MaxHandshakesPerIP of them; another address still gets in.
 func TestFrontHandshakesPerIP(t *testing.T) {
-	f, tc, _ := startFront(t, CertConfig{}, Config{MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second})
+	f, tc, rec, _ := startFront(t, CertConfig{}, Config{MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second})
 	silent := func(ip string) net.Conn {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 		c, err := d.Dial("tcp", f.Addr().String())
@@ -356,12 +341,8 @@ func TestFrontHandshakesPerIP(t *testing.T) {
 		t.Fatalf("%d of 3 silent handshakes from one address closed before the timeout, want 1", n)
 	}
 	cfg, _ := client.TLSConfig(tc.CA, "", "")
-	c, err := dialTLS(t, f, cfg) // from 127.0.0.7
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(c, "hello\n")
-	if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+	if _, err := dialTLS(t, f, cfg); err != nil { // from 127.0.0.7
 		t.Fatalf("another address: %v", err)
 	}
+	rec.next(t)
 }
