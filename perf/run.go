@@ -147,6 +147,20 @@ func (r *Run) SubscribersBehind() int {
 	return n
 }
 
+// Delivered is a figure that grows with every notification the run
+// receives: the public trades and fills the fill check saw plus every
+// subscriber's trades. While it changes, deliveries are still arriving.
+func (r *Run) Delivered() int64 {
+	trades, fills := r.Fills.Totals()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := trades + fills
+	for _, s := range r.subs {
+		n += s.Trades()
+	}
+	return n
+}
+
 func (r *Run) errorCount() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -232,13 +232,27 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) (*perf.Result
 	sending.Wait()
 	sendingTime := time.Since(start)
 
-	// Wait for the last answers, then for the notifications.
+	// Wait for the last answers, then for the notifications. An order is
+	// acked before it is matched, so when every answer is in, trades may
+	// still be on their way to the reference feed and to the subscribers
+	// alike; comparing their counts then compares two moving figures (a
+	// subscriber ahead of the reference feed looked like a lost trade).
+	// So the run is settled only once nothing more has arrived for
+	// settleQuiet as well.
+	const settleQuiet = 200 * time.Millisecond
 	deadline := time.Now().Add(c.drain)
 	settled := func() bool {
 		return lr.run.Counts(false).InFlight() == 0 &&
 			(!c.checkFills || lr.run.Fills.Open() == 0) && lr.run.SubscribersBehind() == 0
 	}
-	for !settled() && time.Now().Before(deadline) && ctx.Err() == nil {
+	last, quietSince := lr.run.Delivered(), time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if n := lr.run.Delivered(); n != last {
+			last, quietSince = n, time.Now()
+		}
+		if settled() && time.Since(quietSince) >= settleQuiet {
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	close(stopProgress)
