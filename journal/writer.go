@@ -157,6 +157,33 @@ func (w *CommandWriter) Sync() (uint64, error) {
 	return synced, nil
 }
 
+// SyncTo waits until the batch holding command seq, and every batch before
+// it, is durable under the store's policy, and returns the last command
+// sequence known durable (seq or more). Unlike Sync it does not wait for
+// batches written after seq's, so a caller that syncs one range while the
+// next is being written waits for one fsync, not two. It fails (matching
+// ErrUnavailable) once the store has failed, even if seq's own sync
+// returned first: the store cannot tell what the disk kept.
+func (w *CommandWriter) SyncTo(seq uint64) (uint64, error) {
+	for {
+		w.mu.Lock()
+		synced, n := w.synced, w.n
+		w.mu.Unlock()
+		if err := w.s.Err(); err != nil {
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", w.asset, seq, err)
+		}
+		if synced >= seq {
+			return synced, nil
+		}
+		if n == 0 {
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: not written (last durable %d)", w.asset, seq, synced)
+		}
+		if err := w.syncOldest(); err != nil {
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", w.asset, seq, err)
+		}
+	}
+}
+
 // syncOldest waits for the oldest in-flight batch's fsync, if any, and
 // frees it.
 func (w *CommandWriter) syncOldest() error {
