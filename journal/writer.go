@@ -11,7 +11,13 @@ import (
 
 // maxInFlight is how many batches a CommandWriter has (written and not yet
 // synced, or being filled); Write syncs the oldest itself when it needs one.
-const maxInFlight = 4
+// The pipeline's writer stage writes a batch per available range, every few
+// tens of microseconds at saturation, while one fsync takes a few hundred:
+// with 4 the writer stalled in an fsync of its own several times per sync
+// and the commands behind it missed the next one (docs/performance.md,
+// "Durable: writing batch N+1 while N is fsynced"). A batch is a reused
+// pebble.Batch of a few kilobytes.
+const maxInFlight = 64
 
 // CommandWriter journals one asset's commands in two steps, so that the
 // fsync of one batch overlaps the encoding and writing of the next: Write
