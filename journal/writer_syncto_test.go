@@ -3,6 +3,7 @@ package journal
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestCommandWriterSyncTo checks that SyncTo returns once the batch holding
@@ -32,5 +33,37 @@ func TestCommandWriterSyncTo(t *testing.T) {
 	}
 	if synced, err := w.SyncTo(next); err == nil {
 		t.Fatalf("SyncTo(%d) of an unwritten sequence = %d, nil; want an error", next, synced)
+	}
+}
+
+// TestCommandWriterAllocs checks that the pipeline's SyncAlways commit path
+// (Write, then SyncTo of the batch's last sequence) allocates nothing once
+// its batches exist.
+func TestCommandWriterAllocs(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race or -cover")
+	}
+	s, err := Open(Options{Dir: t.TempDir(), Sync: SyncPolicy{Mode: SyncAlways}, Logger: quiet,
+		MemTableSize: 4 << 20, MarkInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.Commands(1)
+	cmds := commands(rand.New(rand.NewPCG(47, 48)), 1, 64)
+	next := func() {
+		if err := w.Write(cmds); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.SyncTo(cmds[len(cmds)-1].Seq); err != nil {
+			t.Fatal(err)
+		}
+		for i := range cmds {
+			cmds[i].Seq += uint64(len(cmds))
+		}
+	}
+	next() // first use creates the batch
+	if a := testing.AllocsPerRun(200, next); a > 0.1 {
+		t.Errorf("%.2f allocations per Write and SyncTo, want 0", a)
 	}
 }
