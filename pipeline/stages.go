@@ -20,25 +20,41 @@ type journalStage Asset
 
 func (j *journalStage) Handle(lo, hi int64) {
 	a := (*Asset)(j)
+	start := time.Now()
+	if a.journalRange(lo, hi, false) {
+		a.m.journalBatch(int(hi-lo+1), time.Since(start))
+	}
+}
+
+// journalRange hands the commands of the ring range lo..hi to the journal,
+// after reserving their order ids: as a whole group commit
+// (AppendCommands), or, for writeStage, written without waiting for the
+// fsync (CommandWriter.Write). It reports false if the range failed (the
+// journal was already unavailable, or failed now and the asset becomes
+// unavailable).
+func (a *Asset) journalRange(lo, hi int64, writeOnly bool) bool {
 	if a.unavailable.Load() {
 		a.failRange(lo, hi)
-		return
+		return false
 	}
 	cmds := a.cmdBatch[:0]
 	for s := lo; s <= hi; s++ {
 		cmds = append(cmds, a.in.At(s).Cmd)
 	}
 	a.cmdBatch = cmds
-	start := time.Now()
 	err := a.reserveThrough(cmds[len(cmds)-1].Seq + a.idOffset)
 	if err == nil {
-		err = a.store.AppendCommands(a.ID, cmds)
+		if writeOnly {
+			err = a.cw.Write(cmds)
+		} else {
+			err = a.store.AppendCommands(a.ID, cmds)
+		}
 	}
 	if err != nil {
 		a.journalFailed(lo, hi, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
-		return
+		return false
 	}
-	a.m.journalBatch(len(cmds), time.Since(start))
+	return true
 }
 
 func (a *Asset) failRange(lo, hi int64) {
@@ -86,25 +102,7 @@ func (s *commitStage) Handle(lo, hi int64) {
 // nothing, so they keep commitStage.
 type writeStage Asset
 
-func (w *writeStage) Handle(lo, hi int64) {
-	a := (*Asset)(w)
-	if a.unavailable.Load() {
-		a.failRange(lo, hi)
-		return
-	}
-	cmds := a.cmdBatch[:0]
-	for s := lo; s <= hi; s++ {
-		cmds = append(cmds, a.in.At(s).Cmd)
-	}
-	a.cmdBatch = cmds
-	err := a.reserveThrough(cmds[len(cmds)-1].Seq + a.idOffset)
-	if err == nil {
-		err = a.cw.Write(cmds)
-	}
-	if err != nil {
-		a.journalFailed(lo, hi, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
-	}
-}
+func (w *writeStage) Handle(lo, hi int64) { (*Asset)(w).journalRange(lo, hi, true) }
 
 // journalFailed makes the asset unavailable and fails the range.
 func (a *Asset) journalFailed(lo, hi int64, first, last uint64, err error) {
