@@ -305,6 +305,7 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	}
 	pin(a.commitC, commitCPU)
 	if a.writeC != nil {
+		// The WAL writer of the split commit shares the journal's pin.
 		pin(a.writeC, commitCPU)
 	}
 	pin(a.matchC, matchCPU)
