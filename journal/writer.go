@@ -15,8 +15,8 @@ import (
 // tens of microseconds at saturation, while one fsync takes a few hundred:
 // with 4 the writer stalled in an fsync of its own several times per sync
 // and the commands behind it missed the next one (docs/performance.md,
-// "Durable: writing batch N+1 while N is fsynced"). A batch is a reused
-// pebble.Batch of a few kilobytes.
+// "Kept: under -sync always, write batch N+1 while N is fsynced"). A batch
+// is a reused pebble.Batch of a few kilobytes.
 const maxInFlight = 64
 
 // CommandWriter journals one asset's commands in two steps, so that the

@@ -20,9 +20,10 @@
 //     it enters the in-ring (the sequence is the ring sequence plus the asset's
 //     base), so the journal record is enough to replay it exactly.
 //   - The acks follow the commit (under SyncAlways, the fsync) on the
-//     journal's goroutine and the matcher runs behind it: nothing is matched or acknowledged before its batch
-//     is committed under the sync policy, which under every policy means at
-//     least written to the operating system. So a crash of the process loses no acknowledged
+//     journal's goroutine and the matcher runs behind it: nothing is
+//     matched or acknowledged before its batch is committed under the sync
+//     policy, which under every policy means at least written to the
+//     operating system. So a crash of the process loses no acknowledged
 //     command, and replay reproduces every event that was published.
 //   - An order id is never reused (see OrderID): its number continues above
 //     the asset's id reservation, and the journal consumer fsyncs a new

@@ -92,14 +92,13 @@ func (s *commitStage) Handle(lo, hi int64) {
 // writeStage hands each available range to the WAL without waiting for its
 // fsync (journal.CommandWriter.Write), and syncStage, the consumer behind
 // it, waits until the range is durable (CommandWriter.SyncTo) and then
-// acks it. With the single commitStage an asset's commands that arrived
-// during an fsync waited for the goroutine to return from it and write the
-// acks before they reached the WAL, so they missed the next fsync as often
-// as not, and three assets rarely shared one: every order waited for two
-// or three fsyncs (docs/performance.md, "Durable: writing batch N+1 while
-// N is fsynced"). Under SyncInterval and SyncOff the commit waits for a
+// acks it. With the single commitStage, the commands that arrived during
+// an fsync reached the WAL only after the goroutine had returned from it
+// and written the acks, often after the next fsync had started, so they
+// waited for two. Under SyncInterval and SyncOff the commit waits for a
 // write(2) only, and the extra goroutine would cost a wake-up per batch for
-// nothing, so they keep commitStage.
+// nothing, so they keep commitStage. (docs/performance.md, "Kept: under
+// -sync always, write batch N+1 while N is fsynced".)
 type writeStage Asset
 
 func (w *writeStage) Handle(lo, hi int64) { (*Asset)(w).journalRange(lo, hi, true) }
