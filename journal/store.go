@@ -174,6 +174,9 @@ func (s *Store) Close() error {
 	return s.closeMark()
 }
 
+// Policy returns the store's sync policy.
+func (s *Store) Policy() SyncPolicy { return s.policy }
+
 // Err returns nil while the store is healthy and, once it has failed, the
 // sticky error (matching ErrUnavailable).
 func (s *Store) Err() error {

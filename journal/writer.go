@@ -11,7 +11,13 @@ import (
 
 // maxInFlight is how many batches a CommandWriter has (written and not yet
 // synced, or being filled); Write syncs the oldest itself when it needs one.
-const maxInFlight = 4
+// The pipeline's writer stage writes a batch per available range, every few
+// tens of microseconds at saturation, while one fsync takes a few hundred:
+// with 4 the writer stalled in an fsync of its own several times per sync
+// and the commands behind it missed the next one (docs/performance.md,
+// "Kept: under -sync always, write batch N+1 while N is fsynced"). A batch
+// is a reused pebble.Batch of a few kilobytes.
+const maxInFlight = 64
 
 // CommandWriter journals one asset's commands in two steps, so that the
 // fsync of one batch overlaps the encoding and writing of the next: Write
@@ -155,6 +161,33 @@ func (w *CommandWriter) Sync() (uint64, error) {
 		return synced, fmt.Errorf("journal: asset %d: sync after seq %d: %w", w.asset, synced, firstErr)
 	}
 	return synced, nil
+}
+
+// SyncTo waits until the batch holding command seq, and every batch before
+// it, is durable under the store's policy, and returns the last command
+// sequence known durable (seq or more). Unlike Sync it does not wait for
+// batches written after seq's, so a caller that syncs one range while the
+// next is being written waits for one fsync, not two. It fails (matching
+// ErrUnavailable) once the store has failed, even if seq's own sync
+// returned first: the store cannot tell what the disk kept.
+func (w *CommandWriter) SyncTo(seq uint64) (uint64, error) {
+	for {
+		w.mu.Lock()
+		synced, n := w.synced, w.n
+		w.mu.Unlock()
+		if err := w.s.Err(); err != nil {
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", w.asset, seq, err)
+		}
+		if synced >= seq {
+			return synced, nil
+		}
+		if n == 0 {
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: not written (last durable %d)", w.asset, seq, synced)
+		}
+		if err := w.syncOldest(); err != nil {
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", w.asset, seq, err)
+		}
+	}
 }
 
 // syncOldest waits for the oldest in-flight batch's fsync, if any, and

@@ -8,17 +8,22 @@
 // Each asset runs three stage goroutines (and an idle snapshot writer):
 // stages that follow each other on the same range run on one goroutine,
 // one after the other, because on a machine with fewer cores than stages
-// every hand-off between goroutines is a park and a wake-up.
+// every hand-off between goroutines is a park and a wake-up. The exception
+// is SyncAlways: there the group commit runs on two goroutines, the WAL
+// write of a range and, behind it, the wait for its fsync and the acks, so
+// that commands arriving during one fsync are written in time for the next
+// (stages.go, writeStage); four stage goroutines per asset.
 //
 // The invariants it keeps:
 //
 //   - A command's sequence, exchange order id and timestamp are fixed before
 //     it enters the in-ring (the sequence is the ring sequence plus the asset's
 //     base), so the journal record is enough to replay it exactly.
-//   - The acks follow the commit on the journal's goroutine and the matcher
-//     runs behind it: nothing is matched or acknowledged before its batch
-//     is committed under the sync policy, which under every policy means at
-//     least written to the operating system. So a crash of the process loses no acknowledged
+//   - The acks follow the commit (under SyncAlways, the fsync) on the
+//     journal's goroutine and the matcher runs behind it: nothing is
+//     matched or acknowledged before its batch is committed under the sync
+//     policy, which under every policy means at least written to the
+//     operating system. So a crash of the process loses no acknowledged
 //     command, and replay reproduces every event that was published.
 //   - An order id is never reused (see OrderID): its number continues above
 //     the asset's id reservation, and the journal consumer fsyncs a new

@@ -160,8 +160,12 @@ type Asset struct {
 
 	// The input ring has two consumers, the commit (journal and acks) and
 	// the matcher behind it; the output ring one, the event journal and
-	// the notifier (stages.go).
-	commitC, matchC, outC *ring.Consumer
+	// the notifier (stages.go). Under SyncAlways the commit is split in
+	// two, writeC (the WAL write) and commitC behind it (the fsync wait
+	// and the acks), and cw is the journal's writer for the asset; under
+	// the other policies writeC and cw are nil.
+	writeC, commitC, matchC, outC *ring.Consumer
+	cw                            *journal.CommandWriter
 
 	// base is the journal sequence of ring sequence -1: a command at ring
 	// sequence s has journal sequence base+s+1.
@@ -286,7 +290,13 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 		return nil, fmt.Errorf("pipeline: asset %s: %w", a.Symbol, err)
 	}
 	a.in, a.out = in, out
-	a.commitC = in.NewConsumer("journal")
+	if ex.store.Policy().Mode == journal.SyncAlways {
+		a.cw = ex.store.Commands(a.ID)
+		a.writeC = in.NewConsumer("journal-write")
+		a.commitC = in.NewConsumer("journal", a.writeC)
+	} else {
+		a.commitC = in.NewConsumer("journal")
+	}
 	a.matchC = in.NewConsumer("matcher", a.commitC)
 	a.outC = out.NewConsumer("events")
 	commitCPU, matchCPU, outCPU, err := cfg.Pin.goroutines()
@@ -294,6 +304,10 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 		return nil, err
 	}
 	pin(a.commitC, commitCPU)
+	if a.writeC != nil {
+		// The WAL writer of the split commit shares the journal's pin.
+		pin(a.writeC, commitCPU)
+	}
 	pin(a.matchC, matchCPU)
 	pin(a.outC, outCPU)
 	in.Start()
@@ -315,7 +329,12 @@ func (ex *Exchange) Start(acks AckSink, output OutputSink) {
 	}
 	ex.started = true
 	for _, a := range ex.assets {
-		ex.run(a.commitC, &commitStage{a: a, sink: acks})
+		if a.writeC != nil {
+			ex.run(a.writeC, (*writeStage)(a))
+			ex.run(a.commitC, &syncStage{a: a, sink: acks})
+		} else {
+			ex.run(a.commitC, &commitStage{a: a, sink: acks})
+		}
 		ex.wg.Add(1)
 		go a.runMatcher(&ex.wg)
 		ex.runOutput(a, output)

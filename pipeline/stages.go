@@ -20,28 +20,41 @@ type journalStage Asset
 
 func (j *journalStage) Handle(lo, hi int64) {
 	a := (*Asset)(j)
+	start := time.Now()
+	if a.journalRange(lo, hi, false) {
+		a.m.journalBatch(int(hi-lo+1), time.Since(start))
+	}
+}
+
+// journalRange hands the commands of the ring range lo..hi to the journal,
+// after reserving their order ids: as a whole group commit
+// (AppendCommands), or, for writeStage, written without waiting for the
+// fsync (CommandWriter.Write). It reports false if the range failed (the
+// journal was already unavailable, or failed now and the asset becomes
+// unavailable).
+func (a *Asset) journalRange(lo, hi int64, writeOnly bool) bool {
 	if a.unavailable.Load() {
 		a.failRange(lo, hi)
-		return
+		return false
 	}
 	cmds := a.cmdBatch[:0]
 	for s := lo; s <= hi; s++ {
 		cmds = append(cmds, a.in.At(s).Cmd)
 	}
 	a.cmdBatch = cmds
-	start := time.Now()
 	err := a.reserveThrough(cmds[len(cmds)-1].Seq + a.idOffset)
 	if err == nil {
-		err = a.store.AppendCommands(a.ID, cmds)
+		if writeOnly {
+			err = a.cw.Write(cmds)
+		} else {
+			err = a.store.AppendCommands(a.ID, cmds)
+		}
 	}
 	if err != nil {
-		a.unavailable.Store(true)
-		a.log.Error("journal append failed: rejecting commands until restart",
-			"first_seq", cmds[0].Seq, "last_seq", cmds[len(cmds)-1].Seq, "err", err)
-		a.failRange(lo, hi)
-		return
+		a.journalFailed(lo, hi, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
+		return false
 	}
-	a.m.journalBatch(len(cmds), time.Since(start))
+	return true
 }
 
 func (a *Asset) failRange(lo, hi int64) {
@@ -71,6 +84,60 @@ func (s *commitStage) Handle(lo, hi int64) {
 	(*journalStage)(s.a).Handle(lo, hi)
 	if s.sink != nil {
 		s.sink.HandleAcks(s.a, lo, hi)
+	}
+}
+
+// Under SyncAlways the group commit is split over two goroutines, so that
+// the fsync of one batch overlaps the gathering and writing of the next:
+// writeStage hands each available range to the WAL without waiting for its
+// fsync (journal.CommandWriter.Write), and syncStage, the consumer behind
+// it, waits until the range is durable (CommandWriter.SyncTo) and then
+// acks it. With the single commitStage, the commands that arrived during
+// an fsync reached the WAL only after the goroutine had returned from it
+// and written the acks, often after the next fsync had started, so they
+// waited for two. Under SyncInterval and SyncOff the commit waits for a
+// write(2) only, and the extra goroutine would cost a wake-up per batch for
+// nothing, so they keep commitStage. (docs/performance.md, "Kept: under
+// -sync always, write batch N+1 while N is fsynced".)
+type writeStage Asset
+
+func (w *writeStage) Handle(lo, hi int64) { (*Asset)(w).journalRange(lo, hi, true) }
+
+// journalFailed makes the asset unavailable and fails the range.
+func (a *Asset) journalFailed(lo, hi int64, first, last uint64, err error) {
+	a.unavailable.Store(true)
+	a.log.Error("journal append failed: rejecting commands until restart",
+		"first_seq", first, "last_seq", last, "err", err)
+	a.failRange(lo, hi)
+}
+
+// syncStage follows writeStage: it waits until the range is durable, then
+// hands its acks over, on the same goroutine (as commitStage does). A
+// range whose writing or syncing failed is failed whole: the acker rejects
+// it and the matcher skips it, so nothing is acknowledged or matched that
+// the journal does not hold durably.
+type syncStage struct {
+	a    *Asset
+	sink AckSink
+}
+
+func (s *syncStage) Handle(lo, hi int64) {
+	a := s.a
+	first, last := a.in.At(lo).Cmd.Seq, a.in.At(hi).Cmd.Seq
+	if a.unavailable.Load() {
+		// The writer failed this range or an earlier one: what it wrote
+		// may not be durable, and the store refuses every sync now.
+		a.failRange(lo, hi)
+	} else {
+		start := time.Now()
+		if _, err := a.cw.SyncTo(last); err != nil {
+			a.journalFailed(lo, hi, first, last, err)
+		} else {
+			a.m.journalBatch(int(hi-lo+1), time.Since(start))
+		}
+	}
+	if s.sink != nil {
+		s.sink.HandleAcks(a, lo, hi)
 	}
 }
 

@@ -186,6 +186,7 @@ func (g *Gateway) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	s.readAt = time.Now().UnixNano()
 	action := g.srv.Traffic(c, &s.Conn, func(frame []byte) gnet.Action { return g.handleFrame(s, frame) })
 	if action == gnet.None && len(s.Reply) > 0 {
 		s.Write(s.Reply)

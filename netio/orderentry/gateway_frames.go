@@ -1,8 +1,6 @@
 package orderentry
 
 import (
-	"time"
-
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/ringex/ringex/engine"
@@ -89,7 +87,7 @@ func (g *Gateway) admit(s *session, clientID uint64, symbol [8]byte) *pipeline.A
 // the publish so that the ack (which may come first) never takes it below 0.
 func (g *Gateway) submit(s *session, a *pipeline.Asset, cmd *engine.Command) {
 	cmd.UserID = s.UserID
-	cmd.Time = time.Now().UnixNano()
+	cmd.Time = s.readAt
 	s.inFlight.Add(1)
 	if _, err := a.Submit(cmd, s.token, g.cfg.BusyTimeout); err != nil {
 		s.inFlight.Add(-1)

@@ -18,6 +18,10 @@ type session struct {
 	netio.Conn // login, outbox, clocks (the shared connection layer)
 	c          gnet.Conn
 	token      uint64
+	// readAt is when the event loop read the bytes it is decoding
+	// (OnTraffic): the receive time of every command in them. One clock
+	// read per read(2) instead of one per command.
+	readAt int64
 
 	inFlight atomic.Int32 // published, not yet acknowledged
 
