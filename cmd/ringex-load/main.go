@@ -140,7 +140,7 @@ func loadMain() int {
 	if cfg.fanoutMix > 0 {
 		// Its phases (mixrun.go), connecting, and the check's drain.
 		limit += time.Duration(cfg.rounds+3)*cfg.duration + time.Duration(cfg.rounds)*cfg.churnFor +
-			2*cfg.drain + time.Duration(cfg.fanoutMix)*2*time.Millisecond + 60*time.Second
+			2*cfg.drain + time.Duration(cfg.fanoutMix)*30*time.Millisecond + 60*time.Second
 	}
 	time.AfterFunc(limit, func() {
 		fmt.Fprintf(os.Stderr, "ringex-load: still running %v after the start: the server stopped reading? giving up\n", limit)

@@ -71,8 +71,9 @@ type mixPhase struct {
 	ServerCPUDeliv   float64 `json:"server_cpu_us_per_delivery"`
 	ServerWriteDeliv float64 `json:"server_writes_per_delivery"`
 	ServerCPUOrder   float64 `json:"server_cpu_us_per_order"`
-	RSSMiB           float64 `json:"server_rss_mib"` // at the phase's end
-	FDs              int     `json:"server_fds"`     // at the phase's end
+	LoadCPUDeliv     float64 `json:"load_cpu_us_per_delivery"` // this process: the readers, the driver, the churn
+	RSSMiB           float64 `json:"server_rss_mib"`           // at the phase's end
+	FDs              int     `json:"server_fds"`               // at the phase's end
 
 	Churn *fanout.ChurnResult `json:"churn,omitempty"`
 }
@@ -327,6 +328,7 @@ func (d *mixDriver) counts() (trades, orders int64) {
 type serverReading struct {
 	at       time.Time
 	proc     perf.ProcStats
+	self     perf.ProcStats
 	writes   int64
 	rss      int64
 	fds      int
@@ -338,6 +340,7 @@ type serverReading struct {
 func readServer(pid int, m *fanout.Mix, d *mixDriver) serverReading {
 	r := serverReading{at: time.Now(), delivers: m.Delivered(), writes: -1, fds: -1}
 	r.trades, r.orders = d.counts()
+	r.self, _ = perf.ReadProc(0)
 	if pid == 0 {
 		return r
 	}
@@ -471,7 +474,7 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 			connected := make(chan error, 1)
 			go func() {
 				var err error
-				subs, err = connectMix(ctx, c, m, params, res)
+				subs, err = connectMix(ctx, c, m, params, res, stderr)
 				cancel(errPhaseDone)
 				connected <- err
 			}()
@@ -498,6 +501,10 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 		ph.Seconds = r1.at.Sub(r0.at).Seconds()
 		ph.Trades, ph.Orders, ph.Delivers = r1.trades-r0.trades, r1.orders-r0.orders, r1.delivers-r0.delivers
 		ph.ServerCPU, ph.ServerCPUDeliv, ph.ServerWriteDeliv, ph.ServerCPUOrder, ph.RSSMiB, ph.FDs = -1, -1, -1, -1, -1, -1
+		ph.LoadCPUDeliv = -1
+		if ph.Delivers > 0 {
+			ph.LoadCPUDeliv = float64(r1.self.CPUTicks-r0.self.CPUTicks) * 1e6 / perf.ClockTicks / float64(ph.Delivers)
+		}
 		if c.pid != 0 {
 			us := float64(r1.proc.CPUTicks-r0.proc.CPUTicks) * 1e6 / perf.ClockTicks
 			ph.ServerCPU = us
@@ -536,19 +543,22 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 
 // connectMix connects the run's subscribers from a few goroutines at once:
 // the private ones first, then the public ones, an asset each in turn.
-func connectMix(ctx context.Context, c *config, m *fanout.Mix, params []perf.AssetParams, res *mixResult) ([]*fanout.MixSub, error) {
+func connectMix(ctx context.Context, c *config, m *fanout.Mix, params []perf.AssetParams, res *mixResult, stderr io.Writer) ([]*fanout.MixSub, error) {
 	n, priv := c.fanoutMix, min(c.fanoutPrivate, c.fanoutMix)
 	res.Private = priv
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(n)*2*time.Millisecond)
+	// A server that fans out to thousands while it trades answers each
+	// subscription behind its loops' passes: allow 30 ms each.
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(n)*30*time.Millisecond)
 	defer cancel()
 	subs := make([]*fanout.MixSub, n)
 	var (
-		next     atomic.Int64
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
+		next      atomic.Int64
+		connected atomic.Int64
+		mu        sync.Mutex
+		firstErr  error
+		wg        sync.WaitGroup
 	)
-	for range min(n, 32) {
+	for range min(n, 64) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -575,6 +585,9 @@ func connectMix(ctx context.Context, c *config, m *fanout.Mix, params []perf.Ass
 					return
 				}
 				subs[i] = s
+				if k := connected.Add(1); k%1000 == 0 && !c.quiet {
+					fmt.Fprintf(stderr, "ringex-load: %s: %d of %d subscribers connected\n", time.Now().Format("15:04:05.0"), k, n)
+				}
 			}
 		}()
 	}
@@ -732,7 +745,7 @@ func printMix(w io.Writer, r *mixResult) {
 	}
 	fmt.Fprintf(w, "fan-out mix: %d subscribers: %s (trades + book), %d private (%s); %.0f trades/s; churn %.0f/s\n",
 		r.Subscribers, strings.Join(pub, ", "), r.Private, strings.Join(r.Users, ", "), r.TradeRate, r.ChurnRate)
-	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max | server us/deliv writes/deliv us/order | RSS MiB  fds | churn cycles err behind p99 ms")
+	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max | server us/deliv writes/deliv us/order | load us/deliv | RSS MiB  fds | churn cycles err behind p99 ms")
 	for _, p := range r.Phases {
 		churn := ""
 		if p.Churn != nil {
@@ -742,11 +755,11 @@ func printMix(w io.Writer, r *mixResult) {
 			}
 			churn = fmt.Sprintf("%d %d %d %s", p.Churn.Cycles, errs, p.Churn.Behind, ms(p.Churn.Latency.P99))
 		}
-		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f | %.3f %.4f %.2f | %.0f %d | %s\n",
+		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f | %.3f %.4f %.2f | %.3f | %.0f %d | %s\n",
 			p.Name, p.Seconds, p.Trades, p.Delivers,
 			ms(p.Trade.P50), ms(p.Trade.P99), ms(p.Trade.P999), ms(p.Trade.Max), ms(p.Event.P99),
 			p.Ack.P50, p.Ack.P99, p.Ack.P999, p.Ack.Max,
-			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.RSSMiB, p.FDs, churn)
+			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.LoadCPUDeliv, p.RSSMiB, p.FDs, churn)
 	}
 	fmt.Fprintf(w, "ack p99: none %.0f us, subs %.0f us (%s), churn %.0f us (%s)  [goal: <= 1.5x none]\n",
 		r.AckP99None, r.AckP99Subs, ratio(r.AckP99Subs, r.AckP99None), r.AckP99Churn, ratio(r.AckP99Churn, r.AckP99None))
