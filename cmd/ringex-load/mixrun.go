@@ -72,6 +72,9 @@ type mixPhase struct {
 	ServerWriteDeliv float64 `json:"server_writes_per_delivery"`
 	ServerCPUOrder   float64 `json:"server_cpu_us_per_order"`
 	LoadCPUDeliv     float64 `json:"load_cpu_us_per_delivery"` // this process: the readers, the driver, the churn
+	ServerCores      float64 `json:"server_cores"`             // server CPU seconds per second
+	LoadCores        float64 `json:"load_cores"`               // this process's CPU seconds per second
+	ServerRunqWait   float64 `json:"server_runq_wait"`         // seconds the server's threads waited for a CPU, per second (schedstat)
 	RSSMiB           float64 `json:"server_rss_mib"`           // at the phase's end
 	FDs              int     `json:"server_fds"`               // at the phase's end
 
@@ -331,6 +334,7 @@ type serverReading struct {
 	self     perf.ProcStats
 	writes   int64
 	rss      int64
+	runq     int64 // ns the server's threads waited on a run queue (/proc/PID/task/*/schedstat)
 	fds      int
 	delivers int64
 	trades   int64
@@ -352,7 +356,27 @@ func readServer(pid int, m *fanout.Mix, d *mixDriver) serverReading {
 	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
 		r.fds = len(ents)
 	}
+	r.runq = runqWait(pid)
 	return r
+}
+
+// runqWait sums the time pid's threads spent runnable but waiting for a
+// CPU (the second field of /proc/PID/task/TID/schedstat), in ns: on a
+// shared machine, the part of a latency that is waiting for a core.
+func runqWait(pid int) int64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var sum int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		var run, wait int64
+		if _, err := fmt.Sscan(string(b), &run, &wait); err == nil {
+			sum += wait
+		}
+	}
+	return sum
 }
 
 // mixRun is -fanout-mix.
@@ -502,6 +526,7 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 		ph.Trades, ph.Orders, ph.Delivers = r1.trades-r0.trades, r1.orders-r0.orders, r1.delivers-r0.delivers
 		ph.ServerCPU, ph.ServerCPUDeliv, ph.ServerWriteDeliv, ph.ServerCPUOrder, ph.RSSMiB, ph.FDs = -1, -1, -1, -1, -1, -1
 		ph.LoadCPUDeliv = -1
+		ph.LoadCores = float64(r1.self.CPUTicks-r0.self.CPUTicks) / perf.ClockTicks / ph.Seconds
 		if ph.Delivers > 0 {
 			ph.LoadCPUDeliv = float64(r1.self.CPUTicks-r0.self.CPUTicks) * 1e6 / perf.ClockTicks / float64(ph.Delivers)
 		}
@@ -518,6 +543,8 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 				ph.ServerCPUOrder = us / float64(ph.Orders)
 			}
 			ph.RSSMiB, ph.FDs = float64(r1.rss)/(1<<20), r1.fds
+			ph.ServerCores = us / 1e6 / ph.Seconds
+			ph.ServerRunqWait = float64(r1.runq-r0.runq) / 1e9 / ph.Seconds
 			if st.kind == "connect" && len(subs) > 0 {
 				res.RSSPerSubKiB = float64(r1.rss-rss0) / 1024 / float64(len(subs))
 			}
@@ -745,7 +772,7 @@ func printMix(w io.Writer, r *mixResult) {
 	}
 	fmt.Fprintf(w, "fan-out mix: %d subscribers: %s (trades + book), %d private (%s); %.0f trades/s; churn %.0f/s\n",
 		r.Subscribers, strings.Join(pub, ", "), r.Private, strings.Join(r.Users, ", "), r.TradeRate, r.ChurnRate)
-	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max | server us/deliv writes/deliv us/order | load us/deliv | RSS MiB  fds | churn cycles err behind p99 ms")
+	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max | server us/deliv writes/deliv us/order | cores server/load, server runq wait s/s | load us/deliv | RSS MiB  fds | churn cycles err behind p99 ms")
 	for _, p := range r.Phases {
 		churn := ""
 		if p.Churn != nil {
@@ -755,11 +782,11 @@ func printMix(w io.Writer, r *mixResult) {
 			}
 			churn = fmt.Sprintf("%d %d %d %s", p.Churn.Cycles, errs, p.Churn.Behind, ms(p.Churn.Latency.P99))
 		}
-		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f | %.3f %.4f %.2f | %.3f | %.0f %d | %s\n",
+		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f | %.3f %.4f %.2f | %.2f/%.2f %.2f | %.3f | %.0f %d | %s\n",
 			p.Name, p.Seconds, p.Trades, p.Delivers,
 			ms(p.Trade.P50), ms(p.Trade.P99), ms(p.Trade.P999), ms(p.Trade.Max), ms(p.Event.P99),
 			p.Ack.P50, p.Ack.P99, p.Ack.P999, p.Ack.Max,
-			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.LoadCPUDeliv, p.RSSMiB, p.FDs, churn)
+			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.ServerCores, p.LoadCores, p.ServerRunqWait, p.LoadCPUDeliv, p.RSSMiB, p.FDs, churn)
 	}
 	fmt.Fprintf(w, "ack p99: none %.0f us, subs %.0f us (%s), churn %.0f us (%s)  [goal: <= 1.5x none]\n",
 		r.AckP99None, r.AckP99Subs, ratio(r.AckP99Subs, r.AckP99None), r.AckP99Churn, ratio(r.AckP99Churn, r.AckP99None))
