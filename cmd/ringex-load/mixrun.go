@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -75,6 +76,9 @@ type mixPhase struct {
 	ServerCores      float64 `json:"server_cores"`             // server CPU seconds per second
 	LoadCores        float64 `json:"load_cores"`               // this process's CPU seconds per second
 	ServerRunqWait   float64 `json:"server_runq_wait"`         // seconds the server's threads waited for a CPU, per second (schedstat)
+	HeapInuseMiB     float64 `json:"server_heap_inuse_mib"`    // at the phase's end, from /metrics (-1: unread)
+	JournalCommitUs  float64 `json:"journal_commit_us"`        // mean group commit (sync included), from /metrics
+	MatcherBatchUs   float64 `json:"matcher_batch_us"`         // mean matcher batch, from /metrics
 	RSSMiB           float64 `json:"server_rss_mib"`           // at the phase's end
 	FDs              int     `json:"server_fds"`               // at the phase's end
 
@@ -101,6 +105,7 @@ type mixResult struct {
 	TradeP99Subs, TradeP99Churn         float64 // us
 	FDsBeforeChurn, FDsAfterChurn       int
 	RSSBeforeChurn, RSSAfterChurn       float64 // MiB
+	HeapBeforeChurn, HeapAfterChurn     float64 // MiB in use
 }
 
 // OK reports whether every subscriber got its messages and nothing went
@@ -334,15 +339,16 @@ type serverReading struct {
 	self     perf.ProcStats
 	writes   int64
 	rss      int64
-	runq     int64 // ns the server's threads waited on a run queue (/proc/PID/task/*/schedstat)
+	runq     int64              // ns the server's threads waited on a run queue (/proc/PID/task/*/schedstat)
+	metrics  map[string]float64 // the server's /metrics of interest, summed over labels
 	fds      int
 	delivers int64
 	trades   int64
 	orders   int64
 }
 
-func readServer(pid int, m *fanout.Mix, d *mixDriver) serverReading {
-	r := serverReading{at: time.Now(), delivers: m.Delivered(), writes: -1, fds: -1}
+func readServer(pid int, admin string, m *fanout.Mix, d *mixDriver) serverReading {
+	r := serverReading{at: time.Now(), delivers: m.Delivered(), writes: -1, fds: -1, metrics: scrapeMetrics(admin)}
 	r.trades, r.orders = d.counts()
 	r.self, _ = perf.ReadProc(0)
 	if pid == 0 {
@@ -358,6 +364,52 @@ func readServer(pid int, m *fanout.Mix, d *mixDriver) serverReading {
 	}
 	r.runq = runqWait(pid)
 	return r
+}
+
+// scrapedMetrics are the server's metrics a mixed run reads each phase.
+var scrapedMetrics = []string{"go_memstats_heap_inuse_bytes",
+	"ringex_journal_commit_seconds_sum", "ringex_journal_commit_seconds_count",
+	"ringex_matcher_batch_seconds_sum", "ringex_matcher_batch_seconds_count"}
+
+// scrapeMetrics reads scrapedMetrics from the admin server's /metrics,
+// each summed over its labels; nil if it cannot.
+func scrapeMetrics(admin string) map[string]float64 {
+	hc := http.Client{Timeout: 2 * time.Second}
+	resp, err := hc.Get("http://" + admin + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, " ")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "{") // the labels have no spaces
+		for _, want := range scrapedMetrics {
+			if name == want {
+				var v float64
+				if _, err := fmt.Sscan(rest, &v); err == nil {
+					out[name] += v
+				}
+			}
+		}
+	}
+	return out
+}
+
+// mean is the mean of a histogram between two scrapes, in us (-1: none).
+func mean(m0, m1 map[string]float64, name string) float64 {
+	n := m1[name+"_count"] - m0[name+"_count"]
+	if m0 == nil || m1 == nil || n <= 0 {
+		return -1
+	}
+	return (m1[name+"_sum"] - m0[name+"_sum"]) / n * 1e6
 }
 
 // runqWait sums the time pid's threads spent runnable but waiting for a
@@ -468,7 +520,7 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 	readings := make([]serverReading, 0, len(steps)+1)
 	for i, st := range steps {
 		m.SetPhase(i)
-		r0 := readServer(c.pid, m, d)
+		r0 := readServer(c.pid, c.admin, m, d)
 		ph := &mixPhase{Name: st.name, Kind: st.kind}
 		res.Phases = append(res.Phases, ph)
 		if !c.quiet {
@@ -520,12 +572,18 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 		if err != nil {
 			return nil, fmt.Errorf("phase %s: %w", st.name, err)
 		}
-		r1 := readServer(c.pid, m, d)
+		r1 := readServer(c.pid, c.admin, m, d)
 		readings = append(readings, r1)
 		ph.Seconds = r1.at.Sub(r0.at).Seconds()
 		ph.Trades, ph.Orders, ph.Delivers = r1.trades-r0.trades, r1.orders-r0.orders, r1.delivers-r0.delivers
 		ph.ServerCPU, ph.ServerCPUDeliv, ph.ServerWriteDeliv, ph.ServerCPUOrder, ph.RSSMiB, ph.FDs = -1, -1, -1, -1, -1, -1
 		ph.LoadCPUDeliv = -1
+		ph.HeapInuseMiB = -1
+		if r1.metrics != nil {
+			ph.HeapInuseMiB = r1.metrics["go_memstats_heap_inuse_bytes"] / (1 << 20)
+		}
+		ph.JournalCommitUs = mean(r0.metrics, r1.metrics, "ringex_journal_commit_seconds")
+		ph.MatcherBatchUs = mean(r0.metrics, r1.metrics, "ringex_matcher_batch_seconds")
 		ph.LoadCores = float64(r1.self.CPUTicks-r0.self.CPUTicks) / perf.ClockTicks / ph.Seconds
 		if ph.Delivers > 0 {
 			ph.LoadCPUDeliv = float64(r1.self.CPUTicks-r0.self.CPUTicks) * 1e6 / perf.ClockTicks / float64(ph.Delivers)
@@ -752,6 +810,7 @@ func summarizeMix(res *mixResult, m *fanout.Mix, d *mixDriver) {
 	if first >= 0 {
 		res.FDsBeforeChurn, res.RSSBeforeChurn = res.Phases[first].FDs, res.Phases[first].RSSMiB
 		res.FDsAfterChurn, res.RSSAfterChurn = res.Phases[last].FDs, res.Phases[last].RSSMiB
+		res.HeapBeforeChurn, res.HeapAfterChurn = res.Phases[first].HeapInuseMiB, res.Phases[last].HeapInuseMiB
 	}
 }
 
@@ -772,7 +831,7 @@ func printMix(w io.Writer, r *mixResult) {
 	}
 	fmt.Fprintf(w, "fan-out mix: %d subscribers: %s (trades + book), %d private (%s); %.0f trades/s; churn %.0f/s\n",
 		r.Subscribers, strings.Join(pub, ", "), r.Private, strings.Join(r.Users, ", "), r.TradeRate, r.ChurnRate)
-	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max | server us/deliv writes/deliv us/order | cores server/load, server runq wait s/s | load us/deliv | RSS MiB  fds | churn cycles err behind p99 ms")
+	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max | server us/deliv writes/deliv us/order | cores server/load, server runq wait s/s | journal commit us, matcher batch us | load us/deliv | RSS, heap MiB  fds | churn cycles err behind p99 ms")
 	for _, p := range r.Phases {
 		churn := ""
 		if p.Churn != nil {
@@ -782,19 +841,19 @@ func printMix(w io.Writer, r *mixResult) {
 			}
 			churn = fmt.Sprintf("%d %d %d %s", p.Churn.Cycles, errs, p.Churn.Behind, ms(p.Churn.Latency.P99))
 		}
-		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f | %.3f %.4f %.2f | %.2f/%.2f %.2f | %.3f | %.0f %d | %s\n",
+		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f | %.3f %.4f %.2f | %.2f/%.2f %.2f | %.0f %.1f | %.3f | %.0f %.0f %d | %s\n",
 			p.Name, p.Seconds, p.Trades, p.Delivers,
 			ms(p.Trade.P50), ms(p.Trade.P99), ms(p.Trade.P999), ms(p.Trade.Max), ms(p.Event.P99),
 			p.Ack.P50, p.Ack.P99, p.Ack.P999, p.Ack.Max,
-			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.ServerCores, p.LoadCores, p.ServerRunqWait, p.LoadCPUDeliv, p.RSSMiB, p.FDs, churn)
+			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.ServerCores, p.LoadCores, p.ServerRunqWait, p.JournalCommitUs, p.MatcherBatchUs, p.LoadCPUDeliv, p.RSSMiB, p.HeapInuseMiB, p.FDs, churn)
 	}
 	fmt.Fprintf(w, "ack p99: none %.0f us, subs %.0f us (%s), churn %.0f us (%s)  [goal: <= 1.5x none]\n",
 		r.AckP99None, r.AckP99Subs, ratio(r.AckP99Subs, r.AckP99None), r.AckP99Churn, ratio(r.AckP99Churn, r.AckP99None))
 	if r.ChurnRate > 0 {
 		fmt.Fprintf(w, "trade delivery p99: subs %s ms, churn %s ms (%s)  [goal: <= 1.5x subs]\n",
 			ms(r.TradeP99Subs), ms(r.TradeP99Churn), ratio(r.TradeP99Churn, r.TradeP99Subs))
-		fmt.Fprintf(w, "server fds: %d before the churn, %d after; RSS %.0f MiB before, %.0f MiB after\n",
-			r.FDsBeforeChurn, r.FDsAfterChurn, r.RSSBeforeChurn, r.RSSAfterChurn)
+		fmt.Fprintf(w, "server fds: %d before the churn, %d after; RSS %.0f MiB before, %.0f MiB after; Go heap in use %.0f MiB before, %.0f MiB after\n",
+			r.FDsBeforeChurn, r.FDsAfterChurn, r.RSSBeforeChurn, r.RSSAfterChurn, r.HeapBeforeChurn, r.HeapAfterChurn)
 	}
 	fmt.Fprintf(w, "server RSS per subscriber (connected, trading on): %.1f KiB\n", r.RSSPerSubKiB)
 	v := r.Verdict
