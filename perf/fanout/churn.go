@@ -2,8 +2,10 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,7 +64,7 @@ func (c *Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 				t0 := time.Now()
 				if err := c.cycle(ctx, c.Symbols[i%len(c.Symbols)]); err != nil {
 					c.mu.Lock()
-					c.errs[err.Error()]++
+					c.errs[errClass(err)]++
 					c.mu.Unlock()
 					continue
 				}
@@ -95,6 +97,17 @@ func (c *Churn) Run(ctx context.Context, stop <-chan struct{}) ChurnResult {
 	wg.Wait()
 	res := ChurnResult{Cycles: c.done.Load(), Behind: c.behind.Load(), Errors: c.errs, Latency: c.Latency.Summary()}
 	return res
+}
+
+// errClass is err without the addresses of a net.OpError, so that the
+// errors of thousands of connections count under a few messages.
+func errClass(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		prefix, _, _ := strings.Cut(err.Error(), ":")
+		return prefix + ": " + op.Op + ": " + op.Err.Error()
+	}
+	return err.Error()
 }
 
 // cycle is one short-lived subscriber.
