@@ -76,7 +76,7 @@ type mixPhase struct {
 	ServerCores      float64 `json:"server_cores"`             // server CPU seconds per second
 	LoadCores        float64 `json:"load_cores"`               // this process's CPU seconds per second
 	ServerRunqWait   float64 `json:"server_runq_wait"`         // seconds the server's threads waited for a CPU, per second (schedstat)
-	HeapInuseMiB     float64 `json:"server_heap_inuse_mib"`    // at the phase's end, from /metrics (-1: unread)
+	HeapInuseMiB     float64 `json:"server_heap_inuse_mib"`    // at the phase's end, after a GC, from /metrics (-1: unread)
 	JournalCommitUs  float64 `json:"journal_commit_us"`        // mean group commit (sync included), from /metrics
 	MatcherBatchUs   float64 `json:"matcher_batch_us"`         // mean matcher batch, from /metrics
 	RSSMiB           float64 `json:"server_rss_mib"`           // at the phase's end
@@ -374,7 +374,13 @@ var scrapedMetrics = []string{"go_memstats_heap_inuse_bytes",
 // scrapeMetrics reads scrapedMetrics from the admin server's /metrics,
 // each summed over its labels; nil if it cannot.
 func scrapeMetrics(admin string) map[string]float64 {
-	hc := http.Client{Timeout: 2 * time.Second}
+	hc := http.Client{Timeout: 5 * time.Second}
+	// A heap profile with gc=1 collects first, so that the heap in use is
+	// what is live, not the garbage of the phase: a leak shows as growth.
+	if resp, err := hc.Get("http://" + admin + "/debug/pprof/heap?gc=1"); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 	resp, err := hc.Get("http://" + admin + "/metrics")
 	if err != nil {
 		return nil
