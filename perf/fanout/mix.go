@@ -99,6 +99,11 @@ type MixSub struct {
 	orderRefs []*Stream // a private reference: the order events, by asset
 	last      []atomic.Uint64
 	done      chan struct{}
+
+	// Owned by the reader.
+	started   []bool // by asset index: its Subscribed came
+	want, got int    // Subscribed expected and received
+	ready     chan struct{}
 }
 
 // ref reports whether s is a reference, not counted in the deliveries or
@@ -135,18 +140,16 @@ func (s *MixSub) Close() {
 // it records them in ref and is not counted in the deliveries.
 func (m *Mix) DialPublic(ctx context.Context, addr string, a, shard int, ref *Stream) (*MixSub, error) {
 	s := &MixSub{Name: fmt.Sprintf("public %d (%s)", shard, m.Symbols[a].String()), Asset: a, m: m, shard: shard % recorders,
-		tradeRef: ref, last: make([]atomic.Uint64, 1), done: make(chan struct{})}
+		tradeRef: ref, last: make([]atomic.Uint64, 1), done: make(chan struct{}), started: make([]bool, len(m.Symbols))}
 	nc, err := dialMix(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
 	s.nc = nc
 	sub := wire.Subscribe{Symbol: m.Symbols[a], Channels: wire.ChanTrades | wire.ChanBook}
-	if err := s.handshake(ctx, wire.AppendSubscribe(nil, &sub), 1); err != nil {
-		nc.Close()
+	if err := s.start(ctx, wire.AppendSubscribe(nil, &sub), 1); err != nil {
 		return nil, err
 	}
-	go s.read()
 	return s, nil
 }
 
@@ -156,7 +159,8 @@ func (m *Mix) DialPublic(ctx context.Context, addr string, a, shard int, ref *St
 // it records them there and is not counted in the deliveries.
 func (m *Mix) DialPrivate(ctx context.Context, addr, user, key string, shard int, refs []*Stream) (*MixSub, error) {
 	s := &MixSub{Name: fmt.Sprintf("private %d (%s)", shard, user), User: user, m: m, shard: shard % recorders, orderRefs: refs,
-		Orders: make([]Tally, len(m.Symbols)), last: make([]atomic.Uint64, len(m.Symbols)), done: make(chan struct{})}
+		Orders: make([]Tally, len(m.Symbols)), last: make([]atomic.Uint64, len(m.Symbols)), done: make(chan struct{}),
+		started: make([]bool, len(m.Symbols))}
 	nc, err := dialMix(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -170,11 +174,9 @@ func (m *Mix) DialPrivate(ctx context.Context, addr, user, key string, shard int
 	for _, sym := range m.Symbols {
 		req = wire.AppendSubscribe(req, &wire.Subscribe{Symbol: sym, Channels: wire.ChanOrders})
 	}
-	if err := s.handshake(ctx, req, len(m.Symbols)); err != nil {
-		nc.Close()
+	if err := s.start(ctx, req, len(m.Symbols)); err != nil {
 		return nil, err
 	}
-	go s.read()
 	return s, nil
 }
 
@@ -183,50 +185,49 @@ func dialMix(ctx context.Context, addr string) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp", addr)
 }
 
-// handshake sends req and reads frame by frame up to the want-th
-// Subscribed, so that everything after it is the reader's.
-func (s *MixSub) handshake(ctx context.Context, req []byte, want int) error {
-	if dl, ok := ctx.Deadline(); ok {
-		s.nc.SetDeadline(dl)
-		defer s.nc.SetDeadline(time.Time{})
-	}
+// start sends req and starts the reader, which takes every frame from
+// the first on (a private subscriber's order events of one asset may come
+// before the Subscribed of the next), and waits until it has read want
+// Subscribed.
+func (s *MixSub) start(ctx context.Context, req []byte, want int) error {
+	s.want, s.ready = want, make(chan struct{})
 	if _, err := s.nc.Write(req); err != nil {
+		s.nc.Close()
 		return err
 	}
-	for got := 0; got < want; {
-		fr, err := readFrame(s.nc)
-		if err != nil {
-			return err
+	go s.read()
+	select {
+	case <-s.ready:
+		return nil
+	case <-s.done:
+		if s.Err == nil {
+			return errors.New("closed before the subscription was confirmed")
 		}
-		switch wire.Type(fr) {
-		case wire.TypeLoginRejected:
-			return errors.New("login refused")
-		case wire.TypeSubRejected:
-			var r wire.SubRejected
-			wire.DecodeSubRejected(fr, &r)
-			return fmt.Errorf("subscription refused: %s (%d)", wire.SubText(r.Reason), r.Reason)
-		case wire.TypeLogout:
-			code, _ := wire.DecodeLogout(fr)
-			return fmt.Errorf("logged out before the subscription was confirmed (reason %d)", code)
-		case wire.TypeSubscribed:
-			var c wire.Subscribed
-			if err := wire.DecodeSubscribed(fr, &c); err != nil {
-				return err
-			}
-			a, ok := s.m.index[c.Symbol]
-			if !ok {
-				return fmt.Errorf("subscribed to an asset not asked for: %s", c.Symbol)
-			}
-			if s.User == "" {
-				s.Trades.Begin(c.Seq, true)
-				s.Book.Reset(c.Seq)
-				s.last[0].Store(c.Seq)
-			} else {
-				s.Orders[a].Begin(c.Seq, false)
-				s.last[a].Store(c.Seq)
-			}
-			got++
-		}
+		return s.Err
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// subscribed accounts for a Subscribed: the tally of its asset starts at
+// its sequence, and the want-th makes the subscriber ready.
+func (s *MixSub) subscribed(c *wire.Subscribed) error {
+	a, ok := s.m.index[c.Symbol]
+	if !ok {
+		return fmt.Errorf("subscribed to an asset not asked for: %s", c.Symbol)
+	}
+	if s.User == "" {
+		s.Trades.Begin(c.Seq, true)
+		s.Book.Reset(c.Seq)
+		s.last[0].Store(c.Seq)
+	} else {
+		s.Orders[a].Begin(c.Seq, false)
+		s.last[a].Store(c.Seq)
+	}
+	s.started[a] = true
+	if s.got++; s.got == s.want {
+		close(s.ready)
 	}
 	return nil
 }
@@ -288,6 +289,7 @@ func (s *MixSub) parse(buf []byte, now int64, lat, olat []int64) (int, error) {
 		u    wire.BookUpdate
 		snap wire.BookSnapshot
 		e    wire.OrderEvent
+		c    wire.Subscribed
 	)
 	at, msgs := 0, int64(0)
 	lat, olat = lat[:0], olat[:0]
@@ -301,9 +303,26 @@ func (s *MixSub) parse(buf []byte, now int64, lat, olat []int64) (int, error) {
 		}
 		at += size
 		switch wire.Type(fr) {
+		case wire.TypeSubscribed:
+			if err := wire.DecodeSubscribed(fr, &c); err != nil {
+				return at, err
+			}
+			if err := s.subscribed(&c); err != nil {
+				return at, err
+			}
+		case wire.TypeSubRejected:
+			var r wire.SubRejected
+			wire.DecodeSubRejected(fr, &r)
+			return at, fmt.Errorf("subscription refused: %s (%d)", wire.SubText(r.Reason), r.Reason)
+		case wire.TypeLoginRejected:
+			return at, errors.New("login refused")
+		case wire.TypeLoginAccepted:
 		case wire.TypeTrade:
 			if err := wire.DecodeTrade(fr, &t); err != nil {
 				return at, err
+			}
+			if !s.started[s.Asset] {
+				return at, errors.New("a trade before Subscribed")
 			}
 			k := TradeKey(&t)
 			s.Trades.Add(t.Seq, k)
@@ -329,8 +348,8 @@ func (s *MixSub) parse(buf []byte, now int64, lat, olat []int64) (int, error) {
 				return at, err
 			}
 			a, ok := s.m.index[e.Symbol]
-			if !ok || s.User == "" {
-				return at, fmt.Errorf("an order event of %s on a connection not subscribed to it", e.Symbol)
+			if !ok || s.User == "" || !s.started[a] {
+				return at, fmt.Errorf("an order event of %s on a connection not subscribed to it (yet)", e.Symbol)
 			}
 			k := OrderEventKey(&e)
 			s.Orders[a].Add(e.Seq, k)
@@ -444,6 +463,17 @@ func (v *MixVerdict) OK() bool {
 func Verify(subs []*MixSub, trades []*Stream, orders map[string][]*Stream, books []*Book) MixVerdict {
 	var v MixVerdict
 	errs := map[string]int{}
+	faults := 0
+	// describe names the first few faulty streams in full, so that a
+	// fault can be chased: who, which stream, from where, what it got.
+	describe := func(s *MixSub, stream string, t *Tally, ref *Stream) {
+		if faults++; faults > 5 {
+			return
+		}
+		n, _ := ref.Since(t.Start)
+		v.Errors = append(v.Errors, fmt.Sprintf("%s, %s: subscribed at %d, got %d (last %d, %d back), the reference has %d after %d (%d in all)",
+			s.Name, stream, t.Start, t.Count, t.Last, t.Back, n, t.Start, ref.Len()))
+	}
 	account := func(missing int, differ bool, back int) {
 		if missing > 0 {
 			v.Missing += missing
@@ -463,6 +493,9 @@ func Verify(subs []*MixSub, trades []*Stream, orders map[string][]*Stream, books
 			v.Public++
 			missing, differ := s.Trades.Against(trades[s.Asset])
 			account(missing, differ, s.Trades.Back+s.Book.Back)
+			if missing != 0 || differ || s.Trades.Back > 0 {
+				describe(s, "trades", &s.Trades, trades[s.Asset])
+			}
 			if d := s.Book.Diff(books[s.Asset]); d != "" {
 				v.BookDiffer++
 				errs[fmt.Sprintf("book of %s differs from the final snapshot, e.g. %s", s.Symbols(), d)]++
@@ -477,6 +510,9 @@ func Verify(subs []*MixSub, trades []*Stream, orders map[string][]*Stream, books
 		for a := range s.Orders {
 			missing, differ := s.Orders[a].Against(ref[a])
 			account(missing, differ, s.Orders[a].Back)
+			if missing != 0 || differ || s.Orders[a].Back > 0 {
+				describe(s, "order events of "+s.m.Symbols[a].String(), &s.Orders[a], ref[a])
+			}
 		}
 	}
 	for e, n := range errs {

@@ -1,8 +1,11 @@
 package fanout
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringex/ringex/netio/wire"
 )
@@ -163,5 +166,52 @@ func TestVerify(t *testing.T) {
 	v := Verify([]*MixSub{short, longer, badBook}, trades, orders, books)
 	if v.Missing != 1 || v.Extra != 1 || v.BookDiffer != 1 || v.OK() {
 		t.Fatalf("faulty subscribers: %+v", v)
+	}
+}
+
+// TestPrivateEventsBetweenSubscriptions: a private subscriber subscribes
+// to several assets at once, and the server may send an order event of
+// the first before the Subscribed of the next; the subscriber must count
+// it (reading only up to the last Subscribed before starting the reader
+// lost it).
+func TestPrivateEventsBetweenSubscriptions(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		c.Read(buf) // the login and the subscriptions
+		var out []byte
+		out = wire.AppendLoginAccepted(out, &wire.LoginAccepted{})
+		out = wire.AppendSubscribed(out, &wire.Subscribed{Symbol: wire.MakeSymbol("AAA"), Channels: wire.ChanOrders, Seq: 5})
+		out = wire.AppendOrderEvent(out, &wire.OrderEvent{Symbol: wire.MakeSymbol("AAA"), Seq: 6, Kind: wire.OrderAccepted, OrderID: 1})
+		out = wire.AppendSubscribed(out, &wire.Subscribed{Symbol: wire.MakeSymbol("BBB"), Channels: wire.ChanOrders, Seq: 6})
+		out = wire.AppendOrderEvent(out, &wire.OrderEvent{Symbol: wire.MakeSymbol("AAA"), Seq: 7, Kind: wire.OrderAccepted, OrderID: 2})
+		c.Write(out)
+		c.Read(buf) // until the subscriber closes
+	}()
+	m := NewMix([]string{"AAA", "BBB"}, []string{"p"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := m.DialPrivate(ctx, ln.Addr().String(), "u", "k", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !s.Reached(0, 7) {
+		if ctx.Err() != nil {
+			t.Fatal("the second event never came")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.Close()
+	if got := s.Orders[0].Count; got != 2 || s.Err != nil {
+		t.Fatalf("%d order events of AAA counted (err %v), want 2", got, s.Err)
 	}
 }
