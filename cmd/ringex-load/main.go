@@ -231,7 +231,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.label, "label", "", "-fanout: the server's name in the report (default: -fanout-target)")
 	readers := fs.String("fanout-readers", defaultReaders(), "-fanout: epoll (a few threads, each waiting in its own epoll set; Linux) or goroutines (one blocked in Read per subscriber)")
 	fs.IntVar(&c.fanoutMix, "fanout-mix", 0, "a mixed fan-out run instead: this many subscribers of every kind (public: trades and book of one of -assets each, in turn; -fanout-private logged-in users) while -trade-rate trades/s cross on every asset; phases of -duration with no subscribers, with them, and with -churn, interleaved (docs/performance-notifier.md)")
-	fs.IntVar(&c.fanoutPrivate, "fanout-private", 100, "-fanout-mix: how many of the subscribers are logged-in -users (in turn) on their private channel of every asset")
+	fs.IntVar(&c.fanoutPrivate, "fanout-private", -1, "-fanout-mix: how many of the subscribers are logged-in -users (in turn) on their private channel of every asset (-1: 100, or a tenth of -fanout-mix below 1,000)")
 	fs.Float64Var(&c.churn, "churn", 0, "-fanout-mix: short-lived subscribers a second (connect, subscribe to trades and book, wait for the snapshot, disconnect) in the churn phases; 0: no churn phases")
 	fs.DurationVar(&c.churnFor, "churn-for", 10*time.Second, "-fanout-mix -churn: each churn phase's length")
 	fs.IntVar(&c.churnWorkers, "churn-workers", 64, "-fanout-mix -churn: churn cycles in progress at most")
@@ -307,8 +307,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.fanoutMix > 0 && c.fanout > 0 {
 		return nil, errors.New("-fanout-mix and -fanout are two different runs: choose one")
 	}
-	if c.fanoutPrivate < 0 || c.churn < 0 || c.churn > 1e5 || c.churnWorkers < 1 || c.churnWorkers > 4096 || c.rounds < 1 || c.rounds > 100 {
-		return nil, errors.New("-fanout-private must not be negative, -churn between 0 and 100000, -churn-workers between 1 and 4096, -rounds between 1 and 100")
+	if c.fanoutPrivate < 0 {
+		c.fanoutPrivate = min(100, c.fanoutMix/10)
+	}
+	if c.churn < 0 || c.churn > 1e5 || c.churnWorkers < 1 || c.churnWorkers > 4096 || c.rounds < 1 || c.rounds > 100 {
+		return nil, errors.New("-churn must be between 0 and 100000, -churn-workers between 1 and 4096, -rounds between 1 and 100")
 	}
 	if c.churnFor <= 0 || c.churnFor > time.Hour {
 		return nil, errors.New("-churn-for must be more than 0 and at most 1h")
