@@ -31,7 +31,9 @@ test: vet
 
 # soak runs the long randomized, crash and load tests (-short=false paths),
 # among them 10,000 market-data subscribers of a real ringexd
-# (cmd/ringex-load TestFanoutSoak; as many as the descriptor limit allows).
+# (cmd/ringex-load TestFanoutSoak) and 10,000 of every kind with 1,000
+# connects/s of churn for 30 s (TestFanoutMixSoak); as many as the
+# descriptor limit allows (README: descriptor limits).
 soak:
 	RINGEX_SOAK=1 $(GO) test -race -count=1 -timeout 60m $(PKGS)
 

@@ -28,6 +28,16 @@
 # (8s), BENCH_FANOUT_RATE (1000 trades/s), BENCH_FANOUT_REPEAT (1: each
 # server's runs, interleaved; the tables give medians), BENCH_FANOUT_ONLY=1 (only the
 # fan-out comparison; the report's other sections are left as they were).
+# The mixed fan-out runs (ringex-load -fanout-mix: subscribers of every
+# kind, trades on every asset, phases with no subscribers, with them and
+# with churn, interleaved in one run against ringexd with make run's
+# configuration; docs/performance-notifier.md): BENCH_FANOUT_MIX (1000:
+# the numbers of subscribers, one run each; empty: none; 10,000 needs a
+# descriptor hard limit of about 23,000 for ringexd, see README),
+# BENCH_FANOUT_MIX_RATE (1000 trades/s), BENCH_FANOUT_MIX_CHURN (1000
+# connects + subscribes + disconnects a second), BENCH_FANOUT_MIX_CHURN_FOR
+# (10s per churn phase; make soak runs 30 s), BENCH_FANOUT_MIX_DURATION (5s
+# per other phase), BENCH_FANOUT_MIX_ROUNDS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +58,12 @@ fanout_duration=${BENCH_FANOUT_DURATION:-8s}
 fanout_rate=${BENCH_FANOUT_RATE:-1000}
 fanout_repeat=${BENCH_FANOUT_REPEAT:-1}
 fanout_only=${BENCH_FANOUT_ONLY:-0}
+mix_ns=${BENCH_FANOUT_MIX-1000}
+mix_rate=${BENCH_FANOUT_MIX_RATE:-1000}
+mix_churn=${BENCH_FANOUT_MIX_CHURN:-1000}
+mix_churn_for=${BENCH_FANOUT_MIX_CHURN_FOR:-10s}
+mix_duration=${BENCH_FANOUT_MIX_DURATION:-5s}
+mix_rounds=${BENCH_FANOUT_MIX_ROUNDS:-2}
 out=${BENCH_OUT:-docs/performance.md}
 notifier_out=${BENCH_NOTIFIER_OUT:-docs/performance-notifier.md}
 results=${BENCH_RESULTS:-docs/bench}
@@ -88,7 +104,7 @@ fi
 
 # End to end.
 failed=0
-start_server() { # sync policy, echo, or floor-naive / floor-coalesce-WINDOW
+start_server() { # sync policy, default (make run's flags), echo, or floor-naive / floor-coalesce-WINDOW
 	read -r addr md admin <<<"$(bin/benchtool ports 3)"
 	rm -rf "$tmp/data"
 	if [[ $1 == floor-naive ]]; then
@@ -97,6 +113,9 @@ start_server() { # sync policy, echo, or floor-naive / floor-coalesce-WINDOW
 		bin/ringex-load -fanout-floor "$md" -admin "$admin" -floor-mode coalesce -floor-window "${1#floor-coalesce-}" >"$tmp/server.log" 2>&1 &
 	elif [[ $1 == echo ]]; then
 		bin/ringex-load -echo "$addr" -md "$md" -admin "$admin" >"$tmp/server.log" 2>&1 &
+	elif [[ $1 == default ]]; then
+		bin/ringexd -data "$tmp/data" -listen "$addr" -md-listen "$md" -admin "$admin" \
+			-log-level warn >"$tmp/server.log" 2>&1 &
 	else
 		bin/ringexd -data "$tmp/data" -sync "$1" -listen "$addr" -md-listen "$md" -admin "$admin" \
 			-log-level warn >"$tmp/server.log" 2>&1 &
@@ -128,6 +147,8 @@ server_cmd() { # sync policy, echo, or floor-naive / floor-coalesce-WINDOW
 		echo "ringex-load -fanout-floor -floor-mode coalesce -floor-window ${1#floor-coalesce-}"
 	elif [[ $1 == echo ]]; then
 		echo "ringex-load -echo"
+	elif [[ $1 == default ]]; then
+		echo "ringexd"
 	else
 		echo "ringexd -sync $1"
 	fi
@@ -250,20 +271,46 @@ for n in $fanout_ns; do
 	done
 done
 
+# Mixed fan-out: for each number of subscribers, one ringex-load
+# -fanout-mix run against ringexd with make run's configuration; the run
+# interleaves its own phases (no subscribers, subscribers, churn).
+: >"$tmp/mix.txt"
+for n in $mix_ns; do
+	flags="-fanout-mix $n -trade-rate $mix_rate -churn $mix_churn -churn-for $mix_churn_for -churn-workers 512 -duration $mix_duration -rounds $mix_rounds -drain 120s -quiet -json"
+	dir=$results/fanout-mix-$n
+	echo
+	echo "== ringexd; ringex-load $flags -out $dir"
+	start_server default
+	status=0
+	# shellcheck disable=SC2086
+	bin/ringex-load -addr "$addr" -md "$md" -admin "$admin" -pid "$server_pid" $flags -out "$dir" >"$tmp/mix-run.txt" 2>&1 || status=$?
+	cat "$tmp/mix-run.txt"
+	stop_server
+	if [[ $status != 0 ]]; then
+		failed=1
+	fi
+	{
+		echo "\$ ringexd & ringex-load $flags"
+		cat "$tmp/mix-run.txt"
+		echo
+	} >>"$tmp/mix.txt"
+done
+
 # The report: the part of $out between the markers below is replaced (the
 # summary written by hand above them is kept); a file without the markers
 # is written whole.
 begin='<!-- make bench: begin -->'
 end='<!-- make bench: end -->'
 
-# splice FILE REPORT: replace FILE's part between the markers with REPORT
-# (FILE without them: written whole).
+# splice FILE REPORT [BEGIN END]: replace FILE's part between the markers
+# (default: $begin and $end) with REPORT (FILE without them: written whole).
 splice() {
-	if [[ -f $1 ]] && grep -qxF "$begin" "$1" && grep -qxF "$end" "$1"; then
+	local b=${3:-$begin} e=${4:-$end}
+	if [[ -f $1 ]] && grep -qxF "$b" "$1" && grep -qxF "$e" "$1"; then
 		{
-			sed "/^$begin\$/,\$d" "$1"
+			sed "/^$b\$/,\$d" "$1"
 			cat "$2"
-			sed "1,/^$end\$/d" "$1"
+			sed "1,/^$e\$/d" "$1"
 		} >"$tmp/spliced.md"
 		mv "$tmp/spliced.md" "$1"
 	else
@@ -368,6 +415,34 @@ if [[ -s $tmp/fanout-manifest ]]; then
 		echo "$end"
 	} >"$tmp/notifier.md"
 	splice "$notifier_out" "$tmp/notifier.md"
+fi
+if [[ -s $tmp/mix.txt ]]; then
+	mix_begin='<!-- make bench: mix begin -->'
+	mix_end='<!-- make bench: mix end -->'
+	{
+		echo "$mix_begin"
+		echo
+		echo "### make bench results: subscribers of every kind, churn"
+		echo
+		echo "Written by \`make bench\` (\`perf/bench.sh\`; \`BENCH_FANOUT_ONLY=1 make bench\` runs this part alone)."
+		echo
+		echo "- date: $started"
+		echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
+		echo "- load average when the run started: $loadavg (the machine may be shared)"
+		echo "- commit: $commit"
+		echo
+		echo '```'
+		cat "$tmp/mix.txt"
+		echo '```'
+		echo
+		echo "$mix_end"
+	} >"$tmp/mix.md"
+	if [[ -f $notifier_out ]] && grep -qxF "$mix_begin" "$notifier_out"; then
+		splice "$notifier_out" "$tmp/mix.md" "$mix_begin" "$mix_end"
+	else
+		echo "bench: $notifier_out has no $mix_begin marker: the mixed runs' report is in $results/fanout-mix.md" >&2
+		cp "$tmp/mix.md" "$results/fanout-mix.md"
+	fi
 fi
 echo
 if [[ $fanout_only == 1 ]]; then

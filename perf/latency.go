@@ -42,6 +42,18 @@ func (l *Latency) Recorder() *Recorder {
 	return r
 }
 
+// Include makes o's values part of l as well (recorded so far and
+// later): a distribution pooled from several, such as the phases of one
+// kind in a run that alternates them.
+func (l *Latency) Include(o *Latency) {
+	o.mu.Lock()
+	rs := append([]*Recorder(nil), o.recorders...)
+	o.mu.Unlock()
+	l.mu.Lock()
+	l.recorders = append(l.recorders, rs...)
+	l.mu.Unlock()
+}
+
 // Histogram returns a merged copy of every recorder's values, in
 // nanoseconds.
 func (l *Latency) Histogram() *hdrhistogram.Histogram {

@@ -85,6 +85,13 @@ type config struct {
 	floorMode    fanout.Mode // the floor's passes
 	floorWindow  time.Duration
 	readers      fanout.Readers // -fanout: how the subscribers are read
+
+	fanoutMix     int           // mixed fan-out run: this many subscribers of every kind (mixrun.go)
+	fanoutPrivate int           // -fanout-mix: of which logged-in users on their private channel
+	churn         float64       // -fanout-mix: short-lived subscribers a second in the churn phases
+	churnFor      time.Duration // -fanout-mix: each churn phase's length
+	churnWorkers  int           // -fanout-mix: churn cycles in progress at most
+	rounds        int           // -fanout-mix: subs and churn phases, alternated
 }
 
 type userKey struct{ user, key string }
@@ -130,6 +137,11 @@ func loadMain() int {
 		// Connecting the subscribers and the driver's own drain come on top.
 		limit += cfg.drain + time.Duration(cfg.fanout)*2*time.Millisecond + 40*time.Second
 	}
+	if cfg.fanoutMix > 0 {
+		// Its phases (mixrun.go), connecting, and the check's drain.
+		limit += time.Duration(cfg.rounds+3)*cfg.duration + time.Duration(cfg.rounds)*cfg.churnFor +
+			2*cfg.drain + time.Duration(cfg.fanoutMix)*30*time.Millisecond + 60*time.Second
+	}
 	time.AfterFunc(limit, func() {
 		fmt.Fprintf(os.Stderr, "ringex-load: still running %v after the start: the server stopped reading? giving up\n", limit)
 		os.Exit(1)
@@ -147,6 +159,18 @@ func loadMain() int {
 			pprof.StopCPUProfile()
 			f.Close()
 		}()
+	}
+	if cfg.fanoutMix > 0 {
+		res, err := mixRun(ctx, cfg, os.Stdout, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ringex-load: -fanout-mix:", err)
+			return 1
+		}
+		if !res.OK() {
+			fmt.Fprintln(os.Stderr, "ringex-load: the mixed fan-out run lost, reordered or duplicated messages, or failed")
+			return 1
+		}
+		return 0
 	}
 	if cfg.fanout > 0 {
 		res, err := fanoutRun(ctx, cfg, os.Stdout, os.Stderr)
@@ -206,6 +230,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.tradeRate, "trade-rate", 1000, "-fanout: trades per second")
 	fs.StringVar(&c.label, "label", "", "-fanout: the server's name in the report (default: -fanout-target)")
 	readers := fs.String("fanout-readers", defaultReaders(), "-fanout: epoll (a few threads, each waiting in its own epoll set; Linux) or goroutines (one blocked in Read per subscriber)")
+	fs.IntVar(&c.fanoutMix, "fanout-mix", 0, "a mixed fan-out run instead: this many subscribers of every kind (public: trades and book of one of -assets each, in turn; -fanout-private logged-in users) while -trade-rate trades/s cross on every asset; phases of -duration with no subscribers, with them, and with -churn, interleaved (docs/performance-notifier.md)")
+	fs.IntVar(&c.fanoutPrivate, "fanout-private", -1, "-fanout-mix: how many of the subscribers are logged-in -users (in turn) on their private channel of every asset (-1: 100, or a tenth of -fanout-mix below 1,000)")
+	fs.Float64Var(&c.churn, "churn", 0, "-fanout-mix: short-lived subscribers a second (connect, subscribe to trades and book, wait for the snapshot, disconnect) in the churn phases; 0: no churn phases")
+	fs.DurationVar(&c.churnFor, "churn-for", 10*time.Second, "-fanout-mix -churn: each churn phase's length")
+	fs.IntVar(&c.churnWorkers, "churn-workers", 64, "-fanout-mix -churn: churn cycles in progress at most")
+	fs.IntVar(&c.rounds, "rounds", 1, "-fanout-mix: how many times the subs and churn phases alternate")
 	fs.StringVar(&c.fanoutFloor, "fanout-floor", "", "serve the fan-out floor instead of driving a server: market data on this address, the asset list and POST /start on -admin (docs/bench.md)")
 	floorMode := fs.String("floor-mode", "naive", "-fanout-floor: naive (a pass as soon as anything is pending) or coalesce (-floor-window between passes)")
 	fs.DurationVar(&c.floorWindow, "floor-window", 10*time.Millisecond, "-fanout-floor -floor-mode coalesce: the wait between two passes")
@@ -270,6 +300,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.fanout < 0 || c.fanout > 1<<20 {
 		return nil, errors.New("-fanout must be between 0 and 1048576")
+	}
+	if c.fanoutMix < 0 || c.fanoutMix > 1<<20 {
+		return nil, errors.New("-fanout-mix must be between 0 and 1048576")
+	}
+	if c.fanoutMix > 0 && c.fanout > 0 {
+		return nil, errors.New("-fanout-mix and -fanout are two different runs: choose one")
+	}
+	if c.fanoutPrivate < 0 {
+		c.fanoutPrivate = min(100, c.fanoutMix/10)
+	}
+	if c.churn < 0 || c.churn > 1e5 || c.churnWorkers < 1 || c.churnWorkers > 4096 || c.rounds < 1 || c.rounds > 100 {
+		return nil, errors.New("-churn must be between 0 and 100000, -churn-workers between 1 and 4096, -rounds between 1 and 100")
+	}
+	if c.churnFor <= 0 || c.churnFor > time.Hour {
+		return nil, errors.New("-churn-for must be more than 0 and at most 1h")
 	}
 	if c.fanoutTarget != "ringexd" && c.fanoutTarget != "floor" {
 		return nil, fmt.Errorf("-fanout-target %q: want ringexd or floor", c.fanoutTarget)

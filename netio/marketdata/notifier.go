@@ -264,7 +264,9 @@ func (n *Notifier) raiseFileLimit() {
 		}
 	}
 	n.log.Info("file-descriptor limit", "soft", lim.Cur, "hard", lim.Max)
-	if limit := int64(lim.Cur) - int64(n.cfg.ReservedFDs); limit < int64(n.cfg.MaxConns) {
+	// Each connection holds two descriptors: its socket and the duplicate
+	// its outbox writes through (netio.Server.Accept).
+	if limit := (int64(lim.Cur) - int64(n.cfg.ReservedFDs)) / 2; limit < int64(n.cfg.MaxConns) {
 		if limit < 1 {
 			limit = 1
 		}
