@@ -293,8 +293,13 @@ func TestLogoutAndClose(t *testing.T) {
 }
 
 func TestHeartbeats(t *testing.T) {
+	// The idle timeout is 60 server heartbeats long: the idle check ticks
+	// on the clock, so a test process frozen for longer than the timeout
+	// (a descheduled CI machine under -race) would see silence that the
+	// server did not make.
+	const idle = 600 * time.Millisecond
 	srv := newFakeServer(t, func(s *fakeServer) { s.heartbeatEvery = 10 * time.Millisecond })
-	s, err := Dial(ctx5(t), srv.addr, "alice", "key", nil, Options{Heartbeat: 10 * time.Millisecond, IdleTimeout: 60 * time.Millisecond})
+	s, err := Dial(ctx5(t), srv.addr, "alice", "key", nil, Options{Heartbeat: 10 * time.Millisecond, IdleTimeout: idle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,9 +307,10 @@ func TestHeartbeats(t *testing.T) {
 	waitFor(t, "client heartbeats", func() bool { return srv.heartbeats.Load() >= 5 })
 	// The server's heartbeats keep the session alive well past the idle
 	// timeout, and do not disturb requests.
-	time.Sleep(200 * time.Millisecond)
-	if s.Err() != nil {
+	select {
+	case <-s.Done():
 		t.Fatalf("session ended: %v", s.Err())
+	case <-time.After(3 * idle):
 	}
 	if _, err := s.PlaceSync(ctx5(t), &wire.NewOrder{ClientOrderID: 2, Qty: 1}); err != nil {
 		t.Fatal(err)

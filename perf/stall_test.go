@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,8 +103,9 @@ func (ec *echoClient) Send(now time.Time, intended []time.Time) error {
 }
 
 // runStalled drives an echo server that stalls 100 ms at request 100, at
-// 1000 requests/s for 600 ms, open loop with the given window depth.
-func runStalled(t *testing.T, depth int) (corrected, naive Percentiles) {
+// 1000 requests/s for 600 ms, open loop with the given window depth, and
+// returns how many requests went out and their latencies.
+func runStalled(t *testing.T, depth int) (sent int64, corrected, naive Percentiles) {
 	run := NewRun(time.Now())
 	tr := run.NewTracker(NewWindow(depth))
 	ec := dialEcho(t, echoServer(t, 100, 100*time.Millisecond), tr)
@@ -114,10 +117,11 @@ func runStalled(t *testing.T, depth int) (corrected, naive Percentiles) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pipelined, every request goes out. With one in flight the sender
-	// catches up on the stall's backlog one round trip at a time, which
-	// under -race on a busy machine may leave a few unsent at the end.
-	if sent != 600 && (depth != 1 || sent < 500) {
+	// Pipelined, every request goes out, however late the sender wakes.
+	// With one in flight the sender catches up on a backlog one round trip
+	// at a time, so how many go out depends on the machine (the caller
+	// checks).
+	if sent != 600 && depth != 1 {
 		t.Fatalf("sent %d requests in 600 ms at 1000/s, want 600", sent)
 	}
 	for c := tr.Counts(false); c.InFlight() > 0; c = tr.Counts(false) {
@@ -130,7 +134,7 @@ func runStalled(t *testing.T, depth int) (corrected, naive Percentiles) {
 	if !res.OK() || res.Acked != sent {
 		t.Fatalf("result not OK: %+v", res)
 	}
-	return run.Ack.Summary(), ec.naive.Summary()
+	return sent, run.Ack.Summary(), ec.naive.Summary()
 }
 
 // TestStallShowsInTail: a server that stalls 100 ms must show in the ack
@@ -138,6 +142,15 @@ func runStalled(t *testing.T, depth int) (corrected, naive Percentiles) {
 // 600) are charged from their intended send times: their latencies spread
 // from 100 ms down to 0, so the 90th percentile lands well inside the
 // stall, while the median stays clear of it.
+//
+// A test process the machine deschedules (a loaded CI box under -race)
+// charges its requests the same way, and a few hundred milliseconds of
+// that can lift one run's median past 20 ms. Descheduling only adds
+// latency, so the tail checks hold on every run. The median check (and,
+// with one in flight, the count sent) holds on a run the machine leaves
+// alone, while a stall that leaks into the median (what it guards against)
+// does so on every run: it must hold on one of five. A freeze of 200 ms a
+// second fails about one run in seven.
 func TestStallShowsInTail(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -149,23 +162,41 @@ func TestStallShowsInTail(t *testing.T) {
 		{"depth1", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, naive := runStalled(t, tc.depth)
-			t.Logf("corrected: %+v", got)
-			t.Logf("naive:     %+v", naive)
-			if got.Max < 95_000 {
-				t.Errorf("max %.0f us: the 100 ms stall does not show", got.Max)
-			}
-			if got.P90 < 20_000 {
-				t.Errorf("p90 %.0f us: the stall was charged to too few requests", got.P90)
-			}
-			if got.P50 > 20_000 {
-				t.Errorf("p50 %.0f us: the stall leaked into the median", got.P50)
-			}
-			if tc.depth == 1 && naive.P90 > 10_000 {
-				// Not a check of the code under test but of the test: the
-				// closed-loop (naive) view must hide the stall, or this
-				// test could not tell a corrected measurement from a naive one.
-				t.Errorf("naive p90 %.0f us: the test does not separate corrected from naive", naive.P90)
+			const attempts = 5
+			for try := 1; ; try++ {
+				sent, got, naive := runStalled(t, tc.depth)
+				t.Logf("corrected: %+v", got)
+				t.Logf("naive:     %+v", naive)
+				if got.Max < 95_000 {
+					t.Fatalf("max %.0f us: the 100 ms stall does not show", got.Max)
+				}
+				if got.P90 < 20_000 {
+					t.Fatalf("p90 %.0f us: the stall was charged to too few requests", got.P90)
+				}
+				var quiet []string
+				if sent < 500 {
+					// With one in flight the sender catches up on the
+					// stall's backlog one round trip at a time, which under
+					// -race on a busy machine may leave a few unsent at the
+					// end; a descheduled sender leaves more.
+					quiet = append(quiet, fmt.Sprintf("sent %d requests in 600 ms at 1000/s, want 500 or more", sent))
+				}
+				if got.P50 > 20_000 {
+					quiet = append(quiet, fmt.Sprintf("p50 %.0f us: the stall leaked into the median", got.P50))
+				}
+				if tc.depth == 1 && naive.P90 > 10_000 {
+					// Not a check of the code under test but of the test: the
+					// closed-loop (naive) view must hide the stall, or this
+					// test could not tell a corrected measurement from a naive one.
+					quiet = append(quiet, fmt.Sprintf("naive p90 %.0f us: the test does not separate corrected from naive", naive.P90))
+				}
+				if len(quiet) == 0 {
+					return
+				}
+				if try == attempts {
+					t.Fatalf("in each of %d runs; the last: %s", attempts, strings.Join(quiet, "; "))
+				}
+				t.Logf("run %d: %s; running again", try, strings.Join(quiet, "; "))
 			}
 		})
 	}

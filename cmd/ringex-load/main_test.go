@@ -158,7 +158,30 @@ func stallServer(t *testing.T, stallAfter int, stall time.Duration) string {
 // a server that stalls 100 ms: the stall must reach the ack latency tail
 // of the orders scheduled during it, and acked limit orders must become
 // cancel and replace targets.
+//
+// A test process the machine deschedules (a loaded CI box under -race) is
+// charged like a stalled server, and can lift one run's median past
+// 20 ms; a stall that leaks into the median does so on every run. So the
+// median must stay clear of the stall on one of five runs, and every
+// other check holds on each (as perf's TestStallShowsInTail).
 func TestSessionStall(t *testing.T) {
+	const attempts = 5
+	for try := 1; ; try++ {
+		ack := sessionStall(t)
+		if ack.P50 <= 20_000 {
+			return
+		}
+		if try == attempts {
+			t.Fatalf("ack latency %+v in the last of %d runs: the 100 ms stall is in the median", ack, attempts)
+		}
+		t.Logf("run %d: ack latency %+v: the median is over 20 ms; running again", try, ack)
+	}
+}
+
+// sessionStall runs TestSessionStall's scenario once and returns the ack
+// latencies, having checked all but their median.
+func sessionStall(t *testing.T) perf.Percentiles {
+	t.Helper()
 	params := []perf.AssetParams{{Symbol: "BTC-USD", Tick: 1, Lot: 1, Mid: 100, SpreadTicks: 1, MaxLots: 1}}
 	lr := &loadRun{run: perf.NewRun(time.Now()), ids: idSpace{run: 7}, params: params, syms: []wire.Symbol{wire.MakeSymbol("BTC-USD")}}
 	ls := newSession(lr, 0, "u", lr.run.NewTracker(nil), perf.NewGenerator(perf.Mix{Cancel: 20, Replace: 20}, params, 1))
@@ -184,8 +207,8 @@ func TestSessionStall(t *testing.T) {
 		t.Fatalf("acked %d of %d: %q", res.Acked, res.Sent, res.Failures)
 	}
 	ack := lr.run.Ack.Summary()
-	if ack.Max < 95_000 || ack.P90 < 20_000 || ack.P50 > 20_000 {
-		t.Fatalf("ack latency %+v: want the 100 ms stall in the tail (p90 over 20 ms) and not in the median", ack)
+	if ack.Max < 95_000 || ack.P90 < 20_000 {
+		t.Fatalf("ack latency %+v: want the 100 ms stall in the tail (max over 95 ms, p90 over 20 ms)", ack)
 	}
 	ls.mu.Lock()
 	pooled := len(ls.pool)
@@ -197,4 +220,5 @@ func TestSessionStall(t *testing.T) {
 	if err := <-read; !errors.Is(err, errClosed) {
 		t.Fatalf("reader ended with %v, want errClosed", err)
 	}
+	return ack
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,18 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/internal/testproc"
 	"github.com/ringex/ringex/perf"
 )
 
-// freeAddr returns a loopback address with a port free a moment ago.
+// freeAddr returns a loopback address for a server process to listen on,
+// reserved for the test (see internal/testproc: a port released by
+// 127.0.0.1:0 can be taken by a parallel test before the child binds it).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return testproc.Addr(t)
 }
 
 // buildBinaries builds ringexd and ringex-load into dir.
@@ -57,8 +54,8 @@ func startServer(t *testing.T, bin string) (addr, md, admin string) {
 func startProcess(t *testing.T, name string, cleanExit bool, admin, path string, args ...string) int {
 	t.Helper()
 	cmd := exec.Command(path, args...)
-	var log strings.Builder
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := new(testproc.Output)
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/client"
+	"github.com/ringex/ringex/internal/testproc"
 	"github.com/ringex/ringex/netio/wire"
 )
 
@@ -48,14 +48,12 @@ func ringexdBinary(t *testing.T) string {
 	return binPath
 }
 
+// freePort returns a loopback address for ringexd to listen on, reserved
+// for the test (see internal/testproc: a port released by 127.0.0.1:0 can
+// be taken by a parallel test before the child binds it).
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return testproc.Addr(t)
 }
 
 type server struct {
@@ -63,32 +61,19 @@ type server struct {
 	cmd             *exec.Cmd
 	addr, md, admin string
 	dir             string
-	log             lockedBuffer // the child's stderr, written by exec's copying goroutine
+	log             testproc.Output // the child's stderr
+
+	exited  chan struct{} // closed once the child has exited; err then holds why
+	err     error
+	stopped bool
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while a child process's
-// output is copied into it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startServer starts ringexd on dir with the tests' flags, then extra.
+// startServer starts ringexd on dir with the tests' flags, then extra,
+// and returns once every port the tests use accepts connections. The test
+// fails at once if ringexd exits first.
 func startServer(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, dir: dir, addr: freePort(t), md: freePort(t), admin: freePort(t)}
+	s := &server{t: t, dir: dir, addr: freePort(t), md: freePort(t), admin: freePort(t), exited: make(chan struct{})}
 	args := []string{"-data", dir, "-listen", s.addr, "-md-listen", s.md, "-admin", s.admin,
 		"-sync", "always", "-loops", "2", "-snapshot-every", "50"}
 	s.cmd = exec.Command(ringexdBinary(t), append(args, extra...)...)
@@ -96,8 +81,13 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The listeners open one after another (each gnet engine starts on
-	// its own), so wait for every one the tests use, not only the first.
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() { s.stop() })
+	// The admin port opens once both gnet servers accept; wait for every
+	// port anyway, the TLS fronts' callers wait for theirs.
 	deadline := time.Now().Add(20 * time.Second)
 	for _, addr := range []string{s.addr, s.md, s.admin} {
 		for {
@@ -107,31 +97,35 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 				break
 			}
 			if time.Now().After(deadline) {
-				s.cmd.Process.Kill()
-				t.Fatalf("ringexd did not come up on %s: %v\n%s", addr, err, s.log.String())
+				t.Fatalf("ringexd did not come up on %s within 20s: %v\n%s", addr, err, s.log.String())
 			}
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-s.exited:
+				s.stopped = true
+				t.Fatalf("ringexd exited (%v) before listening on %s:\n%s", s.err, addr, s.log.String())
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
-	t.Cleanup(func() { s.stop() })
 	return s
 }
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGTERM and waits for a clean exit; a server that exited by
+// itself before is reported too.
 func (s *server) stop() {
-	if s.cmd.ProcessState != nil {
+	if s.stopped {
 		return
 	}
+	s.stopped = true
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
 	select {
-	case err := <-done:
-		if err != nil {
-			s.t.Errorf("ringexd exit: %v\n%s", err, s.log.String())
+	case <-s.exited:
+		if s.err != nil {
+			s.t.Errorf("ringexd exit: %v\n%s", s.err, s.log.String())
 		}
 	case <-time.After(20 * time.Second):
 		s.cmd.Process.Kill()
+		<-s.exited
 		s.t.Errorf("ringexd did not stop on SIGTERM\n%s", s.log.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -203,5 +204,29 @@ func adminGet(t *testing.T, s *server, path string) []byte {
 			t.Fatalf("GET %s: %v", path, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTakenPortNotRunning: when a listener cannot bind its port ringexd
+// exits 1 naming it, without logging "ringexd running" or opening the
+// admin port: a script or a test that waits for either must never be sent
+// to a server that is about to stop. Before, both came after the failed
+// bind, a moment before the exit.
+func TestTakenPortNotRunning(t *testing.T) {
+	for _, flag := range []string{"-listen", "-md-listen"} {
+		t.Run(flag, func(t *testing.T) {
+			taken, err := net.Listen("tcp", freePort(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			ports := map[string]string{"-listen": freePort(t), "-md-listen": freePort(t)}
+			ports[flag] = taken.Addr().String()
+			code, stderr := runToExit(t, "-data", t.TempDir(), "-listen", ports["-listen"], "-md-listen", ports["-md-listen"],
+				"-admin", freePort(t))
+			if code != 1 || !strings.Contains(stderr, "address already in use") || strings.Contains(stderr, "ringexd running") {
+				t.Fatalf("%s on a taken port: exit %d, stderr:\n%s\nwant exit 1 naming the bind error, and no \"ringexd running\"", flag, code, stderr)
+			}
+		})
 	}
 }

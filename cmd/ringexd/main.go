@@ -155,28 +155,32 @@ func run(args []string) (err error) {
 	stopTLS := cfg.sec.start(gateway, notifier, reg, errc) // TLS fronts, SIGHUP reload
 	// The admin port opens and "running" is logged once both gnet servers
 	// accept connections, so that an operator or a script that sees either
-	// can connect at once.
+	// can connect at once. A server that fails to start (its port taken)
+	// stops ringexd before either.
+	var runErr error
 	for _, ready := range []<-chan struct{}{gateway.Ready(), notifier.Ready()} {
-		select {
-		case <-ready:
-		case err := <-errc:
-			errc <- err // handled below, like any later failure
+		if runErr == nil {
+			select {
+			case <-ready:
+			case runErr = <-errc:
+				log.Error("server failed to start", "err", runErr)
+			}
 		}
 	}
-	if cfg.admin != "" {
-		go func() { errc <- serveAdmin(cfg.admin, reg, ex, cfg.assets, cfg.sec.routes) }()
-	}
-	log.Info("ringexd running", "listen", cfg.listen, "md_listen", cfg.mdListen, "admin", cfg.admin,
-		"data", cfg.dataDir, "sync", cfg.sync.String(), "wait", cfg.wait.String(), "assets", cfg.symbols())
-
-	var runErr error
-	select {
-	case s := <-sigs:
-		log.Info("shutting down", "signal", s.String())
-	case runErr = <-errc:
-		log.Error("server stopped", "err", runErr)
-	case runErr = <-ex.Errors():
-		log.Error("pipeline stage failed", "err", runErr)
+	if runErr == nil {
+		if cfg.admin != "" {
+			go func() { errc <- serveAdmin(cfg.admin, reg, ex, cfg.assets, cfg.sec.routes) }()
+		}
+		log.Info("ringexd running", "listen", cfg.listen, "md_listen", cfg.mdListen, "admin", cfg.admin,
+			"data", cfg.dataDir, "sync", cfg.sync.String(), "wait", cfg.wait.String(), "assets", cfg.symbols())
+		select {
+		case s := <-sigs:
+			log.Info("shutting down", "signal", s.String())
+		case runErr = <-errc:
+			log.Error("server stopped", "err", runErr)
+		case runErr = <-ex.Errors():
+			log.Error("pipeline stage failed", "err", runErr)
+		}
 	}
 
 	// Shutdown order: refuse new orders, drain the rings (every journaled
