@@ -63,13 +63,14 @@ type NotifierConfig struct {
 	// connection whose private events do not fit is cut (Logout 3). The
 	// output consumer never waits for a loop.
 	MaxLoopQueue int
-	// MaxCoalesce bounds the adaptive coalescing window of an event loop
-	// (0: off, every batch is drained as soon as the loop can). After a
-	// drain pass of at least 2 ms (many subscribers), the loop's
-	// next drain waits until as long as that pass has gone by, at most
-	// MaxCoalesce, so that each connection gets the batches of that time in
-	// one write; after a shorter pass a batch goes out at once. ringexd's
-	// -md-max-coalesce sets it.
+	// MaxCoalesce is the adaptive coalescing window of an event loop (0:
+	// off, every batch is drained as soon as the loop can). After a drain
+	// pass of at least 2 ms that wrote to at least 128 connections (many
+	// subscribers), the loop's next drain waits until MaxCoalesce has gone
+	// by, so that each connection gets the batches of that time in one
+	// write; after a shorter or smaller pass a batch goes out at once.
+	// ringexd's -md-max-coalesce sets it (5 ms there, the coalescing
+	// floor's best window at 1,000 subscribers).
 	MaxCoalesce time.Duration
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
 	// system default). Tests use a small one to make a stall show quickly.

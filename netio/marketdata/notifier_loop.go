@@ -21,9 +21,9 @@ import (
 // writes them with one write. Batches that queue up while a loop is busy
 // are written together, so under load a connection gets fewer, larger
 // writes and the loop is never woken once per message per subscriber.
-// After a long pass (many subscribers) the loop also waits, up to the
-// length of that pass and at most MaxCoalesce, before draining again, so
-// that more batches go into each write (see coalesceWindow).
+// After a long pass over many subscribers the loop also waits MaxCoalesce
+// before draining again, so that more batches go into each write (see
+// coalesceWindow).
 //
 // Order: a loop's inbox is a FIFO filled under its lock by the notifier
 // goroutines in the order of their batches, and a drain writes each
@@ -159,7 +159,10 @@ type feedLoop struct {
 	subs    [][numMasks][]*feedConn // by asset index and channel combination
 	dirty   []*feedConn
 	pending []*feedConn // connections with private messages in the batch being drained
-	resync  []int       // asset indexes to send fresh snapshots for after this drain
+	// passWrites counts the connections the current drain has written
+	// (the coalescing policy's measure of the loop's load).
+	passWrites int
+	resync     []int // asset indexes to send fresh snapshots for after this drain
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
@@ -242,24 +245,38 @@ func (fl *feedLoop) stop() {
 	}
 }
 
-// Coalescing policy. A drain pass shorter than minCoalescePass (few
-// subscribers, little traffic) is followed by no delay: the next batch goes
-// out at once. After a longer pass the next drain waits until a window as
-// long as that pass has gone by since it ended, bounded by
-// NotifierConfig.MaxCoalesce, so batches that arrive meanwhile are written
-// together: each connection gets one write for several batches, and the
-// loop's share of the cores per delivery falls as its passes grow. A batch
-// that arrives after the window has passed is drained at once.
-// (A window of twice the pass was measured and not kept: fewer writes, a
-// higher p99; docs/performance-notifier.md.)
-const minCoalescePass = 2 * time.Millisecond
+// Coalescing policy: the coalescing floor's (perf/fanout), switched on by
+// the loop's own load. A drain pass that wrote fewer than minCoalesceWrites
+// connections or took less than minCoalescePass (few subscribers, little
+// traffic) is followed by no delay: the next batch goes out at once. After
+// a pass that did both, the next drain waits until
+// NotifierConfig.MaxCoalesce has gone by since the pass ended, so batches
+// that arrive meanwhile are written together: each connection gets one
+// write for several batches. A batch that arrives after the window has
+// passed is drained at once.
+//
+// Why a fixed window and not one that follows the pass: the cost of a
+// delivery is its write(2) (both the notifier's and the floor's CPU
+// profiles are over 90 % in write), so the CPU per delivery is set by the
+// writes per delivery, that is by the time between two passes; a window as
+// long as the last pass (the previous policy) made more passes than the
+// floor's where passes are shorter than the floor's window (1,000
+// subscribers: 1.3-1.5x its writes and CPU per delivery), and a long
+// delay after every pass that lost its core. Both criteria must hold so that a small loop's
+// pass that was preempted past 2 ms delays nothing.
+// (Measured: docs/performance-notifier.md, "Adaptive coalescing".)
+const (
+	minCoalescePass   = 2 * time.Millisecond
+	minCoalesceWrites = 128
+)
 
-// coalesceWindow is the delay to keep after a drain pass that took pass.
-func coalesceWindow(pass, max time.Duration) time.Duration {
-	if max <= 0 || pass < minCoalescePass {
+// coalesceWindow is the delay to keep after a drain pass that took pass and
+// wrote to writes connections.
+func coalesceWindow(pass time.Duration, writes int, max time.Duration) time.Duration {
+	if max <= 0 || pass < minCoalescePass || writes < minCoalesceWrites {
 		return 0
 	}
-	return min(pass, max)
+	return max
 }
 
 // conflateLocked makes room for b: it drops the public parts of b and of
@@ -296,6 +313,7 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 // Run is the drain task (gnet.Runnable), run by the event loop.
 func (fl *feedLoop) Run(context.Context) error {
 	start := time.Now()
+	fl.passWrites = 0
 	if h := fl.n.drainHook; h != nil {
 		h()
 	}
@@ -324,6 +342,7 @@ func (fl *feedLoop) Run(context.Context) error {
 		b, m := fc.writeGathered()
 		bytes += b
 		msgs += m
+		fl.passWrites++
 		fl.dirty[i] = nil
 	}
 	fl.dirty = fl.dirty[:0]
@@ -345,7 +364,7 @@ func (fl *feedLoop) Run(context.Context) error {
 	fl.resync = fl.resync[:0]
 	end := time.Now()
 	fl.mu.Lock()
-	fl.window, fl.passEnd = coalesceWindow(end.Sub(start), fl.n.cfg.MaxCoalesce), end
+	fl.window, fl.passEnd = coalesceWindow(end.Sub(start), fl.passWrites, fl.n.cfg.MaxCoalesce), end
 	fl.mu.Unlock()
 	return nil
 }
@@ -422,6 +441,7 @@ func (fl *feedLoop) gather(fc *feedConn, b []byte, msgs, tb, tm int) (int, int) 
 	fc.add(b, msgs)
 	if len(fc.iov) >= maxIOV {
 		wb, wm := fc.writeGathered() // clears dirty: fc may be listed twice, harmlessly
+		fl.passWrites++
 		tb, tm = tb+wb, tm+wm
 	}
 	return tb, tm
