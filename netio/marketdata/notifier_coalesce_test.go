@@ -138,6 +138,41 @@ func TestFeedLoopCoalesce(t *testing.T) {
 	immediate("after the window")
 	drain(0)
 
+	// A batch pushed during a pass is drained when the pass ends: at once
+	// after a short pass, and after the window that follows a long pass
+	// over many connections, not at once because the window of the pass
+	// before had gone by (the old scheduling: every other pass had no
+	// window).
+	during := func(pass time.Duration, writes int) {
+		t.Helper()
+		n.drainHook = func() { time.Sleep(pass); fl.passWrites = writes; push() }
+		if err := fl.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		n.drainHook = nil
+	}
+	during(0, 0)
+	immediate("a batch pushed during a short pass")
+	fl.mu.Lock()
+	fl.passEnd = time.Now().Add(-2 * max) // the window before has gone by
+	fl.mu.Unlock()
+	during(10*time.Millisecond, minCoalesceWrites)
+	end = fl.passEnd
+	select {
+	case <-el.ran:
+		t.Fatal("a batch pushed during a long pass was drained at once after it")
+	default:
+	}
+	select {
+	case <-el.ran:
+		if waited := time.Since(end); waited < max {
+			t.Fatalf("drain queued %v after the pass, before its window %v", waited, max)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drain of a batch pushed during a long pass never came")
+	}
+	drain(0)
+
 	// stop cancels a pending delayed drain: it is queued at once, the
 	// timer is stopped, and later batches are not delayed.
 	fl.mu.Lock()

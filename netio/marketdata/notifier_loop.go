@@ -147,12 +147,16 @@ type feedLoop struct {
 	stale      []bool // by asset index: public batches are being dropped (conflation)
 	// Adaptive coalescing (see coalesceWindow): the next drain does not
 	// start before passEnd+window; a push before then arms timer instead of
-	// queueing the drain task, and stop cancels it.
-	window  time.Duration
-	passEnd time.Time
-	timer   *time.Timer // nil until first needed; fires execute
-	delayed bool        // timer is armed
-	stopped bool        // the notifier is stopping: no more delays
+	// queueing the drain task, and stop cancels it. A push during a pass
+	// (draining) leaves the drain to the pass's end, which knows the window
+	// that follows it: deciding at the push, by the previous pass's end,
+	// queued the next drain at once whenever a pass outlasted the window.
+	window   time.Duration
+	passEnd  time.Time
+	timer    *time.Timer // nil until first needed; fires execute
+	delayed  bool        // timer is armed
+	stopped  bool        // the notifier is stopping: no more delays
+	draining bool        // a drain pass has taken the inbox and not ended
 
 	// Loop-owned.
 	work    []*loopBatch
@@ -187,24 +191,32 @@ func (fl *feedLoop) push(b *loopBatch) {
 	}
 	fl.inboxBytes += b.size()
 	fl.inbox = append(fl.inbox, b)
-	schedule := !fl.scheduled
+	queue := !fl.scheduled && !fl.draining && !fl.delayLocked()
 	fl.scheduled = true
-	if schedule && fl.window > 0 && !fl.stopped {
-		if wait := fl.window - time.Since(fl.passEnd); wait > 0 {
-			if fl.timer == nil {
-				fl.timer = time.AfterFunc(wait, fl.execute)
-			} else {
-				fl.timer.Reset(wait)
-			}
-			fl.delayed = true
-			fl.mu.Unlock()
-			return
-		}
-	}
 	fl.mu.Unlock()
-	if schedule {
+	if queue {
 		fl.execute()
 	}
+}
+
+// delayLocked arms the timer for a drain that is due, if the window after
+// the last pass has not gone by, and reports whether it did; if not, the
+// caller queues the drain at once. The caller holds fl.mu.
+func (fl *feedLoop) delayLocked() bool {
+	if fl.window <= 0 || fl.stopped {
+		return false
+	}
+	wait := fl.window - time.Since(fl.passEnd)
+	if wait <= 0 {
+		return false
+	}
+	if fl.timer == nil {
+		fl.timer = time.AfterFunc(wait, fl.execute)
+	} else {
+		fl.timer.Reset(wait)
+	}
+	fl.delayed = true
+	return true
 }
 
 // execute queues the drain task on the loop (at once, or from the
@@ -314,19 +326,19 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 func (fl *feedLoop) Run(context.Context) error {
 	start := time.Now()
 	fl.passWrites = 0
-	if h := fl.n.drainHook; h != nil {
-		h()
-	}
 	fl.mu.Lock()
 	work := fl.inbox
 	fl.inbox, fl.work = fl.work[:0], work
-	fl.scheduled, fl.inboxBytes = false, 0
+	fl.scheduled, fl.inboxBytes, fl.draining = false, 0, true
 	for ai, st := range fl.stale {
 		if st {
 			fl.resync = append(fl.resync, ai)
 		}
 	}
 	fl.mu.Unlock()
+	if h := fl.n.drainHook; h != nil {
+		h()
+	}
 
 	var bytes, msgs int
 	for _, b := range work {
@@ -365,7 +377,14 @@ func (fl *feedLoop) Run(context.Context) error {
 	end := time.Now()
 	fl.mu.Lock()
 	fl.window, fl.passEnd = coalesceWindow(end.Sub(start), fl.passWrites, fl.n.cfg.MaxCoalesce), end
+	fl.draining = false
+	// Batches pushed during the pass: their drain waits for the window
+	// that follows this pass.
+	queue := fl.scheduled && !fl.delayLocked()
 	fl.mu.Unlock()
+	if queue {
+		fl.execute()
+	}
 	return nil
 }
 
