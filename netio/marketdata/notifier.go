@@ -37,7 +37,7 @@ type NotifierConfig struct {
 	Loops int // gnet event loops; 0 = one per CPU
 	// MaxConns caps connections; beyond it a connection is refused with a
 	// Logout. It is lowered at start-up if the file-descriptor limit
-	// cannot hold it.
+	// cannot hold it, at two descriptors per connection (fdsPerConn).
 	MaxConns int
 	// ReservedFDs is how many file descriptors the rest of the process may
 	// need (the journal, the admin server, the order-entry gateway: two per
@@ -246,6 +246,19 @@ func (n *Notifier) Stop(ctx context.Context) error {
 	return err
 }
 
+// fdsPerConn is what one market-data connection holds: gnet's socket and
+// the outbox's dup of it (netio.Server.Accept). Counting one made MaxConns
+// twice what the limit holds, and past the limit gnet's accept fails with
+// EMFILE and stops the whole server (10,000 subscribers under a hard limit
+// of 20,000 did).
+const fdsPerConn = 2
+
+// maxConnsFor is how many connections a descriptor limit holds once the
+// rest of the process has its reserved descriptors (at least 1).
+func maxConnsFor(limit uint64, reserved int) int64 {
+	return max((int64(limit)-int64(reserved))/fdsPerConn, 1)
+}
+
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, and lowers
 // MaxConns (with a warning) if even that cannot hold it.
 func (n *Notifier) raiseFileLimit() {
@@ -265,10 +278,7 @@ func (n *Notifier) raiseFileLimit() {
 		}
 	}
 	n.log.Info("file-descriptor limit", "soft", lim.Cur, "hard", lim.Max)
-	if limit := int64(lim.Cur) - int64(n.cfg.ReservedFDs); limit < int64(n.cfg.MaxConns) {
-		if limit < 1 {
-			limit = 1
-		}
+	if limit := maxConnsFor(lim.Cur, n.cfg.ReservedFDs); limit < int64(n.cfg.MaxConns) {
 		n.log.Warn("the file-descriptor limit caps market-data connections",
 			"max_conns_configured", n.cfg.MaxConns, "max_conns", limit, "rlimit_nofile", lim.Cur,
 			"reserved_fds", n.cfg.ReservedFDs)
