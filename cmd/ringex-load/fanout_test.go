@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/perf/fanout"
 )
 
@@ -193,9 +194,9 @@ func TestFanoutMixSoak(t *testing.T) {
 }
 
 // TestFanoutSoak (RINGEX_SOAK=1) connects 10,000 subscribers to a real
-// ringexd, or as many as the descriptor limit allows (each process needs
-// one descriptor per subscriber and a few more; the test says how many it
-// used), and checks that each received every trade of 10 s at 1,000
+// ringexd, or as many as the descriptor limit allows (ringexd needs two
+// per subscriber after 256 and two per order-entry connection it allows;
+// the test says how many it used), and checks that each received every trade of 10 s at 1,000
 // trades/s, in order.
 func TestFanoutSoak(t *testing.T) {
 	if os.Getenv("RINGEX_SOAK") == "" {
@@ -206,8 +207,9 @@ func TestFanoutSoak(t *testing.T) {
 	if err != nil {
 		t.Log(err)
 	}
-	if max := int(lim) - 200; max < n {
-		t.Logf("the descriptor limit is %d: %d subscribers instead of %d (raise the hard limit to about %d for all of them)", lim, max, n, n+200)
+	reserve := 256 + 2*orderentry.DefaultMaxConns + 64
+	if max := (int(lim) - reserve) / 2; max < n {
+		t.Logf("the descriptor limit is %d: %d subscribers instead of %d (raise the hard limit to about %d for all of them)", lim, max, n, 2*n+reserve)
 		n = max
 	}
 	t.Logf("%d subscribers", n)

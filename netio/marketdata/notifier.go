@@ -37,7 +37,7 @@ type NotifierConfig struct {
 	Loops int // gnet event loops; 0 = one per CPU
 	// MaxConns caps connections; beyond it a connection is refused with a
 	// Logout. It is lowered at start-up if the file-descriptor limit
-	// cannot hold it.
+	// cannot hold it, at two descriptors per connection (fdsPerConn).
 	MaxConns int
 	// ReservedFDs is how many file descriptors the rest of the process may
 	// need (the journal, the admin server, the order-entry gateway: two per
@@ -63,13 +63,14 @@ type NotifierConfig struct {
 	// connection whose private events do not fit is cut (Logout 3). The
 	// output consumer never waits for a loop.
 	MaxLoopQueue int
-	// MaxCoalesce bounds the adaptive coalescing window of an event loop
-	// (0: off, every batch is drained as soon as the loop can). After a
-	// drain pass of at least 2 ms (many subscribers), the loop's
-	// next drain waits until as long as that pass has gone by, at most
-	// MaxCoalesce, so that each connection gets the batches of that time in
-	// one write; after a shorter pass a batch goes out at once. ringexd's
-	// -md-max-coalesce sets it.
+	// MaxCoalesce is the adaptive coalescing window of an event loop (0:
+	// off, every batch is drained as soon as the loop can). After a drain
+	// pass of at least 2 ms that wrote to at least 128 connections (many
+	// subscribers), the loop's next drain waits until MaxCoalesce has gone
+	// by, so that each connection gets the batches of that time in one
+	// write; after a shorter or smaller pass a batch goes out at once.
+	// ringexd's -md-max-coalesce sets it (5 ms there, the coalescing
+	// floor's best window at 1,000 subscribers).
 	MaxCoalesce time.Duration
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
 	// system default). Tests use a small one to make a stall show quickly.
@@ -245,6 +246,19 @@ func (n *Notifier) Stop(ctx context.Context) error {
 	return err
 }
 
+// fdsPerConn is what one market-data connection holds: gnet's socket and
+// the outbox's dup of it (netio.Server.Accept). Counting one made MaxConns
+// twice what the limit holds, and past the limit gnet's accept fails with
+// EMFILE and stops the whole server (10,000 subscribers under a hard limit
+// of 20,000 did).
+const fdsPerConn = 2
+
+// maxConnsFor is how many connections a descriptor limit holds once the
+// rest of the process has its reserved descriptors (at least 1).
+func maxConnsFor(limit uint64, reserved int) int64 {
+	return max((int64(limit)-int64(reserved))/fdsPerConn, 1)
+}
+
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, and lowers
 // MaxConns (with a warning) if even that cannot hold it.
 func (n *Notifier) raiseFileLimit() {
@@ -264,12 +278,7 @@ func (n *Notifier) raiseFileLimit() {
 		}
 	}
 	n.log.Info("file-descriptor limit", "soft", lim.Cur, "hard", lim.Max)
-	// Each connection holds two descriptors: its socket and the duplicate
-	// its outbox writes through (netio.Server.Accept).
-	if limit := (int64(lim.Cur) - int64(n.cfg.ReservedFDs)) / 2; limit < int64(n.cfg.MaxConns) {
-		if limit < 1 {
-			limit = 1
-		}
+	if limit := maxConnsFor(lim.Cur, n.cfg.ReservedFDs); limit < int64(n.cfg.MaxConns) {
 		n.log.Warn("the file-descriptor limit caps market-data connections",
 			"max_conns_configured", n.cfg.MaxConns, "max_conns", limit, "rlimit_nofile", lim.Cur,
 			"reserved_fds", n.cfg.ReservedFDs)

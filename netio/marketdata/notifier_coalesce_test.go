@@ -10,17 +10,27 @@ import (
 )
 
 func TestCoalesceWindow(t *testing.T) {
-	for _, tc := range []struct{ pass, max, want time.Duration }{
-		{0, 20 * time.Millisecond, 0},
-		{300 * time.Microsecond, 20 * time.Millisecond, 0},
-		{minCoalescePass - 1, 20 * time.Millisecond, 0},
-		{minCoalescePass, 20 * time.Millisecond, minCoalescePass},
-		{4 * time.Millisecond, 20 * time.Millisecond, 4 * time.Millisecond},
-		{time.Second, 20 * time.Millisecond, 20 * time.Millisecond},
-		{5 * time.Millisecond, 0, 0}, // off
+	const w = minCoalesceWrites
+	for _, tc := range []struct {
+		pass      time.Duration
+		writes    int
+		max, want time.Duration
+	}{
+		{0, 0, 5 * time.Millisecond, 0},
+		{300 * time.Microsecond, 10 * w, 5 * time.Millisecond, 0},
+		{minCoalescePass - 1, 10 * w, 5 * time.Millisecond, 0},
+		{minCoalescePass, w, 5 * time.Millisecond, 5 * time.Millisecond},
+		// The window does not follow the pass: a short pass over many
+		// connections waits as long as a long one.
+		{3 * time.Millisecond, 2 * w, 5 * time.Millisecond, 5 * time.Millisecond},
+		{time.Second, 10 * w, 5 * time.Millisecond, 5 * time.Millisecond},
+		// A long pass over few connections (a small loop that lost its
+		// core) delays nothing.
+		{time.Second, w - 1, 5 * time.Millisecond, 0},
+		{5 * time.Millisecond, 10 * w, 0, 0}, // off
 	} {
-		if got := coalesceWindow(tc.pass, tc.max); got != tc.want {
-			t.Errorf("coalesceWindow(%v, %v) = %v, want %v", tc.pass, tc.max, got, tc.want)
+		if got := coalesceWindow(tc.pass, tc.writes, tc.max); got != tc.want {
+			t.Errorf("coalesceWindow(%v, %d writes, %v) = %v, want %v", tc.pass, tc.writes, tc.max, got, tc.want)
 		}
 	}
 }
@@ -42,9 +52,10 @@ func (f *fakeLoop) Execute(_ context.Context, r gnet.Runnable) error {
 }
 
 // TestFeedLoopCoalesce drives one feedLoop's drain scheduling: after a short
-// pass a batch is drained at once; after a long pass the drain waits for a
-// window as long as the pass, bounded by MaxCoalesce; stop cancels a
-// pending delayed drain (it is queued at once instead) and ends delays.
+// pass, or a long one over few connections, a batch is drained at once;
+// after a long pass over many connections the drain waits for MaxCoalesce;
+// stop cancels a pending delayed drain (it is queued at once instead) and
+// ends delays.
 func TestFeedLoopCoalesce(t *testing.T) {
 	const max = 40 * time.Millisecond
 	n := NewNotifier(NotifierConfig{MaxCoalesce: max})
@@ -63,14 +74,17 @@ func TestFeedLoopCoalesce(t *testing.T) {
 			t.Fatalf("%s: the drain was not queued at once", what)
 		}
 	}
-	drain := func(pass time.Duration) {
+	// drainN runs a drain pass that takes pass and counts as writes
+	// connection writes.
+	drainN := func(pass time.Duration, writes int) {
 		t.Helper()
-		n.drainHook = func() { time.Sleep(pass) } // a pass that takes this long
+		n.drainHook = func() { time.Sleep(pass); fl.passWrites = writes }
 		if err := fl.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		n.drainHook = nil
 	}
+	drain := func(pass time.Duration) { t.Helper(); drainN(pass, minCoalesceWrites) }
 
 	// Short passes: no delay.
 	push()
@@ -82,10 +96,18 @@ func TestFeedLoopCoalesce(t *testing.T) {
 	push()
 	immediate("after a short pass")
 
-	// A long pass: the next drain waits for about the pass.
+	// A long pass over few connections (preempted): no delay.
+	drainN(10*time.Millisecond, minCoalesceWrites-1)
+	if fl.window != 0 {
+		t.Fatalf("window after a long pass over %d connections: %v, want 0", minCoalesceWrites-1, fl.window)
+	}
+	push()
+	immediate("after a long pass over few connections")
+
+	// A long pass over many: the next drain waits for MaxCoalesce.
 	drain(10 * time.Millisecond)
-	if fl.window < 10*time.Millisecond || fl.window > max {
-		t.Fatalf("window after a 10ms pass: %v, want 10ms-%v", fl.window, max)
+	if fl.window != max {
+		t.Fatalf("window after a 10ms pass: %v, want %v", fl.window, max)
 	}
 	end := fl.passEnd
 	push()
@@ -103,10 +125,10 @@ func TestFeedLoopCoalesce(t *testing.T) {
 		t.Fatal("the delayed drain never came")
 	}
 
-	// A pass longer than MaxCoalesce: the window is MaxCoalesce.
+	// A pass longer than MaxCoalesce: the window is still MaxCoalesce.
 	drain(2 * max)
 	if fl.window != max {
-		t.Fatalf("window after a %v pass: %v, want the bound %v", 2*max, fl.window, max)
+		t.Fatalf("window after a %v pass: %v, want %v", 2*max, fl.window, max)
 	}
 	// A batch arriving after the window has passed goes out at once.
 	fl.mu.Lock()
@@ -114,6 +136,41 @@ func TestFeedLoopCoalesce(t *testing.T) {
 	fl.mu.Unlock()
 	push()
 	immediate("after the window")
+	drain(0)
+
+	// A batch pushed during a pass is drained when the pass ends: at once
+	// after a short pass, and after the window that follows a long pass
+	// over many connections, not at once because the window of the pass
+	// before had gone by (the old scheduling: every other pass had no
+	// window).
+	during := func(pass time.Duration, writes int) {
+		t.Helper()
+		n.drainHook = func() { time.Sleep(pass); fl.passWrites = writes; push() }
+		if err := fl.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		n.drainHook = nil
+	}
+	during(0, 0)
+	immediate("a batch pushed during a short pass")
+	fl.mu.Lock()
+	fl.passEnd = time.Now().Add(-2 * max) // the window before has gone by
+	fl.mu.Unlock()
+	during(10*time.Millisecond, minCoalesceWrites)
+	end = fl.passEnd
+	select {
+	case <-el.ran:
+		t.Fatal("a batch pushed during a long pass was drained at once after it")
+	default:
+	}
+	select {
+	case <-el.ran:
+		if waited := time.Since(end); waited < max {
+			t.Fatalf("drain queued %v after the pass, before its window %v", waited, max)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drain of a batch pushed during a long pass never came")
+	}
 	drain(0)
 
 	// stop cancels a pending delayed drain: it is queued at once, the

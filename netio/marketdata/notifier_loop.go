@@ -21,9 +21,9 @@ import (
 // writes them with one write. Batches that queue up while a loop is busy
 // are written together, so under load a connection gets fewer, larger
 // writes and the loop is never woken once per message per subscriber.
-// After a long pass (many subscribers) the loop also waits, up to the
-// length of that pass and at most MaxCoalesce, before draining again, so
-// that more batches go into each write (see coalesceWindow).
+// After a long pass over many subscribers the loop also waits MaxCoalesce
+// before draining again, so that more batches go into each write (see
+// coalesceWindow).
 //
 // Order: a loop's inbox is a FIFO filled under its lock by the notifier
 // goroutines in the order of their batches, and a drain writes each
@@ -147,19 +147,26 @@ type feedLoop struct {
 	stale      []bool // by asset index: public batches are being dropped (conflation)
 	// Adaptive coalescing (see coalesceWindow): the next drain does not
 	// start before passEnd+window; a push before then arms timer instead of
-	// queueing the drain task, and stop cancels it.
-	window  time.Duration
-	passEnd time.Time
-	timer   *time.Timer // nil until first needed; fires execute
-	delayed bool        // timer is armed
-	stopped bool        // the notifier is stopping: no more delays
+	// queueing the drain task, and stop cancels it. A push during a pass
+	// (draining) leaves the drain to the pass's end, which knows the window
+	// that follows it: deciding at the push, by the previous pass's end,
+	// queued the next drain at once whenever a pass outlasted the window.
+	window   time.Duration
+	passEnd  time.Time
+	timer    *time.Timer // nil until first needed; fires execute
+	delayed  bool        // timer is armed
+	stopped  bool        // the notifier is stopping: no more delays
+	draining bool        // a drain pass has taken the inbox and not ended
 
 	// Loop-owned.
 	work    []*loopBatch
 	subs    [][numMasks][]*feedConn // by asset index and channel combination
 	dirty   []*feedConn
 	pending []*feedConn // connections with private messages in the batch being drained
-	resync  []int       // asset indexes to send fresh snapshots for after this drain
+	// passWrites counts the connections the current drain has written
+	// (the coalescing policy's measure of the loop's load).
+	passWrites int
+	resync     []int // asset indexes to send fresh snapshots for after this drain
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
@@ -184,24 +191,32 @@ func (fl *feedLoop) push(b *loopBatch) {
 	}
 	fl.inboxBytes += b.size()
 	fl.inbox = append(fl.inbox, b)
-	schedule := !fl.scheduled
+	queue := !fl.scheduled && !fl.draining && !fl.delayLocked()
 	fl.scheduled = true
-	if schedule && fl.window > 0 && !fl.stopped {
-		if wait := fl.window - time.Since(fl.passEnd); wait > 0 {
-			if fl.timer == nil {
-				fl.timer = time.AfterFunc(wait, fl.execute)
-			} else {
-				fl.timer.Reset(wait)
-			}
-			fl.delayed = true
-			fl.mu.Unlock()
-			return
-		}
-	}
 	fl.mu.Unlock()
-	if schedule {
+	if queue {
 		fl.execute()
 	}
+}
+
+// delayLocked arms the timer for a drain that is due, if the window after
+// the last pass has not gone by, and reports whether it did; if not, the
+// caller queues the drain at once. The caller holds fl.mu.
+func (fl *feedLoop) delayLocked() bool {
+	if fl.window <= 0 || fl.stopped {
+		return false
+	}
+	wait := fl.window - time.Since(fl.passEnd)
+	if wait <= 0 {
+		return false
+	}
+	if fl.timer == nil {
+		fl.timer = time.AfterFunc(wait, fl.execute)
+	} else {
+		fl.timer.Reset(wait)
+	}
+	fl.delayed = true
+	return true
 }
 
 // execute queues the drain task on the loop (at once, or from the
@@ -242,24 +257,38 @@ func (fl *feedLoop) stop() {
 	}
 }
 
-// Coalescing policy. A drain pass shorter than minCoalescePass (few
-// subscribers, little traffic) is followed by no delay: the next batch goes
-// out at once. After a longer pass the next drain waits until a window as
-// long as that pass has gone by since it ended, bounded by
-// NotifierConfig.MaxCoalesce, so batches that arrive meanwhile are written
-// together: each connection gets one write for several batches, and the
-// loop's share of the cores per delivery falls as its passes grow. A batch
-// that arrives after the window has passed is drained at once.
-// (A window of twice the pass was measured and not kept: fewer writes, a
-// higher p99; docs/performance-notifier.md.)
-const minCoalescePass = 2 * time.Millisecond
+// Coalescing policy: the coalescing floor's (perf/fanout), switched on by
+// the loop's own load. A drain pass that wrote fewer than minCoalesceWrites
+// connections or took less than minCoalescePass (few subscribers, little
+// traffic) is followed by no delay: the next batch goes out at once. After
+// a pass that did both, the next drain waits until
+// NotifierConfig.MaxCoalesce has gone by since the pass ended, so batches
+// that arrive meanwhile are written together: each connection gets one
+// write for several batches. A batch that arrives after the window has
+// passed is drained at once.
+//
+// Why a fixed window and not one that follows the pass: the cost of a
+// delivery is its write(2) (both the notifier's and the floor's CPU
+// profiles are over 90 % in write), so the CPU per delivery is set by the
+// writes per delivery, that is by the time between two passes; a window as
+// long as the last pass (the previous policy) made more passes than the
+// floor's where passes are shorter than the floor's window (1,000
+// subscribers: 1.3-1.5x its writes and CPU per delivery), and a long
+// delay after every pass that lost its core. Both criteria must hold so that a small loop's
+// pass that was preempted past 2 ms delays nothing.
+// (Measured: docs/performance-notifier.md, "Adaptive coalescing".)
+const (
+	minCoalescePass   = 2 * time.Millisecond
+	minCoalesceWrites = 128
+)
 
-// coalesceWindow is the delay to keep after a drain pass that took pass.
-func coalesceWindow(pass, max time.Duration) time.Duration {
-	if max <= 0 || pass < minCoalescePass {
+// coalesceWindow is the delay to keep after a drain pass that took pass and
+// wrote to writes connections.
+func coalesceWindow(pass time.Duration, writes int, max time.Duration) time.Duration {
+	if max <= 0 || pass < minCoalescePass || writes < minCoalesceWrites {
 		return 0
 	}
-	return min(pass, max)
+	return max
 }
 
 // conflateLocked makes room for b: it drops the public parts of b and of
@@ -296,19 +325,20 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 // Run is the drain task (gnet.Runnable), run by the event loop.
 func (fl *feedLoop) Run(context.Context) error {
 	start := time.Now()
-	if h := fl.n.drainHook; h != nil {
-		h()
-	}
+	fl.passWrites = 0
 	fl.mu.Lock()
 	work := fl.inbox
 	fl.inbox, fl.work = fl.work[:0], work
-	fl.scheduled, fl.inboxBytes = false, 0
+	fl.scheduled, fl.inboxBytes, fl.draining = false, 0, true
 	for ai, st := range fl.stale {
 		if st {
 			fl.resync = append(fl.resync, ai)
 		}
 	}
 	fl.mu.Unlock()
+	if h := fl.n.drainHook; h != nil {
+		h()
+	}
 
 	var bytes, msgs int
 	for _, b := range work {
@@ -324,6 +354,7 @@ func (fl *feedLoop) Run(context.Context) error {
 		b, m := fc.writeGathered()
 		bytes += b
 		msgs += m
+		fl.passWrites++
 		fl.dirty[i] = nil
 	}
 	fl.dirty = fl.dirty[:0]
@@ -345,8 +376,15 @@ func (fl *feedLoop) Run(context.Context) error {
 	fl.resync = fl.resync[:0]
 	end := time.Now()
 	fl.mu.Lock()
-	fl.window, fl.passEnd = coalesceWindow(end.Sub(start), fl.n.cfg.MaxCoalesce), end
+	fl.window, fl.passEnd = coalesceWindow(end.Sub(start), fl.passWrites, fl.n.cfg.MaxCoalesce), end
+	fl.draining = false
+	// Batches pushed during the pass: their drain waits for the window
+	// that follows this pass.
+	queue := fl.scheduled && !fl.delayLocked()
 	fl.mu.Unlock()
+	if queue {
+		fl.execute()
+	}
 	return nil
 }
 
@@ -422,6 +460,7 @@ func (fl *feedLoop) gather(fc *feedConn, b []byte, msgs, tb, tm int) (int, int) 
 	fc.add(b, msgs)
 	if len(fc.iov) >= maxIOV {
 		wb, wm := fc.writeGathered() // clears dirty: fc may be listed twice, harmlessly
+		fl.passWrites++
 		tb, tm = tb+wb, tm+wm
 	}
 	return tb, tm

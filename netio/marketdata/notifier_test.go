@@ -853,3 +853,24 @@ func TestNotifierSeqOrder(t *testing.T) {
 		t.Errorf("%d private events, journal has %d for alice", npriv, wantPriv)
 	}
 }
+
+// TestMaxConnsFor: the descriptor limit holds two per connection (gnet's
+// socket and the outbox's dup) after the reserved ones; it used to count
+// one, and the 10,000th subscriber under a limit of 20,000 stopped the
+// server (gnet's accept failed with EMFILE).
+func TestMaxConnsFor(t *testing.T) {
+	for _, tc := range []struct {
+		limit    uint64
+		reserved int
+		want     int64
+	}{
+		{20000, 256, 9872},
+		{1 << 20, 256, (1<<20 - 256) / 2},
+		{257, 256, 1},
+		{100, 256, 1},
+	} {
+		if got := maxConnsFor(tc.limit, tc.reserved); got != tc.want {
+			t.Errorf("maxConnsFor(%d, %d) = %d, want %d", tc.limit, tc.reserved, got, tc.want)
+		}
+	}
+}
