@@ -30,7 +30,20 @@ type Conn struct {
 	LastRecv atomic.Int64 // Unix ns of the last inbound bytes
 	LastSent atomic.Int64 // Unix ns of the last outbound write
 	Outcome  LogoutCode   // the Logout the server sent, for the audit (auth.go)
+
+	// proxy is the state of the PROXY header a connection from a trusted
+	// proxy begins with (proxy.go): 0 none awaited (or read), > 0 awaited
+	// until that Unix ns, proxyWriting while the loop sets Remote from
+	// it, proxyTimedOut once the ticker has claimed the timeout. Whoever
+	// moves it from > 0 first owns the outcome, so Remote is written only
+	// while no other goroutine reads it.
+	proxy atomic.Int64
 }
+
+const (
+	proxyWriting  = -2
+	proxyTimedOut = -1
+)
 
 // Open readies c for the connection gc: its outbox writes to wfd (the
 // connection's dup from Server.Accept) with a cap of max bytes, and logs
@@ -49,6 +62,9 @@ func (c *Conn) Open(gc gnet.Conn, wfd, max int, budget *ByteBudget, reason uint1
 	}
 	c.Out.Init(wfd, max, budget, reason, hooks)
 	if t, ok := gc.Context().(*TLSConn); ok {
+		if t.Remote != "" {
+			c.Remote = t.Remote // declared by a PROXY header before the handshake
+		}
 		c.Out.tls = t
 		_ = gc.Wake(nil)
 	}
@@ -110,6 +126,17 @@ func (s *Server) Close(c *Conn, err error) {
 // heartbeat, and closes one whose last bytes waited past the linger
 // deadline.
 func (s *Server) Tick(c *Conn, now int64, idle, heartbeat time.Duration) {
+	if p := c.proxy.Load(); p != 0 {
+		// No PROXY header yet: neither idle nor owed a heartbeat, but
+		// closed if it has not come by its deadline.
+		if p > 0 && now > p && c.proxy.CompareAndSwap(p, proxyTimedOut) {
+			s.m.ProxyErrors.Inc()
+			s.log.Warn(s.name+": no PROXY header in time: closing", "remote", c.Remote)
+			c.Logout(wire.LogoutIdle)
+		}
+		c.Out.tick(now)
+		return
+	}
 	switch {
 	case idle > 0 && now-c.LastRecv.Load() > idle.Nanoseconds():
 		// UserName belongs to the loop (OnTick runs on its own
@@ -142,6 +169,17 @@ func (s *Server) Traffic(gc gnet.Conn, c *Conn, handle func(frame []byte) gnet.A
 		return gnet.None
 	}
 	buf, _ := gc.Peek(-1)
+	if c.proxy.Load() > 0 {
+		n, action := s.proxyHeader(c, buf)
+		if n == 0 && action == gnet.None {
+			return gnet.None // partial header: wait for the rest
+		}
+		gc.Discard(n)
+		if action == gnet.Close {
+			return s.final(c)
+		}
+		buf = buf[n:]
+	}
 	var off int
 	var action gnet.Action
 	if t := c.Out.tls; t != nil {
@@ -154,13 +192,56 @@ func (s *Server) Traffic(gc gnet.Conn, c *Conn, handle func(frame []byte) gnet.A
 		gc.Discard(off)
 	}
 	if action == gnet.Close {
-		closeNow := c.WriteFinal(c.Reply)
-		c.Reply = c.Reply[:0]
-		if !closeNow {
-			return gnet.None // closed by the final write's callback
-		}
+		return s.final(c)
 	}
 	return action
+}
+
+// final writes c.Reply as the connection's last bytes: gnet.Close if the
+// loop may close it now, gnet.None if the write's callback will.
+func (s *Server) final(c *Conn) gnet.Action {
+	closeNow := c.WriteFinal(c.Reply)
+	c.Reply = c.Reply[:0]
+	if !closeNow {
+		return gnet.None // closed by the final write's callback
+	}
+	return gnet.Close
+}
+
+// ExpectProxy makes c, just opened, await a PROXY header if the server
+// takes them (Server.Proxy) and its socket address is trusted. A TLS
+// connection read its header before the handshake (netio/tlsfront).
+func (s *Server) ExpectProxy(c *Conn, gc gnet.Conn) {
+	if c.Out.tls == nil && s.Proxy.Trusts(gc.RemoteAddr()) {
+		c.proxy.Store(time.Now().Add(ProxyTimeout).UnixNano())
+	}
+}
+
+// proxyHeader reads the PROXY header at the front of buf for c: its
+// length (0 while only part of it has come), and gnet.Close with a Logout
+// in c.Reply if it is malformed or the ticker has closed c meanwhile.
+func (s *Server) proxyHeader(c *Conn, buf []byte) (int, gnet.Action) {
+	n, src, err := ParseProxyHeader(buf)
+	if err == nil && n == 0 {
+		return 0, gnet.None
+	}
+	p := c.proxy.Load()
+	if p <= 0 || !c.proxy.CompareAndSwap(p, proxyWriting) {
+		return len(buf), gnet.None // timed out: the ticker logs it out; input is discarded
+	}
+	if err != nil {
+		s.m.ProxyErrors.Inc()
+		s.log.Warn(s.name+": bad PROXY header: closing", "remote", c.Remote, "err", err)
+		c.Reply = wire.AppendLogout(c.Reply, wire.LogoutBadFrame)
+		c.Outcome.Set(wire.LogoutBadFrame)
+		c.proxy.Store(0)
+		return len(buf), gnet.Close
+	}
+	if src.IsValid() {
+		c.Remote = src.String()
+	}
+	c.proxy.Store(0)
+	return n, gnet.None
 }
 
 // Frames decodes and handles every complete frame at the front of buf (the

@@ -9,6 +9,9 @@ type ConnMetrics struct {
 	Open       prometheus.Gauge   // connections open
 	Refused    prometheus.Counter // connections refused: the limit, shutdown, no descriptor
 	LoginFails prometheus.Counter // failed logins
+	// ProxyErrors counts connections from a trusted proxy closed for a
+	// malformed PROXY header or none in time (proxy.go).
+	ProxyErrors prometheus.Counter
 }
 
 // NewConnMetrics makes the connection instruments of the server whose
@@ -26,10 +29,13 @@ func NewConnMetrics(name, what, open string) ConnMetrics {
 		LoginFails: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_" + name + "_login_failures_total", Help: "Failed login attempts, " + what + ".",
 		}),
+		ProxyErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringex_" + name + "_proxy_header_errors_total", Help: "Connections from a trusted proxy closed for a malformed or missing PROXY header, " + what + ".",
+		}),
 	}
 }
 
 // Collectors are the instruments, to register.
 func (m ConnMetrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Open, m.Refused, m.LoginFails}
+	return []prometheus.Collector{m.Open, m.Refused, m.LoginFails, m.ProxyErrors}
 }

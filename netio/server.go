@@ -32,6 +32,9 @@ type Server struct {
 
 	Conns    atomic.Int64 // open connections
 	Draining atomic.Bool  // new connections are refused with Logout(shutdown)
+	// Proxy is the proxies whose connections begin with a PROXY header
+	// (proxy.go; set before Serve): ExpectProxy reads it.
+	Proxy ProxyTrust
 
 	mu      sync.Mutex
 	eng     gnet.Engine

@@ -40,6 +40,11 @@ import (
 // KeyUpdate or an alert) its write lock and tlsPipe.mu; never Outbox.mu
 // while it holds either.
 type TLSConn struct {
+	// Remote, if set before Enroll, is the client's address a PROXY
+	// header declared before the handshake (netio/tlsfront): the
+	// connection's Remote instead of the socket's.
+	Remote string
+
 	tc    *tls.Conn
 	pipe  *tlsPipe
 	plain []byte // event loop: decrypted bytes not yet decoded (a partial frame)

@@ -127,6 +127,7 @@ func run(args []string) (err error) {
 		IdleTimeout:       cfg.mdIdle,
 		MaxQueuedBytes:    int64(cfg.mdMaxQueued),
 		MaxCoalesce:       cfg.mdMaxCoalesce,
+		ProxyFrom:         cfg.sec.proxy,
 		Logger:            log,
 		Registerer:        reg,
 	})
@@ -142,6 +143,7 @@ func run(args []string) (err error) {
 		HeartbeatInterval: cfg.heartbeat,
 		BusyTimeout:       cfg.busy,
 		MaxQueuedBytes:    cfg.maxQueued,
+		ProxyFrom:         cfg.sec.proxy,
 		Logger:            log,
 		Registerer:        reg,
 	}, ex)

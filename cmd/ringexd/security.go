@@ -42,6 +42,8 @@ type security struct {
 	userBurst   int
 	maxSessions int
 	throttle    auth.ThrottleConfig
+	proxyFlag   string           // -proxy-protocol
+	proxy       netio.ProxyTrust // its addresses, parsed by validate
 
 	usersFile string
 	guardObj  *auth.Guard
@@ -73,6 +75,7 @@ func addSecurityFlags(fs *flag.FlagSet) *security {
 	fs.DurationVar(&s.throttle.Window, "login-window", def.Window, "how long failed logins are counted")
 	fs.DurationVar(&s.throttle.Backoff, "login-backoff", def.Backoff, "first block after too many failed logins; doubles with each further block")
 	fs.DurationVar(&s.throttle.MaxBackoff, "login-max-backoff", def.MaxBackoff, "longest block after failed logins")
+	fs.StringVar(&s.proxyFlag, "proxy-protocol", "", "comma-separated addresses and CIDR prefixes of trusted proxies (HAProxy, stunnel): a connection from one, to any listener, must begin with a PROXY protocol v1 or v2 header whose declared client address then counts for the login throttle, the audit and the logs; other connections are served plainly (empty: off)")
 	return s
 }
 
@@ -96,6 +99,11 @@ func (s *security) validate(listen, mdListen string) error {
 	case s.tlsMin != "1.3" && s.tlsMin != "1.2":
 		return fmt.Errorf("-tls-min-version %q: want 1.3 or 1.2", s.tlsMin)
 	}
+	proxy, err := netio.ParseProxyTrust(s.proxyFlag)
+	if err != nil {
+		return fmt.Errorf("-proxy-protocol: %w", err)
+	}
+	s.proxy = proxy
 	if s.userRate > 0 && s.userBurst == 0 {
 		s.userBurst = max(1, int(s.userRate/10))
 	}
@@ -220,7 +228,7 @@ func (s *security) openFronts(gateway *orderentry.Gateway, notifier *marketdata.
 			return
 		}
 		f, err := tlsfront.Listen(tlsfront.Config{Name: l.name, Addr: l.addr, Enroll: l.enroll,
-			TLS: certs.Config(), Logger: s.log, Registerer: reg})
+			TLS: certs.Config(), ProxyFrom: s.proxy, Logger: s.log, Registerer: reg})
 		if err != nil {
 			errc <- err
 			return

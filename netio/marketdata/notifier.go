@@ -72,6 +72,10 @@ type NotifierConfig struct {
 	// ringexd's -md-max-coalesce sets it (5 ms there, the coalescing
 	// floor's best window at 1,000 subscribers).
 	MaxCoalesce time.Duration
+	// ProxyFrom is the proxies whose connections begin with a PROXY
+	// header declaring the client's address (netio/proxy.go); empty:
+	// none, every connection is plain.
+	ProxyFrom netio.ProxyTrust
 	// SocketSendBuffer sets SO_SNDBUF on accepted connections (0: the
 	// system default). Tests use a small one to make a stall show quickly.
 	SocketSendBuffer  int
@@ -149,6 +153,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		loops:   make(map[gnet.EventLoop]*feedLoop),
 	}
 	n.srv.Init("notifier", n.log, n.m.conn)
+	n.srv.Proxy = cfg.ProxyFrom
 	n.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.MarketData, MaxFailures: cfg.MaxLoginFailures, Log: n.log, Fails: n.m.conn.LoginFails}
 	n.budget.Limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)

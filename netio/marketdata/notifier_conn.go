@@ -104,6 +104,7 @@ func newFeedConn(n *Notifier, c gnet.Conn, loop *feedLoop, id uint64, wfd int) *
 		Close: func() { _ = c.Close() },
 		Cut:   func(queued int, budget bool) { n.slowConsumer(fc, queued, budget) },
 	})
+	n.srv.ExpectProxy(&fc.Conn, c)
 	return fc
 }
 

@@ -38,8 +38,12 @@ type GatewayConfig struct {
 	// MaxQueuedTotal bounds the queued bytes of all sessions together
 	// (0: 256 MiB); the session whose write passes it is cut the same way.
 	MaxQueuedTotal int64
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer // nil: no metrics
+	// ProxyFrom is the proxies (HAProxy, stunnel) whose connections begin
+	// with a PROXY header declaring the client's address (netio/proxy.go);
+	// empty: none, every connection is plain.
+	ProxyFrom  netio.ProxyTrust
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: no metrics
 }
 
 // The defaults of GatewayConfig: a zero field means its default. Commands
@@ -103,6 +107,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		batches: make(map[uint32]*ackBatch),
 	}
 	g.srv.Init("gateway", g.log, g.m.conn)
+	g.srv.Proxy = cfg.ProxyFrom
 	g.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.OrderEntry, MaxFailures: cfg.MaxLoginFailures, Log: g.log, Fails: g.m.conn.LoginFails}
 	g.table.init(cfg.MaxConns)
 	g.budget.Limit = cfg.MaxQueuedTotal

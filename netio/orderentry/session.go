@@ -68,6 +68,7 @@ func (t *sessionTable) add(c gnet.Conn, wfd int, g *Gateway) *session {
 		Close: func() { _ = c.Close() },
 		Cut:   func(queued int, budget bool) { g.cut(s, queued, budget) },
 	})
+	g.srv.ExpectProxy(&s.Conn, c)
 	t.slots[slot].Store(s)
 	return s
 }

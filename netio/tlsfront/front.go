@@ -34,8 +34,13 @@ type Config struct {
 	// source IP (default 32), so that one address holding handshakes
 	// open cannot take every MaxHandshakes slot.
 	MaxHandshakesPerIP int
-	Logger             *slog.Logger
-	Registerer         prometheus.Registerer // nil: no metrics exported
+	// ProxyFrom is the proxies whose connections begin with a PROXY
+	// header (netio/proxy.go), read before the handshake: the address it
+	// declares counts against MaxHandshakesPerIP and is the enrolled
+	// connection's Remote. Empty: none.
+	ProxyFrom  netio.ProxyTrust
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: no metrics exported
 }
 
 func (c *Config) setDefaults() {
@@ -227,6 +232,22 @@ func (f *Front) serve(raw net.Conn) {
 		tc.SetNoDelay(true)
 	}
 	remote := raw.RemoteAddr().String()
+	var declared string
+	if f.cfg.ProxyFrom.Trusts(raw.RemoteAddr()) {
+		raw.SetReadDeadline(time.Now().Add(min(netio.ProxyTimeout, f.cfg.HandshakeTimeout)))
+		src, err := netio.ReadProxyHeader(raw)
+		raw.SetReadDeadline(time.Time{})
+		if err != nil {
+			f.untrack(raw)
+			raw.Close()
+			f.handshakes.WithLabelValues("bad_proxy_header").Inc()
+			f.log.Warn("bad or missing PROXY header: closing", "remote", remote, "err", err)
+			return
+		}
+		if src.IsValid() {
+			remote, declared = src.String(), src.String()
+		}
+	}
 	ip, _, _ := net.SplitHostPort(remote)
 	if !f.startHandshake(ip) {
 		f.untrack(raw)
@@ -236,6 +257,7 @@ func (f *Front) serve(raw net.Conn) {
 		return
 	}
 	t := netio.NewTLS(raw, f.cfg.TLS)
+	t.Remote = declared
 	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.HandshakeTimeout)
 	err := t.Handshake(ctx)
 	cancel()
