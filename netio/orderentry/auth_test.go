@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,8 +25,10 @@ import (
 
 // The security tests of the order-entry edge: login throttling across
 // connections, the per-user rate limit and session limit, and revocation
-// by a users reload. Source addresses other than 127.0.0.1 are other
-// addresses of the loopback /8 (Linux routes all of 127/8 to lo).
+// by a users reload. Every connection is from 127.0.0.1: a test that
+// needs clients at distinct addresses trusts 127.0.0.1 as a proxy
+// (GatewayConfig.ProxyFrom) and declares each client's address in a PROXY
+// header (dialAs); the documentation addresses there are never dialed.
 
 // syncBuffer is a log destination the server's goroutines may share.
 type syncBuffer struct {
@@ -59,15 +62,19 @@ func usersWith(t *testing.T, extra map[string]string) *netio.Users {
 	return users
 }
 
-// dialFrom connects to the gateway from a loopback source address.
-func dialFrom(t *testing.T, g *Gateway, ip string) *rawConn {
+// viaProxy trusts the tests' own address, 127.0.0.1, as a PROXY protocol
+// proxy.
+var viaProxy = netio.ProxyTrust{netip.MustParsePrefix("127.0.0.1/32")}
+
+// clientPort numbers the declared clients' ports.
+var clientPort atomic.Uint32
+
+// dialAs connects to the gateway (which trusts viaProxy) from 127.0.0.1
+// and declares, in a PROXY v1 header, a client at ip.
+func dialAs(t *testing.T, g *Gateway, ip string) *rawConn {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", g.Addr().String())
-	if err != nil {
-		t.Fatalf("dial from %s: %v", ip, err)
-	}
-	t.Cleanup(func() { c.Close() })
+	src := netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(40000+clientPort.Add(1)%20000))
+	c := nettest.DialProxied(t, g.Addr().String(), nettest.ProxyV1(src))
 	return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
 }
 
@@ -91,7 +98,7 @@ func TestGatewayLoginThrottle(t *testing.T) {
 	var logs syncBuffer
 	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Throttle: auth.ThrottleConfig{AddrFailures: 10, UserFailures: 1 << 20, Backoff: time.Minute}})
-	g, _ := startGateway(t, GatewayConfig{Guard: guard})
+	g, _ := startGateway(t, GatewayConfig{Guard: guard, ProxyFrom: viaProxy})
 
 	const attempts = 1000
 	var checked, throttled int
@@ -103,7 +110,7 @@ func TestGatewayLoginThrottle(t *testing.T) {
 			if i == attempts/4 {
 				close(progress)
 			}
-			rc := dialFrom(t, g, "127.0.0.2")
+			rc := dialAs(t, g, "192.0.2.2")
 			switch typ, code := rc.loginAnswer(nettest.Carol, fmt.Sprint("guess-", i)); {
 			case typ == wire.TypeLoginRejected && code == wire.LoginBadCredentials:
 				checked++
@@ -121,7 +128,7 @@ func TestGatewayLoginThrottle(t *testing.T) {
 	<-progress
 	// During the attack: valid users from another address get in.
 	for _, u := range []nettest.User{nettest.Alice, nettest.Bob, nettest.Carol} {
-		rc := dialFrom(t, g, "127.0.0.3")
+		rc := dialAs(t, g, "192.0.2.3")
 		rc.login(u)
 		rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
 		rc.expectAck(1)
@@ -131,7 +138,7 @@ func TestGatewayLoginThrottle(t *testing.T) {
 		t.Fatalf("%d attempts checked, %d throttled; want 10 and %d", checked, throttled, attempts-10)
 	}
 	// The blocked address cannot log in even with the right key.
-	if typ, code := dialFrom(t, g, "127.0.0.2").loginAnswer(nettest.Carol, nettest.Carol.Key); typ != wire.TypeLoginRejected || code != wire.LoginRateLimited {
+	if typ, code := dialAs(t, g, "192.0.2.2").loginAnswer(nettest.Carol, nettest.Carol.Key); typ != wire.TypeLoginRejected || code != wire.LoginRateLimited {
 		t.Fatalf("right key from the blocked address: %c %d", typ, code)
 	}
 	if n := strings.Count(logs.String(), "login throttle: blocking"); n != 1 {
@@ -149,16 +156,16 @@ func binaryReason(f []byte) uint16 {
 func TestGatewayLoginThrottleByUser(t *testing.T) {
 	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler),
 		Throttle: auth.ThrottleConfig{AddrFailures: 100, UserFailures: 5, Backoff: time.Minute}})
-	g, _ := startGateway(t, GatewayConfig{Guard: guard})
+	g, _ := startGateway(t, GatewayConfig{Guard: guard, ProxyFrom: viaProxy})
 	for i := 0; i < 5; i++ {
-		if typ, code := dialFrom(t, g, fmt.Sprint("127.0.1.", 10+i)).loginAnswer(nettest.Bob, "guess"); code != wire.LoginBadCredentials {
+		if typ, code := dialAs(t, g, fmt.Sprint("198.51.100.", 10+i)).loginAnswer(nettest.Bob, "guess"); code != wire.LoginBadCredentials {
 			t.Fatalf("failure %d: %c %d", i, typ, code)
 		}
 	}
-	if _, code := dialFrom(t, g, "127.0.1.50").loginAnswer(nettest.Bob, nettest.Bob.Key); code != wire.LoginRateLimited {
+	if _, code := dialAs(t, g, "198.51.100.50").loginAnswer(nettest.Bob, nettest.Bob.Key); code != wire.LoginRateLimited {
 		t.Fatalf("bob's right key from a fresh address: reason %d, want 4", code)
 	}
-	dialFrom(t, g, "127.0.1.10").login(nettest.Alice)
+	dialAs(t, g, "198.51.100.10").login(nettest.Alice)
 }
 
 // TestGatewayRateLimit: a user past its rate gets 113 on every session it
@@ -338,29 +345,31 @@ func TestGatewayRevokeOnReload(t *testing.T) {
 }
 
 // TestGatewayThrottleBehindTLS: over TLS, the throttle counts the clients'
-// own addresses: bad keys from 127.0.0.2 block 127.0.0.2 only, and a
-// client from 127.0.0.3 logs in.
+// own addresses, declared by the proxy before the handshake: bad keys
+// from 192.0.2.2 block 192.0.2.2 only, and a client from 192.0.2.3 logs in.
 func TestGatewayThrottleBehindTLS(t *testing.T) {
 	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.DiscardHandler),
 		Throttle: auth.ThrottleConfig{AddrFailures: 3, UserFailures: 1 << 20, Backoff: time.Minute}})
 	g, _ := startGateway(t, GatewayConfig{Guard: guard})
 	dial := tlsDialer(t, g)
 	for i := 0; i < 3; i++ {
-		if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, "guess"); code != wire.LoginBadCredentials {
+		if _, code := dial("192.0.2.2").loginAnswer(nettest.Alice, "guess"); code != wire.LoginBadCredentials {
 			t.Fatalf("failure %d: reason %d", i, code)
 		}
 	}
-	if _, code := dial("127.0.0.2").loginAnswer(nettest.Alice, nettest.Alice.Key); code != wire.LoginRateLimited {
+	if _, code := dial("192.0.2.2").loginAnswer(nettest.Alice, nettest.Alice.Key); code != wire.LoginRateLimited {
 		t.Fatalf("blocked client through TLS: reason %d, want 4", code)
 	}
-	rc := dial("127.0.0.3")
+	rc := dial("192.0.2.3")
 	rc.login(nettest.Alice)
 	rc.send(wire.AppendNewOrder(nil, order(1, 1, 100, 10)))
 	rc.expectAck(1)
 }
 
 // tlsDialer serves g's TLS listener (netio/tlsfront enrolling into g)
-// until the test ends, and returns a dialer of TLS sessions from an address.
+// until the test ends, and returns a dialer of TLS sessions of a client at
+// ip: the front trusts viaProxy and each connection, from 127.0.0.1,
+// begins with a PROXY v2 header declaring ip.
 func tlsDialer(t *testing.T, g *Gateway) func(ip string) *rawConn {
 	t.Helper()
 	tc, err := tlsfront.WriteTestCerts(t.TempDir())
@@ -372,7 +381,7 @@ func tlsDialer(t *testing.T, g *Gateway) func(ip string) *rawConn {
 		t.Fatal(err)
 	}
 	f, err := tlsfront.Listen(tlsfront.Config{Name: "order entry", Addr: "127.0.0.1:0", Enroll: g.Enroll,
-		TLS: certs.Config(), Logger: slog.New(slog.DiscardHandler)})
+		TLS: certs.Config(), ProxyFrom: viaProxy, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,12 +391,16 @@ func tlsDialer(t *testing.T, g *Gateway) func(ip string) *rawConn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.ServerName = "127.0.0.1" // what tls.Dial would take from the address
 	return func(ip string) *rawConn {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
-		c, err := tls.DialWithDialer(d, "tcp", f.Addr().String(), cfg)
-		if err != nil {
+		src := netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(40000+clientPort.Add(1)%20000))
+		raw := nettest.DialProxied(t, f.Addr().String(), nettest.ProxyV2(src))
+		raw.SetDeadline(time.Now().Add(5 * time.Second))
+		c := tls.Client(raw, cfg)
+		if err := c.Handshake(); err != nil {
 			t.Fatal(err)
 		}
+		raw.SetDeadline(time.Time{})
 		t.Cleanup(func() { c.Close() })
 		return &rawConn{t: t, c: c, r: bufio.NewReader(c)}
 	}
@@ -399,9 +412,9 @@ func tlsDialer(t *testing.T, g *Gateway) func(ip string) *rawConn {
 func TestGatewayTLSRefusal(t *testing.T) {
 	g, _ := startGateway(t, GatewayConfig{MaxConns: 1})
 	dial := tlsDialer(t, g)
-	first := dial("127.0.0.2")
+	first := dial("192.0.2.2")
 	first.login(nettest.Alice)
-	second := dial("127.0.0.3")
+	second := dial("192.0.2.3")
 	if f := second.next(); wire.Type(f) != wire.TypeLogout || binaryReason(f) != wire.LogoutTooManyConns {
 		t.Fatalf("second connection: frame %c reason %d, want Logout %d", wire.Type(f), binaryReason(f), wire.LogoutTooManyConns)
 	}
@@ -415,11 +428,13 @@ func TestGatewayTLSRefusal(t *testing.T) {
 
 // TestGatewayAuditLines: a login and the end of its session are audit
 // lines with the user, the address, the session id and the Logout reason.
+// The address is the client's that its proxy declared (PROXY v2, IPv6).
 func TestGatewayAuditLines(t *testing.T) {
 	var logs syncBuffer
 	guard := auth.New(auth.Config{Users: nettest.Users(t), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	g, _ := startGateway(t, GatewayConfig{Guard: guard})
-	rc := dialFrom(t, g, "127.0.0.9")
+	g, _ := startGateway(t, GatewayConfig{Guard: guard, ProxyFrom: viaProxy})
+	c := nettest.DialProxied(t, g.Addr().String(), nettest.ProxyV2(netip.MustParseAddrPort("[2001:db8::9]:40009")))
+	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
 	rc.login(nettest.Alice)
 	rc.send(wire.AppendLogout(nil, 0))
 	if f := rc.next(); wire.Type(f) != wire.TypeLogout {
@@ -428,9 +443,9 @@ func TestGatewayAuditLines(t *testing.T) {
 	nettest.WaitUntil(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "session ended") }, func() {})
 	lines := logs.String()
 	for _, want := range []string{
-		`msg=login component=auth service="order entry" user=alice user_id=1 remote=127.0.0.9:`,
+		`msg=login component=auth service="order entry" user=alice user_id=1 remote=[2001:db8::9]:40009 `,
 		`session=1 key=` + netio.HashKey(nettest.Alice.Key)[:8],
-		`msg="session ended" component=auth service="order entry" user=alice remote=127.0.0.9:`,
+		`msg="session ended" component=auth service="order entry" user=alice remote=[2001:db8::9]:40009 `,
 		`logout="user request"`,
 	} {
 		if !strings.Contains(lines, want) {
