@@ -5,14 +5,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/ringex/ringex/client"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/internal/nettest"
 )
 
 // enrolled is what a front handed to its server.
@@ -27,7 +32,11 @@ type enrolled struct {
 type recorder chan enrolled
 
 func (r recorder) enroll(raw net.Conn, t *netio.TLSConn) error {
-	r <- enrolled{raw.RemoteAddr().String(), t.ConnectionState()}
+	remote := raw.RemoteAddr().String()
+	if t.Remote != "" {
+		remote = t.Remote // as netio.Conn.Open takes it
+	}
+	r <- enrolled{remote, t.ConnectionState()}
 	return raw.Close()
 }
 
@@ -103,7 +112,7 @@ func startFront(t *testing.T, cc CertConfig, cfg Config) (*Front, TestCerts, rec
 
 func dialTLS(t *testing.T, f *Front, cfg *tls.Config) (*tls.Conn, error) {
 	t.Helper()
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.7")}, Timeout: 2 * time.Second}
+	d := &net.Dialer{Timeout: 2 * time.Second}
 	c, err := tls.DialWithDialer(d, "tcp", f.Addr().String(), cfg)
 	if err == nil {
 		t.Cleanup(func() { c.Close() })
@@ -127,7 +136,7 @@ func TestFrontEnrolls(t *testing.T) {
 		t.Fatalf("version %s", tls.VersionName(v))
 	}
 	e := rec.next(t)
-	if e.remote != c.LocalAddr().String() || !strings.HasPrefix(e.remote, "127.0.0.7:") {
+	if e.remote != c.LocalAddr().String() || !strings.HasPrefix(e.remote, "127.0.0.1:") {
 		t.Fatalf("enrolled %s, want the client's %s", e.remote, c.LocalAddr())
 	}
 	if !e.state.HandshakeComplete || e.state.Version != tls.VersionTLS13 {
@@ -307,24 +316,92 @@ func TestFrontAcceptShortage(t *testing.T) {
 	}
 }
 
-// TestFrontHandshakesPerIP: an address holding handshakes open gets no
-// more than MaxHandshakesPerIP of them; another address still gets in.
-func TestFrontHandshakesPerIP(t *testing.T) {
-	f, tc, rec, _ := startFront(t, CertConfig{}, Config{MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second})
-	silent := func(ip string) net.Conn {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-		c, err := d.Dial("tcp", f.Addr().String())
-		if err != nil {
+// viaProxy trusts the tests' own address as a PROXY protocol proxy: the
+// client addresses the tests need (documentation addresses) are declared
+// in PROXY headers from 127.0.0.1, never dialed.
+var viaProxy = netio.ProxyTrust{netip.MustParsePrefix("127.0.0.1/32")}
+
+// dialAs is a TLS session of a client at src through a proxy on
+// 127.0.0.1: the PROXY header (v1 or v2), then the handshake.
+func dialAs(t *testing.T, f *Front, cfg *tls.Config, header []byte) (*tls.Conn, error) {
+	t.Helper()
+	raw := nettest.DialProxied(t, f.Addr().String(), header)
+	raw.SetDeadline(time.Now().Add(5 * time.Second))
+	cfg = cfg.Clone()
+	cfg.ServerName = "127.0.0.1"
+	c := tls.Client(raw, cfg)
+	err := c.Handshake()
+	raw.SetDeadline(time.Time{})
+	return c, err
+}
+
+// TestFrontProxyHeader: behind a trusted proxy, the address of the PROXY
+// header before the handshake is the enrolled connection's; a bad header
+// closes the connection before any handshake, counted; an untrusted
+// source is plain.
+func TestFrontProxyHeader(t *testing.T) {
+	f, tc, rec, _ := startFront(t, CertConfig{}, Config{ProxyFrom: viaProxy})
+	cfg, _ := client.TLSConfig(tc.CA, "", "")
+	for _, h := range []struct {
+		hdr  []byte
+		want string
+	}{
+		{nettest.ProxyV1(netip.MustParseAddrPort("192.0.2.7:40007")), "192.0.2.7:40007"},
+		{nettest.ProxyV2(netip.MustParseAddrPort("[2001:db8::7]:40008")), "[2001:db8::7]:40008"},
+	} {
+		if _, err := dialAs(t, f, cfg, h.hdr); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Close() })
-		return c
+		if e := rec.next(t); e.remote != h.want {
+			t.Fatalf("enrolled %s, want %s", e.remote, h.want)
+		}
+	}
+	if _, err := dialAs(t, f, cfg, []byte("PROXY TCP4 192.0.2.7 nowhere 1 2\r\n")); err == nil {
+		t.Fatal("handshake after a bad PROXY header")
+	}
+	if _, err := dialTLS(t, f, cfg); err == nil { // no header at all
+		t.Fatal("handshake without a PROXY header")
+	}
+	rec.none(t)
+	if n := counted(t, f.handshakes.WithLabelValues("bad_proxy_header")); n != 2 {
+		t.Fatalf("%v bad headers counted, want 2", n)
+	}
+
+	plain, tc2, rec2, _ := startFront(t, CertConfig{}, Config{ProxyFrom: netio.ProxyTrust{netip.MustParsePrefix("192.0.2.0/24")}})
+	cfg2, _ := client.TLSConfig(tc2.CA, "", "")
+	c, err := dialTLS(t, plain, cfg2)
+	if err != nil {
+		t.Fatalf("untrusted source, no header: %v", err)
+	}
+	if e := rec2.next(t); e.remote != c.LocalAddr().String() {
+		t.Fatalf("untrusted source enrolled as %s, want its own %s", e.remote, c.LocalAddr())
+	}
+}
+
+// counted is a counter's value.
+func counted(t *testing.T, c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// TestFrontHandshakesPerIP: an address holding handshakes open gets no
+// more than MaxHandshakesPerIP of them; another address still gets in.
+// The addresses are the clients' that a trusted proxy declares.
+func TestFrontHandshakesPerIP(t *testing.T) {
+	f, tc, rec, _ := startFront(t, CertConfig{}, Config{MaxHandshakesPerIP: 2, HandshakeTimeout: 5 * time.Second, ProxyFrom: viaProxy})
+	port := uint16(40000)
+	silent := func(ip string) net.Conn {
+		port++
+		return nettest.DialProxied(t, f.Addr().String(), nettest.ProxyV1(netip.AddrPortFrom(netip.MustParseAddr(ip), port)))
 	}
 	// Three silent handshakes from one address: whichever is counted
 	// third is closed at once, the other two wait for their timeout.
 	closed := make(chan bool, 3)
 	for i := 0; i < 3; i++ {
-		c := silent("127.0.0.8")
+		c := silent("192.0.2.8")
 		go func() {
 			c.SetReadDeadline(time.Now().Add(2 * time.Second))
 			_, err := io.ReadAll(c)
@@ -341,7 +418,7 @@ func TestFrontHandshakesPerIP(t *testing.T) {
 		t.Fatalf("%d of 3 silent handshakes from one address closed before the timeout, want 1", n)
 	}
 	cfg, _ := client.TLSConfig(tc.CA, "", "")
-	if _, err := dialTLS(t, f, cfg); err != nil { // from 127.0.0.7
+	if _, err := dialAs(t, f, cfg, nettest.ProxyV1(netip.MustParseAddrPort("192.0.2.7:40007"))); err != nil {
 		t.Fatalf("another address: %v", err)
 	}
 	rec.next(t)
