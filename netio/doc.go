@@ -10,7 +10,9 @@
 //	netio             the shared layer (this package): the gnet shell
 //	                  (Server: Serve, Ready, Addr, Stop, Accept, Refuse),
 //	                  the connection (Conn: Open, Touch, Write, WriteFinal,
-//	                  Logout), the frame loop (Server.Traffic, Frames), the
+//	                  Logout), the PROXY protocol header (proxy.go:
+//	                  ProxyTrust, ParseProxyHeader, Server.ExpectProxy),
+//	                  the frame loop (Server.Traffic, Frames), the
 //	                  frames both answer alike (Conn.BaseFrame), the login
 //	                  (LoginRules over package auth's Guard), the heartbeat,
 //	                  idle and linger ticker (Server.Tick), the Outbox and
@@ -50,6 +52,14 @@
 //     them is refused before it is sealed, so the stream stays decryptable
 //     to the Logout of the cut. A bad record closes its connection alone.
 //     The session logic is the same for both; it never knows TLS is there.
+//   - A connection from a trusted proxy (Server.Proxy, proxy.go) begins
+//     with a PROXY protocol header, which Traffic reads before any frame
+//     (a partial one stays buffered like a partial frame) and whose
+//     declared client address becomes Conn.Remote; a malformed header, or
+//     none within ProxyTimeout, closes the connection alone. A TLS
+//     connection's header is read before the handshake (netio/tlsfront)
+//     and arrives as TLSConn.Remote. Remote is written only before any
+//     other goroutine may read it (the Conn.proxy state).
 //   - A connection's heartbeat and idle clocks start at its connect; the
 //     ticker (Server.Tick, every TickInterval) reads only atomics and the
 //     remote address, never the loop-owned login state.
