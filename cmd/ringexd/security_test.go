@@ -328,6 +328,9 @@ func TestSecurityFlags(t *testing.T) {
 		{"-tls-listen", "127.0.0.1:7001", "-tls-cert", "c", "-tls-key", "k"},                       // the plain port
 		{"-tls-listen", ":7443", "-md-tls-listen", ":7443", "-tls-cert", "c", "-tls-key", "k"},     // twice
 		{"-listen", "0.0.0.0:7001", "-tls-listen", ":7443", "-tls-cert", "c", "-tls-key", "k"},     // public plain port
+		{"-proxy-protocol", "10.0.0.0/33"},
+		{"-proxy-protocol", "proxy.example"},
+		{"-proxy-protocol", "10.0.0.5:443"},
 	}
 	for _, args := range bad {
 		if _, err := parseConfig(args, io.Discard); err == nil {
@@ -342,7 +345,14 @@ func TestSecurityFlags(t *testing.T) {
 	if err != nil || c.sec.userBurst != 500 {
 		t.Fatalf("default burst: %v %v", c, err)
 	}
+	c, err = parseConfig([]string{"-proxy-protocol", "10.0.0.5, 10.0.1.0/24"}, io.Discard)
+	if err != nil || fmt.Sprint(c.sec.proxy) != "[10.0.0.5/32 10.0.1.0/24]" {
+		t.Fatalf("-proxy-protocol: %v %v", c.sec.proxy, err)
+	}
 	c, _ = parseConfig(nil, io.Discard)
+	if c.sec.proxy != nil {
+		t.Fatalf("PROXY protocol on by default: %v", c.sec.proxy)
+	}
 	if c.sec.throttle != auth.DefaultThrottle() {
 		t.Fatalf("throttle defaults %+v differ from the package's", c.sec.throttle)
 	}
