@@ -169,16 +169,17 @@ func (s *Server) Traffic(gc gnet.Conn, c *Conn, handle func(frame []byte) gnet.A
 		return gnet.None
 	}
 	buf, _ := gc.Peek(-1)
+	var hdr int // the PROXY header's bytes at the front of buf
 	if c.proxy.Load() > 0 {
 		n, action := s.proxyHeader(c, buf)
 		if n == 0 && action == gnet.None {
 			return gnet.None // partial header: wait for the rest
 		}
-		gc.Discard(n)
 		if action == gnet.Close {
+			gc.Discard(n)
 			return s.final(c)
 		}
-		buf = buf[n:]
+		hdr, buf = n, buf[n:]
 	}
 	var off int
 	var action gnet.Action
@@ -187,9 +188,10 @@ func (s *Server) Traffic(gc gnet.Conn, c *Conn, handle func(frame []byte) gnet.A
 	} else {
 		off, action = s.Frames(c, buf, handle)
 	}
-	if off > 0 {
-		// Discard(0) would drop the whole buffer, partial frame included.
-		gc.Discard(off)
+	if hdr+off > 0 {
+		// One Discard, after buf is no longer read; Discard(0) would
+		// drop the whole buffer, partial frame included.
+		gc.Discard(hdr + off)
 	}
 	if action == gnet.Close {
 		return s.final(c)
