@@ -84,6 +84,10 @@ func TestParseConfigDefaults(t *testing.T) {
 		c.busy != orderentry.DefaultBusyTimeout || c.inSize != pipeline.DefaultInSize || c.outSize != pipeline.DefaultOutSize {
 		t.Fatalf("defaults differ from the packages': %+v", c)
 	}
+	// Order entry one event loop, market data one per CPU (docs/performance.md).
+	if c.loops != 1 || c.mdLoops != 0 {
+		t.Fatalf("-loops %d -md-loops %d, want 1 and 0", c.loops, c.mdLoops)
+	}
 	if c.pin != pipeline.NoPinning {
 		t.Fatalf("pin %+v, want none", c.pin)
 	}
