@@ -34,6 +34,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{[]string{"-busy-timeout", "-1ms"}, []string{"-busy-timeout -1ms: want 1µs-10s"}},
 		{[]string{"-busy-timeout", "0"}, []string{"-busy-timeout 0s: want"}},
 		{[]string{"-loops", "-1"}, []string{"-loops -1: want 0-1024"}},
+		{[]string{"-md-loops", "-1"}, []string{"-md-loops -1: want 0-1024"}},
+		{[]string{"-md-loops", "1025"}, []string{"-md-loops 1025: want 0-1024"}},
 		{[]string{"-md-max-coalesce", "-1ms"}, []string{"-md-max-coalesce -1ms: want 0 (off) or 100µs-1s"}},
 		{[]string{"-md-max-coalesce", "2s"}, []string{"-md-max-coalesce 2s: want 0 (off) or 100µs-1s"}},
 		{[]string{"-gomaxprocs", "-1"}, []string{"-gomaxprocs -1: want 0-4096"}},
@@ -82,6 +84,10 @@ func TestParseConfigDefaults(t *testing.T) {
 		c.busy != orderentry.DefaultBusyTimeout || c.inSize != pipeline.DefaultInSize || c.outSize != pipeline.DefaultOutSize {
 		t.Fatalf("defaults differ from the packages': %+v", c)
 	}
+	// Order entry one event loop, market data one per CPU (docs/performance.md).
+	if c.loops != 1 || c.mdLoops != 0 {
+		t.Fatalf("-loops %d -md-loops %d, want 1 and 0", c.loops, c.mdLoops)
+	}
 	if c.pin != pipeline.NoPinning {
 		t.Fatalf("pin %+v, want none", c.pin)
 	}
@@ -99,7 +105,7 @@ func TestParseConfigAccepts(t *testing.T) {
 		"-asset", "Y:id=10,tick=1,lot=1,min=1,max=9,maxqty=9",
 		"-pin", "journal=0,matcher=0",
 		"-max-conns", "1", "-ring-size", "1", "-out-ring-size", "256", "-busy-timeout", "1us",
-		"-idle-timeout", "24h", "-heartbeat", "100ms", "-loops", "0", "-gomaxprocs", "0",
+		"-idle-timeout", "24h", "-heartbeat", "100ms", "-loops", "0", "-md-loops", "4", "-gomaxprocs", "0",
 		"-sync", "interval=5ms", "-admin", "", "-accept-journal-loss", "-md-max-coalesce", "0",
 	}, io.Discard)
 	if err != nil {
@@ -108,7 +114,8 @@ func TestParseConfigAccepts(t *testing.T) {
 	if len(c.assets) != 2 || c.assets[0].Config.Symbol != "X!~" || c.assets[0].PriceDecimals != 1 || c.assets[1].PriceDecimals != 0 {
 		t.Fatalf("assets %+v", c.assets)
 	}
-	if c.pin.Journal != 0 || c.pin.Matcher != 0 || c.pin.Acker != -1 || c.busy != time.Microsecond || !c.acceptJournalLoss || c.mdMaxCoalesce != 0 {
+	if c.pin.Journal != 0 || c.pin.Matcher != 0 || c.pin.Acker != -1 || c.busy != time.Microsecond || !c.acceptJournalLoss || c.mdMaxCoalesce != 0 ||
+		c.loops != 0 || c.mdLoops != 4 {
 		t.Fatalf("config %+v", c)
 	}
 }

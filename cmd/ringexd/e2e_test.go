@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -61,7 +62,7 @@ type server struct {
 	cmd             *exec.Cmd
 	addr, md, admin string
 	dir             string
-	log             testproc.Output // the child's stderr
+	log             testproc.Output // the child's stderr and stdout
 
 	exited  chan struct{} // closed once the child has exited; err then holds why
 	err     error
@@ -77,7 +78,9 @@ func startServer(t *testing.T, dir string, extra ...string) *server {
 	args := []string{"-data", dir, "-listen", s.addr, "-md-listen", s.md, "-admin", s.admin,
 		"-sync", "always", "-loops", "2", "-snapshot-every", "50"}
 	s.cmd = exec.Command(ringexdBinary(t), append(args, extra...)...)
-	s.cmd.Stderr = &s.log
+	// gnet logs to stdout (its launch line names the event loops); the
+	// same writer for both makes exec copy them through one pipe.
+	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -431,4 +434,20 @@ func TestGarbageDoesNotDisturbOthers(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestLoopsReachServers starts ringexd with different -loops and -md-loops
+// and reads from gnet's launch lines that each server got its own count:
+// -loops is order entry's alone, -md-loops market data's.
+func TestLoopsReachServers(t *testing.T) {
+	s := startServer(t, t.TempDir(), "-loops", "1", "-md-loops", "3")
+	out := s.log.String()
+	for _, want := range []string{
+		"Launching gnet with 1 event-loops, listening on: tcp://" + s.addr,
+		"Launching gnet with 3 event-loops, listening on: tcp://" + s.md,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ringexd's log lacks %q:\n%s", want, out)
+		}
+	}
 }

@@ -119,7 +119,7 @@ func run(args []string) (err error) {
 		Users: users,
 		Guard: guard,
 		Store: store,
-		Loops: cfg.loops,
+		Loops: cfg.mdLoops,
 		// The gateway's sessions hold two descriptors each, plus room
 		// for the journal's files and the admin server.
 		ReservedFDs:       256 + 2*cfg.maxConns,
