@@ -120,7 +120,7 @@ type Notifier struct {
 	log     *slog.Logger
 	m       *notifierMetrics
 	shared  freeList[sharedBuf]
-	batches freeList[loopBatch]
+	batches *batchPool
 
 	assets []*feedAsset
 	byID   map[uint32]*feedAsset
@@ -157,7 +157,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	n.logins = netio.LoginRules{Guard: cfg.Guard, Service: auth.MarketData, MaxFailures: cfg.MaxLoginFailures, Log: n.log, Fails: n.m.conn.LoginFails}
 	n.budget.Limit = cfg.MaxQueuedTotal
 	n.shared = newFreeList[sharedBuf](4096)
-	n.batches = newFreeList[loopBatch](4096)
+	n.batches = newBatchPool(4096)
 	return n
 }
 
@@ -199,10 +199,7 @@ func (n *Notifier) getShared() *sharedBuf {
 
 func (n *Notifier) getBatch() *loopBatch { return n.batches.get() }
 
-func (n *Notifier) putBatch(b *loopBatch) {
-	b.reset()
-	n.batches.put(b)
-}
+func (n *Notifier) putBatch(b *loopBatch) { n.batches.put(b) }
 
 // loopOf returns the feedLoop of an event loop, creating it on first use.
 // The caller holds connsMu.

@@ -217,7 +217,7 @@ func BenchmarkHandleOutput(b *testing.B) {
 	// batches back in the free list), so this is the steady state of a
 	// notifier that keeps up, not a backlog.
 	idle := func(base int) {
-		for len(h.n.batches.c) < base {
+		for len(h.n.batches.list.c) < base {
 			runtime.Gosched()
 		}
 	}
@@ -225,7 +225,7 @@ func BenchmarkHandleOutput(b *testing.B) {
 		step(i)
 	}
 	time.Sleep(200 * time.Millisecond)
-	base := len(h.n.batches.c)
+	base := len(h.n.batches.list.c)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -119,6 +120,13 @@ func (b *loopBatch) reset() {
 	clear(b.ctl)
 	b.fa, b.priv, b.items, b.ctl = nil, b.priv[:0], b.items[:0], b.ctl[:0]
 	b.recv, b.evTime, b.control, b.written = 0, 0, false, nil
+}
+
+// capBytes is the capacity of the batch's own buffers, in bytes: what it
+// costs the free list to keep it.
+func (b *loopBatch) capBytes() int64 {
+	return int64(cap(b.priv)) + int64(cap(b.items))*int64(unsafe.Sizeof(privItem{})) +
+		int64(cap(b.ctl))*int64(unsafe.Sizeof(maskChange{}))
 }
 
 // addPriv appends private messages (already encoded in msg) for fc, of
