@@ -302,6 +302,16 @@ done
 begin='<!-- make bench: begin -->'
 end='<!-- make bench: end -->'
 
+# run_header [LOAD-NOTE]: the lines every written section starts its figures
+# with: when, on what, under what load (LOAD-NOTE replaces the default note
+# after the load average), at which commit.
+run_header() {
+	echo "- date: $started"
+	echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
+	echo "- load average when the run started: $loadavg ${1:-(the machine may be shared)}"
+	echo "- commit: $commit"
+}
+
 # splice FILE REPORT [BEGIN END]: replace FILE's part between the markers
 # (default: $begin and $end) with REPORT (FILE without them: written whole).
 splice() {
@@ -327,10 +337,7 @@ if [[ $fanout_only != 1 ]]; then
 		echo "Written by \`make bench\` (\`perf/bench.sh\`): run it again to refresh this section. How to"
 		echo "read the figures, and how to run ringex-load by hand: [bench.md](bench.md)."
 		echo
-		echo "- date: $started"
-		echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
-		echo "- load average when the run started: $loadavg (the machine may be shared)"
-		echo "- commit: $commit"
+		run_header
 		echo
 		echo "### ringexd against the echo floor"
 		echo
@@ -395,11 +402,8 @@ if [[ -s $tmp/fanout-manifest ]]; then
 		echo
 		echo "Written by \`make bench\` (\`perf/bench.sh\`; \`BENCH_FANOUT_ONLY=1 make bench\` runs this part alone)."
 		echo
-		echo "- date: $started"
-		echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
-		echo "- load average when the run started: $loadavg (**the machine is shared with other builds**: the"
-		echo "  times move from run to run, the ratios of one run and the counts much less)"
-		echo "- commit: $commit"
+		run_header "(**the machine is shared with other builds**: the
+  times move from run to run, the ratios of one run and the counts much less)"
 		echo "- $fanout_rate trades/s for $fanout_duration per run, BTC-USD trades channel, each server fresh and alone"
 		echo "  with the subscribers (and, for ringexd, the one order-entry session making the trades);"
 		echo "  $fanout_repeat run(s) of each server per number of subscribers, the servers interleaved"
@@ -426,10 +430,7 @@ if [[ -s $tmp/mix.txt ]]; then
 		echo
 		echo "Written by \`make bench\` (\`perf/bench.sh\`; \`BENCH_FANOUT_ONLY=1 make bench\` runs this part alone)."
 		echo
-		echo "- date: $started"
-		echo "- machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $(go version | cut -d' ' -f3)"
-		echo "- load average when the run started: $loadavg (the machine may be shared)"
-		echo "- commit: $commit"
+		run_header
 		echo
 		echo '```'
 		cat "$tmp/mix.txt"
