@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -620,12 +619,7 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 	summarizeMix(res, m, d)
 	printMix(stdout, res)
 	if c.json {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if c.out == "" {
-			stdout.Write(append(b, '\n'))
-		} else if err := os.MkdirAll(c.out, 0o755); err != nil {
-			return res, err
-		} else if err := os.WriteFile(filepath.Join(c.out, "fanout-mix.json"), append(b, '\n'), 0o644); err != nil {
+		if err := writeResultJSON(c, stdout, "fanout-mix.json", res); err != nil {
 			return res, err
 		}
 	}
