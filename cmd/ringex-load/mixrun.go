@@ -707,7 +707,7 @@ func checkMix(ctx context.Context, c *config, m *fanout.Mix, d *mixDriver, subs,
 			if time.Now().After(deadline) {
 				return fmt.Errorf("%s: the marker order's acceptance did not reach %s's reference feed within %v", ln.p.Symbol, ln.user, c.drain)
 			}
-			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+			if err := perf.Sleep(ctx, 10*time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -732,7 +732,7 @@ func checkMix(ctx context.Context, c *config, m *fanout.Mix, d *mixDriver, subs,
 	for _, group := range [][]*fanout.MixSub{refs, subs} {
 		for _, s := range group {
 			for !reached(s) && time.Now().Before(deadline) && s.Err == nil {
-				if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+				if err := perf.Sleep(ctx, 10*time.Millisecond); err != nil {
 					return err
 				}
 			}
@@ -767,17 +767,6 @@ func checkMix(ctx context.Context, c *config, m *fanout.Mix, d *mixDriver, subs,
 	}
 	res.Verdict = fanout.Verify(append(append([]*fanout.MixSub(nil), refs...), subs...), tradeRefs, orderRefs, books)
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // summarizeMix pools the phases of each kind for the goals.
