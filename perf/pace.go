@@ -63,3 +63,19 @@ func (p *pacer) sleepUntil(ctx context.Context, t time.Time, wake <-chan struct{
 	}
 	return ctx.Err() == nil
 }
+
+// Sleep waits d, or until ctx ends; it returns ctx's error then. A d of
+// zero or less returns at once.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

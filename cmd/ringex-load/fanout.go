@@ -124,16 +124,26 @@ func fanoutRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*fanou
 	}
 	res.Print(stdout)
 	if c.json {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if c.out == "" {
-			stdout.Write(append(b, '\n'))
-		} else if err := os.MkdirAll(c.out, 0o755); err != nil {
-			return res, err
-		} else if err := os.WriteFile(filepath.Join(c.out, "fanout.json"), append(b, '\n'), 0o644); err != nil {
+		if err := writeResultJSON(c, stdout, "fanout.json", res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// writeResultJSON writes res as indented JSON to stdout or, with -out, to
+// name in that directory (creating it).
+func writeResultJSON(c *config, stdout io.Writer, name string, res any) error {
+	b, _ := json.MarshalIndent(res, "", "  ")
+	b = append(b, '\n')
+	if c.out == "" {
+		stdout.Write(b)
+		return nil
+	}
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(c.out, name), b, 0o644)
 }
 
 // startFloor asks the floor at -admin to generate the trades and returns

@@ -161,21 +161,13 @@ func TestFanoutMixSoak(t *testing.T) {
 	if os.Getenv("RINGEX_SOAK") == "" {
 		t.Skip("RINGEX_SOAK=1: 10,000 subscribers of every kind and churn on a real ringexd")
 	}
-	n := 10000
-	lim, err := raiseFileLimit()
-	if err != nil {
-		t.Log(err)
-	}
 	// The server: two descriptors per connection, 2,304 reserved for
 	// order entry and its files, and room for the churn: its connections
 	// in progress and those closed that a busy loop has not reaped yet
 	// (they count until it does; without the room they are refused with
 	// Logout 5).
 	const churnRoom = 1000
-	if max := (int(lim)-256-2*1024)/2 - churnRoom; max < n {
-		t.Logf("the descriptor limit is %d: %d subscribers instead of %d (raise the hard limit to about %d for all of them: README)", lim, max, n, 2*(n+churnRoom)+256+2*1024)
-		n = max
-	}
+	n := soakSubscribers(t, 10000, 256+2*1024+2*churnRoom)
 	// RINGEX_SOAK_MIX_RATE sets the trades a second (issue 16: 1,000;
 	// docs/performance-notifier.md says where this machine's limit is).
 	rate := "1000"
@@ -202,16 +194,7 @@ func TestFanoutSoak(t *testing.T) {
 	if os.Getenv("RINGEX_SOAK") == "" {
 		t.Skip("RINGEX_SOAK=1: 10,000 subscribers of a real ringexd")
 	}
-	n := 10000
-	lim, err := raiseFileLimit()
-	if err != nil {
-		t.Log(err)
-	}
-	reserve := 256 + 2*orderentry.DefaultMaxConns + 64
-	if max := (int(lim) - reserve) / 2; max < n {
-		t.Logf("the descriptor limit is %d: %d subscribers instead of %d (raise the hard limit to about %d for all of them)", lim, max, n, 2*n+reserve)
-		n = max
-	}
+	n := soakSubscribers(t, 10000, 256+2*orderentry.DefaultMaxConns+64)
 	t.Logf("%d subscribers", n)
 	bin := t.TempDir()
 	buildBinaries(t, bin)
@@ -222,4 +205,20 @@ func TestFanoutSoak(t *testing.T) {
 		t.Fatalf("%d subscribers, trades %d, deliveries %d, verdict %+v, errors %v",
 			res.Subscribers, res.Trades, res.Deliveries, res.Verdict, res.Errors)
 	}
+}
+
+// soakSubscribers raises the descriptor limit and returns how many of want
+// subscribers a server fits under it, at two descriptors each with
+// reserve more for everything else, logging any shortfall.
+func soakSubscribers(t *testing.T, want, reserve int) int {
+	t.Helper()
+	lim, err := raiseFileLimit()
+	if err != nil {
+		t.Log(err)
+	}
+	if max := (int(lim) - reserve) / 2; max < want {
+		t.Logf("the descriptor limit is %d: %d subscribers instead of %d (raise the hard limit to about %d for all of them: README)", lim, max, want, 2*want+reserve)
+		return max
+	}
+	return want
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -620,12 +619,7 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 	summarizeMix(res, m, d)
 	printMix(stdout, res)
 	if c.json {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if c.out == "" {
-			stdout.Write(append(b, '\n'))
-		} else if err := os.MkdirAll(c.out, 0o755); err != nil {
-			return res, err
-		} else if err := os.WriteFile(filepath.Join(c.out, "fanout-mix.json"), append(b, '\n'), 0o644); err != nil {
+		if err := writeResultJSON(c, stdout, "fanout-mix.json", res); err != nil {
 			return res, err
 		}
 	}
@@ -713,7 +707,7 @@ func checkMix(ctx context.Context, c *config, m *fanout.Mix, d *mixDriver, subs,
 			if time.Now().After(deadline) {
 				return fmt.Errorf("%s: the marker order's acceptance did not reach %s's reference feed within %v", ln.p.Symbol, ln.user, c.drain)
 			}
-			if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+			if err := perf.Sleep(ctx, 10*time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -738,7 +732,7 @@ func checkMix(ctx context.Context, c *config, m *fanout.Mix, d *mixDriver, subs,
 	for _, group := range [][]*fanout.MixSub{refs, subs} {
 		for _, s := range group {
 			for !reached(s) && time.Now().Before(deadline) && s.Err == nil {
-				if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+				if err := perf.Sleep(ctx, 10*time.Millisecond); err != nil {
 					return err
 				}
 			}
@@ -773,17 +767,6 @@ func checkMix(ctx context.Context, c *config, m *fanout.Mix, d *mixDriver, subs,
 	}
 	res.Verdict = fanout.Verify(append(append([]*fanout.MixSub(nil), refs...), subs...), tradeRefs, orderRefs, books)
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // summarizeMix pools the phases of each kind for the goals.

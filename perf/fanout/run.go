@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return res, nil
 		}
 	}
-	if err := sleep(ctx, cfg.Settle); err != nil {
+	if err := perf.Sleep(ctx, cfg.Settle); err != nil {
 		return nil, err
 	}
 	if cfg.PID != 0 {
@@ -149,20 +149,6 @@ func readProc(pid int) (procReading, error) {
 		w = -1
 	}
 	return procReading{s, w}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Print writes a human summary of r.
