@@ -14,8 +14,7 @@ import (
 func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 	typ := wire.Type(frame)
 	if s.UserID == 0 && typ != wire.TypeLogin && typ != wire.TypeHeartbeat && typ != wire.TypeLogout {
-		s.Reply = wire.AppendReject(s.Reply, 0, wire.ReasonNotLoggedIn)
-		g.m.rejects(wire.ReasonNotLoggedIn)
+		g.reject(s, 0, wire.ReasonNotLoggedIn)
 		return gnet.None
 	}
 	switch typ {
@@ -53,9 +52,7 @@ func (g *Gateway) handleFrame(s *session, frame []byte) gnet.Action {
 }
 
 func (g *Gateway) rejectDecode(s *session, clientID uint64, err error) {
-	code := netio.DecodeReason(err)
-	s.Reply = wire.AppendReject(s.Reply, clientID, code)
-	g.m.rejects(code)
+	g.reject(s, clientID, netio.DecodeReason(err))
 }
 
 // admit runs the checks every order-entry request shares: shutdown, the
@@ -76,8 +73,7 @@ func (g *Gateway) admit(s *session, clientID uint64, symbol [8]byte) *pipeline.A
 		code = wire.ReasonRateLimited
 	}
 	if code != 0 {
-		s.Reply = wire.AppendReject(s.Reply, clientID, code)
-		g.m.rejects(code)
+		g.reject(s, clientID, code)
 		return nil
 	}
 	return a
@@ -91,12 +87,11 @@ func (g *Gateway) submit(s *session, a *pipeline.Asset, cmd *engine.Command) {
 	s.inFlight.Add(1)
 	if _, err := a.Submit(cmd, s.token, g.cfg.BusyTimeout); err != nil {
 		s.inFlight.Add(-1)
-		code := assetErrReason(err)
-		s.Reply = wire.AppendReject(s.Reply, cmd.ClientOrderID, code)
-		g.m.rejects(code)
+		g.reject(s, cmd.ClientOrderID, assetErrReason(err))
 	}
 }
 
+// reject answers clientID with code and counts it.
 func (g *Gateway) reject(s *session, clientID uint64, code uint16) {
 	s.Reply = wire.AppendReject(s.Reply, clientID, code)
 	g.m.rejects(code)
