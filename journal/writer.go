@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -19,15 +20,16 @@ import (
 // is a reused pebble.Batch of a few kilobytes.
 const maxInFlight = 64
 
-// CommandWriter journals one asset's commands in two steps, so that the
-// fsync of one batch overlaps the encoding and writing of the next: Write
-// hands a batch to the WAL and returns without waiting for the fsync, and
-// Sync waits until every batch written before it is durable. A pipeline runs
-// them as two consumers in a row, a journal writer and a journal syncer,
-// and gates acknowledgements and matching on the syncer:
+// CommandWriter journals the commands of one asset, or of a group of assets
+// (Store.CommandGroup), in two steps, so that the fsync of one batch
+// overlaps the encoding and writing of the next: Write hands a batch to the
+// WAL and returns without waiting for the fsync, and Sync waits until every
+// batch written before it is durable. A pipeline runs them as two consumers
+// in a row, a journal writer and a journal syncer, and gates
+// acknowledgements and matching on the syncer:
 //
 //	writer: Handle(lo, hi) { w.Write(cmds[lo..hi]) }
-//	syncer: Handle(lo, hi) { w.Sync() }  // returns the last durable sequence >= hi
+//	syncer: Handle(lo, hi) { w.SyncTo(seq of hi) }
 //
 // AppendCommands is Write followed by Sync. Batches are synced in the order
 // they were written, and Pebble merges the fsyncs of everything written
@@ -37,10 +39,14 @@ const maxInFlight = 64
 // AppendCommands for the same asset. Under every policy Sync waits until
 // the batches are in the operating system (see walFile); under SyncAlways
 // also until they are on disk.
+//
+// A group writer puts the commands of all its assets that one call hands it
+// into one Pebble batch: one commit and one WAL write for every asset of a
+// pipeline pass instead of one per asset (docs/performance.md, "One group
+// commit for all assets").
 type CommandWriter struct {
-	s     *Store
-	asset uint32
-	app   *appender // the asset's command sequence, shared with AppendCommands
+	s       *Store
+	members []member
 
 	syncMu sync.Mutex // one waiter for the oldest batch at a time
 	mu     sync.Mutex // guards what follows
@@ -48,44 +54,130 @@ type CommandWriter struct {
 	head   int // queue[head] is the oldest of n written, unsynced batches
 	n      int
 	free   []*pebble.Batch
-	made   int    // batches allocated, free or in flight or being filled
-	synced uint64 // the last sequence known durable under the policy
+	made   int // batches allocated, free or in flight or being filled
+}
+
+// member is one asset of a CommandWriter.
+type member struct {
+	asset  uint32
+	app    *appender // the asset's command sequence, shared with AppendCommands
+	synced uint64    // the last sequence known durable under the policy; under mu
 }
 
 // inflight is a batch handed to Pebble whose write (and fsync, under
 // SyncAlways) has not been waited for.
 type inflight struct {
-	b    *pebble.Batch
-	last uint64 // the batch's last command sequence
+	b *pebble.Batch
+	// last is, per member, the batch's last command sequence, or 0 if the
+	// batch holds none of that member's commands. Allocated once per
+	// queue slot (NewGroup), so that a write allocates nothing.
+	last []uint64
+}
+
+// GroupPart is one member's commands in a group write: Member indexes the
+// assets given to Store.CommandGroup.
+type GroupPart struct {
+	Member int
+	Cmds   []engine.Command
 }
 
 // Commands returns the asset's CommandWriter; every call for an asset
-// returns the same one.
+// returns the same one. It panics if the asset belongs to a group writer.
 func (s *Store) Commands(asset uint32) *CommandWriter {
-	a := s.asset(asset)
+	w, err := s.CommandGroup([]uint32{asset})
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// CommandGroup returns a CommandWriter for the assets, in that order (a
+// GroupPart's Member is an index into it). An asset belongs to at most one
+// writer: asking again for exactly the same assets returns the same
+// writer; asking for a set that overlaps another writer's is an error.
+func (s *Store) CommandGroup(assets []uint32) (*CommandWriter, error) {
+	if len(assets) == 0 {
+		return nil, fmt.Errorf("journal: a command group needs an asset")
+	}
+	logs := make([]*assetLog, len(assets))
+	for i, id := range assets {
+		logs[i] = s.asset(id)
+	}
 	s.assetsMu.Lock()
 	defer s.assetsMu.Unlock()
-	if a.writer == nil {
-		a.writer = &CommandWriter{s: s, asset: asset, app: &a.commands}
+	if w := logs[0].writer; w != nil {
+		if w.hasAssets(assets) {
+			return w, nil
+		}
+		return nil, fmt.Errorf("journal: asset %d already belongs to another command writer", assets[0])
 	}
-	return a.writer
+	w := &CommandWriter{s: s, members: make([]member, len(assets))}
+	for i, id := range assets {
+		if logs[i].writer != nil || slices.Contains(assets[:i], id) {
+			return nil, fmt.Errorf("journal: asset %d already belongs to a command writer", id)
+		}
+		w.members[i] = member{asset: id, app: &logs[i].commands}
+	}
+	for i := range w.queue {
+		w.queue[i].last = make([]uint64, len(assets))
+	}
+	for _, l := range logs {
+		l.writer = w
+	}
+	return w, nil
+}
+
+func (w *CommandWriter) hasAssets(assets []uint32) bool {
+	if len(assets) != len(w.members) {
+		return false
+	}
+	for i, m := range w.members {
+		if m.asset != assets[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Write journals cmds (dense, continuing the asset's command sequence) as
 // one batch and returns once the batch is handed to Pebble and visible,
-// without waiting for its write to the WAL file or its fsync (Sync does). Errors are those of AppendCommands.
+// without waiting for its write to the WAL file or its fsync (Sync does).
+// Errors are those of AppendCommands. The writer must be a single asset's
+// (Store.Commands).
 func (w *CommandWriter) Write(cmds []engine.Command) error {
-	if len(cmds) == 0 {
+	return w.WriteGroup([]GroupPart{{Member: 0, Cmds: cmds}})
+}
+
+// WriteGroup journals the parts, each dense and continuing its member's
+// command sequence, at most one part per member, as one batch, and returns
+// once the batch is handed to Pebble, like Write. Every part is checked
+// before anything is written: on an error nothing of the call is
+// journaled.
+func (w *CommandWriter) WriteGroup(parts []GroupPart) error {
+	locked := 0
+	defer func() {
+		for _, p := range parts[:locked] {
+			w.members[p.Member].app.mu.Unlock()
+		}
+	}()
+	total := 0
+	for _, p := range parts {
+		m := &w.members[p.Member]
+		m.app.mu.Lock()
+		locked++
+		if len(p.Cmds) == 0 {
+			continue
+		}
+		if err := denseCommands(m.asset, p.Cmds); err != nil {
+			return err
+		}
+		if err := m.app.check(w.s, kindCommand, m.asset, p.Cmds[0].Seq); err != nil {
+			return err
+		}
+		total += len(p.Cmds)
+	}
+	if total == 0 {
 		return nil
-	}
-	a := w.app
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err := denseCommands(w.asset, cmds); err != nil {
-		return err
-	}
-	if err := a.check(w.s, kindCommand, w.asset, cmds[0].Seq); err != nil {
-		return err
 	}
 	b, err := w.take()
 	if err != nil {
@@ -93,17 +185,30 @@ func (w *CommandWriter) Write(cmds []engine.Command) error {
 	}
 	b.Reset()
 	epoch := w.s.lockEpoch()
-	putCommands(b, epoch, w.asset, cmds, w.s.blockRecords)
-	last := cmds[len(cmds)-1].Seq
+	for _, p := range parts {
+		if len(p.Cmds) > 0 {
+			putCommands(b, epoch, w.members[p.Member].asset, p.Cmds, w.s.blockRecords)
+		}
+	}
 	err = w.s.write(b, written)
 	w.s.unlockEpoch()
 	if err != nil {
 		w.drop()
-		return fmt.Errorf("journal: asset %d: commands %d-%d: %w", w.asset, cmds[0].Seq, last, err)
+		p := parts[0]
+		return fmt.Errorf("journal: asset %d: commands %d-%d (of a group of %d): %w",
+			w.members[p.Member].asset, p.Cmds[0].Seq, p.Cmds[len(p.Cmds)-1].Seq, len(parts), err)
 	}
-	a.last = last
 	w.mu.Lock()
-	w.queue[(w.head+w.n)%maxInFlight] = inflight{b: b, last: last}
+	e := &w.queue[(w.head+w.n)%maxInFlight]
+	e.b = b
+	clear(e.last)
+	for _, p := range parts {
+		if len(p.Cmds) > 0 {
+			last := p.Cmds[len(p.Cmds)-1].Seq
+			w.members[p.Member].app.last = last
+			e.last[p.Member] = last
+		}
+	}
 	w.n++
 	w.mu.Unlock()
 	return nil
@@ -141,9 +246,10 @@ func (w *CommandWriter) drop() {
 }
 
 // Sync waits until every batch written before the call is durable under
-// the store's policy and returns the last command sequence known durable.
-// A failed fsync makes the store unavailable and is returned (matching
-// ErrUnavailable); the batches after it are not durable.
+// the store's policy and returns the last command sequence known durable
+// (of the first member, for a group). A failed fsync makes the store
+// unavailable and is returned (matching ErrUnavailable); the batches after
+// it are not durable.
 func (w *CommandWriter) Sync() (uint64, error) {
 	w.mu.Lock()
 	n := w.n
@@ -155,10 +261,10 @@ func (w *CommandWriter) Sync() (uint64, error) {
 		}
 	}
 	w.mu.Lock()
-	synced := w.synced
+	synced := w.members[0].synced
 	w.mu.Unlock()
 	if firstErr != nil {
-		return synced, fmt.Errorf("journal: asset %d: sync after seq %d: %w", w.asset, synced, firstErr)
+		return synced, fmt.Errorf("journal: asset %d: sync after seq %d: %w", w.members[0].asset, synced, firstErr)
 	}
 	return synced, nil
 }
@@ -169,23 +275,28 @@ func (w *CommandWriter) Sync() (uint64, error) {
 // batches written after seq's, so a caller that syncs one range while the
 // next is being written waits for one fsync, not two. It fails (matching
 // ErrUnavailable) once the store has failed, even if seq's own sync
-// returned first: the store cannot tell what the disk kept.
-func (w *CommandWriter) SyncTo(seq uint64) (uint64, error) {
+// returned first: the store cannot tell what the disk kept. The writer
+// must be a single asset's; SyncMemberTo is its group form.
+func (w *CommandWriter) SyncTo(seq uint64) (uint64, error) { return w.SyncMemberTo(0, seq) }
+
+// SyncMemberTo is SyncTo for the commands of one member of a group.
+func (w *CommandWriter) SyncMemberTo(member int, seq uint64) (uint64, error) {
+	m := &w.members[member]
 	for {
 		w.mu.Lock()
-		synced, n := w.synced, w.n
+		synced, n := m.synced, w.n
 		w.mu.Unlock()
 		if err := w.s.Err(); err != nil {
-			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", w.asset, seq, err)
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", m.asset, seq, err)
 		}
 		if synced >= seq {
 			return synced, nil
 		}
 		if n == 0 {
-			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: not written (last durable %d)", w.asset, seq, synced)
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: not written (last durable %d)", m.asset, seq, synced)
 		}
 		if err := w.syncOldest(); err != nil {
-			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", w.asset, seq, err)
+			return synced, fmt.Errorf("journal: asset %d: sync to seq %d: %w", m.asset, seq, err)
 		}
 	}
 }
@@ -200,21 +311,26 @@ func (w *CommandWriter) syncOldest() error {
 		w.mu.Unlock()
 		return nil
 	}
-	e := w.queue[w.head]
+	e := &w.queue[w.head]
+	b := e.b
 	w.mu.Unlock()
 
-	err := e.b.SyncWait()
+	err := b.SyncWait()
 
 	w.mu.Lock()
-	w.queue[w.head] = inflight{}
-	w.head = (w.head + 1) % maxInFlight
-	w.n--
 	if err == nil {
-		w.synced = e.last
-		w.free = append(w.free, e.b)
+		for i, last := range e.last {
+			if last != 0 {
+				w.members[i].synced = last
+			}
+		}
+		w.free = append(w.free, b)
 	} else {
 		w.made-- // Pebble refuses to reuse a batch whose commit failed
 	}
+	e.b = nil
+	w.head = (w.head + 1) % maxInFlight
+	w.n--
 	w.mu.Unlock()
 	if err != nil {
 		return w.s.fail(err)
@@ -223,11 +339,18 @@ func (w *CommandWriter) syncOldest() error {
 }
 
 // close waits for the batches in flight and releases every batch. The
-// store is closed to new writes.
+// store is closed to new writes. A group writer is closed once per member
+// asset by Store.Close: the later calls find nothing to do.
 func (w *CommandWriter) close() {
 	w.Sync()
-	w.app.mu.Lock() // no Write is filling a batch
-	defer w.app.mu.Unlock()
+	for i := range w.members { // no Write is filling a batch
+		w.members[i].app.mu.Lock()
+	}
+	defer func() {
+		for i := range w.members {
+			w.members[i].app.mu.Unlock()
+		}
+	}()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, b := range w.free {

@@ -47,10 +47,13 @@ type Out struct {
 	EventSeq uint64
 }
 
-// AckSink receives acknowledgements. HandleAcks is called by the asset's
-// journal goroutine once per journal batch, after the batch's commit
-// returned, with the ring range it covers; it reads the slots with
-// a.Input(seq). The next batch is committed only after it returns.
+// AckSink receives acknowledgements. HandleAcks is called by the journal
+// goroutine of the asset's commit group once per asset of each journal
+// pass, after the pass's commit returned, with the ring range it covers;
+// it reads the slots with a.Input(seq). The calls of one group never
+// overlap; those of different groups may. If the sink is also an
+// AckFlusher, FlushAcks(group) follows the calls of each pass. The next
+// pass is committed only after they return.
 type AckSink interface {
 	HandleAcks(a *Asset, lo, hi int64)
 }
@@ -107,8 +110,13 @@ type Config struct {
 	SnapshotEvery   uint64            // commands between book snapshots; 0 disables
 	Prune           bool              // delete journal entries older than the newest snapshot
 	Pin             CPUs
-	Logger          *slog.Logger
-	Metrics         *Metrics // optional
+	// CommitGroups is how many journal goroutines (commit groups) the
+	// assets are spread over; 0 means 1, one goroutine committing every
+	// asset's pass as one batch (commit.go). More than the number of
+	// assets means one per asset.
+	CommitGroups int
+	Logger       *slog.Logger
+	Metrics      *Metrics // optional
 }
 
 // The ring sizes of a zero Config.
@@ -137,6 +145,7 @@ type Exchange struct {
 	store    *journal.Store
 	cfg      Config
 	assets   []*Asset
+	groups   []*commitGroup
 	bySymbol map[string]*Asset
 	byID     map[uint32]*Asset
 	wg       sync.WaitGroup
@@ -162,10 +171,12 @@ type Asset struct {
 	// the matcher behind it; the output ring one, the event journal and
 	// the notifier (stages.go). Under SyncAlways the commit is split in
 	// two, writeC (the WAL write) and commitC behind it (the fsync wait
-	// and the acks), and cw is the journal's writer for the asset; under
-	// the other policies writeC and cw are nil.
+	// and the acks); under the other policies writeC is nil. The commit
+	// consumers run in the asset's commit group (commit.go), as its
+	// member-th member.
 	writeC, commitC, matchC, outC *ring.Consumer
-	cw                            *journal.CommandWriter
+	group                         *commitGroup
+	member                        int
 
 	// base is the journal sequence of ring sequence -1: a command at ring
 	// sequence s has journal sequence base+s+1.
@@ -247,6 +258,15 @@ func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error
 		ex.bySymbol[sp.Config.Symbol] = a
 		ex.byID[sp.ID] = a
 	}
+	if len(ex.assets) > 0 {
+		if err := ex.newCommitGroups(cfg.CommitGroups); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range ex.assets {
+		a.in.Start()
+		a.out.Start()
+	}
 	return ex, nil
 }
 
@@ -291,7 +311,6 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	}
 	a.in, a.out = in, out
 	if ex.store.Policy().Mode == journal.SyncAlways {
-		a.cw = ex.store.Commands(a.ID)
 		a.writeC = in.NewConsumer("journal-write")
 		a.commitC = in.NewConsumer("journal", a.writeC)
 	} else {
@@ -299,19 +318,14 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	}
 	a.matchC = in.NewConsumer("matcher", a.commitC)
 	a.outC = out.NewConsumer("events")
-	commitCPU, matchCPU, outCPU, err := cfg.Pin.goroutines()
+	_, matchCPU, outCPU, err := cfg.Pin.goroutines()
 	if err != nil {
 		return nil, err
 	}
-	pin(a.commitC, commitCPU)
-	if a.writeC != nil {
-		// The WAL writer of the split commit shares the journal's pin.
-		pin(a.writeC, commitCPU)
-	}
+	// The commit consumers are pinned with their group (newCommitGroups),
+	// and the rings start once the groups exist (Open).
 	pin(a.matchC, matchCPU)
 	pin(a.outC, outCPU)
-	in.Start()
-	out.Start()
 	return a, nil
 }
 
@@ -328,29 +342,16 @@ func (ex *Exchange) Start(acks AckSink, output OutputSink) {
 		panic("pipeline: Start called twice")
 	}
 	ex.started = true
+	for _, g := range ex.groups {
+		g.start(ex, acks)
+	}
 	for _, a := range ex.assets {
-		if a.writeC != nil {
-			ex.run(a.writeC, (*writeStage)(a))
-			ex.run(a.commitC, &syncStage{a: a, sink: acks})
-		} else {
-			ex.run(a.commitC, &commitStage{a: a, sink: acks})
-		}
 		ex.wg.Add(1)
 		go a.runMatcher(&ex.wg)
 		ex.runOutput(a, output)
 		ex.wg.Add(1)
 		go a.snapshotWriter(&ex.wg)
 	}
-}
-
-func (ex *Exchange) run(c *ring.Consumer, h ring.Handler) {
-	ex.wg.Add(1)
-	go func() {
-		defer ex.wg.Done()
-		if err := c.Run(h); err != nil {
-			ex.errs <- err
-		}
-	}()
 }
 
 // runMatcher runs the matcher until the input ring is closed and drained,
@@ -463,6 +464,10 @@ func (a *Asset) Available() bool { return !a.unavailable.Load() }
 // Book returns the asset's book. It is owned by the matcher goroutine: call
 // it only before Start or after Close (for depth at start-up, and tests).
 func (a *Asset) Book() *engine.Book { return a.book }
+
+// CommitGroup is the index of the asset's commit group (Config.CommitGroups),
+// for AckSinks that keep state per group.
+func (a *Asset) CommitGroup() int { return a.group.index }
 
 // InOccupancy and OutOccupancy report how full the rings are (for metrics).
 func (a *Asset) InOccupancy() int  { return a.in.Occupancy() }

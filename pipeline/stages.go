@@ -9,53 +9,9 @@ import (
 	"github.com/ringex/ringex/engine"
 )
 
-// Each stage is a ring.Handler over one asset. The handlers are named types
+// Each stage is a ring.Handler over one asset (the journal's are
+// ring.GroupHandlers over several: commit.go). The handlers are named types
 // over *Asset so that a stage is a method set, not a closure per message.
-
-// journalStage is the group commit of the input ring: every available range
-// is written to Pebble as one batch and committed under the sync policy
-// before the acks are handed over (commitStage) and before the consumer's
-// sequence, which gates the matcher, moves past it.
-type journalStage Asset
-
-func (j *journalStage) Handle(lo, hi int64) {
-	a := (*Asset)(j)
-	start := time.Now()
-	if a.journalRange(lo, hi, false) {
-		a.m.journalBatch(int(hi-lo+1), time.Since(start))
-	}
-}
-
-// journalRange hands the commands of the ring range lo..hi to the journal,
-// after reserving their order ids: as a whole group commit
-// (AppendCommands), or, for writeStage, written without waiting for the
-// fsync (CommandWriter.Write). It reports false if the range failed (the
-// journal was already unavailable, or failed now and the asset becomes
-// unavailable).
-func (a *Asset) journalRange(lo, hi int64, writeOnly bool) bool {
-	if a.unavailable.Load() {
-		a.failRange(lo, hi)
-		return false
-	}
-	cmds := a.cmdBatch[:0]
-	for s := lo; s <= hi; s++ {
-		cmds = append(cmds, a.in.At(s).Cmd)
-	}
-	a.cmdBatch = cmds
-	err := a.reserveThrough(cmds[len(cmds)-1].Seq + a.idOffset)
-	if err == nil {
-		if writeOnly {
-			err = a.cw.Write(cmds)
-		} else {
-			err = a.store.AppendCommands(a.ID, cmds)
-		}
-	}
-	if err != nil {
-		a.journalFailed(lo, hi, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
-		return false
-	}
-	return true
-}
 
 func (a *Asset) failRange(lo, hi int64) {
 	for s := lo; s <= hi; s++ {
@@ -63,82 +19,12 @@ func (a *Asset) failRange(lo, hi int64) {
 	}
 }
 
-// commitStage is the input ring's first consumer: the group commit
-// (journalStage) and then, on the same goroutine, the acks of the range it
-// committed (AckSink.HandleAcks). One goroutine instead of two saves a
-// park and a wake-up per batch: with a separate ack consumer every commit
-// woke it through the journal consumer's sequence, and on a machine with
-// fewer cores than stages that wake-up is a context switch per batch
-// (docs/performance.md, "Fewer hand-offs"). The acks still follow the
-// commit: HandleAcks runs only after AppendCommands has returned, so
-// nothing is acknowledged before its batch is committed under the sync
-// policy. The matcher, behind this consumer, sees the range only once its
-// acks are written (a write(2) per session with acks in the batch): that
-// delays matching by tens of microseconds, not the acks.
-type commitStage struct {
-	a    *Asset
-	sink AckSink
-}
-
-func (s *commitStage) Handle(lo, hi int64) {
-	(*journalStage)(s.a).Handle(lo, hi)
-	if s.sink != nil {
-		s.sink.HandleAcks(s.a, lo, hi)
-	}
-}
-
-// Under SyncAlways the group commit is split over two goroutines, so that
-// the fsync of one batch overlaps the gathering and writing of the next:
-// writeStage hands each available range to the WAL without waiting for its
-// fsync (journal.CommandWriter.Write), and syncStage, the consumer behind
-// it, waits until the range is durable (CommandWriter.SyncTo) and then
-// acks it. With the single commitStage, the commands that arrived during
-// an fsync reached the WAL only after the goroutine had returned from it
-// and written the acks, often after the next fsync had started, so they
-// waited for two. Under SyncInterval and SyncOff the commit waits for a
-// write(2) only, and the extra goroutine would cost a wake-up per batch for
-// nothing, so they keep commitStage. (docs/performance.md, "Kept: under
-// -sync always, write batch N+1 while N is fsynced".)
-type writeStage Asset
-
-func (w *writeStage) Handle(lo, hi int64) { (*Asset)(w).journalRange(lo, hi, true) }
-
 // journalFailed makes the asset unavailable and fails the range.
 func (a *Asset) journalFailed(lo, hi int64, first, last uint64, err error) {
 	a.unavailable.Store(true)
 	a.log.Error("journal append failed: rejecting commands until restart",
 		"first_seq", first, "last_seq", last, "err", err)
 	a.failRange(lo, hi)
-}
-
-// syncStage follows writeStage: it waits until the range is durable, then
-// hands its acks over, on the same goroutine (as commitStage does). A
-// range whose writing or syncing failed is failed whole: the acker rejects
-// it and the matcher skips it, so nothing is acknowledged or matched that
-// the journal does not hold durably.
-type syncStage struct {
-	a    *Asset
-	sink AckSink
-}
-
-func (s *syncStage) Handle(lo, hi int64) {
-	a := s.a
-	first, last := a.in.At(lo).Cmd.Seq, a.in.At(hi).Cmd.Seq
-	if a.unavailable.Load() {
-		// The writer failed this range or an earlier one: what it wrote
-		// may not be durable, and the store refuses every sync now.
-		a.failRange(lo, hi)
-	} else {
-		start := time.Now()
-		if _, err := a.cw.SyncTo(last); err != nil {
-			a.journalFailed(lo, hi, first, last, err)
-		} else {
-			a.m.journalBatch(int(hi-lo+1), time.Since(start))
-		}
-	}
-	if s.sink != nil {
-		s.sink.HandleAcks(a, lo, hi)
-	}
 }
 
 // outChunk bounds one claim on the output ring, so that a command with more

@@ -87,7 +87,7 @@ type Gateway struct {
 	log     *slog.Logger
 	m       *gatewayMetrics
 	assets  map[[8]byte]*pipeline.Asset
-	batches map[uint32]*ackBatch // per asset, owned by that asset's ack goroutine
+	batches map[int]*ackBatch // per commit group, owned by that group's ack goroutine
 
 	table  sessionTable
 	budget netio.ByteBudget // every session's queued bytes
@@ -104,7 +104,7 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 		log:     cfg.Logger.With("component", "gateway"),
 		m:       newGatewayMetrics(cfg.Registerer),
 		assets:  make(map[[8]byte]*pipeline.Asset),
-		batches: make(map[uint32]*ackBatch),
+		batches: make(map[int]*ackBatch),
 	}
 	g.srv.Init("gateway", g.log, g.m.conn)
 	g.srv.Proxy = cfg.ProxyFrom
@@ -113,7 +113,9 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 	g.budget.Limit = cfg.MaxQueuedTotal
 	for _, a := range ex.Assets() {
 		g.assets[symbolKey(a.Symbol)] = a
-		g.batches[a.ID] = &ackBatch{}
+		if g.batches[a.CommitGroup()] == nil {
+			g.batches[a.CommitGroup()] = &ackBatch{}
+		}
 	}
 	return g
 }
@@ -209,11 +211,12 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 }
 
 // HandleAcks implements pipeline.AckSink: it gathers the acks (or the
-// "unavailable" rejects, if the journal failed) of one committed batch per
-// session and writes each session's share with one write: straight to the
-// socket when the session's outbox is idle, else behind its queue.
+// "unavailable" rejects, if the journal failed) of one committed range per
+// session; FlushAcks then writes each session's share of the whole pass,
+// every asset of the commit group, with one write: straight to the socket
+// when the session's outbox is idle, else behind its queue.
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
-	b := g.batches[a.ID]
+	b := g.batches[a.CommitGroup()]
 	now := time.Now().UnixNano()
 	for q := lo; q <= hi; q++ {
 		slot := a.Input(q)
@@ -238,6 +241,12 @@ func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// FlushAcks implements pipeline.AckFlusher: it writes the acks of the
+// commit group's pass, one write per session.
+func (g *Gateway) FlushAcks(group int) {
+	b := g.batches[group]
 	for i, s := range b.touched {
 		s.flushPending()
 		b.touched[i] = nil
@@ -283,7 +292,10 @@ func assetErrReason(err error) uint16 {
 	}
 }
 
-var _ pipeline.AckSink = (*Gateway)(nil)
+var (
+	_ pipeline.AckSink    = (*Gateway)(nil)
+	_ pipeline.AckFlusher = (*Gateway)(nil)
+)
 
 // checkReason applies the asset's rules (engine.AssetConfig.Check, the
 // matcher's own) to cmd before the ring and returns the wire's reason, or

@@ -1,0 +1,151 @@
+package journal
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+)
+
+// TestCommandGroup writes the commands of three assets through one group
+// writer, each call with a random subset of them, and checks after a
+// reopen that every asset holds exactly its own commands, in order, and
+// that SyncMemberTo reports each member's own progress.
+func TestCommandGroup(t *testing.T) {
+	for _, mode := range []SyncMode{SyncAlways, SyncOff} {
+		name := map[SyncMode]string{SyncAlways: "always", SyncOff: "off"}[mode]
+		t.Run(name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(61, 62))
+			dir := t.TempDir()
+			s := openStore(t, dir, SyncPolicy{Mode: mode}, nil)
+			assets := []uint32{7, 3, 9}
+			w, err := s.CommandGroup(assets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := make([]uint64, len(assets))
+			want := make([][]engine.Command, len(assets))
+			for i := range next {
+				next[i] = 1
+			}
+			for range 200 {
+				var parts []GroupPart
+				for m := range assets {
+					if r.IntN(3) == 0 {
+						continue
+					}
+					cmds := commands(r, next[m], 1+r.IntN(70))
+					next[m] += uint64(len(cmds))
+					want[m] = append(want[m], cmds...)
+					parts = append(parts, GroupPart{Member: m, Cmds: cmds})
+				}
+				if err := w.WriteGroup(parts); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range parts {
+					last := p.Cmds[len(p.Cmds)-1].Seq
+					if synced, err := w.SyncMemberTo(p.Member, last); err != nil || synced != last {
+						t.Fatalf("SyncMemberTo(%d, %d) = %d, %v; want %d", p.Member, last, synced, err, last)
+					}
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openStore(t, dir, SyncPolicy{Mode: mode}, nil)
+			defer s.Close()
+			for m, id := range assets {
+				equalCommands(t, "asset replay", replayAll(t, s, id, 0), want[m])
+			}
+		})
+	}
+}
+
+// TestCommandGroupAllOrNothing checks that a group write with one bad part
+// journals none of the others: the parts are one batch.
+func TestCommandGroupAllOrNothing(t *testing.T) {
+	r := rand.New(rand.NewPCG(63, 64))
+	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
+	defer s.Close()
+	w, err := s.CommandGroup([]uint32{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, gap := commands(r, 1, 5), commands(r, 2, 5) // asset 2 must start at 1
+	if err := w.WriteGroup([]GroupPart{{0, good}, {1, gap}}); !errors.Is(err, ErrSequence) {
+		t.Fatalf("WriteGroup with a gap = %v, want ErrSequence", err)
+	}
+	for _, id := range []uint32{1, 2} {
+		if got := replayAll(t, s, id, 0); len(got) != 0 {
+			t.Fatalf("asset %d holds %d commands after a failed group write, want 0", id, len(got))
+		}
+	}
+	// The writer is still usable, and the good part goes in on its own.
+	if err := w.WriteGroup([]GroupPart{{0, good}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SyncMemberTo(0, 5); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SyncMemberTo(1, 1); err == nil {
+		t.Fatal("SyncMemberTo of a member with nothing written returned nil")
+	}
+	equalCommands(t, "asset 1", replayAll(t, s, 1, 0), good)
+}
+
+// TestCommandGroupMembership checks that an asset belongs to one writer.
+func TestCommandGroupMembership(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
+	defer s.Close()
+	w, err := s.CommandGroup([]uint32{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.CommandGroup([]uint32{1, 2}); err != nil || again != w {
+		t.Fatalf("the same group again = %p, %v; want %p", again, err, w)
+	}
+	for _, bad := range [][]uint32{{2, 3}, {1}, {3, 2}, {4, 4}, nil} {
+		if _, err := s.CommandGroup(bad); err == nil {
+			t.Errorf("CommandGroup(%v) = nil error", bad)
+		}
+	}
+}
+
+// TestCommandGroupAllocs checks that a group write and its syncs allocate
+// nothing once the writer's batches exist.
+func TestCommandGroupAllocs(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race or -cover")
+	}
+	s, err := Open(Options{Dir: t.TempDir(), Sync: SyncPolicy{Mode: SyncOff}, Logger: quiet,
+		MemTableSize: 4 << 20, MarkInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.CommandGroup([]uint32{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(65, 66))
+	parts := []GroupPart{{0, commands(r, 1, 40)}, {2, commands(r, 1, 40)}}
+	next := func() {
+		if err := w.WriteGroup(parts); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			if _, err := w.SyncMemberTo(p.Member, p.Cmds[len(p.Cmds)-1].Seq); err != nil {
+				t.Fatal(err)
+			}
+			for i := range p.Cmds {
+				p.Cmds[i].Seq += uint64(len(p.Cmds))
+			}
+		}
+	}
+	next()
+	if a := testing.AllocsPerRun(200, next); a > 0.1 {
+		t.Errorf("%.2f allocations per group write and syncs, want 0", a)
+	}
+}

@@ -1,0 +1,248 @@
+package pipeline
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/ring"
+)
+
+// A commit group is the journal consumer of several assets' input rings on
+// one goroutine (ring.Group): each pass takes every available range of
+// every asset of the group, journals them all as one Pebble batch
+// (journal.CommandWriter.WriteGroup: one commit and one WAL write), and then
+// hands the acks of the whole pass to the AckSink, which writes each session
+// once for all assets (AckFlusher). With one group per asset, as before
+// groups existed, a pass covered one asset, and a session that trades three
+// assets got three WAL writes and three ack write(2)s where one does
+// (docs/performance.md, "One group commit for all assets"). Config.CommitGroups
+// sets how many groups the assets are spread over (round robin in
+// configuration order): one on a small machine, more where one journal
+// goroutine could not keep up with many assets and cores are free.
+//
+// Under SyncAlways a group runs on two goroutines, as a single asset's
+// commit did: writeGroup hands each pass to the WAL without waiting for its
+// fsync, and syncGroup, whose members run behind writeGroup's, waits until
+// each range is durable (CommandWriter.SyncMemberTo) and then acks the
+// pass. The fsync of one pass so overlaps the gathering and writing of the
+// next. Under SyncInterval and SyncOff the commit waits for a write(2) only,
+// and the extra goroutine would cost a wake-up per pass for nothing, so one
+// goroutine writes, waits and acks (commitGroup).
+type commitGroup struct {
+	index  int
+	assets []*Asset // member i of the rings' groups and of cw
+	cw     *journal.CommandWriter
+	sink   AckSink
+	flush  AckFlusher // sink's, if it implements it
+
+	// Scratch of the writing goroutine, reused per pass.
+	parts   []journal.GroupPart
+	written []ring.Range
+
+	write, commit *ring.Group // write is nil unless SyncAlways
+}
+
+// AckFlusher is implemented by an AckSink that gathers acks over the assets
+// of a pass: FlushAcks(group) follows the HandleAcks calls of one pass of
+// commit group group, on the same goroutine, so that each session's acks of
+// every asset of the pass go out in one write.
+type AckFlusher interface {
+	FlushAcks(group int)
+}
+
+// newCommitGroups spreads the assets over n commit groups and builds their
+// writers and ring groups. The assets' consumers exist and their rings are
+// not started.
+func (ex *Exchange) newCommitGroups(n int) error {
+	n = max(1, min(n, len(ex.assets)))
+	groups := make([]*commitGroup, n)
+	for i := range groups {
+		groups[i] = &commitGroup{index: i}
+	}
+	for i, a := range ex.assets {
+		g := groups[i%n]
+		a.group, a.member = g, len(g.assets)
+		g.assets = append(g.assets, a)
+	}
+	commitCPU, _, _, err := ex.cfg.Pin.goroutines()
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		ids := make([]uint32, len(g.assets))
+		commits := make([]*ring.Consumer, len(g.assets))
+		writes := make([]*ring.Consumer, len(g.assets))
+		for i, a := range g.assets {
+			ids[i], commits[i], writes[i] = a.ID, a.commitC, a.writeC
+		}
+		if g.cw, err = ex.store.CommandGroup(ids); err != nil {
+			return err
+		}
+		if g.commit, err = ring.NewGroup(fmt.Sprintf("journal-%d", g.index), commits...); err != nil {
+			return err
+		}
+		if g.assets[0].writeC != nil {
+			if g.write, err = ring.NewGroup(fmt.Sprintf("journal-write-%d", g.index), writes...); err != nil {
+				return err
+			}
+		}
+		if commitCPU >= 0 {
+			// The WAL writer of the split commit shares the journal's pin.
+			g.commit.PinCPU(commitCPU)
+			if g.write != nil {
+				g.write.PinCPU(commitCPU)
+			}
+		}
+		g.parts = make([]journal.GroupPart, 0, len(g.assets))
+		g.written = make([]ring.Range, 0, len(g.assets))
+	}
+	ex.groups = groups
+	return nil
+}
+
+// start runs the group's goroutines with the acks going to sink.
+func (g *commitGroup) start(ex *Exchange, sink AckSink) {
+	g.sink = sink
+	g.flush, _ = sink.(AckFlusher)
+	if g.write != nil {
+		ex.runGroup(g.write, (*writeGroup)(g))
+		ex.runGroup(g.commit, (*syncGroup)(g))
+	} else {
+		ex.runGroup(g.commit, (*fusedCommitGroup)(g))
+	}
+}
+
+func (ex *Exchange) runGroup(rg *ring.Group, h ring.GroupHandler) {
+	ex.wg.Add(1)
+	go func() {
+		defer ex.wg.Done()
+		if err := rg.Run(h); err != nil {
+			ex.errs <- err
+		}
+	}()
+}
+
+// writePass hands the pass's ranges to the journal as one batch, after
+// reserving their order ids, and returns the ranges it wrote (reused by the
+// next pass). A range of an asset that is unavailable, or whose order ids
+// cannot be reserved (the asset's id space is used up), is failed on its
+// own; if the batch cannot be written, every range of it is failed and its
+// assets become unavailable (the store has failed: they all would).
+func (g *commitGroup) writePass(rs []ring.Range) []ring.Range {
+	parts, written := g.parts[:0], g.written[:0]
+	for _, r := range rs {
+		a := g.assets[r.Member]
+		if a.unavailable.Load() {
+			a.failRange(r.Lo, r.Hi)
+			continue
+		}
+		cmds := a.cmdBatch[:0]
+		for s := r.Lo; s <= r.Hi; s++ {
+			cmds = append(cmds, a.in.At(s).Cmd)
+		}
+		a.cmdBatch = cmds
+		if err := a.reserveThrough(cmds[len(cmds)-1].Seq + a.idOffset); err != nil {
+			a.journalFailed(r.Lo, r.Hi, cmds[0].Seq, cmds[len(cmds)-1].Seq, err)
+			continue
+		}
+		parts = append(parts, journal.GroupPart{Member: r.Member, Cmds: cmds})
+		written = append(written, r)
+	}
+	g.parts, g.written = parts, written
+	if len(parts) == 0 {
+		return nil
+	}
+	if err := g.cw.WriteGroup(parts); err != nil {
+		g.failRanges(written, err)
+		return nil
+	}
+	return written
+}
+
+// failRanges fails ranges whose batch failed with err: their assets become
+// unavailable.
+func (g *commitGroup) failRanges(rs []ring.Range, err error) {
+	for _, r := range rs {
+		a := g.assets[r.Member]
+		a.journalFailed(r.Lo, r.Hi, a.in.At(r.Lo).Cmd.Seq, a.in.At(r.Hi).Cmd.Seq, err)
+	}
+}
+
+// ack hands the pass's acks to the sink: HandleAcks per range, then one
+// FlushAcks.
+func (g *commitGroup) ack(rs []ring.Range) {
+	if g.sink == nil {
+		return
+	}
+	for _, r := range rs {
+		g.sink.HandleAcks(g.assets[r.Member], r.Lo, r.Hi)
+	}
+	if g.flush != nil {
+		g.flush.FlushAcks(g.index)
+	}
+}
+
+// observe records the pass in each asset's journal metrics.
+func (g *commitGroup) observe(rs []ring.Range, took time.Duration) {
+	for _, r := range rs {
+		g.assets[r.Member].m.journalBatch(int(r.Hi-r.Lo+1), took)
+	}
+}
+
+// fusedCommitGroup is the commit of a pass on one goroutine (SyncInterval,
+// SyncOff): write, wait for the write, ack. HandleAcks runs only after the
+// batch is in the operating system, so nothing is acknowledged before it
+// is committed under the policy. The matchers, behind the group's members,
+// see a range only once its acks are written (a write(2) per session of
+// the pass): that delays matching by tens of microseconds, not the acks.
+type fusedCommitGroup commitGroup
+
+func (f *fusedCommitGroup) HandleGroup(rs []ring.Range) {
+	g := (*commitGroup)(f)
+	start := time.Now()
+	if written := g.writePass(rs); len(written) > 0 {
+		if _, err := g.cw.Sync(); err != nil {
+			g.failRanges(written, err)
+		} else {
+			g.observe(written, time.Since(start))
+		}
+	}
+	g.ack(rs)
+}
+
+// writeGroup is the first half of a SyncAlways commit: it hands each pass
+// to the WAL without waiting for its fsync.
+type writeGroup commitGroup
+
+func (w *writeGroup) HandleGroup(rs []ring.Range) { (*commitGroup)(w).writePass(rs) }
+
+// syncGroup follows writeGroup: it waits until each range of a pass is
+// durable, then acks the pass, on the same goroutine. A range whose writing
+// or syncing failed is failed whole: the acker rejects it and the matcher
+// skips it, so nothing is acknowledged or matched that the journal does not
+// hold durably. Its passes need not match writeGroup's: a range here may
+// span several written batches, or part of one, and SyncMemberTo waits for
+// the batch holding the range's last command.
+type syncGroup commitGroup
+
+func (s *syncGroup) HandleGroup(rs []ring.Range) {
+	g := (*commitGroup)(s)
+	start := time.Now()
+	for _, r := range rs {
+		a := g.assets[r.Member]
+		if a.unavailable.Load() {
+			// The writer failed this range or an earlier one: what it
+			// wrote may not be durable, and the store refuses every sync.
+			a.failRange(r.Lo, r.Hi)
+			continue
+		}
+		last := a.in.At(r.Hi).Cmd.Seq
+		if _, err := g.cw.SyncMemberTo(r.Member, last); err != nil {
+			a.journalFailed(r.Lo, r.Hi, a.in.At(r.Lo).Cmd.Seq, last, err)
+			continue
+		}
+		a.m.journalBatch(int(r.Hi-r.Lo+1), time.Since(start))
+	}
+	g.ack(rs)
+}

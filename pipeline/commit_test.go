@@ -1,0 +1,196 @@
+package pipeline
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/engine"
+	"github.com/ringex/ringex/journal"
+	"github.com/ringex/ringex/ring"
+)
+
+// passRecorder is an AckSink and AckFlusher that records the passes: the
+// assets of the HandleAcks calls before each FlushAcks, and the group.
+type passRecorder struct {
+	mu      sync.Mutex
+	open    map[int][]uint32 // per group, the assets of the pass so far
+	passes  [][]uint32
+	groups  []int
+	acked   map[uint32][]uint64 // per asset, the acked sequences
+	failed  map[uint32]int
+	bad     []string
+	pending int
+}
+
+func (r *passRecorder) HandleAcks(a *Asset, lo, hi int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := a.CommitGroup()
+	if slices.Contains(r.open[g], a.ID) {
+		r.bad = append(r.bad, fmt.Sprintf("asset %d twice in one pass of group %d", a.ID, g))
+	}
+	r.open[g] = append(r.open[g], a.ID)
+	for s := lo; s <= hi; s++ {
+		slot := a.Input(s)
+		if slot.Failed() {
+			r.failed[a.ID]++
+		} else {
+			r.acked[a.ID] = append(r.acked[a.ID], slot.Cmd.Seq)
+		}
+		r.pending--
+	}
+}
+
+func (r *passRecorder) FlushAcks(group int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.open[group]) == 0 {
+		r.bad = append(r.bad, fmt.Sprintf("FlushAcks(%d) after no HandleAcks", group))
+	}
+	r.passes = append(r.passes, r.open[group])
+	r.groups = append(r.groups, group)
+	r.open[group] = nil
+}
+
+func (r *passRecorder) done() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending == 0
+}
+
+var groupAssets = []AssetSpec{
+	{ID: 1, Config: testAsset.Config},
+	{ID: 2, Config: engine.AssetConfig{Symbol: "TWO", TickSize: 5, LotSize: 10, MinPrice: 5, MaxPrice: 100000, MaxQty: 1000000}},
+	{ID: 3, Config: engine.AssetConfig{Symbol: "THREE", TickSize: 5, LotSize: 10, MinPrice: 5, MaxPrice: 100000, MaxQty: 1000000}},
+}
+
+func openGroupTest(t *testing.T, mode journal.SyncMode, groups int) (*journal.Store, *Exchange, *passRecorder) {
+	t.Helper()
+	store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: mode, Interval: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := Open(store, groupAssets, Config{CommitGroups: groups, Wait: ring.Blocking})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	rec := &passRecorder{open: map[int][]uint32{}, acked: map[uint32][]uint64{}, failed: map[uint32]int{}}
+	return store, ex, rec
+}
+
+// submitEach submits n resting orders to every asset.
+func submitEach(t *testing.T, ex *Exchange, rec *passRecorder, n int) {
+	t.Helper()
+	for i := range n {
+		for _, a := range ex.Assets() {
+			cmd := engine.Command{Kind: engine.CmdNew, UserID: 1, ClientOrderID: uint64(i + 1), Side: engine.Buy,
+				Type: engine.Limit, TIF: engine.GTC, Price: 500, Qty: 10}
+			rec.mu.Lock()
+			rec.pending++
+			rec.mu.Unlock()
+			if _, err := a.Submit(&cmd, uint64(i), time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestCommitGroups checks how commit groups split the acks into passes:
+// with one group, the commands every asset had waiting before Start are
+// committed and acked in one pass, FlushAcks following the HandleAcks of
+// each asset once; with a group per asset, every pass holds one asset, of
+// its own group. Every command is acked once, in sequence order.
+func TestCommitGroups(t *testing.T) {
+	for _, mode := range []journal.SyncMode{journal.SyncOff, journal.SyncInterval, journal.SyncAlways} {
+		for _, groups := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/groups%d", []string{"always", "interval", "off"}[mode], groups), func(t *testing.T) {
+				store, ex, rec := openGroupTest(t, mode, groups)
+				defer store.Close()
+				submitEach(t, ex, rec, 50)
+				ex.Start(rec, nil)
+				submitEach(t, ex, rec, 200)
+				waitFor(t, rec.done)
+				if err := ex.Close(); err != nil {
+					t.Fatal(err)
+				}
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				if len(rec.bad) > 0 {
+					t.Fatal(rec.bad)
+				}
+				for i, p := range rec.passes {
+					for _, id := range p {
+						if want := int(id-1) % groups; rec.groups[i] != want {
+							t.Fatalf("pass %d of group %d holds asset %d, of group %d", i, rec.groups[i], id, want)
+						}
+					}
+					if groups == 3 && len(p) != 1 {
+						t.Fatalf("pass %d with a group per asset holds assets %v", i, p)
+					}
+				}
+				// Under SyncAlways the syncer's first pass may come before the
+				// writer has released every asset of its own first pass.
+				if groups == 1 && mode != journal.SyncAlways && len(rec.passes[0]) != len(groupAssets) {
+					t.Fatalf("first pass holds assets %v, want all %d: the waiting commands of every asset in one pass", rec.passes[0], len(groupAssets))
+				}
+				for _, a := range ex.Assets() {
+					got := rec.acked[a.ID]
+					if len(got) != 250 || rec.failed[a.ID] != 0 {
+						t.Fatalf("asset %d: %d acked, %d failed; want 250, 0", a.ID, len(got), rec.failed[a.ID])
+					}
+					for i, seq := range got {
+						if seq != uint64(i+1) {
+							t.Fatalf("asset %d: ack %d has seq %d", a.ID, i, seq)
+						}
+					}
+					n := 0
+					if err := store.ReplayCommands(a.ID, 0, func(*engine.Command) error { n++; return nil }); err != nil || n != 250 {
+						t.Fatalf("asset %d: journal holds %d commands (%v), want 250", a.ID, n, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestCommitGroupIDSpaceIsolated checks that an asset whose order ids are
+// used up fails alone: the other assets of its commit group, committed in
+// the same passes, are still journaled and acked.
+func TestCommitGroupIDSpaceIsolated(t *testing.T) {
+	store, ex, rec := openGroupTest(t, journal.SyncOff, 1)
+	defer store.Close()
+	full := ex.Assets()[1]
+	full.idOffset, full.idReserved = journal.MaxIDNumber, journal.MaxIDNumber
+	submitEach(t, ex, rec, 20)
+	ex.Start(rec, nil)
+	submitEach(t, ex, rec, 20)
+	waitFor(t, rec.done)
+	if err := ex.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, a := range ex.Assets() {
+		acked, failed := len(rec.acked[a.ID]), rec.failed[a.ID]
+		if a == full {
+			if acked != 0 || failed != 40 {
+				t.Errorf("asset %d with no ids left: %d acked, %d failed; want 0, 40", a.ID, acked, failed)
+			}
+			continue
+		}
+		if acked != 40 || failed != 0 {
+			t.Errorf("asset %d beside it: %d acked, %d failed; want 40, 0", a.ID, acked, failed)
+		}
+		n := 0
+		if err := store.ReplayCommands(a.ID, 0, func(*engine.Command) error { n++; return nil }); err != nil || n != 40 {
+			t.Errorf("asset %d beside it: journal holds %d commands (%v), want 40", a.ID, n, err)
+		}
+	}
+	if len(rec.passes[0]) != 3 {
+		t.Errorf("first pass holds %v, want all three assets", rec.passes[0])
+	}
+}
