@@ -2,6 +2,7 @@ package journal
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -24,6 +25,9 @@ type assetLog struct {
 	commands appender
 	events   appender
 	writer   *CommandWriter // created by Store.Commands; under Store.assetsMu
+	// eventGroup is set once the events belong to an EventGroup; under
+	// Store.assetsMu.
+	eventGroup bool
 }
 
 // appender is the write side of one sequence (an asset's commands or its
@@ -169,19 +173,38 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 	w := &s.asset(asset).events
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := checkEvents(s, w, asset, evs); err != nil {
+		return err
+	}
+	b := w.reset(s)
+	epoch := s.lockEpoch()
+	putEvents(b, epoch, asset, evs, s.blockRecords)
+	err := s.write(b, buffered) // buffered: nothing to wait for
+	s.unlockEpoch()
+	if err != nil {
+		return fmt.Errorf("journal: asset %d: events %d-%d: %w", asset, evs[0].Seq, evs[len(evs)-1].Seq, err)
+	}
+	w.last = evs[len(evs)-1].Seq
+	return nil
+}
+
+// checkEvents checks that evs are dense and continue w's sequence. The
+// caller holds w.mu.
+func checkEvents(s *Store, w *appender, asset uint32, evs []engine.Event) error {
 	for i := range evs {
 		if want := evs[0].Seq + uint64(i); evs[i].Seq != want {
 			return fmt.Errorf("journal: asset %d: event %d of the batch has seq %d, want %d: %w",
 				asset, i, evs[i].Seq, want, ErrSequence)
 		}
 	}
-	if err := w.check(s, kindEvent, asset, evs[0].Seq); err != nil {
-		return err
-	}
-	b := w.reset(s)
-	epoch := s.lockEpoch()
-	for lo := 0; lo < len(evs); lo += s.blockRecords {
-		block := evs[lo:min(lo+s.blockRecords, len(evs))]
+	return w.check(s, kindEvent, asset, evs[0].Seq)
+}
+
+// putEvents adds evs to b, in the given epoch, in blocks of at most per
+// records.
+func putEvents(b *pebble.Batch, epoch uint64, asset uint32, evs []engine.Event, per int) {
+	for lo := 0; lo < len(evs); lo += per {
+		block := evs[lo:min(lo+per, len(evs))]
 		op := b.SetDeferred(keyLen, len(block)*eventLen)
 		putKey(op.Key, epoch, kindEvent, asset, block[0].Seq)
 		for i := range block {
@@ -189,11 +212,90 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 		}
 		_ = op.Finish()
 	}
-	err := s.write(b, buffered) // buffered: nothing to wait for
-	s.unlockEpoch()
-	if err != nil {
-		return fmt.Errorf("journal: asset %d: events %d-%d: %w", asset, evs[0].Seq, evs[len(evs)-1].Seq, err)
+}
+
+// EventGroup journals the events of several assets, each call's as one
+// batch: AppendEvents's group form, for a pipeline that runs the event
+// journal of several assets on one goroutine. It is used by one goroutine
+// at a time.
+type EventGroup struct {
+	s       *Store
+	members []*appender
+	assets  []uint32
+	batch   *pebble.Batch
+}
+
+// EventPart is one member's events in an EventGroup append: Member indexes
+// the assets given to Store.EventGroup.
+type EventPart struct {
+	Member int
+	Events []engine.Event
+}
+
+// EventGroup returns an EventGroup for the assets, in that order. An
+// asset's events belong to at most one group.
+func (s *Store) EventGroup(assets []uint32) (*EventGroup, error) {
+	if len(assets) == 0 {
+		return nil, fmt.Errorf("journal: an event group needs an asset")
 	}
-	w.last = evs[len(evs)-1].Seq
+	g := &EventGroup{s: s, assets: slices.Clone(assets), batch: s.db.NewBatch()}
+	for _, id := range assets {
+		a := s.asset(id)
+		s.assetsMu.Lock()
+		taken := a.eventGroup
+		a.eventGroup = true
+		s.assetsMu.Unlock()
+		if taken {
+			return nil, fmt.Errorf("journal: the events of asset %d already belong to a group", id)
+		}
+		g.members = append(g.members, &a.events)
+	}
+	return g, nil
+}
+
+// Append journals the parts, each dense and continuing its member's event
+// sequence, at most one part per member, as one batch, like AppendEvents.
+// Every part is checked before anything is written.
+func (g *EventGroup) Append(parts []EventPart) error {
+	locked := 0
+	defer func() {
+		for _, p := range parts[:locked] {
+			g.members[p.Member].mu.Unlock()
+		}
+	}()
+	total := 0
+	for _, p := range parts {
+		w := g.members[p.Member]
+		w.mu.Lock()
+		locked++
+		if len(p.Events) == 0 {
+			continue
+		}
+		if err := checkEvents(g.s, w, g.assets[p.Member], p.Events); err != nil {
+			return err
+		}
+		total += len(p.Events)
+	}
+	if total == 0 {
+		return nil
+	}
+	b := g.batch
+	b.Reset()
+	epoch := g.s.lockEpoch()
+	for _, p := range parts {
+		if len(p.Events) > 0 {
+			putEvents(b, epoch, g.assets[p.Member], p.Events, g.s.blockRecords)
+		}
+	}
+	err := g.s.write(b, buffered)
+	g.s.unlockEpoch()
+	if err != nil {
+		return fmt.Errorf("journal: events of %d assets: %w", len(parts), err)
+	}
+	for _, p := range parts {
+		if len(p.Events) > 0 {
+			g.members[p.Member].last = p.Events[len(p.Events)-1].Seq
+		}
+	}
 	return nil
 }

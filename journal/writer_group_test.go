@@ -149,3 +149,83 @@ func TestCommandGroupAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per group write and syncs, want 0", a)
 	}
 }
+
+// TestEventGroup appends the events of three assets through one group, each
+// call with a random subset of them, and checks after a reopen that every
+// asset holds exactly its own events; a call with a bad part journals
+// nothing; the events of an asset belong to one group.
+func TestEventGroup(t *testing.T) {
+	r := rand.New(rand.NewPCG(67, 68))
+	dir := t.TempDir()
+	s := openStore(t, dir, SyncPolicy{Mode: SyncOff}, nil)
+	assets := []uint32{4, 2, 8}
+	g, err := s.EventGroup(assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EventGroup([]uint32{8}); err == nil {
+		t.Fatal("the events of an asset joined two groups")
+	}
+	next := []uint64{1, 1, 1}
+	want := make([][]engine.Event, len(assets))
+	for range 200 {
+		var parts []EventPart
+		for m := range assets {
+			if r.IntN(3) == 0 {
+				continue
+			}
+			evs := events(r, next[m], 1+r.IntN(150))
+			next[m] += uint64(len(evs))
+			want[m] = append(want[m], evs...)
+			parts = append(parts, EventPart{Member: m, Events: evs})
+		}
+		if err := g.Append(parts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := []EventPart{{0, events(r, next[0], 3)}, {1, events(r, next[1]+1, 3)}}
+	if err := g.Append(bad); !errors.Is(err, ErrSequence) {
+		t.Fatalf("Append with a gap = %v, want ErrSequence", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, SyncPolicy{Mode: SyncOff}, nil)
+	defer s.Close()
+	for m, id := range assets {
+		equalEvents(t, "asset scan", scanAll(t, s, id, 0), want[m])
+	}
+}
+
+// TestEventGroupAllocs checks that a group append allocates nothing.
+func TestEventGroupAllocs(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race or -cover")
+	}
+	s, err := Open(Options{Dir: t.TempDir(), Sync: SyncPolicy{Mode: SyncOff}, Logger: quiet,
+		MemTableSize: 4 << 20, MarkInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	g, err := s.EventGroup([]uint32{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(69, 70))
+	parts := []EventPart{{0, events(r, 1, 20)}, {1, events(r, 1, 20)}} // 200 runs stay inside one memtable
+	next := func() {
+		if err := g.Append(parts); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range parts {
+			for i := range p.Events {
+				p.Events[i].Seq += uint64(len(p.Events))
+			}
+		}
+	}
+	next()
+	if a := testing.AllocsPerRun(200, next); a > 0.1 {
+		t.Errorf("%.2f allocations per group append, want 0", a)
+	}
+}

@@ -41,6 +41,12 @@ type commitGroup struct {
 	written []ring.Range
 
 	write, commit *ring.Group // write is nil unless SyncAlways
+
+	// The output side: the group's output rings on one goroutine
+	// (outputGroup).
+	output  *ring.Group
+	events  *journal.EventGroup
+	evParts []journal.EventPart
 }
 
 // AckFlusher is implemented by an AckSink that gathers acks over the assets
@@ -65,7 +71,7 @@ func (ex *Exchange) newCommitGroups(n int) error {
 		a.group, a.member = g, len(g.assets)
 		g.assets = append(g.assets, a)
 	}
-	commitCPU, _, _, err := ex.cfg.Pin.goroutines()
+	commitCPU, _, outCPU, err := ex.cfg.Pin.goroutines()
 	if err != nil {
 		return err
 	}
@@ -73,12 +79,23 @@ func (ex *Exchange) newCommitGroups(n int) error {
 		ids := make([]uint32, len(g.assets))
 		commits := make([]*ring.Consumer, len(g.assets))
 		writes := make([]*ring.Consumer, len(g.assets))
+		outs := make([]*ring.Consumer, len(g.assets))
 		for i, a := range g.assets {
-			ids[i], commits[i], writes[i] = a.ID, a.commitC, a.writeC
+			ids[i], commits[i], writes[i], outs[i] = a.ID, a.commitC, a.writeC, a.outC
 		}
 		if g.cw, err = ex.store.CommandGroup(ids); err != nil {
 			return err
 		}
+		if g.events, err = ex.store.EventGroup(ids); err != nil {
+			return err
+		}
+		if g.output, err = ring.NewGroup(fmt.Sprintf("events-%d", g.index), outs...); err != nil {
+			return err
+		}
+		if outCPU >= 0 {
+			g.output.PinCPU(outCPU)
+		}
+		g.evParts = make([]journal.EventPart, 0, len(g.assets))
 		if g.commit, err = ring.NewGroup(fmt.Sprintf("journal-%d", g.index), commits...); err != nil {
 			return err
 		}
@@ -101,22 +118,34 @@ func (ex *Exchange) newCommitGroups(n int) error {
 	return nil
 }
 
-// start runs the group's goroutines with the acks going to sink.
-func (g *commitGroup) start(ex *Exchange, sink AckSink) {
+// start runs the group's goroutines with the acks going to sink and the
+// output to output.
+func (g *commitGroup) start(ex *Exchange, sink AckSink, output OutputSink) {
 	g.sink = sink
 	g.flush, _ = sink.(AckFlusher)
 	if g.write != nil {
-		ex.runGroup(g.write, (*writeGroup)(g))
-		ex.runGroup(g.commit, (*syncGroup)(g))
+		ex.runGroup(g.write, (*writeGroup)(g), nil)
+		ex.runGroup(g.commit, (*syncGroup)(g), nil)
 	} else {
-		ex.runGroup(g.commit, (*fusedCommitGroup)(g))
+		ex.runGroup(g.commit, (*fusedCommitGroup)(g), nil)
 	}
+	// Whatever ends the output group (its rings drained and closed, or a
+	// failure), the assets' event marks end with it, so that no waiter
+	// outlives it.
+	ex.runGroup(g.output, &outputGroup{g: g, sink: output}, func() {
+		for _, a := range g.assets {
+			a.evMark.end()
+		}
+	})
 }
 
-func (ex *Exchange) runGroup(rg *ring.Group, h ring.GroupHandler) {
+func (ex *Exchange) runGroup(rg *ring.Group, h ring.GroupHandler, done func()) {
 	ex.wg.Add(1)
 	go func() {
 		defer ex.wg.Done()
+		if done != nil {
+			defer done()
+		}
 		if err := rg.Run(h); err != nil {
 			ex.errs <- err
 		}
@@ -245,4 +274,60 @@ func (s *syncGroup) HandleGroup(rs []ring.Range) {
 		a.m.journalBatch(int(r.Hi-r.Lo+1), time.Since(start))
 	}
 	g.ack(rs)
+}
+
+// outputGroup is the consumer of the group's output rings: per pass, the
+// event journal of every asset's range as one batch (journal.EventGroup),
+// and then, on the same goroutine, the OutputSink (the notifier) for each
+// range. Level changes are derived data and are not stored. The event
+// append does not wait for a sync (journal.EventGroup.Append), so the
+// notifier is delayed by a memtable insert, not a disk write (unless the
+// store itself stalls, as in a WAL rotation, which stops the commands'
+// commit and so the matchers too), and the matchers' output claims wait on
+// one consumer. Market data never reports an event before the event journal
+// holds it, which only makes a resuming subscriber's wait
+// (WaitEventsJournaled) shorter.
+type outputGroup struct {
+	g    *commitGroup
+	sink OutputSink
+}
+
+func (o *outputGroup) HandleGroup(rs []ring.Range) {
+	g := o.g
+	parts := g.evParts[:0]
+	for _, r := range rs {
+		a := g.assets[r.Member]
+		evs := a.evBatch[:0]
+		for s := r.Lo; s <= r.Hi; s++ {
+			if out := a.out.At(s); !out.IsLevel {
+				evs = append(evs, out.Event)
+			}
+		}
+		a.evBatch = evs
+		if len(evs) > 0 && !a.unavailable.Load() {
+			parts = append(parts, journal.EventPart{Member: r.Member, Events: evs})
+		}
+	}
+	g.evParts = parts
+	if len(parts) > 0 {
+		err := g.events.Append(parts)
+		for _, p := range parts {
+			a := g.assets[p.Member]
+			if err != nil {
+				// The input journal is the source of truth: recovery
+				// rebuilds any missing events. A failed store is failed
+				// for commands too.
+				a.unavailable.Store(true)
+				a.log.Error("event journal append failed: rejecting commands until restart", "err", err)
+				a.evMark.end()
+				continue
+			}
+			a.evMark.advance(p.Events[len(p.Events)-1].Seq)
+		}
+	}
+	if o.sink != nil {
+		for _, r := range rs {
+			o.sink.HandleOutput(g.assets[r.Member], r.Lo, r.Hi)
+		}
+	}
 }

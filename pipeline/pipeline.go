@@ -318,14 +318,13 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	}
 	a.matchC = in.NewConsumer("matcher", a.commitC)
 	a.outC = out.NewConsumer("events")
-	_, matchCPU, outCPU, err := cfg.Pin.goroutines()
+	_, matchCPU, _, err := cfg.Pin.goroutines()
 	if err != nil {
 		return nil, err
 	}
-	// The commit consumers are pinned with their group (newCommitGroups),
-	// and the rings start once the groups exist (Open).
+	// The commit and output consumers are pinned with their group
+	// (newCommitGroups), and the rings start once the groups exist (Open).
 	pin(a.matchC, matchCPU)
-	pin(a.outC, outCPU)
 	return a, nil
 }
 
@@ -343,12 +342,11 @@ func (ex *Exchange) Start(acks AckSink, output OutputSink) {
 	}
 	ex.started = true
 	for _, g := range ex.groups {
-		g.start(ex, acks)
+		g.start(ex, acks, output)
 	}
 	for _, a := range ex.assets {
 		ex.wg.Add(1)
 		go a.runMatcher(&ex.wg)
-		ex.runOutput(a, output)
 		ex.wg.Add(1)
 		go a.snapshotWriter(&ex.wg)
 	}

@@ -140,34 +140,6 @@ func (a *Asset) snapshotWriter(wg *sync.WaitGroup) {
 	}
 }
 
-// eventStage is the event journal: it persists the engine events of each
-// available output range as one batch. Level changes are derived data and
-// are not stored.
-type eventStage Asset
-
-func (e *eventStage) Handle(lo, hi int64) {
-	a := (*Asset)(e)
-	evs := a.evBatch[:0]
-	for s := lo; s <= hi; s++ {
-		if o := a.out.At(s); !o.IsLevel {
-			evs = append(evs, o.Event)
-		}
-	}
-	a.evBatch = evs
-	if len(evs) == 0 || a.unavailable.Load() {
-		return
-	}
-	if err := a.store.AppendEvents(a.ID, evs); err != nil {
-		// The input journal is the source of truth: recovery rebuilds any
-		// missing events. A failed store is failed for commands too.
-		a.unavailable.Store(true)
-		a.log.Error("event journal append failed: rejecting commands until restart", "err", err)
-		a.evMark.end()
-		return
-	}
-	a.evMark.advance(evs[len(evs)-1].Seq)
-}
-
 // eventMark is the last event sequence the event journal holds, with a
 // notification for those who wait for it to pass a sequence (the snapshot
 // writer, a resuming subscriber). It ends when the event journal stage
@@ -241,40 +213,4 @@ func (a *Asset) WaitEventsJournaled(seq uint64, timeout time.Duration, cancel <-
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	return a.evMark.wait(seq, t.C, cancel)
-}
-
-// runOutput runs the output ring's consumer (outputStage); whatever ends it
-// (the output ring drained and closed, or a failure), the event mark ends
-// with it so that no waiter outlives it.
-func (ex *Exchange) runOutput(a *Asset, sink OutputSink) {
-	ex.wg.Add(1)
-	go func() {
-		defer ex.wg.Done()
-		defer a.evMark.end()
-		if err := a.outC.Run(&outputStage{a: a, sink: sink}); err != nil {
-			ex.errs <- err
-		}
-	}()
-}
-
-// outputStage is the output ring's one consumer: the event journal
-// (eventStage) and then, on the same goroutine, the OutputSink (the
-// notifier) for the same range. The event append does not wait for a sync
-// (journal.Store.AppendEvents), so the notifier is delayed by a memtable
-// insert, not a disk write (unless the store itself stalls, as in a WAL
-// rotation, which stops the commands' commit and so the matcher too), and
-// the matcher's output claims wait on one consumer instead of two
-// goroutines each woken per batch. Market data
-// now never reports an event before the event journal holds it, which
-// only makes a resuming subscriber's wait (WaitEventsJournaled) shorter.
-type outputStage struct {
-	a    *Asset
-	sink OutputSink
-}
-
-func (s *outputStage) Handle(lo, hi int64) {
-	(*eventStage)(s.a).Handle(lo, hi)
-	if s.sink != nil {
-		s.sink.HandleOutput(s.a, lo, hi)
-	}
 }
