@@ -23,8 +23,10 @@ type Consumer struct {
 	pinned  bool // Run pins to cpu
 	cpu     int
 
+	group *Group // set by NewGroup, before Start: the group runs this consumer
+
 	running atomic.Bool
-	failed  atomic.Bool // Run returned an error; see barrier.failedUpstream
+	failed  atomic.Bool // Run (or its group's Run) returned an error; see barrier.failedUpstream
 
 	// seq is the highest sequence released: the stages behind and the
 	// producers read it.
@@ -55,6 +57,11 @@ func (c *Consumer) PinCPU(cpu int) { c.pinned, c.cpu = true, cpu }
 func (c *Consumer) Run(h Handler) (err error) {
 	if !c.core.started.Load() {
 		return fmt.Errorf("ring: consumer %q: Run before Start", c.name)
+	}
+	// Neither error below marks c as failed: c may be running, in this Run
+	// or in its group's.
+	if c.group != nil {
+		return fmt.Errorf("ring: consumer %q: Run on a member of group %q (run the group)", c.name, c.group.name)
 	}
 	if !c.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("ring: consumer %q: Run called twice", c.name)

@@ -52,8 +52,13 @@ type checker struct {
 	deps  []*Consumer
 	next  int64
 	delay func() // optional, called per batch
-	errs  atomic.Int32
-	calls int
+	// ahead, if set, is the highest sequence the stage ahead has finished
+	// handling, as that stage's handler records it: a check of gating that
+	// does not trust the sequence the stage stored.
+	ahead   *atomic.Int64
+	handled atomic.Int64 // the number of sequences handled, for other goroutines
+	errs    atomic.Int32
+	calls   int
 }
 
 func (h *checker) fail(format string, args ...any) {
@@ -73,6 +78,11 @@ func (h *checker) Handle(lo, hi int64) {
 			h.fail("handed [%d, %d] while dependency %s is at %d", lo, hi, d.Name(), s)
 		}
 	}
+	if h.ahead != nil {
+		if s := h.ahead.Load(); s < hi {
+			h.fail("handed [%d, %d] while the stage ahead has finished only %d", lo, hi, s)
+		}
+	}
 	for s := lo; s <= hi; s++ {
 		e := h.r.At(s)
 		if e.seq != s || e.check != checksum(s) {
@@ -80,6 +90,7 @@ func (h *checker) Handle(lo, hi int64) {
 		}
 	}
 	h.next = hi + 1
+	h.handled.Add(hi - lo + 1)
 	if h.delay != nil {
 		h.delay()
 	}

@@ -31,11 +31,19 @@ const initialSequence = -1
 // while they wait for it to move: waiters counts them, and the writer takes
 // the mutex to wake them only when it is non-zero, so that the fast path of
 // a publish is one extra load of a word on a line it already owns.
+//
+// A sequence that a Group member waits on also rings that group's doorbell
+// (bells) whenever it wakes its own waiters: the group parks on one doorbell
+// for all its members rather than on any one sequence. bells is set before
+// Start (NewGroup) and only read afterwards, so it shares the line of value
+// without adding traffic: on a ring outside any group, a publish pays one
+// more load, of a word on a line it already owns, to find bells empty.
 type sequence struct {
 	_       [cacheLinePad]byte
 	value   atomic.Int64
 	waiters atomic.Int32 // goroutines parked in park, waiting for value to change
-	_       [cacheLinePad - 12]byte
+	bells   []*doorbell  // groups whose members wait on this sequence; read-only after Start
+	_       [cacheLinePad - 8 - 8 - 24]byte
 
 	// Parking lot, touched only by goroutines that park and by writers
 	// that find waiters > 0.
@@ -72,19 +80,43 @@ func (s *sequence) store(v int64, w WaitStrategy) {
 	s.wake()
 }
 
-// wake wakes the goroutines parked on s, if any.
+// wake wakes the goroutines parked on s, if any, and the groups parked on
+// a doorbell of s.
 func (s *sequence) wake() {
 	if s.waiters.Load() > 0 {
-		s.wakeAll()
+		s.broadcast()
+	}
+	for _, b := range s.bells {
+		b.ring()
 	}
 }
 
 // wakeAll wakes the goroutines parked on s unconditionally (Close and
-// timeouts use it: their condition is not s's value).
+// timeouts use it: their condition is not s's value), and the groups
+// parked on a doorbell of s. A doorbell is rung only when a group waits on
+// it; that is enough for Close, whose closed flag is written before and
+// re-checked by the group after the doorbell's waiters (see doorbell).
 func (s *sequence) wakeAll() {
+	s.broadcast()
+	for _, b := range s.bells {
+		b.ring()
+	}
+}
+
+func (s *sequence) broadcast() {
 	s.mu.Lock()
 	s.cond.Broadcast()
 	s.mu.Unlock()
+}
+
+// addBell makes s ring b. It is called before Start only.
+func (s *sequence) addBell(b *doorbell) {
+	for _, have := range s.bells {
+		if have == b {
+			return
+		}
+	}
+	s.bells = append(s.bells, b)
 }
 
 // park blocks until ready returns true. ready is evaluated with s's mutex
