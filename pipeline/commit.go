@@ -41,6 +41,7 @@ type commitGroup struct {
 	written []ring.Range
 
 	write, commit *ring.Group // write is nil unless SyncAlways
+	match         *ring.Group // the matchers, behind commit
 
 	// The output side: the group's output rings on one goroutine
 	// (outputGroup).
@@ -71,7 +72,7 @@ func (ex *Exchange) newCommitGroups(n int) error {
 		a.group, a.member = g, len(g.assets)
 		g.assets = append(g.assets, a)
 	}
-	commitCPU, _, outCPU, err := ex.cfg.Pin.goroutines()
+	commitCPU, matchCPU, outCPU, err := ex.cfg.Pin.goroutines()
 	if err != nil {
 		return err
 	}
@@ -80,8 +81,15 @@ func (ex *Exchange) newCommitGroups(n int) error {
 		commits := make([]*ring.Consumer, len(g.assets))
 		writes := make([]*ring.Consumer, len(g.assets))
 		outs := make([]*ring.Consumer, len(g.assets))
+		matches := make([]*ring.Consumer, len(g.assets))
 		for i, a := range g.assets {
-			ids[i], commits[i], writes[i], outs[i] = a.ID, a.commitC, a.writeC, a.outC
+			ids[i], commits[i], writes[i], outs[i], matches[i] = a.ID, a.commitC, a.writeC, a.outC, a.matchC
+		}
+		if g.match, err = ring.NewGroup(fmt.Sprintf("matcher-%d", g.index), matches...); err != nil {
+			return err
+		}
+		if matchCPU >= 0 {
+			g.match.PinCPU(matchCPU)
 		}
 		if g.cw, err = ex.store.CommandGroup(ids); err != nil {
 			return err
@@ -129,6 +137,14 @@ func (g *commitGroup) start(ex *Exchange, sink AckSink, output OutputSink) {
 	} else {
 		ex.runGroup(g.commit, (*fusedCommitGroup)(g), nil)
 	}
+	// When the matchers have drained their input rings (Close), each
+	// asset's final snapshot is taken and its output ring closed, which
+	// lets the output group drain and return.
+	ex.runGroup(g.match, (*matchGroup)(g), func() {
+		for _, a := range g.assets {
+			a.matchingDone()
+		}
+	})
 	// Whatever ends the output group (its rings drained and closed, or a
 	// failure), the assets' event marks end with it, so that no waiter
 	// outlives it.
@@ -329,5 +345,18 @@ func (o *outputGroup) HandleGroup(rs []ring.Range) {
 		for _, r := range rs {
 			o.sink.HandleOutput(g.assets[r.Member], r.Lo, r.Hi)
 		}
+	}
+}
+
+// matchGroup runs the matchers of the group's assets on one goroutine: each
+// pass applies every asset's journaled range to its own book (matchStage).
+// Every book is still touched by one goroutine only, and a pass takes all
+// that the commit released at once, so one wake-up serves every asset
+// instead of one per asset.
+type matchGroup commitGroup
+
+func (m *matchGroup) HandleGroup(rs []ring.Range) {
+	for _, r := range rs {
+		(*matchStage)(m.assets[r.Member]).Handle(r.Lo, r.Hi)
 	}
 }

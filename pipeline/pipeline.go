@@ -318,20 +318,12 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	}
 	a.matchC = in.NewConsumer("matcher", a.commitC)
 	a.outC = out.NewConsumer("events")
-	_, matchCPU, _, err := cfg.Pin.goroutines()
-	if err != nil {
+	if _, _, _, err := cfg.Pin.goroutines(); err != nil {
 		return nil, err
 	}
-	// The commit and output consumers are pinned with their group
-	// (newCommitGroups), and the rings start once the groups exist (Open).
-	pin(a.matchC, matchCPU)
+	// The consumers are pinned with their groups (newCommitGroups), and
+	// the rings start once the groups exist (Open).
 	return a, nil
-}
-
-func pin(c *ring.Consumer, cpu int) {
-	if cpu >= 0 {
-		c.PinCPU(cpu)
-	}
 }
 
 // Start opens the gates: the stage goroutines start and Submit is accepted.
@@ -346,21 +338,15 @@ func (ex *Exchange) Start(acks AckSink, output OutputSink) {
 	}
 	for _, a := range ex.assets {
 		ex.wg.Add(1)
-		go a.runMatcher(&ex.wg)
-		ex.wg.Add(1)
 		go a.snapshotWriter(&ex.wg)
 	}
 }
 
-// runMatcher runs the matcher until the input ring is closed and drained,
-// then writes a final snapshot (so a clean restart replays nothing) and
-// closes the output ring, which lets its consumers drain and return.
-func (a *Asset) runMatcher(wg *sync.WaitGroup) {
-	defer wg.Done()
-	err := a.matchC.Run((*matchStage)(a))
-	if err != nil {
-		a.ex.errs <- err
-	}
+// matchingDone follows the matchers' group once the input rings are closed
+// and drained (or it failed): it hands over a final snapshot (so a clean
+// restart replays nothing) and closes the output ring, which lets its
+// consumers drain and return.
+func (a *Asset) matchingDone() {
 	if a.ex.cfg.SnapshotEvery > 0 && a.sinceSnp > 0 && !a.unavailable.Load() {
 		a.snaps <- a.takeSnapshot()
 	}
