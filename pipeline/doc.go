@@ -1,18 +1,24 @@
-// Package pipeline wires one asset's stages together: the input ring, the
-// journal consumer with the acks, the matcher, the output ring, and its
+// Package pipeline wires the assets' stages together: per asset an input
+// ring, a journal consumer with the acks, a matcher, an output ring and its
 // consumer, the event journal with the notifier hook.
 //
 //	gateway --Submit--> in-ring --> journal (group commit), then acks (AckSink)
 //	                                  \--> matcher --> out-ring --> event journal, then OutputSink
 //
-// Each asset runs three stage goroutines (and an idle snapshot writer):
-// stages that follow each other on the same range run on one goroutine,
-// one after the other, because on a machine with fewer cores than stages
-// every hand-off between goroutines is a park and a wake-up. The exception
-// is SyncAlways: there the group commit runs on two goroutines, the WAL
-// write of a range and, behind it, the wait for its fsync and the acks, so
-// that commands arriving during one fsync are written in time for the next
-// (stages.go, writeStage); four stage goroutines per asset.
+// The assets are spread over commit groups (Config.CommitGroups, commit.go),
+// and the stages of a group's assets share their goroutines: one journal
+// goroutine commits every asset's available range of a pass as one batch and
+// acks the pass, one matcher goroutine applies each asset's range to its own
+// book, and one output goroutine journals the events of the pass as one
+// batch and hands them to the notifier. Stages that follow each other on
+// the same range run on one goroutine, one after the other, and the
+// assets of a group share a wake-up, because on a machine with fewer cores
+// than stages every hand-off between goroutines is a park and a wake-up.
+// The exception is SyncAlways: there the group commit runs on two
+// goroutines, the WAL write of a pass and, behind it, the wait for its
+// fsync and the acks, so that commands arriving during one fsync are
+// written in time for the next (commit.go, writeGroup). Each asset also
+// has an idle snapshot writer.
 //
 // The invariants it keeps:
 //

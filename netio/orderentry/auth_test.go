@@ -260,6 +260,25 @@ func TestGatewayRateIsolation(t *testing.T) {
 		}
 	}
 	roundTrips(200) // warm up
+	// The latency comparison is a timing measurement on a machine that may
+	// be running other tests: it must hold in one of three attempts. An
+	// abuser that is not limited, or that slows bob down for real, fails
+	// all three.
+	var failures []string
+	for attempt := 0; attempt < 3; attempt++ {
+		msg := rateIsolationRounds(t, roundTrips, abuse)
+		if msg == "" {
+			return
+		}
+		failures = append(failures, msg)
+	}
+	t.Fatalf("bob's ack p50 with the abuser over 1.5x without it in 3 of 3 attempts:\n%s", strings.Join(failures, "\n"))
+}
+
+// rateIsolationRounds is TestGatewayRateIsolation's measurement: it returns
+// "" if the median of three rounds with the abuser is within 1.5x of the
+// median without, else the figures.
+func rateIsolationRounds(t *testing.T, roundTrips func(int) time.Duration, abuse func(<-chan struct{}) (int, int)) string {
 	var base, abused []time.Duration
 	var sent, limited int
 	for round := 0; round < 3; round++ {
@@ -281,8 +300,9 @@ func TestGatewayRateIsolation(t *testing.T) {
 		t.Fatalf("abuser: %d of %d limited", limited, sent)
 	}
 	if abused[1] > base[1]*3/2 {
-		t.Fatalf("bob's ack p50 (median of 3 rounds) with the abuser %v > 1.5x without %v", abused[1], base[1])
+		return fmt.Sprintf("bob's ack p50 (median of 3 rounds) with the abuser %v > 1.5x without %v", abused[1], base[1])
 	}
+	return ""
 }
 
 // TestGatewayMaxSessions: past its session limit a user's Login is
