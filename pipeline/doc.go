@@ -5,7 +5,7 @@
 //	gateway --Submit--> in-ring --> journal (group commit), then acks (AckSink)
 //	                                  \--> matcher --> out-ring --> event journal, then OutputSink
 //
-// The assets are spread over commit groups (Config.CommitGroups, commit.go),
+// The assets are spread over asset groups (Config.AssetGroups, group.go),
 // and the stages of a group's assets share their goroutines: one journal
 // goroutine commits every asset's available range of a pass as one batch and
 // acks the pass, one matcher goroutine applies each asset's range to its own
@@ -17,7 +17,7 @@
 // The exception is SyncAlways: there the group commit runs on two
 // goroutines, the WAL write of a pass and, behind it, the wait for its
 // fsync and the acks, so that commands arriving during one fsync are
-// written in time for the next (commit.go, writeGroup). Each asset also
+// written in time for the next (group.go, writeGroup). Each asset also
 // has an idle snapshot writer.
 //
 // The invariants it keeps:

@@ -48,7 +48,7 @@ type Out struct {
 }
 
 // AckSink receives acknowledgements. HandleAcks is called by the journal
-// goroutine of the asset's commit group once per asset of each journal
+// goroutine of the asset's asset group once per asset of each journal
 // pass, after the pass's commit returned, with the ring range it covers;
 // it reads the slots with a.Input(seq). The calls of one group never
 // overlap; those of different groups may. If the sink is also an
@@ -110,13 +110,14 @@ type Config struct {
 	SnapshotEvery   uint64            // commands between book snapshots; 0 disables
 	Prune           bool              // delete journal entries older than the newest snapshot
 	Pin             CPUs
-	// CommitGroups is how many journal goroutines (commit groups) the
-	// assets are spread over; 0 means 1, one goroutine committing every
-	// asset's pass as one batch (commit.go). More than the number of
-	// assets means one per asset.
-	CommitGroups int
-	Logger       *slog.Logger
-	Metrics      *Metrics // optional
+	// AssetGroups is how many asset groups the assets are spread over
+	// (group.go): the assets of a group share a journal goroutine, which
+	// commits every asset's pass as one batch, a matcher goroutine and an
+	// output goroutine. 0 means 1; more than the number of assets means
+	// one per asset.
+	AssetGroups int
+	Logger      *slog.Logger
+	Metrics     *Metrics // optional
 }
 
 // The ring sizes of a zero Config.
@@ -145,7 +146,7 @@ type Exchange struct {
 	store    *journal.Store
 	cfg      Config
 	assets   []*Asset
-	groups   []*commitGroup
+	groups   []*assetGroup
 	bySymbol map[string]*Asset
 	byID     map[uint32]*Asset
 	wg       sync.WaitGroup
@@ -172,10 +173,10 @@ type Asset struct {
 	// the notifier (stages.go). Under SyncAlways the commit is split in
 	// two, writeC (the WAL write) and commitC behind it (the fsync wait
 	// and the acks); under the other policies writeC is nil. The commit
-	// consumers run in the asset's commit group (commit.go), as its
+	// consumers run in the asset's asset group (group.go), as its
 	// member-th member.
 	writeC, commitC, matchC, outC *ring.Consumer
-	group                         *commitGroup
+	group                         *assetGroup
 	member                        int
 
 	// base is the journal sequence of ring sequence -1: a command at ring
@@ -259,7 +260,7 @@ func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error
 		ex.byID[sp.ID] = a
 	}
 	if len(ex.assets) > 0 {
-		if err := ex.newCommitGroups(cfg.CommitGroups); err != nil {
+		if err := ex.newAssetGroups(cfg.AssetGroups); err != nil {
 			return nil, err
 		}
 	}
@@ -321,7 +322,7 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	if _, _, _, err := cfg.Pin.goroutines(); err != nil {
 		return nil, err
 	}
-	// The consumers are pinned with their groups (newCommitGroups), and
+	// The consumers are pinned with their groups (newAssetGroups), and
 	// the rings start once the groups exist (Open).
 	return a, nil
 }
@@ -449,9 +450,9 @@ func (a *Asset) Available() bool { return !a.unavailable.Load() }
 // it only before Start or after Close (for depth at start-up, and tests).
 func (a *Asset) Book() *engine.Book { return a.book }
 
-// CommitGroup is the index of the asset's commit group (Config.CommitGroups),
-// for AckSinks that keep state per group.
-func (a *Asset) CommitGroup() int { return a.group.index }
+// Group is the index of the asset's group (Config.AssetGroups), for
+// AckSinks that keep state per group.
+func (a *Asset) Group() int { return a.group.index }
 
 // InOccupancy and OutOccupancy report how full the rings are (for metrics).
 func (a *Asset) InOccupancy() int  { return a.in.Occupancy() }

@@ -10,7 +10,7 @@ import (
 )
 
 // Each stage is a ring.Handler over one asset (the journal's are
-// ring.GroupHandlers over several: commit.go). The handlers are named types
+// ring.GroupHandlers over several: group.go). The handlers are named types
 // over *Asset so that a stage is a method set, not a closure per message.
 
 func (a *Asset) failRange(lo, hi int64) {

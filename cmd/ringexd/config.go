@@ -47,7 +47,7 @@ type config struct {
 	mdIdle, mdMaxCoalesce   time.Duration
 	maxQueued, mdMaxQueued  int
 	loops, mdLoops          int // order entry's and market data's gnet event loops
-	commitGroups            int // journal goroutines the assets are spread over
+	assetGroups             int // journal goroutines the assets are spread over
 	logLevel                slog.Level
 	assets                  []assetSpec
 }
@@ -124,7 +124,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.mdIdle, "md-idle-timeout", 0, "log out a market-data connection silent for this long, 0 (never; see docs/protocol.md section 3) or 1s-24h")
 	fs.DurationVar(&c.busy, "busy-timeout", orderentry.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", defaultLoops, fmt.Sprintf("order entry: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
-	fs.IntVar(&c.commitGroups, "commit-groups", 1, "journal goroutines the assets are spread over, 1-65535: each commits its assets' orders of a pass as one batch and writes each session's acks of the pass once (docs/performance.md, \"One group commit for all assets\")")
+	fs.IntVar(&c.assetGroups, "asset-groups", 1, "asset groups the assets are spread over, 1-65535: the assets of a group share their journal, matcher and event goroutines, and each pass commits every asset's orders as one batch and writes each session's acks once (docs/performance.md, \"One group commit for all assets\")")
 	fs.IntVar(&c.mdLoops, "md-loops", defaultMDLoops, fmt.Sprintf("market data: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there
@@ -199,7 +199,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		durationRange("-busy-timeout", c.busy, time.Microsecond, 10*time.Second),
 		intRange("-loops", c.loops, 0, maxLoops),
 		intRange("-md-loops", c.mdLoops, 0, maxLoops),
-		intRange("-commit-groups", c.commitGroups, 1, 1<<16-1),
+		intRange("-asset-groups", c.assetGroups, 1, 1<<16-1),
 	}
 	if err := errors.Join(checks...); err != nil {
 		return nil, err

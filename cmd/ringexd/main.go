@@ -107,7 +107,7 @@ func run(args []string) (err error) {
 		SnapshotEvery: cfg.snapEvery,
 		Prune:         cfg.prune,
 		Pin:           cfg.pin,
-		CommitGroups:  cfg.commitGroups,
+		AssetGroups:   cfg.assetGroups,
 		Logger:        log,
 		Metrics:       pipeline.NewMetrics(reg),
 	})

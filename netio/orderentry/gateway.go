@@ -87,7 +87,7 @@ type Gateway struct {
 	log     *slog.Logger
 	m       *gatewayMetrics
 	assets  map[[8]byte]*pipeline.Asset
-	batches map[int]*ackBatch // per commit group, owned by that group's ack goroutine
+	batches map[int]*ackBatch // per asset group, owned by that group's ack goroutine
 
 	table  sessionTable
 	budget netio.ByteBudget // every session's queued bytes
@@ -113,8 +113,8 @@ func NewGateway(cfg GatewayConfig, ex *pipeline.Exchange) *Gateway {
 	g.budget.Limit = cfg.MaxQueuedTotal
 	for _, a := range ex.Assets() {
 		g.assets[symbolKey(a.Symbol)] = a
-		if g.batches[a.CommitGroup()] == nil {
-			g.batches[a.CommitGroup()] = &ackBatch{}
+		if g.batches[a.Group()] == nil {
+			g.batches[a.Group()] = &ackBatch{}
 		}
 	}
 	return g
@@ -213,10 +213,10 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 // HandleAcks implements pipeline.AckSink: it gathers the acks (or the
 // "unavailable" rejects, if the journal failed) of one committed range per
 // session; FlushAcks then writes each session's share of the whole pass,
-// every asset of the commit group, with one write: straight to the socket
+// every asset of the asset group, with one write: straight to the socket
 // when the session's outbox is idle, else behind its queue.
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
-	b := g.batches[a.CommitGroup()]
+	b := g.batches[a.Group()]
 	now := time.Now().UnixNano()
 	for q := lo; q <= hi; q++ {
 		slot := a.Input(q)
@@ -244,7 +244,7 @@ func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 }
 
 // FlushAcks implements pipeline.AckFlusher: it writes the acks of the
-// commit group's pass, one write per session.
+// asset group's pass, one write per session.
 func (g *Gateway) FlushAcks(group int) {
 	b := g.batches[group]
 	for i, s := range b.touched {

@@ -28,7 +28,7 @@ type passRecorder struct {
 func (r *passRecorder) HandleAcks(a *Asset, lo, hi int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	g := a.CommitGroup()
+	g := a.Group()
 	if slices.Contains(r.open[g], a.ID) {
 		r.bad = append(r.bad, fmt.Sprintf("asset %d twice in one pass of group %d", a.ID, g))
 	}
@@ -67,13 +67,13 @@ var groupAssets = []AssetSpec{
 	{ID: 3, Config: engine.AssetConfig{Symbol: "THREE", TickSize: 5, LotSize: 10, MinPrice: 5, MaxPrice: 100000, MaxQty: 1000000}},
 }
 
-func openGroupTest(t *testing.T, mode journal.SyncMode, groups int) (*journal.Store, *Exchange, *passRecorder) {
+func openAssetGroupTest(t *testing.T, mode journal.SyncMode, groups int) (*journal.Store, *Exchange, *passRecorder) {
 	t.Helper()
 	store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: mode, Interval: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := Open(store, groupAssets, Config{CommitGroups: groups, Wait: ring.Blocking})
+	ex, err := Open(store, groupAssets, Config{AssetGroups: groups, Wait: ring.Blocking})
 	if err != nil {
 		store.Close()
 		t.Fatal(err)
@@ -99,16 +99,16 @@ func submitEach(t *testing.T, ex *Exchange, rec *passRecorder, n int) {
 	}
 }
 
-// TestCommitGroups checks how commit groups split the acks into passes:
+// TestAssetGroups checks how asset groups split the acks into passes:
 // with one group, the commands every asset had waiting before Start are
 // committed and acked in one pass, FlushAcks following the HandleAcks of
 // each asset once; with a group per asset, every pass holds one asset, of
 // its own group. Every command is acked once, in sequence order.
-func TestCommitGroups(t *testing.T) {
+func TestAssetGroups(t *testing.T) {
 	for _, mode := range []journal.SyncMode{journal.SyncOff, journal.SyncInterval, journal.SyncAlways} {
 		for _, groups := range []int{1, 3} {
 			t.Run(fmt.Sprintf("%s/groups%d", []string{"always", "interval", "off"}[mode], groups), func(t *testing.T) {
-				store, ex, rec := openGroupTest(t, mode, groups)
+				store, ex, rec := openAssetGroupTest(t, mode, groups)
 				defer store.Close()
 				submitEach(t, ex, rec, 50)
 				ex.Start(rec, nil)
@@ -157,11 +157,11 @@ func TestCommitGroups(t *testing.T) {
 	}
 }
 
-// TestCommitGroupIDSpaceIsolated checks that an asset whose order ids are
-// used up fails alone: the other assets of its commit group, committed in
+// TestAssetGroupIDSpaceIsolated checks that an asset whose order ids are
+// used up fails alone: the other assets of its asset group, committed in
 // the same passes, are still journaled and acked.
-func TestCommitGroupIDSpaceIsolated(t *testing.T) {
-	store, ex, rec := openGroupTest(t, journal.SyncOff, 1)
+func TestAssetGroupIDSpaceIsolated(t *testing.T) {
+	store, ex, rec := openAssetGroupTest(t, journal.SyncOff, 1)
 	defer store.Close()
 	full := ex.Assets()[1]
 	full.idOffset, full.idReserved = journal.MaxIDNumber, journal.MaxIDNumber

@@ -8,28 +8,36 @@ import (
 	"github.com/ringex/ringex/ring"
 )
 
-// A commit group is the journal consumer of several assets' input rings on
-// one goroutine (ring.Group): each pass takes every available range of
-// every asset of the group, journals them all as one Pebble batch
-// (journal.CommandWriter.WriteGroup: one commit and one WAL write), and then
-// hands the acks of the whole pass to the AckSink, which writes each session
-// once for all assets (AckFlusher). With one group per asset, as before
-// groups existed, a pass covered one asset, and a session that trades three
-// assets got three WAL writes and three ack write(2)s where one does
-// (docs/performance.md, "One group commit for all assets"). Config.CommitGroups
-// sets how many groups the assets are spread over (round robin in
-// configuration order): one on a small machine, more where one journal
-// goroutine could not keep up with many assets and cores are free.
+// An asset group is a set of assets whose stages share their goroutines,
+// each stage a ring.Group over the group's rings (Config.AssetGroups sets
+// how many groups the assets are spread over, round robin in configuration
+// order):
 //
-// Under SyncAlways a group runs on two goroutines, as a single asset's
-// commit did: writeGroup hands each pass to the WAL without waiting for its
-// fsync, and syncGroup, whose members run behind writeGroup's, waits until
-// each range is durable (CommandWriter.SyncMemberTo) and then acks the
-// pass. The fsync of one pass so overlaps the gathering and writing of the
-// next. Under SyncInterval and SyncOff the commit waits for a write(2) only,
-// and the extra goroutine would cost a wake-up per pass for nothing, so one
-// goroutine writes, waits and acks (commitGroup).
-type commitGroup struct {
+//   - the commit: each pass takes every available range of every asset of
+//     the group, journals them all as one Pebble batch
+//     (journal.CommandWriter.WriteGroup: one commit and one WAL write), and
+//     then hands the acks of the whole pass to the AckSink, which writes
+//     each session once for all assets (AckFlusher);
+//   - the matchers, behind the commit: each asset's range to its own book;
+//   - the output: every asset's events of a pass to the event journal as one
+//     batch (journal.EventGroup), then to the OutputSink.
+//
+// With a group per asset, as before groups existed, a pass covered one
+// asset, and a session that trades three assets got three WAL writes and
+// three ack write(2)s where one does, and every stage woke once per asset
+// (docs/performance.md, "One group commit for all assets"). One group suits
+// a small machine; more suit many assets on a machine with cores to spare,
+// where one journal goroutine would be the bottleneck.
+//
+// Under SyncAlways the commit runs on two goroutines, as a single asset's
+// did: writeGroup hands each pass to the WAL without waiting for its fsync,
+// and syncGroup, whose members run behind writeGroup's, waits until each
+// range is durable (CommandWriter.SyncMemberTo) and then acks the pass. The
+// fsync of one pass so overlaps the gathering and writing of the next.
+// Under SyncInterval and SyncOff the commit waits for a write(2) only, and
+// the extra goroutine would cost a wake-up per pass for nothing, so one
+// goroutine writes, waits and acks (fusedCommitGroup).
+type assetGroup struct {
 	index  int
 	assets []*Asset // member i of the rings' groups and of cw
 	cw     *journal.CommandWriter
@@ -52,20 +60,20 @@ type commitGroup struct {
 
 // AckFlusher is implemented by an AckSink that gathers acks over the assets
 // of a pass: FlushAcks(group) follows the HandleAcks calls of one pass of
-// commit group group, on the same goroutine, so that each session's acks of
+// asset group group, on the same goroutine, so that each session's acks of
 // every asset of the pass go out in one write.
 type AckFlusher interface {
 	FlushAcks(group int)
 }
 
-// newCommitGroups spreads the assets over n commit groups and builds their
+// newAssetGroups spreads the assets over n asset groups and builds their
 // writers and ring groups. The assets' consumers exist and their rings are
 // not started.
-func (ex *Exchange) newCommitGroups(n int) error {
+func (ex *Exchange) newAssetGroups(n int) error {
 	n = max(1, min(n, len(ex.assets)))
-	groups := make([]*commitGroup, n)
+	groups := make([]*assetGroup, n)
 	for i := range groups {
-		groups[i] = &commitGroup{index: i}
+		groups[i] = &assetGroup{index: i}
 	}
 	for i, a := range ex.assets {
 		g := groups[i%n]
@@ -128,7 +136,7 @@ func (ex *Exchange) newCommitGroups(n int) error {
 
 // start runs the group's goroutines with the acks going to sink and the
 // output to output.
-func (g *commitGroup) start(ex *Exchange, sink AckSink, output OutputSink) {
+func (g *assetGroup) start(ex *Exchange, sink AckSink, output OutputSink) {
 	g.sink = sink
 	g.flush, _ = sink.(AckFlusher)
 	if g.write != nil {
@@ -174,7 +182,7 @@ func (ex *Exchange) runGroup(rg *ring.Group, h ring.GroupHandler, done func()) {
 // cannot be reserved (the asset's id space is used up), is failed on its
 // own; if the batch cannot be written, every range of it is failed and its
 // assets become unavailable (the store has failed: they all would).
-func (g *commitGroup) writePass(rs []ring.Range) []ring.Range {
+func (g *assetGroup) writePass(rs []ring.Range) []ring.Range {
 	parts, written := g.parts[:0], g.written[:0]
 	for _, r := range rs {
 		a := g.assets[r.Member]
@@ -207,7 +215,7 @@ func (g *commitGroup) writePass(rs []ring.Range) []ring.Range {
 
 // failRanges fails ranges whose batch failed with err: their assets become
 // unavailable.
-func (g *commitGroup) failRanges(rs []ring.Range, err error) {
+func (g *assetGroup) failRanges(rs []ring.Range, err error) {
 	for _, r := range rs {
 		a := g.assets[r.Member]
 		a.journalFailed(r.Lo, r.Hi, a.in.At(r.Lo).Cmd.Seq, a.in.At(r.Hi).Cmd.Seq, err)
@@ -216,7 +224,7 @@ func (g *commitGroup) failRanges(rs []ring.Range, err error) {
 
 // ack hands the pass's acks to the sink: HandleAcks per range, then one
 // FlushAcks.
-func (g *commitGroup) ack(rs []ring.Range) {
+func (g *assetGroup) ack(rs []ring.Range) {
 	if g.sink == nil {
 		return
 	}
@@ -229,7 +237,7 @@ func (g *commitGroup) ack(rs []ring.Range) {
 }
 
 // observe records the pass in each asset's journal metrics.
-func (g *commitGroup) observe(rs []ring.Range, took time.Duration) {
+func (g *assetGroup) observe(rs []ring.Range, took time.Duration) {
 	for _, r := range rs {
 		g.assets[r.Member].m.journalBatch(int(r.Hi-r.Lo+1), took)
 	}
@@ -241,10 +249,10 @@ func (g *commitGroup) observe(rs []ring.Range, took time.Duration) {
 // is committed under the policy. The matchers, behind the group's members,
 // see a range only once its acks are written (a write(2) per session of
 // the pass): that delays matching by tens of microseconds, not the acks.
-type fusedCommitGroup commitGroup
+type fusedCommitGroup assetGroup
 
 func (f *fusedCommitGroup) HandleGroup(rs []ring.Range) {
-	g := (*commitGroup)(f)
+	g := (*assetGroup)(f)
 	start := time.Now()
 	if written := g.writePass(rs); len(written) > 0 {
 		if _, err := g.cw.Sync(); err != nil {
@@ -258,9 +266,9 @@ func (f *fusedCommitGroup) HandleGroup(rs []ring.Range) {
 
 // writeGroup is the first half of a SyncAlways commit: it hands each pass
 // to the WAL without waiting for its fsync.
-type writeGroup commitGroup
+type writeGroup assetGroup
 
-func (w *writeGroup) HandleGroup(rs []ring.Range) { (*commitGroup)(w).writePass(rs) }
+func (w *writeGroup) HandleGroup(rs []ring.Range) { (*assetGroup)(w).writePass(rs) }
 
 // syncGroup follows writeGroup: it waits until each range of a pass is
 // durable, then acks the pass, on the same goroutine. A range whose writing
@@ -269,10 +277,10 @@ func (w *writeGroup) HandleGroup(rs []ring.Range) { (*commitGroup)(w).writePass(
 // hold durably. Its passes need not match writeGroup's: a range here may
 // span several written batches, or part of one, and SyncMemberTo waits for
 // the batch holding the range's last command.
-type syncGroup commitGroup
+type syncGroup assetGroup
 
 func (s *syncGroup) HandleGroup(rs []ring.Range) {
-	g := (*commitGroup)(s)
+	g := (*assetGroup)(s)
 	start := time.Now()
 	for _, r := range rs {
 		a := g.assets[r.Member]
@@ -304,7 +312,7 @@ func (s *syncGroup) HandleGroup(rs []ring.Range) {
 // holds it, which only makes a resuming subscriber's wait
 // (WaitEventsJournaled) shorter.
 type outputGroup struct {
-	g    *commitGroup
+	g    *assetGroup
 	sink OutputSink
 }
 
@@ -353,7 +361,7 @@ func (o *outputGroup) HandleGroup(rs []ring.Range) {
 // Every book is still touched by one goroutine only, and a pass takes all
 // that the commit released at once, so one wake-up serves every asset
 // instead of one per asset.
-type matchGroup commitGroup
+type matchGroup assetGroup
 
 func (m *matchGroup) HandleGroup(rs []ring.Range) {
 	for _, r := range rs {
