@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -82,11 +83,14 @@ func openAssetGroupTest(t *testing.T, mode journal.SyncMode, groups int) (*journ
 	return store, ex, rec
 }
 
-// submitEach submits n resting orders to every asset.
-func submitEach(t *testing.T, ex *Exchange, rec *passRecorder, n int) {
+// submitEach submits n resting orders to every asset but skip.
+func submitEach(t *testing.T, ex *Exchange, rec *passRecorder, n int, skip *Asset) {
 	t.Helper()
 	for i := range n {
 		for _, a := range ex.Assets() {
+			if a == skip {
+				continue
+			}
 			cmd := engine.Command{Kind: engine.CmdNew, UserID: 1, ClientOrderID: uint64(i + 1), Side: engine.Buy,
 				Type: engine.Limit, TIF: engine.GTC, Price: 500, Qty: 10}
 			rec.mu.Lock()
@@ -110,9 +114,9 @@ func TestAssetGroups(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/groups%d", []string{"always", "interval", "off"}[mode], groups), func(t *testing.T) {
 				store, ex, rec := openAssetGroupTest(t, mode, groups)
 				defer store.Close()
-				submitEach(t, ex, rec, 50)
+				submitEach(t, ex, rec, 50, nil)
 				ex.Start(rec, nil)
-				submitEach(t, ex, rec, 200)
+				submitEach(t, ex, rec, 200, nil)
 				waitFor(t, rec.done)
 				if err := ex.Close(); err != nil {
 					t.Fatal(err)
@@ -165,10 +169,15 @@ func TestAssetGroupIDSpaceIsolated(t *testing.T) {
 	defer store.Close()
 	full := ex.Assets()[1]
 	full.idOffset, full.idReserved = journal.MaxIDNumber, journal.MaxIDNumber
-	submitEach(t, ex, rec, 20)
+	submitEach(t, ex, rec, 20, nil)
 	ex.Start(rec, nil)
-	submitEach(t, ex, rec, 20)
+	// Once its first range failed, the full asset refuses Submit
+	// (ErrUnavailable): the others go on.
+	submitEach(t, ex, rec, 20, full)
 	waitFor(t, rec.done)
+	if _, err := full.Submit(&engine.Command{Kind: engine.CmdNew}, 0, time.Second); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Submit to the asset with no ids left: %v, want ErrUnavailable", err)
+	}
 	if err := ex.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +186,8 @@ func TestAssetGroupIDSpaceIsolated(t *testing.T) {
 	for _, a := range ex.Assets() {
 		acked, failed := len(rec.acked[a.ID]), rec.failed[a.ID]
 		if a == full {
-			if acked != 0 || failed != 40 {
-				t.Errorf("asset %d with no ids left: %d acked, %d failed; want 0, 40", a.ID, acked, failed)
+			if acked != 0 || failed != 20 {
+				t.Errorf("asset %d with no ids left: %d acked, %d failed; want 0, 20", a.ID, acked, failed)
 			}
 			continue
 		}
