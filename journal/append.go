@@ -255,7 +255,8 @@ func (s *Store) EventGroup(assets []uint32) (*EventGroup, error) {
 
 // Append journals the parts, each dense and continuing its member's event
 // sequence, at most one part per member, as one batch, like AppendEvents.
-// Every part is checked before anything is written.
+// The parts are in increasing member order. Every part is checked before
+// anything is written.
 func (g *EventGroup) Append(parts []EventPart) error {
 	locked := 0
 	defer func() {
@@ -264,7 +265,12 @@ func (g *EventGroup) Append(parts []EventPart) error {
 		}
 	}()
 	total := 0
-	for _, p := range parts {
+	for i, p := range parts {
+		if i > 0 {
+			if err := partOrder(i, parts[i-1].Member, p.Member); err != nil {
+				return err
+			}
+		}
 		w := g.members[p.Member]
 		w.mu.Lock()
 		locked++

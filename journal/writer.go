@@ -149,10 +149,10 @@ func (w *CommandWriter) Write(cmds []engine.Command) error {
 }
 
 // WriteGroup journals the parts, each dense and continuing its member's
-// command sequence, at most one part per member, as one batch, and returns
-// once the batch is handed to Pebble, like Write. Every part is checked
-// before anything is written: on an error nothing of the call is
-// journaled.
+// command sequence, in increasing member order with at most one part per
+// member, as one batch, and returns once the batch is handed to Pebble,
+// like Write. Every part is checked before anything is written: on an
+// error nothing of the call is journaled.
 func (w *CommandWriter) WriteGroup(parts []GroupPart) error {
 	locked := 0
 	defer func() {
@@ -161,7 +161,14 @@ func (w *CommandWriter) WriteGroup(parts []GroupPart) error {
 		}
 	}()
 	total := 0
-	for _, p := range parts {
+	for i, p := range parts {
+		// The members' locks are taken in member order, as close takes
+		// them: a member twice would wait for its own lock.
+		if i > 0 {
+			if err := partOrder(i, parts[i-1].Member, p.Member); err != nil {
+				return err
+			}
+		}
 		m := &w.members[p.Member]
 		m.app.mu.Lock()
 		locked++
@@ -211,6 +218,16 @@ func (w *CommandWriter) WriteGroup(parts []GroupPart) error {
 	}
 	w.n++
 	w.mu.Unlock()
+	return nil
+}
+
+// partOrder checks that part i's member follows prev, the member of part
+// i-1.
+func partOrder(i, prev, member int) error {
+	if member <= prev {
+		return fmt.Errorf("journal: group part %d is of member %d, after member %d: parts must be in increasing member order",
+			i, member, prev)
+	}
 	return nil
 }
 

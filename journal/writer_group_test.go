@@ -229,3 +229,51 @@ func TestEventGroupAllocs(t *testing.T) {
 		t.Errorf("%.2f allocations per group append, want 0", a)
 	}
 }
+
+// TestGroupPartsOutOfOrder checks that a group write whose parts are not in
+// strictly increasing member order (a member twice, or two members swapped)
+// is refused with an error and journals nothing. The parts' locks are
+// taken in the order given: a member twice locked its appender twice and
+// hung the caller for good, and two members swapped against close (which
+// locks them in member order) or another writer could deadlock.
+func TestGroupPartsOutOfOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(65, 66))
+	// The store is closed at the end, not deferred: after a deadlock its
+	// Close would wait for the stuck locks too.
+	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
+	w, err := s.CommandGroup([]uint32{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.EventGroup([]uint32{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := commands(r, 1, 3), commands(r, 4, 3)
+	ev := []engine.Event{{Seq: 1}}
+	for name, call := range map[string]func() error{
+		"commands twice":   func() error { return w.WriteGroup([]GroupPart{{0, a}, {0, b}}) },
+		"commands swapped": func() error { return w.WriteGroup([]GroupPart{{1, a}, {0, a}}) },
+		"events twice":     func() error { return g.Append([]EventPart{{0, ev}, {0, ev}}) },
+		"events swapped":   func() error { return g.Append([]EventPart{{1, ev}, {0, ev}}) },
+	} {
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s: nil error", name)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: still waiting after 5s (deadlocked on its own locks)", name)
+		}
+	}
+	for _, id := range []uint32{1, 2} {
+		if got := replayAll(t, s, id, 0); len(got) != 0 {
+			t.Fatalf("asset %d holds %d commands after refused group writes, want 0", id, len(got))
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
