@@ -29,6 +29,12 @@ type session struct {
 	pending []byte // acks gathered for the current journal batch
 	queued  bool   // the session is in an ack batch's touched list
 	spare   []byte // the other ack buffer, free while pending fills
+	// flushMu serializes flushPending, taken before mu (session_writer.go).
+	flushMu sync.Mutex
+
+	// flushGap, if set (tests), runs in flushPending between taking the
+	// pending acks and writing them.
+	flushGap func()
 }
 
 // sessionTable maps pipeline tokens back to sessions. Slots are reused; a

@@ -14,7 +14,18 @@ package orderentry
 // socket is idle and copies what the socket does not take, so the buffer
 // is free again as soon as write returns: two buffers per session
 // alternate and nothing is allocated.
+//
+// Flushes of one session are serialized (flushMu) from the swap to the
+// end of the write. With several asset groups, the ack goroutine that
+// queued the session flushes what the others gathered meanwhile; if
+// another group could swap and write while that flush was between its
+// swap and its write, a later ack of an asset would reach the socket
+// before an earlier one, and the acks of one asset must arrive in order
+// (docs/protocol.md, section 4). Serialized, the spare buffer is also
+// always back by the next swap.
 func (s *session) flushPending() {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
 	buf := s.pending
 	s.queued = false
@@ -24,6 +35,9 @@ func (s *session) flushPending() {
 	}
 	s.pending, s.spare = s.spare[:0], nil
 	s.mu.Unlock()
+	if s.flushGap != nil {
+		s.flushGap()
+	}
 	s.Write(buf)
 	s.mu.Lock()
 	if s.spare == nil {
