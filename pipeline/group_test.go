@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,5 +202,35 @@ func TestAssetGroupIDSpaceIsolated(t *testing.T) {
 	}
 	if len(rec.passes[0]) != 3 {
 		t.Errorf("first pass holds %v, want all three assets", rec.passes[0])
+	}
+}
+
+// TestCloseAfterEveryGroupFails: when every goroutine of every asset group
+// fails (here none can pin its CPU), each reports its error on Errors and
+// Close returns them all. With a group per asset under SyncAlways there
+// are four goroutines per asset; Errors held 3 per asset plus one, so the
+// last goroutine blocked on its send and Close waited for it forever.
+func TestCloseAfterEveryGroupFails(t *testing.T) {
+	store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: journal.SyncAlways}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	bad := 1 << 20 // no such CPU
+	ex, err := Open(store, groupAssets, Config{AssetGroups: len(groupAssets), Wait: ring.Blocking,
+		Pin: CPUs{Journal: bad, Matcher: bad, Acker: -1, EventJournal: bad, Notifier: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex.Start(nil, nil)
+	closed := make(chan error, 1)
+	go func() { closed <- ex.Close() }()
+	select {
+	case err := <-closed:
+		if n := strings.Count(err.Error(), "no such CPU"); n != 4*len(groupAssets) {
+			t.Fatalf("Close returned %d pin errors, want %d: %v", n, 4*len(groupAssets), err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after every group failed")
 	}
 }

@@ -223,7 +223,12 @@ func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error
 		cfg:      cfg,
 		bySymbol: make(map[string]*Asset, len(specs)),
 		byID:     make(map[uint32]*Asset, len(specs)),
-		errs:     make(chan error, 3*len(specs)+1),
+		// Room for an error from every stage goroutine, so that none
+		// blocks on its send and Close, which reads them after the
+		// goroutines have returned, never waits: at most four per asset
+		// group (write, commit, matchers, output) and at most a group
+		// per asset.
+		errs: make(chan error, 4*len(specs)+1),
 	}
 	stored, err := store.AssetConfigs()
 	if err != nil {
