@@ -35,10 +35,10 @@ const maxInFlight = 64
 // they were written, and Pebble merges the fsyncs of everything written
 // while one is in progress, so one writer keeps the disk busy all the time
 // instead of half of it. Write and Sync may be called from different
-// goroutines; Write calls are serialized with each other and with
-// AppendCommands for the same asset. Under every policy Sync waits until
-// the batches are in the operating system (see walFile); under SyncAlways
-// also until they are on disk.
+// goroutines; Write (WriteGroup) calls that share an asset are serialized
+// with each other and with AppendCommands for that asset. Under every
+// policy Sync waits until the batches are in the operating system (see
+// walFile); under SyncAlways also until they are on disk.
 //
 // A group writer puts the commands of all its assets that one call hands it
 // into one Pebble batch: one commit and one WAL write for every asset of a

@@ -52,18 +52,21 @@ type Out struct {
 // pass, after the pass's commit returned, with the ring range it covers;
 // it reads the slots with a.Input(seq). The calls of one group never
 // overlap; those of different groups may. If the sink is also an
-// AckFlusher, FlushAcks(group) follows the calls of each pass. The next
-// pass is committed only after they return.
+// AckFlusher, FlushAcks(group) follows the calls of each pass. The group's
+// next pass is acked, and this one matched, only after they return (under
+// SyncAlways the next pass is being written to the WAL meanwhile).
 type AckSink interface {
 	HandleAcks(a *Asset, lo, hi int64)
 }
 
-// OutputSink receives the output ring. HandleOutput is called by the asset's
-// event journal goroutine once per available range, after the range's
-// events were appended to the event journal; it reads the entries with
-// a.Output(seq). It must not block for long: the matcher waits on it when
-// the output ring is full, and it must not wait for the event journal
-// (WaitEventsJournaled) of its own asset.
+// OutputSink receives the output ring. HandleOutput is called by the
+// output goroutine of the asset's asset group once per available range of
+// each pass, after the pass's events were appended to the event journal;
+// it reads the entries with a.Output(seq). The calls of one group never
+// overlap; those of different groups may. It must not block for long: the
+// matchers of the whole group wait on it when an output ring is full, and
+// it must not wait for the event journal (WaitEventsJournaled) of any
+// asset of its group, which only its own goroutine advances.
 type OutputSink interface {
 	HandleOutput(a *Asset, lo, hi int64)
 }
@@ -76,14 +79,17 @@ type AssetSpec struct {
 
 // CPUs pins stages to CPUs; -1 leaves a stage unpinned. The acker runs on
 // the journal's goroutine and the notifier on the event journal's
-// (stages.go), so Acker pins the journal's goroutine and Notifier the
+// (group.go), so Acker pins the journal's goroutine and Notifier the
 // event journal's when those are not pinned themselves; each pair must
-// not name two different CPUs.
+// not name two different CPUs. Each CPU is shared by that stage of every
+// asset group, and under SyncAlways the journal's WAL writer goroutine
+// shares the journal's.
 type CPUs struct {
 	Journal, Matcher, Acker, EventJournal, Notifier int
 }
 
-// goroutines returns the CPUs of the three goroutines of an asset.
+// goroutines returns the CPUs of the three stages of an asset group: the
+// commit, the matchers and the output.
 func (c CPUs) goroutines() (commit, matcher, output int, err error) {
 	pair := func(a, b int, an, bn string) (int, error) {
 		if a >= 0 && b >= 0 && a != b {
@@ -170,11 +176,11 @@ type Asset struct {
 
 	// The input ring has two consumers, the commit (journal and acks) and
 	// the matcher behind it; the output ring one, the event journal and
-	// the notifier (stages.go). Under SyncAlways the commit is split in
+	// the notifier (group.go). Under SyncAlways the commit is split in
 	// two, writeC (the WAL write) and commitC behind it (the fsync wait
-	// and the acks); under the other policies writeC is nil. The commit
-	// consumers run in the asset's asset group (group.go), as its
-	// member-th member.
+	// and the acks); under the other policies writeC is nil. Every
+	// consumer runs in the asset's asset group (group.go), as the
+	// member-th member of that stage's ring.Group.
 	writeC, commitC, matchC, outC *ring.Consumer
 	group                         *assetGroup
 	member                        int
@@ -203,8 +209,8 @@ type Asset struct {
 	snaps    chan snapshot
 	sinceSnp uint64
 
-	// Journal-owned scratch, reused per batch so that group commit does not
-	// allocate.
+	// Scratch reused per pass so that the group's commit (cmdBatch, on
+	// the writing goroutine) and output (evBatch) do not allocate.
 	cmdBatch []engine.Command
 	evBatch  []engine.Event
 }
