@@ -271,12 +271,20 @@ type writeGroup assetGroup
 func (w *writeGroup) HandleGroup(rs []ring.Range) { (*assetGroup)(w).writePass(rs) }
 
 // syncGroup follows writeGroup: it waits until each range of a pass is
-// durable, then acks the pass, on the same goroutine. A range whose writing
-// or syncing failed is failed whole: the acker rejects it and the matcher
-// skips it, so nothing is acknowledged or matched that the journal does not
-// hold durably. Its passes need not match writeGroup's: a range here may
-// span several written batches, or part of one, and SyncMemberTo waits for
-// the batch holding the range's last command.
+// durable, then acks the pass, on the same goroutine. Its passes need not
+// match writeGroup's: a range here may span several written batches, or
+// part of one, and SyncMemberTo waits for the batch holding the last
+// command of the range that was written.
+//
+// The writer marks every command it did not write failed, and an asset's
+// failure is sticky, so the written commands of a range are a prefix of
+// it: those are synced, the rest stay failed. A range whose syncing fails
+// is failed whole (the store has failed, and cannot tell what the disk
+// kept). The acker rejects failed commands and the matcher skips them, so
+// nothing is acknowledged or matched that the journal does not hold
+// durably, and nothing the writer journaled is rejected because a later
+// range of its asset failed while it waited here: it would be replayed at
+// the next start, an order the client was told was refused.
 type syncGroup assetGroup
 
 func (s *syncGroup) HandleGroup(rs []ring.Range) {
@@ -284,18 +292,19 @@ func (s *syncGroup) HandleGroup(rs []ring.Range) {
 	start := time.Now()
 	for _, r := range rs {
 		a := g.assets[r.Member]
-		if a.unavailable.Load() {
-			// The writer failed this range or an earlier one: what it
-			// wrote may not be durable, and the store refuses every sync.
-			a.failRange(r.Lo, r.Hi)
-			continue
+		hi := r.Hi
+		for hi >= r.Lo && a.in.At(hi).failed {
+			hi--
 		}
-		last := a.in.At(r.Hi).Cmd.Seq
+		if hi < r.Lo {
+			continue // the writer wrote none of it
+		}
+		last := a.in.At(hi).Cmd.Seq
 		if _, err := g.cw.SyncMemberTo(r.Member, last); err != nil {
-			a.journalFailed(r.Lo, r.Hi, a.in.At(r.Lo).Cmd.Seq, last, err)
+			a.journalFailed(r.Lo, hi, a.in.At(r.Lo).Cmd.Seq, last, err)
 			continue
 		}
-		a.m.journalBatch(int(r.Hi-r.Lo+1), time.Since(start))
+		a.m.journalBatch(int(hi-r.Lo+1), time.Since(start))
 	}
 	g.ack(rs)
 }

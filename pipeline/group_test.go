@@ -234,3 +234,73 @@ func TestCloseAfterEveryGroupFails(t *testing.T) {
 		t.Fatal("Close did not return after every group failed")
 	}
 }
+
+// heldSink is an AckSink whose first HandleAcks waits for release, so that
+// the writer of a SyncAlways commit runs ahead of the acks.
+type heldSink struct {
+	passRecorder
+	entered, release chan struct{}
+	first            sync.Once
+}
+
+func (h *heldSink) HandleAcks(a *Asset, lo, hi int64) {
+	h.first.Do(func() {
+		close(h.entered)
+		<-h.release
+	})
+	h.passRecorder.HandleAcks(a, lo, hi)
+}
+
+// TestSyncAfterLaterWriteFailed: under SyncAlways the writer runs ahead of
+// the syncing and acking goroutine, so the range the latter takes may
+// hold commands the writer journaled followed by commands it failed (here
+// the asset's order ids run out at sequence 11). The journaled ones must
+// be acked, not rejected: a rejected command that is in the journal is
+// replayed at the next start, and the order the client was told was
+// refused would rest on the book and trade. The syncer used to fail the
+// whole range once the asset was unavailable, rejecting commands 2-10.
+func TestSyncAfterLaterWriteFailed(t *testing.T) {
+	store, ex, _ := openAssetGroupTest(t, journal.SyncAlways, 1)
+	defer store.Close()
+	a := ex.Assets()[0]
+	a.idOffset, a.idReserved = journal.MaxIDNumber-10, journal.MaxIDNumber // ids for 10 commands
+	sink := &heldSink{entered: make(chan struct{}), release: make(chan struct{})}
+	sink.open, sink.acked, sink.failed = map[int][]uint32{}, map[uint32][]uint64{}, map[uint32]int{}
+	ex.Start(sink, nil)
+	journaled := func() int {
+		n := 0
+		if err := store.ReplayCommands(a.ID, 0, func(*engine.Command) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	submit := func(from, to int) {
+		for i := from; i <= to; i++ {
+			cmd := engine.Command{Kind: engine.CmdNew, UserID: 1, ClientOrderID: uint64(i), Side: engine.Buy,
+				Type: engine.Limit, TIF: engine.GTC, Price: 500, Qty: 10}
+			sink.mu.Lock()
+			sink.pending++
+			sink.mu.Unlock()
+			if _, err := a.Submit(&cmd, uint64(i), time.Second); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	submit(1, 1)
+	<-sink.entered // the acks of command 1 wait
+	submit(2, 10)
+	waitFor(t, func() bool { return journaled() == 10 })
+	submit(11, 20)
+	waitFor(t, func() bool { return !a.Available() })
+	close(sink.release)
+	waitFor(t, sink.done)
+	if err := ex.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if acked, failed := len(sink.acked[a.ID]), sink.failed[a.ID]; acked != 10 || failed != 10 || journaled() != 10 {
+		t.Fatalf("%d acked, %d rejected, %d journaled; want 10, 10, 10 (every journaled command acked)",
+			acked, failed, journaled())
+	}
+}
