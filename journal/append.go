@@ -25,9 +25,9 @@ type assetLog struct {
 	commands appender
 	events   appender
 	writer   *CommandWriter // created by Store.Commands; under Store.assetsMu
-	// eventGroup is set once the events belong to an EventGroup; under
+	// eventGroup is the EventGroup the events belong to, if any; under
 	// Store.assetsMu.
-	eventGroup bool
+	eventGroup *EventGroup
 }
 
 // appender is the write side of one sequence (an asset's commands or its
@@ -233,22 +233,32 @@ type EventPart struct {
 }
 
 // EventGroup returns an EventGroup for the assets, in that order. An
-// asset's events belong to at most one group.
+// asset's events belong to at most one group: asking again for exactly the
+// same assets returns the same group (an exchange reopened over the store,
+// as CommandGroup does); asking for a set that overlaps another group's is
+// an error.
 func (s *Store) EventGroup(assets []uint32) (*EventGroup, error) {
 	if len(assets) == 0 {
 		return nil, fmt.Errorf("journal: an event group needs an asset")
 	}
-	g := &EventGroup{s: s, assets: slices.Clone(assets), batch: s.db.NewBatch()}
-	for _, id := range assets {
-		a := s.asset(id)
-		s.assetsMu.Lock()
-		taken := a.eventGroup
-		a.eventGroup = true
-		s.assetsMu.Unlock()
-		if taken {
+	logs := make([]*assetLog, len(assets))
+	for i, id := range assets {
+		logs[i] = s.asset(id)
+	}
+	s.assetsMu.Lock()
+	defer s.assetsMu.Unlock()
+	if g := logs[0].eventGroup; g != nil && slices.Equal(g.assets, assets) {
+		return g, nil
+	}
+	for i, id := range assets {
+		if logs[i].eventGroup != nil || slices.Contains(assets[:i], id) {
 			return nil, fmt.Errorf("journal: the events of asset %d already belong to a group", id)
 		}
-		g.members = append(g.members, &a.events)
+	}
+	g := &EventGroup{s: s, assets: slices.Clone(assets), batch: s.db.NewBatch()}
+	for _, l := range logs {
+		g.members = append(g.members, &l.events)
+		l.eventGroup = g
 	}
 	return g, nil
 }

@@ -277,3 +277,29 @@ func TestGroupPartsOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEventGroupMembership checks that an asset's events belong to one
+// group, and that asking again for the same assets returns that group, as
+// CommandGroup does: a pipeline reopened over the same store (after Close,
+// or after an Open that failed) asks for both again, and EventGroup used
+// to refuse the second time. A refused request leaves nothing claimed.
+func TestEventGroupMembership(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
+	defer s.Close()
+	g, err := s.EventGroup([]uint32{1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.EventGroup([]uint32{1, 2}); err != nil || again != g {
+		t.Fatalf("the same group again = %p, %v; want %p", again, err, g)
+	}
+	for _, bad := range [][]uint32{{2, 3}, {1}, {3, 2}, {4, 4}, nil} {
+		if _, err := s.EventGroup(bad); err == nil {
+			t.Errorf("EventGroup(%v) = nil error", bad)
+		}
+	}
+	// {3, 2} and {4, 4} were refused: 3 and 4 are still free.
+	if _, err := s.EventGroup([]uint32{3, 4}); err != nil {
+		t.Fatalf("EventGroup(3, 4) after refused requests naming them: %v", err)
+	}
+}

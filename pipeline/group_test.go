@@ -304,3 +304,33 @@ func TestSyncAfterLaterWriteFailed(t *testing.T) {
 			acked, failed, journaled())
 	}
 }
+
+// TestReopenOverSameStore: an exchange closed and opened again over the
+// same store gets the same asset groups' journal writers back. Before asset
+// groups each asset's writer was handed out again (Store.Commands); the
+// event groups refused the second Open.
+func TestReopenOverSameStore(t *testing.T) {
+	store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: journal.SyncOff}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for i := range 2 {
+		ex, err := Open(store, groupAssets, Config{AssetGroups: 2, Wait: ring.Blocking})
+		if err != nil {
+			t.Fatalf("Open %d: %v", i+1, err)
+		}
+		rec := &passRecorder{open: map[int][]uint32{}, acked: map[uint32][]uint64{}, failed: map[uint32]int{}}
+		ex.Start(rec, nil)
+		submitEach(t, ex, rec, 5, nil)
+		waitFor(t, rec.done)
+		if err := ex.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range ex.Assets() {
+			if got := len(rec.acked[a.ID]); got != 5 {
+				t.Fatalf("Open %d: asset %d: %d acked, want 5", i+1, a.ID, got)
+			}
+		}
+	}
+}
