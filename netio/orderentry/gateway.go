@@ -214,7 +214,11 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 // "unavailable" rejects, if the journal failed) of one committed range per
 // session; FlushAcks then writes each session's share of the whole pass,
 // every asset of the asset group, with one write: straight to the socket
-// when the session's outbox is idle, else behind its queue.
+// when the session's outbox is idle, else behind its queue. A session is
+// in one group's touched list at a time (session.queued): an ack another
+// group gathers for it meanwhile goes out with that group's flush, in the
+// same pass, and flushes of one session never overtake each other
+// (flushPending), so an asset's acks keep their order.
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 	b := g.batches[a.Group()]
 	now := time.Now().UnixNano()
