@@ -389,13 +389,20 @@ func TestGroupBlockingWakes(t *testing.T) {
 	p := newPassRecorder()
 	groupDone := make(chan error, 1)
 	go func() { groupDone <- g.Run(p) }()
+	preH := &steppedHandler{entered: make(chan struct{}), release: make(chan struct{})}
 	preDone := make(chan error, 1)
-	go func() { preDone <- pre.Run(nopHandler{}) }()
+	go func() { preDone <- pre.Run(preH) }()
 
 	publish := []func() (int64, int64){
 		func() (int64, int64) { return publishN(t, r0, 1) },
 		func() (int64, int64) { return publishN(t, r1, 1) },
-		func() (int64, int64) { return publishN(t, r2, 1) },
+		func() (int64, int64) {
+			// The publish wakes pre, not the group (whose member 2 has
+			// nothing yet); pre's release must wake the group.
+			lo, hi := publishN(t, r2, 1)
+			preH.step(t, func() { waitParked(t, g) })
+			return lo, hi
+		},
 	}
 	for round := range 3 {
 		for i, pub := range publish {
@@ -428,6 +435,28 @@ func TestGroupBlockingWakes(t *testing.T) {
 	if err := <-preDone; err != nil {
 		t.Error(err)
 	}
+}
+
+// steppedHandler is a Handler that, in each batch, signals entered and
+// waits for release.
+type steppedHandler struct{ entered, release chan struct{} }
+
+func (h *steppedHandler) Handle(lo, hi int64) {
+	h.entered <- struct{}{}
+	<-h.release
+}
+
+// step waits for the handler to enter a batch, calls during, and lets the
+// batch finish.
+func (h *steppedHandler) step(t *testing.T, during func()) {
+	t.Helper()
+	select {
+	case <-h.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler not called")
+	}
+	during()
+	h.release <- struct{}{}
 }
 
 // TestGroupUpstreamFailed runs a member behind a consumer that fails (it
@@ -553,8 +582,15 @@ func TestGroupRunErrors(t *testing.T) {
 	r1.Start()
 	// Running a member on its own fails and does not count as a failure of
 	// the member: d1 behind it runs normally.
-	if err := m1.Run(nopHandler{}); err == nil || !strings.Contains(err.Error(), `member of group "g"`) {
-		t.Errorf("Consumer.Run on a member = %v", err)
+	memberRun := make(chan error, 1)
+	go func() { memberRun <- m1.Run(nopHandler{}) }()
+	select {
+	case err := <-memberRun:
+		if err == nil || !strings.Contains(err.Error(), `member of group "g"`) {
+			t.Errorf("Consumer.Run on a member = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consumer.Run on a member runs")
 	}
 	d1Done := make(chan error, 1)
 	go func() { d1Done <- d1.Run(nopHandler{}) }()
