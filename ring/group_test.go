@@ -239,7 +239,30 @@ func TestGroup(t *testing.T) {
 					r.Close()
 				}()
 			}
-			producers.Wait()
+			prodDone := make(chan struct{})
+			go func() { producers.Wait(); close(prodDone) }()
+			select {
+			case <-prodDone:
+			case err := <-f.groupRe:
+				f.groupRe <- err // for closeAndWait
+				open := 0
+				for _, r := range f.rings {
+					if !r.closed.Load() {
+						open++
+					}
+				}
+				if open > 0 {
+					// Unblock the producers gated on the group, then fail.
+					for _, r := range f.rings {
+						r.Close()
+					}
+					<-prodDone
+					t.Fatalf("group returned %v with %d rings open", err, open)
+				}
+				<-prodDone
+			case <-time.After(60 * time.Second):
+				t.Fatal("producers stuck")
+			}
 			f.closeAndWait(t)
 			for i, m := range f.members {
 				want := int64(totals[i])
@@ -556,8 +579,8 @@ func TestNewGroupErrors(t *testing.T) {
 		{"already grouped", []*Consumer{b1, g1}, `already in group "first"`},
 		{"started", []*Consumer{a1, st1}, "already started"},
 	} {
-		if g, err := NewGroup(tc.name, tc.members...); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("NewGroup(%s) = %v, %v; want an error with %q", tc.name, g, err, tc.want)
+		if _, err := NewGroup(tc.name, tc.members...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewGroup(%s) = %v; want an error with %q", tc.name, err, tc.want)
 		}
 	}
 	// The failed calls left their members free.
