@@ -269,3 +269,98 @@ func BenchmarkChanPipeline3(b *testing.B) {
 	b.StopTimer()
 	reportRate(b)
 }
+
+// groupSumHandler reads every entry of every range of a group pass.
+type groupSumHandler struct {
+	rings  []*Ring[benchEntry]
+	sum    int64
+	passes int
+}
+
+func (h *groupSumHandler) HandleGroup(rs []Range) {
+	h.passes++
+	for _, r := range rs {
+		ring := h.rings[r.Member]
+		for s := r.Lo; s <= r.Hi; s++ {
+			h.sum += ring.At(s).v
+		}
+	}
+}
+
+// benchRings sends b.N messages over three rings, one producer goroutine
+// each, read either by one Group (group) or by three Consumers, one per
+// ring: what ringexd's journal does with three assets, with and without a
+// group.
+func benchRings(b *testing.B, wait WaitStrategy, group bool) {
+	const n = 3
+	var rings []*Ring[benchEntry]
+	var cons []*Consumer
+	for range n {
+		r, err := New[benchEntry](Config{Size: benchSize, Wait: wait})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rings = append(rings, r)
+		cons = append(cons, r.NewConsumer("journal"))
+	}
+	var runs []func() error
+	gh := &groupSumHandler{rings: rings}
+	if group {
+		g, err := NewGroup("journal", cons...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runs = append(runs, func() error { return g.Run(gh) })
+	} else {
+		for i, c := range cons {
+			runs = append(runs, func() error { return c.Run(&sumHandler{r: rings[i]}) })
+		}
+	}
+	for _, r := range rings {
+		r.Start()
+	}
+	var consumers sync.WaitGroup
+	for _, run := range runs {
+		consumers.Add(1)
+		go func() {
+			defer consumers.Done()
+			if err := run(); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	var producers sync.WaitGroup
+	for p, r := range rings {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			for range share(b.N, n, p) {
+				hi, err := r.Claim(1)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				r.At(hi).v = hi
+				r.Publish(hi, hi)
+			}
+			r.Close()
+		}()
+	}
+	producers.Wait()
+	consumers.Wait()
+	b.StopTimer()
+	reportRate(b)
+	if group {
+		b.ReportMetric(float64(b.N)/float64(max(gh.passes, 1)), "msgs/pass")
+	}
+}
+
+// BenchmarkGroup3 and BenchmarkSeparate3 compare one Group reading three
+// rings with a Consumer per ring; the Blocking pair is ringexd's default.
+func BenchmarkGroup3(b *testing.B)            { benchRings(b, BusySpin, true) }
+func BenchmarkSeparate3(b *testing.B)         { benchRings(b, BusySpin, false) }
+func BenchmarkGroup3Blocking(b *testing.B)    { benchRings(b, Blocking, true) }
+func BenchmarkSeparate3Blocking(b *testing.B) { benchRings(b, Blocking, false) }
