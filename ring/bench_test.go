@@ -364,3 +364,33 @@ func BenchmarkGroup3(b *testing.B)            { benchRings(b, BusySpin, true) }
 func BenchmarkSeparate3(b *testing.B)         { benchRings(b, BusySpin, false) }
 func BenchmarkGroup3Blocking(b *testing.B)    { benchRings(b, Blocking, true) }
 func BenchmarkSeparate3Blocking(b *testing.B) { benchRings(b, Blocking, false) }
+
+// benchPublishAlone measures a claim and publish with nobody reading: one
+// goroutine, no cache-line transfers, so that the cost of the publish path
+// itself (a wake check, under Blocking) shows through the noise of a
+// shared machine. The consumer never runs; the benchmark releases for it.
+func benchPublishAlone(b *testing.B, wait WaitStrategy, multi bool) {
+	r, err := New[benchEntry](Config{Size: benchSize, Wait: wait, MultiProducer: multi})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := r.NewConsumer("idle")
+	r.Start()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		hi, err := r.Claim(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.At(hi).v = hi
+		r.Publish(hi, hi)
+		if hi&1023 == 1023 {
+			c.seq.value.Store(hi)
+		}
+	}
+}
+
+func BenchmarkPublishAlone(b *testing.B)              { benchPublishAlone(b, BusySpin, false) }
+func BenchmarkPublishAloneBlocking(b *testing.B)      { benchPublishAlone(b, Blocking, false) }
+func BenchmarkPublishAloneMulti(b *testing.B)         { benchPublishAlone(b, BusySpin, true) }
+func BenchmarkPublishAloneMultiBlocking(b *testing.B) { benchPublishAlone(b, Blocking, true) }
