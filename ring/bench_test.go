@@ -2,7 +2,9 @@ package ring
 
 import (
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Every ring benchmark has a buffered-channel twin doing the same work, so
@@ -332,6 +334,7 @@ func benchRings(b *testing.B, wait WaitStrategy, group bool) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
+	before := benchRusage(b)
 	var producers sync.WaitGroup
 	for p, r := range rings {
 		producers.Add(1)
@@ -352,7 +355,13 @@ func benchRings(b *testing.B, wait WaitStrategy, group bool) {
 	producers.Wait()
 	consumers.Wait()
 	b.StopTimer()
+	after := benchRusage(b)
 	reportRate(b)
+	// Process-wide counts, which a loaded machine moves less than ns/op:
+	// CPU time and voluntary context switches (parks that reached the OS).
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/msg")
+	b.ReportMetric(float64(after.Nvcsw-before.Nvcsw)*1000/float64(b.N), "vcsw/kmsg")
 	if group {
 		b.ReportMetric(float64(b.N)/float64(max(gh.passes, 1)), "msgs/pass")
 	}
@@ -394,3 +403,11 @@ func BenchmarkPublishAlone(b *testing.B)              { benchPublishAlone(b, Bus
 func BenchmarkPublishAloneBlocking(b *testing.B)      { benchPublishAlone(b, Blocking, false) }
 func BenchmarkPublishAloneMulti(b *testing.B)         { benchPublishAlone(b, BusySpin, true) }
 func BenchmarkPublishAloneMultiBlocking(b *testing.B) { benchPublishAlone(b, Blocking, true) }
+
+func benchRusage(b *testing.B) syscall.Rusage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru
+}
