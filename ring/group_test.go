@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // groupChecker is a GroupHandler that verifies each pass against an
@@ -750,5 +751,17 @@ func TestGroupAllocs(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestSequenceLayout: the hot words of a sequence (value, waiters, bells)
+// fill exactly one padded line, and the parking lot starts on the next.
+func TestSequenceLayout(t *testing.T) {
+	var s sequence
+	if got := unsafe.Offsetof(s.mu); got != 2*cacheLinePad {
+		t.Errorf("sequence.mu at offset %d, want %d", got, 2*cacheLinePad)
+	}
+	if end := unsafe.Offsetof(s.bells) + unsafe.Sizeof(s.bells); end > 2*cacheLinePad {
+		t.Errorf("sequence.bells ends at %d, past the hot line", end)
 	}
 }

@@ -41,9 +41,9 @@ const initialSequence = -1
 type sequence struct {
 	_       [cacheLinePad]byte
 	value   atomic.Int64
-	waiters atomic.Int32 // goroutines parked in park, waiting for value to change
-	bells   []*doorbell  // groups whose members wait on this sequence; read-only after Start
-	_       [cacheLinePad - 8 - 8 - 24]byte
+	waiters atomic.Int32                    // goroutines parked in park, waiting for value to change
+	bells   []*doorbell                     // groups whose members wait on this sequence; read-only after Start
+	_       [cacheLinePad - 8 - 8 - 24]byte // value, waiters (aligned to 8 by bells), bells' header
 
 	// Parking lot, touched only by goroutines that park and by writers
 	// that find waiters > 0.
