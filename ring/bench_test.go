@@ -2,7 +2,9 @@ package ring
 
 import (
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Every ring benchmark has a buffered-channel twin doing the same work, so
@@ -268,4 +270,144 @@ func BenchmarkChanPipeline3(b *testing.B) {
 	<-done
 	b.StopTimer()
 	reportRate(b)
+}
+
+// groupSumHandler reads every entry of every range of a group pass.
+type groupSumHandler struct {
+	rings  []*Ring[benchEntry]
+	sum    int64
+	passes int
+}
+
+func (h *groupSumHandler) HandleGroup(rs []Range) {
+	h.passes++
+	for _, r := range rs {
+		ring := h.rings[r.Member]
+		for s := r.Lo; s <= r.Hi; s++ {
+			h.sum += ring.At(s).v
+		}
+	}
+}
+
+// benchRings sends b.N messages over three rings, one producer goroutine
+// each, read either by one Group (group) or by three Consumers, one per
+// ring: what ringexd's journal does with three assets, with and without a
+// group.
+func benchRings(b *testing.B, wait WaitStrategy, group bool) {
+	const n = 3
+	var rings []*Ring[benchEntry]
+	var cons []*Consumer
+	for range n {
+		r, err := New[benchEntry](Config{Size: benchSize, Wait: wait})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rings = append(rings, r)
+		cons = append(cons, r.NewConsumer("journal"))
+	}
+	var runs []func() error
+	gh := &groupSumHandler{rings: rings}
+	if group {
+		g, err := NewGroup("journal", cons...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runs = append(runs, func() error { return g.Run(gh) })
+	} else {
+		for i, c := range cons {
+			runs = append(runs, func() error { return c.Run(&sumHandler{r: rings[i]}) })
+		}
+	}
+	for _, r := range rings {
+		r.Start()
+	}
+	var consumers sync.WaitGroup
+	for _, run := range runs {
+		consumers.Add(1)
+		go func() {
+			defer consumers.Done()
+			if err := run(); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	before := benchRusage(b)
+	var producers sync.WaitGroup
+	for p, r := range rings {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			for range share(b.N, n, p) {
+				hi, err := r.Claim(1)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				r.At(hi).v = hi
+				r.Publish(hi, hi)
+			}
+			r.Close()
+		}()
+	}
+	producers.Wait()
+	consumers.Wait()
+	b.StopTimer()
+	after := benchRusage(b)
+	reportRate(b)
+	// Process-wide counts, which a loaded machine moves less than ns/op:
+	// CPU time and voluntary context switches (parks that reached the OS).
+	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/msg")
+	b.ReportMetric(float64(after.Nvcsw-before.Nvcsw)*1000/float64(b.N), "vcsw/kmsg")
+	if group {
+		b.ReportMetric(float64(b.N)/float64(max(gh.passes, 1)), "msgs/pass")
+	}
+}
+
+// BenchmarkGroup3 and BenchmarkSeparate3 compare one Group reading three
+// rings with a Consumer per ring; the Blocking pair is ringexd's default.
+func BenchmarkGroup3(b *testing.B)            { benchRings(b, BusySpin, true) }
+func BenchmarkSeparate3(b *testing.B)         { benchRings(b, BusySpin, false) }
+func BenchmarkGroup3Blocking(b *testing.B)    { benchRings(b, Blocking, true) }
+func BenchmarkSeparate3Blocking(b *testing.B) { benchRings(b, Blocking, false) }
+
+// benchPublishAlone measures a claim and publish with nobody reading: one
+// goroutine, no cache-line transfers, so that the cost of the publish path
+// itself (a wake check, under Blocking) shows through the noise of a
+// shared machine. The consumer never runs; the benchmark releases for it.
+func benchPublishAlone(b *testing.B, wait WaitStrategy, multi bool) {
+	r, err := New[benchEntry](Config{Size: benchSize, Wait: wait, MultiProducer: multi})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := r.NewConsumer("idle")
+	r.Start()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		hi, err := r.Claim(1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.At(hi).v = hi
+		r.Publish(hi, hi)
+		if hi&1023 == 1023 {
+			c.seq.value.Store(hi)
+		}
+	}
+}
+
+func BenchmarkPublishAlone(b *testing.B)              { benchPublishAlone(b, BusySpin, false) }
+func BenchmarkPublishAloneBlocking(b *testing.B)      { benchPublishAlone(b, Blocking, false) }
+func BenchmarkPublishAloneMulti(b *testing.B)         { benchPublishAlone(b, BusySpin, true) }
+func BenchmarkPublishAloneMultiBlocking(b *testing.B) { benchPublishAlone(b, Blocking, true) }
+
+func benchRusage(b *testing.B) syscall.Rusage {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru
 }

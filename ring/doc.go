@@ -49,6 +49,21 @@
 // lowest latency on dedicated cores, Yield, or Blocking, which spins briefly
 // and then parks so that idle rings cost no CPU.
 //
+// # Groups
+//
+// A Group runs consumers of several rings on one goroutine: ringexd's
+// journal reads one input ring per asset and commits what every ring has
+// in one batch, instead of one commit per ring. The members are ordinary
+// consumers (any element types; first-stage or behind other consumers of
+// their own ring), handed to NewGroup before their rings start. Each pass
+// of Group.Run collects every member's available range, hands the
+// non-empty ones to GroupHandler.HandleGroup in one call, and then releases
+// each of them, so both gating invariants hold member by member exactly as
+// for a Consumer. A Blocking group parks on one doorbell, which every
+// sequence a member waits on rings when it moves (and Close rings too), so
+// a publish on any member's ring wakes it; on a ring outside any group the
+// doorbell costs a Blocking publish one extra load.
+//
 // # Shutdown
 //
 // Close makes every later or blocked Claim fail with ErrClosed; each

@@ -68,3 +68,78 @@ func Example() {
 	fmt.Println(j.logged, m.total)
 	// Output: 100 1000
 }
+
+// batchJournal journals the orders of every asset in one commit per pass.
+type batchJournal struct {
+	rings   []*ring.Ring[order]
+	commits int
+	logged  int
+}
+
+func (j *batchJournal) HandleGroup(rs []ring.Range) {
+	for _, r := range rs {
+		for s := r.Lo; s <= r.Hi; s++ {
+			_ = j.rings[r.Member].At(s) // append to the batch
+			j.logged++
+		}
+	}
+	j.commits++ // one commit for every asset's orders
+}
+
+func ExampleNewGroup() {
+	var rings []*ring.Ring[order]
+	var journals, matchers []*ring.Consumer
+	for range 3 { // one ring per asset
+		r, err := ring.New[order](ring.Config{Size: 1024, Wait: ring.Blocking})
+		if err != nil {
+			panic(err)
+		}
+		jc := r.NewConsumer("journal")
+		rings = append(rings, r)
+		journals = append(journals, jc)
+		matchers = append(matchers, r.NewConsumer("matcher", jc))
+	}
+	g, err := ring.NewGroup("journal", journals...) // before Start
+	if err != nil {
+		panic(err)
+	}
+	for _, r := range rings {
+		r.Start()
+	}
+
+	j := &batchJournal{rings: rings}
+	ms := make([]*matcher, len(rings))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := g.Run(j); err != nil {
+			panic(err)
+		}
+	}()
+	for i, mc := range matchers {
+		ms[i] = &matcher{r: rings[i]}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := mc.Run(ms[i]); err != nil { // sees an order only after its pass returned
+				panic(err)
+			}
+		}()
+	}
+
+	for i, r := range rings {
+		for range 10 {
+			seq, err := r.Claim(1)
+			if err != nil {
+				panic(err)
+			}
+			*r.At(seq) = order{id: seq, price: int64(i + 1)}
+			r.Publish(seq, seq)
+		}
+		r.Close()
+	}
+	wg.Wait() // the group returns once every ring is closed and drained
+	fmt.Println(j.logged, ms[0].total, ms[1].total, ms[2].total, j.commits <= j.logged)
+	// Output: 30 10 20 30 true
+}

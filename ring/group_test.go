@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // groupChecker is a GroupHandler that verifies each pass against an
@@ -239,7 +240,30 @@ func TestGroup(t *testing.T) {
 					r.Close()
 				}()
 			}
-			producers.Wait()
+			prodDone := make(chan struct{})
+			go func() { producers.Wait(); close(prodDone) }()
+			select {
+			case <-prodDone:
+			case err := <-f.groupRe:
+				f.groupRe <- err // for closeAndWait
+				open := 0
+				for _, r := range f.rings {
+					if !r.closed.Load() {
+						open++
+					}
+				}
+				if open > 0 {
+					// Unblock the producers gated on the group, then fail.
+					for _, r := range f.rings {
+						r.Close()
+					}
+					<-prodDone
+					t.Fatalf("group returned %v with %d rings open", err, open)
+				}
+				<-prodDone
+			case <-time.After(60 * time.Second):
+				t.Fatal("producers stuck")
+			}
 			f.closeAndWait(t)
 			for i, m := range f.members {
 				want := int64(totals[i])
@@ -389,13 +413,20 @@ func TestGroupBlockingWakes(t *testing.T) {
 	p := newPassRecorder()
 	groupDone := make(chan error, 1)
 	go func() { groupDone <- g.Run(p) }()
+	preH := &steppedHandler{entered: make(chan struct{}), release: make(chan struct{})}
 	preDone := make(chan error, 1)
-	go func() { preDone <- pre.Run(nopHandler{}) }()
+	go func() { preDone <- pre.Run(preH) }()
 
 	publish := []func() (int64, int64){
 		func() (int64, int64) { return publishN(t, r0, 1) },
 		func() (int64, int64) { return publishN(t, r1, 1) },
-		func() (int64, int64) { return publishN(t, r2, 1) },
+		func() (int64, int64) {
+			// The publish wakes pre, not the group (whose member 2 has
+			// nothing yet); pre's release must wake the group.
+			lo, hi := publishN(t, r2, 1)
+			preH.step(t, func() { waitParked(t, g) })
+			return lo, hi
+		},
 	}
 	for round := range 3 {
 		for i, pub := range publish {
@@ -428,6 +459,28 @@ func TestGroupBlockingWakes(t *testing.T) {
 	if err := <-preDone; err != nil {
 		t.Error(err)
 	}
+}
+
+// steppedHandler is a Handler that, in each batch, signals entered and
+// waits for release.
+type steppedHandler struct{ entered, release chan struct{} }
+
+func (h *steppedHandler) Handle(lo, hi int64) {
+	h.entered <- struct{}{}
+	<-h.release
+}
+
+// step waits for the handler to enter a batch, calls during, and lets the
+// batch finish.
+func (h *steppedHandler) step(t *testing.T, during func()) {
+	t.Helper()
+	select {
+	case <-h.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler not called")
+	}
+	during()
+	h.release <- struct{}{}
 }
 
 // TestGroupUpstreamFailed runs a member behind a consumer that fails (it
@@ -527,8 +580,8 @@ func TestNewGroupErrors(t *testing.T) {
 		{"already grouped", []*Consumer{b1, g1}, `already in group "first"`},
 		{"started", []*Consumer{a1, st1}, "already started"},
 	} {
-		if g, err := NewGroup(tc.name, tc.members...); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("NewGroup(%s) = %v, %v; want an error with %q", tc.name, g, err, tc.want)
+		if _, err := NewGroup(tc.name, tc.members...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewGroup(%s) = %v; want an error with %q", tc.name, err, tc.want)
 		}
 	}
 	// The failed calls left their members free.
@@ -553,8 +606,15 @@ func TestGroupRunErrors(t *testing.T) {
 	r1.Start()
 	// Running a member on its own fails and does not count as a failure of
 	// the member: d1 behind it runs normally.
-	if err := m1.Run(nopHandler{}); err == nil || !strings.Contains(err.Error(), `member of group "g"`) {
-		t.Errorf("Consumer.Run on a member = %v", err)
+	memberRun := make(chan error, 1)
+	go func() { memberRun <- m1.Run(nopHandler{}) }()
+	select {
+	case err := <-memberRun:
+		if err == nil || !strings.Contains(err.Error(), `member of group "g"`) {
+			t.Errorf("Consumer.Run on a member = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Consumer.Run on a member runs")
 	}
 	d1Done := make(chan error, 1)
 	go func() { d1Done <- d1.Run(nopHandler{}) }()
@@ -691,5 +751,17 @@ func TestGroupAllocs(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestSequenceLayout: the hot words of a sequence (value, waiters, bells)
+// fill exactly one padded line, and the parking lot starts on the next.
+func TestSequenceLayout(t *testing.T) {
+	var s sequence
+	if got := unsafe.Offsetof(s.mu); got != 2*cacheLinePad {
+		t.Errorf("sequence.mu at offset %d, want %d", got, 2*cacheLinePad)
+	}
+	if end := unsafe.Offsetof(s.bells) + unsafe.Sizeof(s.bells); end > 2*cacheLinePad {
+		t.Errorf("sequence.bells ends at %d, past the hot line", end)
 	}
 }

@@ -41,9 +41,9 @@ const initialSequence = -1
 type sequence struct {
 	_       [cacheLinePad]byte
 	value   atomic.Int64
-	waiters atomic.Int32 // goroutines parked in park, waiting for value to change
-	bells   []*doorbell  // groups whose members wait on this sequence; read-only after Start
-	_       [cacheLinePad - 8 - 8 - 24]byte
+	waiters atomic.Int32                    // goroutines parked in park, waiting for value to change
+	bells   []*doorbell                     // groups whose members wait on this sequence; read-only after Start
+	_       [cacheLinePad - 8 - 8 - 24]byte // value, waiters (aligned to 8 by bells), bells' header
 
 	// Parking lot, touched only by goroutines that park and by writers
 	// that find waiters > 0.
@@ -81,8 +81,16 @@ func (s *sequence) store(v int64, w WaitStrategy) {
 }
 
 // wake wakes the goroutines parked on s, if any, and the groups parked on
-// a doorbell of s.
+// a doorbell of s. It is small enough to be inlined into every Blocking
+// publish and release: with nobody parked and no bells, it costs two loads
+// of words on s's first line.
 func (s *sequence) wake() {
+	if s.waiters.Load() > 0 || len(s.bells) > 0 {
+		s.wakeSome()
+	}
+}
+
+func (s *sequence) wakeSome() {
 	if s.waiters.Load() > 0 {
 		s.broadcast()
 	}
