@@ -2,7 +2,6 @@ package ring
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 )
 
@@ -44,7 +43,18 @@ type Group struct {
 	cpu     int
 	running atomic.Bool
 
-	bell doorbell
+	// bell is the one place a Blocking group parks: a sequence whose value
+	// is unused, woken by every sequence a member waits on (their bells;
+	// see sequence.wake) and by Close (through wakeAll). A group cannot
+	// park on any one of those sequences: a publish on another member's
+	// ring would not wake it. The lost-wakeup argument is sequence.store's:
+	// the writer stores what makes the group ready (a publish, a release,
+	// closed, failed) and then loads the bell's waiters; park increments
+	// them and then evaluates ready under the mutex. This needs the
+	// writers' stores to be sequentially consistent, which they are under
+	// Blocking (sequence.store, publishMulti), the only strategy that
+	// parks.
+	bell sequence
 
 	// Run's state, touched only by its goroutine (and by ready, which runs
 	// on it). Allocated by NewGroup so that a pass allocates nothing.
@@ -224,52 +234,4 @@ func (g *Group) readyToRun() bool {
 		}
 	}
 	return false
-}
-
-// doorbell is the one place a Blocking group parks: a sequence with no
-// value of its own, rung by every sequence that a member waits on (the
-// sequence's bells; see sequence.wake) and by Close (through wakeAll). It
-// is a separate wait point because a group cannot park on any one of those
-// sequences: a publish on another member's ring would not wake it.
-//
-// The lost-wakeup argument is sequence's: a writer first stores what makes
-// the group ready (a publish, a release of a dependency, closed, failed)
-// and then loads waiters; park increments waiters and then evaluates ready
-// under the mutex. All are sequentially consistent atomics, so at least one
-// side sees the other: the writer sees waiters > 0 and broadcasts under the
-// mutex (which the group holds from its check until it waits, so it gets
-// the broadcast), or the group's check sees the writer's store and does not
-// wait. This needs the writers' stores to be sequentially consistent, which
-// they are under Blocking (sequence.store, publishMulti), the only strategy
-// that parks.
-type doorbell struct {
-	_       [cacheLinePad]byte
-	waiters atomic.Int32 // groups parked on the bell (0 or 1)
-	_       [cacheLinePad - 4]byte
-
-	mu   sync.Mutex
-	cond sync.Cond
-}
-
-func (b *doorbell) init() { b.cond.L = &b.mu }
-
-// ring wakes the group parked on b, if any.
-func (b *doorbell) ring() {
-	if b.waiters.Load() > 0 {
-		b.mu.Lock()
-		b.cond.Broadcast()
-		b.mu.Unlock()
-	}
-}
-
-// park blocks until ready returns true; ready is evaluated with b's mutex
-// held, after waiters was incremented.
-func (b *doorbell) park(ready func() bool) {
-	b.mu.Lock()
-	b.waiters.Add(1)
-	for !ready() {
-		b.cond.Wait()
-	}
-	b.waiters.Add(-1)
-	b.mu.Unlock()
 }

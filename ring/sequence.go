@@ -42,7 +42,7 @@ type sequence struct {
 	_       [cacheLinePad]byte
 	value   atomic.Int64
 	waiters atomic.Int32                    // goroutines parked in park, waiting for value to change
-	bells   []*doorbell                     // groups whose members wait on this sequence; read-only after Start
+	bells   []*sequence                     // the bells of groups whose members wait on this sequence; read-only after Start
 	_       [cacheLinePad - 8 - 8 - 24]byte // value, waiters (aligned to 8 by bells), bells' header
 
 	// Parking lot, touched only by goroutines that park and by writers
@@ -95,7 +95,7 @@ func (s *sequence) wakeSome() {
 		s.broadcast()
 	}
 	for _, b := range s.bells {
-		b.ring()
+		b.wake()
 	}
 }
 
@@ -103,11 +103,11 @@ func (s *sequence) wakeSome() {
 // timeouts use it: their condition is not s's value), and the groups
 // parked on a doorbell of s. A doorbell is rung only when a group waits on
 // it; that is enough for Close, whose closed flag is written before and
-// re-checked by the group after the doorbell's waiters (see doorbell).
+// re-checked by the group after the doorbell's waiters (see Group.bell).
 func (s *sequence) wakeAll() {
 	s.broadcast()
 	for _, b := range s.bells {
-		b.ring()
+		b.wake()
 	}
 }
 
@@ -118,7 +118,7 @@ func (s *sequence) broadcast() {
 }
 
 // addBell makes s ring b. It is called before Start only.
-func (s *sequence) addBell(b *doorbell) {
+func (s *sequence) addBell(b *sequence) {
 	for _, have := range s.bells {
 		if have == b {
 			return
