@@ -217,8 +217,8 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 // when the session's outbox is idle, else behind its queue. A session is
 // in one group's touched list at a time (session.queued): an ack another
 // group gathers for it meanwhile goes out with that group's flush, in the
-// same pass, and flushes of one session never overtake each other
-// (flushPending), so an asset's acks keep their order.
+// same pass, and a session's acks are gathered and written under one
+// mutex (flushPending), so an asset's acks keep their order.
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 	b := g.batches[a.Group()]
 	now := time.Now().UnixNano()

@@ -11,8 +11,9 @@ import (
 )
 
 // session is one order-entry connection. Fields above the mutex are owned
-// by the connection's event loop. The ack batch (pending and spare) is
-// shared with the ack goroutines and guarded by mu; every byte the session
+// by the connection's event loop. The ack batch (pending) is shared
+// with the ack goroutines and guarded by mu, which is held while it is
+// written; every byte the session
 // sends goes through its netio.Conn (session_writer.go, netio.Outbox).
 type session struct {
 	netio.Conn // login, outbox, clocks (the shared connection layer)
@@ -26,15 +27,8 @@ type session struct {
 	inFlight atomic.Int32 // published, not yet acknowledged
 
 	mu      sync.Mutex
-	pending []byte // acks gathered for the current journal batch
+	pending []byte // acks gathered for the current journal pass
 	queued  bool   // the session is in an ack batch's touched list
-	spare   []byte // the other ack buffer, free while pending fills
-	// flushMu serializes flushPending, taken before mu (session_writer.go).
-	flushMu sync.Mutex
-
-	// flushGap, if set (tests), runs in flushPending between taking the
-	// pending acks and writing them.
-	flushGap func()
 }
 
 // sessionTable maps pipeline tokens back to sessions. Slots are reused; a

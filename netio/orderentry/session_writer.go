@@ -8,40 +8,23 @@ package orderentry
 // the server hold: past it the session is sent Logout(unread replies) and
 // closed.
 
-// flushPending writes the acks gathered for one journal batch. The pending
-// buffer is swapped for the spare under mu, so other ack goroutines go on
-// gathering while it is written; the outbox writes it at once when the
-// socket is idle and copies what the socket does not take, so the buffer
-// is free again as soon as write returns: two buffers per session
-// alternate and nothing is allocated.
-//
-// Flushes of one session are serialized (flushMu) from the swap to the
-// end of the write. With several asset groups, the ack goroutine that
-// queued the session flushes what the others gathered meanwhile; if
-// another group could swap and write while that flush was between its
-// swap and its write, a later ack of an asset would reach the socket
-// before an earlier one, and the acks of one asset must arrive in order
-// (docs/protocol.md, section 4). Serialized, the spare buffer is also
-// always back by the next swap.
+// flushPending writes the acks gathered for one journal pass. It writes
+// them under mu, which every ack goroutine gathers under too, so the
+// session's acks reach its outbox in the order they were gathered: with
+// several asset groups, the ack goroutine that queued the session flushes
+// what the others gathered meanwhile, and an asset's acks must arrive in
+// sequence order (docs/protocol.md, section 4). The outbox writes the
+// buffer at once when the socket is idle and copies what the socket does
+// not take, so the buffer is free again as soon as Write returns: one
+// buffer per session, and nothing is allocated. Another group's ack
+// goroutine waits for the write(2) at most; with one group (the default)
+// nobody does.
 func (s *session) flushPending() {
-	s.flushMu.Lock()
-	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	buf := s.pending
+	defer s.mu.Unlock()
 	s.queued = false
-	if len(buf) == 0 {
-		s.mu.Unlock()
-		return
+	if len(s.pending) > 0 {
+		s.Write(s.pending)
+		s.pending = s.pending[:0]
 	}
-	s.pending, s.spare = s.spare[:0], nil
-	s.mu.Unlock()
-	if s.flushGap != nil {
-		s.flushGap()
-	}
-	s.Write(buf)
-	s.mu.Lock()
-	if s.spare == nil {
-		s.spare = buf[:0]
-	}
-	s.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package orderentry
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -75,13 +76,15 @@ func TestSessionDirectAckWrite(t *testing.T) {
 }
 
 // TestSessionFlushOrder: with several asset groups (pipeline.Config.
-// AssetGroups), two ack goroutines gather into one session's pending
-// buffer, and the one that queued the session flushes the acks of both.
-// An ack goroutine that appends behind another's flush and flushes itself
+// AssetGroups), ack goroutines gather into one session's pending buffer,
+// and the one that queued the session flushes what the others gathered.
+// An ack goroutine that gathers behind another's flush and flushes itself
 // must not overtake the bytes that flush took: the acks of one asset
-// arrive in sequence order (docs/protocol.md, section 4). Here group 0
-// takes [ack 1 of group 1's asset] and is held before its write; group 1
-// then flushes ack 2 of the same asset.
+// arrive in sequence order (docs/protocol.md, section 4). Two goroutines
+// here gather acks of one asset in sequence order and each flushes after
+// every ack it gathers; the reader must see every sequence, in order. (A
+// flush that swapped the buffer under the mutex and wrote it after
+// unlocking delivered them out of order.)
 func TestSessionFlushOrder(t *testing.T) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -89,57 +92,62 @@ func TestSessionFlushOrder(t *testing.T) {
 	}
 	defer unix.Close(fds[1])
 	s := &session{}
-	s.Out.Init(fds[0], 1<<20, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
+	s.Out.Init(fds[0], 1<<24, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
 	defer s.Out.Release()
-	gather := func(seq uint64) {
-		cmd := engine.Command{ClientOrderID: seq, OrderID: seq, Seq: seq}
-		s.mu.Lock()
-		s.pending = appendAck(s.pending, &cmd)
-		s.queued = true
-		s.mu.Unlock()
+	const perGroup = 3000
+	var (
+		seqMu sync.Mutex // the asset's sequence order, as the ring gives it
+		next  uint64
+	)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range perGroup {
+				seqMu.Lock()
+				next++
+				cmd := engine.Command{ClientOrderID: next, OrderID: next, Seq: next}
+				s.mu.Lock() // HandleAcks
+				s.pending = appendAck(s.pending, &cmd)
+				s.queued = true
+				s.mu.Unlock()
+				seqMu.Unlock()
+				s.flushPending() // FlushAcks
+			}
+		}()
 	}
-	held, release := make(chan struct{}), make(chan struct{})
-	first := true
-	s.flushGap = func() {
-		if first { // only group 0's flush, which runs first, is held
-			first = false
-			close(held)
-			<-release
-		}
-	}
-	gather(1) // group 1's HandleAcks, while group 0 has the session queued
-	group0 := make(chan struct{})
-	go func() { defer close(group0); s.flushPending() }() // group 0's FlushAcks
-	<-held
-	gather(2) // group 1's next pass
-	group1 := make(chan struct{})
-	go func() { defer close(group1); s.flushPending() }()
-	// Group 1 may write only after group 0: give it the time to overtake
-	// (it needs microseconds) before letting group 0 go.
-	select {
-	case <-group1:
-	case <-time.After(time.Second):
-	}
-	close(release)
-	<-group0
-	<-group1
-	rbuf := make([]byte, 4096)
+	ackLen := len(appendAck(nil, &engine.Command{}))
+	rbuf := make([]byte, 1<<16)
 	var got []uint64
-	for len(got) < 2 {
+	var partial []byte
+	deadline := time.Now().Add(20 * time.Second)
+	for len(got) < 2*perGroup && time.Now().Before(deadline) {
 		n, err := unix.Read(fds[1], rbuf)
-		if err != nil {
-			t.Fatalf("read: %v (after acks %v)", err, got)
+		if err == unix.EAGAIN {
+			time.Sleep(100 * time.Microsecond)
+			continue
 		}
-		ackLen := len(appendAck(nil, &engine.Command{}))
-		for b := rbuf[:n]; len(b) >= ackLen; b = b[ackLen:] {
+		if err != nil {
+			t.Fatalf("read: %v (after %d acks)", err, len(got))
+		}
+		partial = append(partial, rbuf[:n]...)
+		for len(partial) >= ackLen {
 			var a wire.OrderAck
-			if err := wire.DecodeOrderAck(b[:ackLen], &a); err != nil {
+			if err := wire.DecodeOrderAck(partial[:ackLen], &a); err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, a.Seq)
+			partial = partial[ackLen:]
 		}
 	}
-	if got[0] != 1 || got[1] != 2 {
-		t.Fatalf("acks of one asset arrived as seq %v, want [1 2]", got)
+	wg.Wait()
+	if len(got) != 2*perGroup {
+		t.Fatalf("read %d acks, want %d", len(got), 2*perGroup)
+	}
+	for i, seq := range got {
+		if seq != uint64(i+1) {
+			t.Fatalf("acks of one asset arrived out of order: ack %d has seq %d, want %d", i, seq, i+1)
+		}
 	}
 }
