@@ -238,22 +238,17 @@ type EventPart struct {
 // as CommandGroup does); asking for a set that overlaps another group's is
 // an error.
 func (s *Store) EventGroup(assets []uint32) (*EventGroup, error) {
-	if len(assets) == 0 {
-		return nil, fmt.Errorf("journal: an event group needs an asset")
-	}
-	logs := make([]*assetLog, len(assets))
-	for i, id := range assets {
-		logs[i] = s.asset(id)
+	logs, err := s.groupLogs(assets)
+	if err != nil {
+		return nil, err
 	}
 	s.assetsMu.Lock()
 	defer s.assetsMu.Unlock()
 	if g := logs[0].eventGroup; g != nil && slices.Equal(g.assets, assets) {
 		return g, nil
 	}
-	for i, id := range assets {
-		if logs[i].eventGroup != nil || slices.Contains(assets[:i], id) {
-			return nil, fmt.Errorf("journal: the events of asset %d already belong to a group", id)
-		}
+	if err := freeForGroup("event group", assets, logs, func(l *assetLog) bool { return l.eventGroup != nil }); err != nil {
+		return nil, err
 	}
 	g := &EventGroup{s: s, assets: slices.Clone(assets), batch: s.db.NewBatch()}
 	for _, l := range logs {

@@ -96,26 +96,20 @@ func (s *Store) Commands(asset uint32) *CommandWriter {
 // writer: asking again for exactly the same assets returns the same
 // writer; asking for a set that overlaps another writer's is an error.
 func (s *Store) CommandGroup(assets []uint32) (*CommandWriter, error) {
-	if len(assets) == 0 {
-		return nil, fmt.Errorf("journal: a command group needs an asset")
-	}
-	logs := make([]*assetLog, len(assets))
-	for i, id := range assets {
-		logs[i] = s.asset(id)
+	logs, err := s.groupLogs(assets)
+	if err != nil {
+		return nil, err
 	}
 	s.assetsMu.Lock()
 	defer s.assetsMu.Unlock()
-	if w := logs[0].writer; w != nil {
-		if w.hasAssets(assets) {
-			return w, nil
-		}
-		return nil, fmt.Errorf("journal: asset %d already belongs to another command writer", assets[0])
+	if w := logs[0].writer; w != nil && slices.EqualFunc(w.members, assets, func(m member, id uint32) bool { return m.asset == id }) {
+		return w, nil
+	}
+	if err := freeForGroup("command writer", assets, logs, func(l *assetLog) bool { return l.writer != nil }); err != nil {
+		return nil, err
 	}
 	w := &CommandWriter{s: s, members: make([]member, len(assets))}
 	for i, id := range assets {
-		if logs[i].writer != nil || slices.Contains(assets[:i], id) {
-			return nil, fmt.Errorf("journal: asset %d already belongs to a command writer", id)
-		}
 		w.members[i] = member{asset: id, app: &logs[i].commands}
 	}
 	for i := range w.queue {
@@ -127,16 +121,28 @@ func (s *Store) CommandGroup(assets []uint32) (*CommandWriter, error) {
 	return w, nil
 }
 
-func (w *CommandWriter) hasAssets(assets []uint32) bool {
-	if len(assets) != len(w.members) {
-		return false
+// groupLogs returns the logs of a group's assets, creating them on first
+// use; a group needs at least one asset.
+func (s *Store) groupLogs(assets []uint32) ([]*assetLog, error) {
+	if len(assets) == 0 {
+		return nil, fmt.Errorf("journal: a group needs an asset")
 	}
-	for i, m := range w.members {
-		if m.asset != assets[i] {
-			return false
+	logs := make([]*assetLog, len(assets))
+	for i, id := range assets {
+		logs[i] = s.asset(id)
+	}
+	return logs, nil
+}
+
+// freeForGroup checks that the assets are distinct and that none belongs
+// to a group of the kind yet (taken). The caller holds s.assetsMu.
+func freeForGroup(kind string, assets []uint32, logs []*assetLog, taken func(*assetLog) bool) error {
+	for i, id := range assets {
+		if taken(logs[i]) || slices.Contains(assets[:i], id) {
+			return fmt.Errorf("journal: asset %d already belongs to a %s", id, kind)
 		}
 	}
-	return true
+	return nil
 }
 
 // Write journals cmds (dense, continuing the asset's command sequence) as
@@ -201,9 +207,7 @@ func (w *CommandWriter) WriteGroup(parts []GroupPart) error {
 	w.s.unlockEpoch()
 	if err != nil {
 		w.drop()
-		p := parts[0]
-		return fmt.Errorf("journal: asset %d: commands %d-%d (of a group of %d): %w",
-			w.members[p.Member].asset, p.Cmds[0].Seq, p.Cmds[len(p.Cmds)-1].Seq, len(parts), err)
+		return fmt.Errorf("journal: commands of %d assets: %w", len(parts), err)
 	}
 	w.mu.Lock()
 	e := &w.queue[(w.head+w.n)%maxInFlight]
