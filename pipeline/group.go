@@ -85,53 +85,64 @@ func (ex *Exchange) newAssetGroups(n int) error {
 		return err
 	}
 	for _, g := range groups {
-		ids := make([]uint32, len(g.assets))
-		commits := make([]*ring.Consumer, len(g.assets))
-		writes := make([]*ring.Consumer, len(g.assets))
-		outs := make([]*ring.Consumer, len(g.assets))
-		matches := make([]*ring.Consumer, len(g.assets))
-		for i, a := range g.assets {
-			ids[i], commits[i], writes[i], outs[i], matches[i] = a.ID, a.commitC, a.writeC, a.outC, a.matchC
-		}
-		if g.match, err = ring.NewGroup(fmt.Sprintf("matcher-%d", g.index), matches...); err != nil {
+		if err := g.build(ex.store, commitCPU, matchCPU, outCPU); err != nil {
 			return err
 		}
-		if matchCPU >= 0 {
-			g.match.PinCPU(matchCPU)
-		}
-		if g.cw, err = ex.store.CommandGroup(ids); err != nil {
-			return err
-		}
-		if g.events, err = ex.store.EventGroup(ids); err != nil {
-			return err
-		}
-		if g.output, err = ring.NewGroup(fmt.Sprintf("events-%d", g.index), outs...); err != nil {
-			return err
-		}
-		if outCPU >= 0 {
-			g.output.PinCPU(outCPU)
-		}
-		g.evParts = make([]journal.EventPart, 0, len(g.assets))
-		if g.commit, err = ring.NewGroup(fmt.Sprintf("journal-%d", g.index), commits...); err != nil {
-			return err
-		}
-		if g.assets[0].writeC != nil {
-			if g.write, err = ring.NewGroup(fmt.Sprintf("journal-write-%d", g.index), writes...); err != nil {
-				return err
-			}
-		}
-		if commitCPU >= 0 {
-			// The WAL writer of the split commit shares the journal's pin.
-			g.commit.PinCPU(commitCPU)
-			if g.write != nil {
-				g.write.PinCPU(commitCPU)
-			}
-		}
-		g.parts = make([]journal.GroupPart, 0, len(g.assets))
-		g.written = make([]ring.Range, 0, len(g.assets))
 	}
 	ex.groups = groups
 	return nil
+}
+
+// build makes the group's journal writers and its ring groups, each
+// pinned to its stage's CPU (-1: unpinned). The WAL writer of a split
+// commit shares the journal's CPU.
+func (g *assetGroup) build(store *journal.Store, commitCPU, matchCPU, outCPU int) error {
+	ids := make([]uint32, len(g.assets))
+	for i, a := range g.assets {
+		ids[i] = a.ID
+	}
+	var err error
+	if g.cw, err = store.CommandGroup(ids); err != nil {
+		return err
+	}
+	if g.events, err = store.EventGroup(ids); err != nil {
+		return err
+	}
+	if g.commit, err = g.ringGroup("journal", commitCPU, func(a *Asset) *ring.Consumer { return a.commitC }); err != nil {
+		return err
+	}
+	if g.assets[0].writeC != nil {
+		if g.write, err = g.ringGroup("journal-write", commitCPU, func(a *Asset) *ring.Consumer { return a.writeC }); err != nil {
+			return err
+		}
+	}
+	if g.match, err = g.ringGroup("matcher", matchCPU, func(a *Asset) *ring.Consumer { return a.matchC }); err != nil {
+		return err
+	}
+	if g.output, err = g.ringGroup("events", outCPU, func(a *Asset) *ring.Consumer { return a.outC }); err != nil {
+		return err
+	}
+	g.parts = make([]journal.GroupPart, 0, len(g.assets))
+	g.written = make([]ring.Range, 0, len(g.assets))
+	g.evParts = make([]journal.EventPart, 0, len(g.assets))
+	return nil
+}
+
+// ringGroup groups one stage's consumer of every asset of g, in member
+// order, pinned to cpu unless it is -1.
+func (g *assetGroup) ringGroup(stage string, cpu int, consumer func(*Asset) *ring.Consumer) (*ring.Group, error) {
+	cs := make([]*ring.Consumer, len(g.assets))
+	for i, a := range g.assets {
+		cs[i] = consumer(a)
+	}
+	rg, err := ring.NewGroup(fmt.Sprintf("%s-%d", stage, g.index), cs...)
+	if err != nil {
+		return nil, err
+	}
+	if cpu >= 0 {
+		rg.PinCPU(cpu)
+	}
+	return rg, nil
 }
 
 // start runs the group's goroutines with the acks going to sink and the

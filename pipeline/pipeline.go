@@ -224,6 +224,11 @@ type snapshot struct {
 // stay closed until Start.
 func Open(store *journal.Store, specs []AssetSpec, cfg Config) (*Exchange, error) {
 	cfg.setDefaults()
+	// The pins are applied by newAssetGroups; checked here, before any
+	// asset is recovered.
+	if _, _, _, err := cfg.Pin.goroutines(); err != nil {
+		return nil, err
+	}
 	ex := &Exchange{
 		store:    store,
 		cfg:      cfg,
@@ -330,9 +335,6 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	}
 	a.matchC = in.NewConsumer("matcher", a.commitC)
 	a.outC = out.NewConsumer("events")
-	if _, _, _, err := cfg.Pin.goroutines(); err != nil {
-		return nil, err
-	}
 	// The consumers are pinned with their groups (newAssetGroups), and
 	// the rings start once the groups exist (Open).
 	return a, nil
