@@ -20,19 +20,27 @@ func writerState(s *session) (direct bool, stalls, resumes int) {
 	return idle, stalls, resumes
 }
 
+// socketSession returns a session whose outbox (capped at max bytes) writes
+// to one end of a socket pair, and the other end, to read what it sent.
+// Both are released when the test ends.
+func socketSession(t *testing.T, max int) (*session, int) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fds[1]) })
+	s := &session{}
+	s.Out.Init(fds[0], max, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
+	t.Cleanup(s.Out.Release)
+	return s, fds[1]
+}
+
 // TestSessionDirectAckWrite: while the outbox is idle an ack batch is
 // written by the ack goroutine itself, whole, and the pending buffer is
 // reused: nothing is allocated and nothing is queued (the session here has
 // no gnet connection).
 func TestSessionDirectAckWrite(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[1])
-	s := &session{}
-	s.Out.Init(fds[0], 1<<20, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
-	defer s.Out.Release()
+	s, peer := socketSession(t, 1<<20)
 	cmd := engine.Command{ClientOrderID: 7, OrderID: 9, Seq: 11, Time: 13}
 	rbuf := make([]byte, 4096)
 	ackLen := len(appendAck(nil, &cmd))
@@ -43,7 +51,7 @@ func TestSessionDirectAckWrite(t *testing.T) {
 		s.queued = true
 		s.mu.Unlock()
 		s.flushPending()
-		n, err := unix.Read(fds[1], rbuf)
+		n, err := unix.Read(peer, rbuf)
 		if err != nil || n != 2*ackLen {
 			t.Fatalf("read %d bytes (%v), want two acks", n, err)
 		}
@@ -70,7 +78,7 @@ func TestSessionDirectAckWrite(t *testing.T) {
 	s.mu.Unlock()
 	s.flushPending()
 	s.Write(wire.AppendHeartbeat(nil))
-	if n, err := unix.Read(fds[1], rbuf); n != 0 || err != nil {
+	if n, err := unix.Read(peer, rbuf); n != 0 || err != nil {
 		t.Fatalf("read %d bytes (%v) after close, want EOF", n, err)
 	}
 }
@@ -86,14 +94,7 @@ func TestSessionDirectAckWrite(t *testing.T) {
 // flush that swapped the buffer under the mutex and wrote it after
 // unlocking delivered them out of order.)
 func TestSessionFlushOrder(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[1])
-	s := &session{}
-	s.Out.Init(fds[0], 1<<24, nil, wire.LogoutUnreadReplies, &netio.OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
-	defer s.Out.Release()
+	s, peer := socketSession(t, 1<<24)
 	const perGroup = 3000
 	var (
 		seqMu sync.Mutex // the asset's sequence order, as the ring gives it
@@ -123,7 +124,7 @@ func TestSessionFlushOrder(t *testing.T) {
 	var partial []byte
 	deadline := time.Now().Add(20 * time.Second)
 	for len(got) < 2*perGroup && time.Now().Before(deadline) {
-		n, err := unix.Read(fds[1], rbuf)
+		n, err := unix.Read(peer, rbuf)
 		if err == unix.EAGAIN {
 			time.Sleep(100 * time.Microsecond)
 			continue
