@@ -50,7 +50,8 @@ import (
 // waited while it held one of a small machine's cores. End to end without
 // it (ringexd at saturation, interleaved with the echo floor: see
 // docs/performance.md, "The tail at saturation"), the ack p99.9 and the
-// server CPU per order are both lower, in every round. The tables are then
+// server CPU per order were lower in most rounds (19 and 20 of 28), most
+// of all when other threads compete for the cores. The tables are then
 // about the WAL's size (write amplification ~1.0 instead of ~0.3) and take
 // four times the disk space; BenchmarkJournalWriteAmp, which times the
 // journal alone on an idle core, still finds MinLZ ~10 % cheaper per order
