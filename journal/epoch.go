@@ -53,8 +53,8 @@ import (
 // server CPU per order were lower in most rounds (19 and 20 of 28), most
 // of all when other threads compete for the cores. The tables are then
 // about the WAL's size (write amplification ~1.0 instead of ~0.3) and take
-// four times the disk space; BenchmarkJournalWriteAmp, which times the
-// journal alone on an idle core, still finds MinLZ ~10 % cheaper per order
+// 3-4 times the disk space; BenchmarkJournalWriteAmp, which times the
+// journal alone on an idle core, found MinLZ ~10 % cheaper per order
 // (docs/performance-journal.md).
 
 // layoutVersion is the on-disk key layout. Version 1 (13-byte keys: kind,
