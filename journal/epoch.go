@@ -43,13 +43,19 @@ import (
 // a rotation (the memtable switch and the epoch increment) happens under
 // it held for writing, so no batch of epoch e reaches memtable e+1.
 //
-// Sstable blocks are compressed with Pebble's fastest codec (MinLZ on
-// amd64, Snappy on arm64), once, when a memtable is flushed: a moved table
-// is not decompressed or compressed again. Measured under the pipeline's
-// write pattern (BenchmarkJournalWriteAmp), MinLZ took less CPU per order
-// than no compression at all (writing four times the bytes cost more than
-// compressing them) and less than Snappy, and made the tables a quarter of
-// the WAL's size; see docs/performance-journal.md.
+// Sstable blocks are not compressed. A flush compressed them once (a moved
+// table is never rewritten), and the compression was the flush's largest
+// cost: at saturation the flush ran a few hundred milliseconds of every
+// memtable's half second, MinLZ took most of its CPU, and the slowest acks
+// waited while it held one of a small machine's cores. End to end without
+// it (ringexd at saturation, interleaved with the echo floor: see
+// docs/performance.md, "The tail at saturation"), the ack p99.9 and the
+// server CPU per order were lower in most rounds (19 and 20 of 28), most
+// of all when other threads compete for the cores. The tables are then
+// about the WAL's size (write amplification ~1.0 instead of ~0.3) and take
+// 3-4 times the disk space; BenchmarkJournalWriteAmp, which times the
+// journal alone on an idle core, found MinLZ ~10 % cheaper per order
+// (docs/performance-journal.md).
 
 // layoutVersion is the on-disk key layout. Version 1 (13-byte keys: kind,
 // asset, sequence; no header) is refused at Open.
@@ -196,7 +202,7 @@ func (s *Store) rotate() error {
 // flushed tables do not overlap (see above).
 func tuneOptions(po *pebble.Options, memtable uint64) {
 	for i := range po.Levels {
-		po.Levels[i].Compression = func() *block.CompressionProfile { return block.FastestCompression }
+		po.Levels[i].Compression = func() *block.CompressionProfile { return block.NoCompression }
 	}
 	// One table per flush: a flush split in several tables would make
 	// Pebble compact them together out of L0 (growL0ForBase) instead of
