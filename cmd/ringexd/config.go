@@ -14,6 +14,7 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/marketdata"
 	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/pipeline"
 	"github.com/ringex/ringex/ring"
@@ -47,6 +48,7 @@ type config struct {
 	mdIdle, mdMaxCoalesce   time.Duration
 	maxQueued, mdMaxQueued  int
 	loops, mdLoops          int // order entry's and market data's gnet event loops
+	mdNice                  int // market data's event loop threads' nice value (0: the process's)
 	logLevel                slog.Level
 	assets                  []assetSpec
 }
@@ -76,6 +78,7 @@ const (
 	// and -md-loops on a 2-core machine".
 	defaultLoops   = 1
 	defaultMDLoops = 0
+	defaultMDNice  = 0
 	maxProcs       = 4096
 )
 
@@ -124,6 +127,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.busy, "busy-timeout", orderentry.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", defaultLoops, fmt.Sprintf("order entry: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
 	fs.IntVar(&c.mdLoops, "md-loops", defaultMDLoops, fmt.Sprintf("market data: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
+	fs.IntVar(&c.mdNice, "md-nice", defaultMDNice, fmt.Sprintf("market data: nice value of the event loops' threads, 0-%d (0: the process's); higher gives the order path a core before the fan-out on a busy machine", marketdata.MaxLoopNice))
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there
 	fs.Func("asset", "asset `spec` SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; SYMBOL is 1-8 characters 0x21-0x7E, pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)",
@@ -197,6 +201,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		durationRange("-busy-timeout", c.busy, time.Microsecond, 10*time.Second),
 		intRange("-loops", c.loops, 0, maxLoops),
 		intRange("-md-loops", c.mdLoops, 0, maxLoops),
+		intRange("-md-nice", c.mdNice, 0, marketdata.MaxLoopNice),
 	}
 	if err := errors.Join(checks...); err != nil {
 		return nil, err

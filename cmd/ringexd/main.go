@@ -127,6 +127,7 @@ func run(args []string) (err error) {
 		IdleTimeout:       cfg.mdIdle,
 		MaxQueuedBytes:    int64(cfg.mdMaxQueued),
 		MaxCoalesce:       cfg.mdMaxCoalesce,
+		LoopNice:          cfg.mdNice,
 		ProxyFrom:         cfg.sec.proxy,
 		Logger:            log,
 		Registerer:        reg,

@@ -72,6 +72,11 @@ type NotifierConfig struct {
 	// ringexd's -md-max-coalesce sets it (5 ms there, the coalescing
 	// floor's best window at 1,000 subscribers).
 	MaxCoalesce time.Duration
+	// LoopNice, 1-MaxLoopNice, lowers the priority of the event loops'
+	// threads to that nice value, so that on a busy machine the order path
+	// gets a core before the fan-out (notifier_prio.go); 0 leaves them as
+	// the process's. ringexd's -md-nice sets it.
+	LoopNice int
 	// ProxyFrom is the proxies whose connections begin with a PROXY
 	// header declaring the client's address (netio/proxy.go); empty:
 	// none, every connection is plain.

@@ -175,6 +175,7 @@ type feedLoop struct {
 	// (the coalescing policy's measure of the loop's load).
 	passWrites int
 	resync     []int // asset indexes to send fresh snapshots for after this drain
+	niced      bool  // the loop's thread has its priority lowered (claimThread)
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
@@ -332,6 +333,7 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 
 // Run is the drain task (gnet.Runnable), run by the event loop.
 func (fl *feedLoop) Run(context.Context) error {
+	fl.claimThread()
 	start := time.Now()
 	fl.passWrites = 0
 	fl.mu.Lock()
