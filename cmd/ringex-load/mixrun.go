@@ -69,10 +69,14 @@ type mixPhase struct {
 	// handed to its event loop, ringex_gateway_ack_latency_seconds),
 	// p50 and p99 from the histogram's buckets (-1: unread): what the
 	// order path took inside ringexd, without this process's readers.
-	ServerAckP50 float64          `json:"server_ack_p50_us"`
-	ServerAckP99 float64          `json:"server_ack_p99_us"`
-	Trade        perf.Percentiles `json:"trade"` // public trade delivery, us
-	Event        perf.Percentiles `json:"event"` // private order event delivery, us
+	ServerAckP50 float64 `json:"server_ack_p50_us"`
+	ServerAckP99 float64 `json:"server_ack_p99_us"`
+	// The server's goroutines' wait for a P once runnable, p99 (-1:
+	// unread): the part of its latency spent in the Go run queue rather
+	// than the kernel's (go_sched_latencies_seconds).
+	ServerSchedP99 float64          `json:"server_sched_latency_p99_us"`
+	Trade          perf.Percentiles `json:"trade"` // public trade delivery, us
+	Event          perf.Percentiles `json:"event"` // private order event delivery, us
 
 	ServerCPU        float64 `json:"server_cpu_us"`
 	ServerCPUDeliv   float64 `json:"server_cpu_us_per_delivery"`
@@ -379,7 +383,11 @@ func readServer(pid int, admin string, m *fanout.Mix, d *mixDriver) serverReadin
 var scrapedMetrics = []string{"go_memstats_heap_inuse_bytes",
 	"ringex_journal_commit_seconds_sum", "ringex_journal_commit_seconds_count",
 	"ringex_matcher_batch_seconds_sum", "ringex_matcher_batch_seconds_count",
-	ackHistogram + "_bucket"}
+	ackHistogram + "_bucket", schedHistogram + "_bucket"}
+
+// schedHistogram is the Go runtime's scheduling latency (runtime/metrics'
+// /sched/latencies:seconds): how long goroutines waited to run once ready.
+const schedHistogram = "go_sched_latencies_seconds"
 
 // ackHistogram is the server's ack latency histogram (netio/orderentry).
 const ackHistogram = "ringex_gateway_ack_latency_seconds"
@@ -700,6 +708,7 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 		ph.MatcherBatchUs = mean(r0.metrics, r1.metrics, "ringex_matcher_batch_seconds")
 		d.srvAck[i] = histogramDelta(r0.metrics, r1.metrics, ackHistogram)
 		ph.ServerAckP50, ph.ServerAckP99 = d.srvAck[i].quantile(0.5), d.srvAck[i].quantile(0.99)
+		ph.ServerSchedP99 = histogramDelta(r0.metrics, r1.metrics, schedHistogram).quantile(0.99)
 		ph.LoadCores = float64(r1.self.CPUTicks-r0.self.CPUTicks) / perf.ClockTicks / ph.Seconds
 		if ph.Delivers > 0 {
 			ph.LoadCPUDeliv = float64(r1.self.CPUTicks-r0.self.CPUTicks) * 1e6 / perf.ClockTicks / float64(ph.Delivers)
@@ -941,7 +950,7 @@ func printMix(w io.Writer, r *mixResult) {
 	}
 	fmt.Fprintf(w, "fan-out mix: %d subscribers: %s (trades + book), %d private (%s); %.0f trades/s; churn %.0f/s\n",
 		r.Subscribers, strings.Join(pub, ", "), r.Private, strings.Join(r.Users, ", "), r.TradeRate, r.ChurnRate)
-	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max srv p50/p99 | server us/deliv writes/deliv us/order | cores server/load, server runq wait s/s | journal commit us, matcher batch us | load us/deliv | RSS, heap MiB  fds | churn cycles err behind p99 ms")
+	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max srv p50/p99 | server us/deliv writes/deliv us/order | cores server/load, server runq wait s/s, Go sched p99 us | journal commit us, matcher batch us | load us/deliv | RSS, heap MiB  fds | churn cycles err behind p99 ms")
 	for _, p := range r.Phases {
 		churn := ""
 		if p.Churn != nil {
@@ -951,16 +960,20 @@ func printMix(w io.Writer, r *mixResult) {
 			}
 			churn = fmt.Sprintf("%d %d %d %s", p.Churn.Cycles, errs, p.Churn.Behind, ms(p.Churn.Latency.P99))
 		}
-		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f %.0f/%.0f | %.3f %.4f %.2f | %.2f/%.2f %.2f | %.0f %.1f | %.3f | %.0f %.0f %d | %s\n",
+		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f %.0f/%.0f | %.3f %.4f %.2f | %.2f/%.2f %.2f %.0f | %.0f %.1f | %.3f | %.0f %.0f %d | %s\n",
 			p.Name, p.Seconds, p.Trades, p.Delivers,
 			ms(p.Trade.P50), ms(p.Trade.P99), ms(p.Trade.P999), ms(p.Trade.Max), ms(p.Event.P99),
 			p.Ack.P50, p.Ack.P99, p.Ack.P999, p.Ack.Max, p.ServerAckP50, p.ServerAckP99,
-			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.ServerCores, p.LoadCores, p.ServerRunqWait, p.JournalCommitUs, p.MatcherBatchUs, p.LoadCPUDeliv, p.RSSMiB, p.HeapInuseMiB, p.FDs, churn)
+			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.ServerCores, p.LoadCores, p.ServerRunqWait, p.ServerSchedP99, p.JournalCommitUs, p.MatcherBatchUs, p.LoadCPUDeliv, p.RSSMiB, p.HeapInuseMiB, p.FDs, churn)
 	}
 	fmt.Fprintf(w, "ack p99: none %.0f us, subs %.0f us (%s), churn %.0f us (%s)  [goal: <= 1.5x none]\n",
 		r.AckP99None, r.AckP99Subs, ratio(r.AckP99Subs, r.AckP99None), r.AckP99Churn, ratio(r.AckP99Churn, r.AckP99None))
-	fmt.Fprintf(w, "server ack p99 (receipt to ack, its histogram): none %.0f us, subs %.0f us (%s), churn %.0f us (%s)\n",
-		r.SrvAckP99None, r.SrvAckP99Subs, ratio(r.SrvAckP99Subs, r.SrvAckP99None), r.SrvAckP99Churn, ratio(r.SrvAckP99Churn, r.SrvAckP99None))
+	fmt.Fprintf(w, "server ack p99 (its receipt to the ack, from its histogram): none %.0f us, subs %.0f us (%s)",
+		r.SrvAckP99None, r.SrvAckP99Subs, ratio(r.SrvAckP99Subs, r.SrvAckP99None))
+	if r.ChurnRate > 0 {
+		fmt.Fprintf(w, ", churn %.0f us (%s)", r.SrvAckP99Churn, ratio(r.SrvAckP99Churn, r.SrvAckP99None))
+	}
+	fmt.Fprintln(w)
 	if r.ChurnRate > 0 {
 		fmt.Fprintf(w, "trade delivery p99: subs %s ms, churn %s ms (%s)  [goal: <= 1.5x subs]\n",
 			ms(r.TradeP99Subs), ms(r.TradeP99Churn), ratio(r.TradeP99Churn, r.TradeP99Subs))

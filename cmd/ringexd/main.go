@@ -86,7 +86,9 @@ func run(args []string) (err error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler's metrics add go_sched_latencies_seconds: how long
+	// goroutines waited for a P (docs/performance-notifier.md reads it).
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	guard := cfg.sec.guard(users, cfg.usersFile, log, reg) // security.go
 
 	store, err := journal.Open(journal.Options{Dir: cfg.dataDir, Sync: cfg.sync, Logger: log,
