@@ -364,7 +364,7 @@ func (fl *feedLoop) Run(context.Context) error {
 		b, m := fc.writeGathered()
 		bytes += b
 		msgs += m
-		fl.passWrites++
+		fl.wrote()
 		fl.dirty[i] = nil
 	}
 	fl.dirty = fl.dirty[:0]
@@ -470,7 +470,7 @@ func (fl *feedLoop) gather(fc *feedConn, b []byte, msgs, tb, tm int) (int, int) 
 	fc.add(b, msgs)
 	if len(fc.iov) >= maxIOV {
 		wb, wm := fc.writeGathered() // clears dirty: fc may be listed twice, harmlessly
-		fl.passWrites++
+		fl.wrote()
 		tb, tm = tb+wb, tm+wm
 	}
 	return tb, tm
