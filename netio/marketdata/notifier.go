@@ -135,6 +135,7 @@ type Notifier struct {
 	budget    netio.ByteBudget // every connection's queued bytes
 	slowCount atomic.Int64     // slow-consumer disconnects, for tests and logs
 	conflated atomic.Int64     // public batches dropped by a loop's inbox bound
+	yields    atomic.Int64     // lowered loops' yields of their P mid-pass (notifier_prio.go), for tests
 	connsMu   sync.Mutex
 	connSet   map[*feedConn]struct{}
 	loops     map[gnet.EventLoop]*feedLoop // guarded by connsMu

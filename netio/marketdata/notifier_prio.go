@@ -48,6 +48,7 @@ const yieldEvery = 128
 func (fl *feedLoop) wrote() {
 	fl.passWrites++
 	if fl.niced && fl.passWrites%yieldEvery == 0 {
+		fl.n.yields.Add(1)
 		runtime.Gosched()
 	}
 }

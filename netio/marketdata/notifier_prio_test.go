@@ -105,3 +105,41 @@ func TestNotifierLoopNice(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A lowered loop yields its P in a long pass: one drain that writes to
+// more than yieldEvery connections yields at least once; a loop that is
+// not lowered never does.
+func TestNotifierLoopNiceYields(t *testing.T) {
+	for _, nice := range []int{0, 7} {
+		h := startFeed(t, "", NotifierConfig{Loops: 1, LoopNice: nice})
+		feeds := make([]*testFeed, yieldEvery+20)
+		for i := range feeds {
+			f := dialTestFeed(t, h.addr)
+			defer f.close()
+			if err := f.subscribe(feedSpec.Config.Symbol, chTrades); err != nil {
+				t.Fatal(err)
+			}
+			feeds[i] = f
+		}
+		for _, f := range feeds {
+			f.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := f.waitFor(mAck); err != nil {
+				t.Fatal(err)
+			}
+		}
+		newTrader(1, h.asset, nettest.Alice.ID, nettest.Bob.ID).submit(t, 50)
+		for i, f := range feeds {
+			if _, err := f.waitFor(mTrade); err != nil {
+				t.Fatalf("nice %d: subscriber %d: %v", nice, i, err)
+			}
+		}
+		got := h.n.yields.Load()
+		if nice == 0 && got != 0 {
+			t.Errorf("a loop at the process's priority yielded %d times", got)
+		}
+		if nice > 0 && got == 0 {
+			t.Errorf("a lowered loop wrote to %d connections per drain and never yielded", len(feeds))
+		}
+		h.stop()
+	}
+}
