@@ -127,7 +127,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.busy, "busy-timeout", orderentry.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", defaultLoops, fmt.Sprintf("order entry: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
 	fs.IntVar(&c.mdLoops, "md-loops", defaultMDLoops, fmt.Sprintf("market data: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
-	fs.IntVar(&c.mdNice, "md-nice", defaultMDNice, fmt.Sprintf("market data: nice value of the event loops' threads, 0-%d (0: the process's); higher gives the order path a core before the fan-out on a busy machine", marketdata.MaxLoopNice))
+	fs.IntVar(&c.mdNice, "md-nice", defaultMDNice, fmt.Sprintf("market data: nice value of the event loops' threads, 0-%d (0: the process's); higher gives the order path a core before the fan-out on a busy machine; without -gomaxprocs it also adds a Go P per market-data loop", marketdata.MaxLoopNice))
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there
 	fs.Func("asset", "asset `spec` SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; SYMBOL is 1-8 characters 0x21-0x7E, pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)",
@@ -259,6 +259,26 @@ func zeroOrDurationRange(flag string, v, lo, hi time.Duration) error {
 		return fmt.Errorf("%s %v: want 0 (off) or %v-%v", flag, v, lo, hi)
 	}
 	return nil
+}
+
+// gomaxprocs returns the GOMAXPROCS to set, 0 to leave it, given the
+// current one and the CPU count: -gomaxprocs if given; else with -md-nice
+// one P more per market-data loop (a lowered loop that the kernel keeps
+// waiting still holds its P, and the order path's goroutines need Ps of
+// their own: docs/performance-notifier.md, "The matcher never waits for a
+// subscriber").
+func (c *config) gomaxprocs(current, cpus int) int {
+	if c.procs > 0 {
+		return c.procs
+	}
+	if c.mdNice == 0 {
+		return 0
+	}
+	loops := c.mdLoops
+	if loops == 0 {
+		loops = cpus // gnet: one per CPU
+	}
+	return min(current+loops, maxProcs)
 }
 
 // symbols returns the configured symbols, comma-separated (for the log).

@@ -121,3 +121,27 @@ func TestParseConfigAccepts(t *testing.T) {
 		t.Fatalf("config %+v", c)
 	}
 }
+
+// -md-nice gives the runtime a P per market-data loop more, unless
+// -gomaxprocs says how many.
+func TestConfigGomaxprocs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 0},
+		{[]string{"-gomaxprocs", "3"}, 3},
+		{[]string{"-md-nice", "10"}, 2 + 2}, // a loop per CPU
+		{[]string{"-md-nice", "10", "-md-loops", "1"}, 2 + 1},   // one loop
+		{[]string{"-md-nice", "10", "-gomaxprocs", "2"}, 2},     // said
+		{[]string{"-md-nice", "10", "-md-loops", "1024"}, 1026}, // within maxProcs
+	} {
+		c, err := parseConfig(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.gomaxprocs(2, 2); got != tc.want {
+			t.Errorf("%v: GOMAXPROCS %d, want %d", tc.args, got, tc.want)
+		}
+	}
+}

@@ -69,8 +69,8 @@ func run(args []string) (err error) {
 	started := make(chan struct{})
 	go exitOnSignalDuringStartup(log, sigs, started)
 
-	if cfg.procs > 0 {
-		runtime.GOMAXPROCS(cfg.procs)
+	if n := cfg.gomaxprocs(runtime.GOMAXPROCS(0), runtime.NumCPU()); n > 0 {
+		runtime.GOMAXPROCS(n)
 	}
 	usersText := defaultUsers
 	if cfg.usersFile != "" {
