@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,9 +64,19 @@ type mixPhase struct {
 	Orders   int64   `json:"orders"`
 	Delivers int64   `json:"deliveries"`
 
-	Ack   perf.Percentiles `json:"ack"`   // send to ack, us
-	Trade perf.Percentiles `json:"trade"` // public trade delivery, us
-	Event perf.Percentiles `json:"event"` // private order event delivery, us
+	Ack perf.Percentiles `json:"ack"` // send to ack, us
+	// The server's own ack latency (its receipt of the order to the ack
+	// handed to its event loop, ringex_gateway_ack_latency_seconds),
+	// p50 and p99 from the histogram's buckets (-1: unread): what the
+	// order path took inside ringexd, without this process's readers.
+	ServerAckP50 float64 `json:"server_ack_p50_us"`
+	ServerAckP99 float64 `json:"server_ack_p99_us"`
+	// The server's goroutines' wait for a P once runnable, p99 (-1:
+	// unread): the part of its latency spent in the Go run queue rather
+	// than the kernel's (go_sched_latencies_seconds).
+	ServerSchedP99 float64          `json:"server_sched_latency_p99_us"`
+	Trade          perf.Percentiles `json:"trade"` // public trade delivery, us
+	Event          perf.Percentiles `json:"event"` // private order event delivery, us
 
 	ServerCPU        float64 `json:"server_cpu_us"`
 	ServerCPUDeliv   float64 `json:"server_cpu_us_per_delivery"`
@@ -101,10 +112,12 @@ type mixResult struct {
 
 	// The goals, from the pooled phases of each kind (interleaved).
 	AckP99None, AckP99Subs, AckP99Churn float64 // us
-	TradeP99Subs, TradeP99Churn         float64 // us
-	FDsBeforeChurn, FDsAfterChurn       int
-	RSSBeforeChurn, RSSAfterChurn       float64 // MiB
-	HeapBeforeChurn, HeapAfterChurn     float64 // MiB in use
+	// The same from the server's histogram (-1: unread).
+	SrvAckP99None, SrvAckP99Subs, SrvAckP99Churn float64 // us
+	TradeP99Subs, TradeP99Churn                  float64 // us
+	FDsBeforeChurn, FDsAfterChurn                int
+	RSSBeforeChurn, RSSAfterChurn                float64 // MiB
+	HeapBeforeChurn, HeapAfterChurn              float64 // MiB in use
 }
 
 // OK reports whether every subscriber got its messages and nothing went
@@ -138,16 +151,17 @@ type mixLane struct {
 
 // mixDriver makes the trades of a mixed run on every asset.
 type mixDriver struct {
-	rate  float64
-	base  time.Time
-	lanes []*mixLane
-	ack   []*perf.Latency // by phase
-	recs  [][]*perf.Recorder
-	phase *fanout.Mix
+	rate   float64
+	srvAck []*histogram // the server's ack histogram's counts by phase
+	base   time.Time
+	lanes  []*mixLane
+	ack    []*perf.Latency // by phase
+	recs   [][]*perf.Recorder
+	phase  *fanout.Mix
 }
 
 func newMixDriver(ctx context.Context, c *config, params []perf.AssetParams, m *fanout.Mix) (*mixDriver, error) {
-	d := &mixDriver{rate: c.tradeRate, base: time.Now(), phase: m}
+	d := &mixDriver{rate: c.tradeRate, base: time.Now(), phase: m, srvAck: make([]*histogram, len(m.Phases))}
 	for _, name := range m.Phases {
 		l := perf.NewLatency("ack " + name)
 		d.ack = append(d.ack, l)
@@ -368,7 +382,15 @@ func readServer(pid int, admin string, m *fanout.Mix, d *mixDriver) serverReadin
 // scrapedMetrics are the server's metrics a mixed run reads each phase.
 var scrapedMetrics = []string{"go_memstats_heap_inuse_bytes",
 	"ringex_journal_commit_seconds_sum", "ringex_journal_commit_seconds_count",
-	"ringex_matcher_batch_seconds_sum", "ringex_matcher_batch_seconds_count"}
+	"ringex_matcher_batch_seconds_sum", "ringex_matcher_batch_seconds_count",
+	ackHistogram + "_bucket", schedHistogram + "_bucket"}
+
+// schedHistogram is the Go runtime's scheduling latency (runtime/metrics'
+// /sched/latencies:seconds): how long goroutines waited to run once ready.
+const schedHistogram = "go_sched_latencies_seconds"
+
+// ackHistogram is the server's ack latency histogram (netio/orderentry).
+const ackHistogram = "ringex_gateway_ack_latency_seconds"
 
 // scrapeMetrics reads scrapedMetrics from the admin server's /metrics,
 // each summed over its labels; nil if it cannot.
@@ -395,12 +417,16 @@ func scrapeMetrics(admin string) map[string]float64 {
 		if !ok || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, _, _ = strings.Cut(name, "{") // the labels have no spaces
+		name, labels, _ := strings.Cut(name, "{") // the labels have no spaces
 		for _, want := range scrapedMetrics {
 			if name == want {
 				var v float64
 				if _, err := fmt.Sscan(rest, &v); err == nil {
-					out[name] += v
+					key := name
+					if le, ok := bucketBound(labels); ok {
+						key += "{" + le + "}" // a bucket: one entry per bound
+					}
+					out[key] += v
 				}
 			}
 		}
@@ -415,6 +441,97 @@ func mean(m0, m1 map[string]float64, name string) float64 {
 		return -1
 	}
 	return (m1[name+"_sum"] - m0[name+"_sum"]) / n * 1e6
+}
+
+// bucketBound returns the le label of a histogram bucket's labels
+// ("le=\"0.005\"}"), if any.
+func bucketBound(labels string) (string, bool) {
+	_, v, ok := strings.Cut(labels, `le="`)
+	if !ok {
+		return "", false
+	}
+	v, _, ok = strings.Cut(v, `"`)
+	return v, ok
+}
+
+// histogram is a Prometheus histogram's cumulative bucket counts between
+// two scrapes, by upper bound in seconds (the last +Inf).
+type histogram struct {
+	le  []float64
+	cum []float64
+}
+
+// histogramDelta reads name's buckets from two scrapes (nil: either unread
+// or no bucket).
+func histogramDelta(m0, m1 map[string]float64, name string) *histogram {
+	if m0 == nil || m1 == nil {
+		return nil
+	}
+	h := &histogram{}
+	prefix := name + "_bucket{"
+	for k, v := range m1 {
+		le, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		le = strings.TrimSuffix(le, "}")
+		var b float64
+		if le == "+Inf" {
+			b = math.Inf(1)
+		} else if _, err := fmt.Sscan(le, &b); err != nil {
+			continue
+		}
+		h.le = append(h.le, b)
+		h.cum = append(h.cum, v-m0[k])
+	}
+	if len(h.le) == 0 {
+		return nil
+	}
+	sort.Sort(h)
+	return h
+}
+
+func (h *histogram) Len() int           { return len(h.le) }
+func (h *histogram) Less(i, j int) bool { return h.le[i] < h.le[j] }
+func (h *histogram) Swap(i, j int) {
+	h.le[i], h.le[j] = h.le[j], h.le[i]
+	h.cum[i], h.cum[j] = h.cum[j], h.cum[i]
+}
+
+// add adds o's counts to h (the same buckets).
+func (h *histogram) add(o *histogram) {
+	if len(h.le) == 0 {
+		h.le = append([]float64(nil), o.le...)
+		h.cum = make([]float64, len(o.cum))
+	}
+	for i := range min(len(h.cum), len(o.cum)) {
+		h.cum[i] += o.cum[i]
+	}
+}
+
+// quantile is the q-quantile in us, interpolated linearly inside its
+// bucket as Prometheus's histogram_quantile does (-1: empty). The buckets
+// of the ack histogram double, so the figure is good to within its bucket;
+// past the last finite bound it is that bound.
+func (h *histogram) quantile(q float64) float64 {
+	if h == nil || len(h.cum) == 0 || h.cum[len(h.cum)-1] <= 0 {
+		return -1
+	}
+	rank := q * h.cum[len(h.cum)-1]
+	lo, below := 0.0, 0.0
+	for i, c := range h.cum {
+		if c >= rank {
+			if math.IsInf(h.le[i], 1) {
+				return lo * 1e6
+			}
+			if c == below {
+				return h.le[i] * 1e6
+			}
+			return (lo + (h.le[i]-lo)*(rank-below)/(c-below)) * 1e6
+		}
+		lo, below = h.le[i], c
+	}
+	return lo * 1e6
 }
 
 // runqWait sums the time pid's threads spent runnable but waiting for a
@@ -589,6 +706,9 @@ func mixRun(ctx context.Context, c *config, stdout, stderr io.Writer) (*mixResul
 		}
 		ph.JournalCommitUs = mean(r0.metrics, r1.metrics, "ringex_journal_commit_seconds")
 		ph.MatcherBatchUs = mean(r0.metrics, r1.metrics, "ringex_matcher_batch_seconds")
+		d.srvAck[i] = histogramDelta(r0.metrics, r1.metrics, ackHistogram)
+		ph.ServerAckP50, ph.ServerAckP99 = d.srvAck[i].quantile(0.5), d.srvAck[i].quantile(0.99)
+		ph.ServerSchedP99 = histogramDelta(r0.metrics, r1.metrics, schedHistogram).quantile(0.99)
 		ph.LoadCores = float64(r1.self.CPUTicks-r0.self.CPUTicks) / perf.ClockTicks / ph.Seconds
 		if ph.Delivers > 0 {
 			ph.LoadCPUDeliv = float64(r1.self.CPUTicks-r0.self.CPUTicks) * 1e6 / perf.ClockTicks / float64(ph.Delivers)
@@ -785,6 +905,16 @@ func summarizeMix(res *mixResult, m *fanout.Mix, d *mixDriver) {
 	}
 	res.AckP99None, res.AckP99Subs, res.AckP99Churn = pool(d.ack, "none").P99, pool(d.ack, "subs").P99, pool(d.ack, "churn").P99
 	res.TradeP99Subs, res.TradeP99Churn = pool(m.Trade, "subs").P99, pool(m.Trade, "churn").P99
+	srv := func(kind string) float64 {
+		var all histogram
+		for i, ph := range res.Phases {
+			if ph.Kind == kind && d.srvAck[i] != nil {
+				all.add(d.srvAck[i])
+			}
+		}
+		return all.quantile(0.99)
+	}
+	res.SrvAckP99None, res.SrvAckP99Subs, res.SrvAckP99Churn = srv("none"), srv("subs"), srv("churn")
 	// Descriptors and memory: the subs phase before the first churn, and
 	// the last subs phase (after every churn phase, settled).
 	first, last := -1, -1
@@ -820,7 +950,7 @@ func printMix(w io.Writer, r *mixResult) {
 	}
 	fmt.Fprintf(w, "fan-out mix: %d subscribers: %s (trades + book), %d private (%s); %.0f trades/s; churn %.0f/s\n",
 		r.Subscribers, strings.Join(pub, ", "), r.Private, strings.Join(r.Users, ", "), r.TradeRate, r.ChurnRate)
-	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max | server us/deliv writes/deliv us/order | cores server/load, server runq wait s/s | journal commit us, matcher batch us | load us/deliv | RSS, heap MiB  fds | churn cycles err behind p99 ms")
+	fmt.Fprintln(w, "phase     secs  trades  deliveries | trade delivery ms p50/p99/p99.9/max | order event ms p99 | ack us p50/p99/p99.9/max srv p50/p99 | server us/deliv writes/deliv us/order | cores server/load, server runq wait s/s, Go sched p99 us | journal commit us, matcher batch us | load us/deliv | RSS, heap MiB  fds | churn cycles err behind p99 ms")
 	for _, p := range r.Phases {
 		churn := ""
 		if p.Churn != nil {
@@ -830,14 +960,20 @@ func printMix(w io.Writer, r *mixResult) {
 			}
 			churn = fmt.Sprintf("%d %d %d %s", p.Churn.Cycles, errs, p.Churn.Behind, ms(p.Churn.Latency.P99))
 		}
-		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f | %.3f %.4f %.2f | %.2f/%.2f %.2f | %.0f %.1f | %.3f | %.0f %.0f %d | %s\n",
+		fmt.Fprintf(w, "%-8s %5.1f %7d %11d | %s/%s/%s/%s | %s | %.0f/%.0f/%.0f/%.0f %.0f/%.0f | %.3f %.4f %.2f | %.2f/%.2f %.2f %.0f | %.0f %.1f | %.3f | %.0f %.0f %d | %s\n",
 			p.Name, p.Seconds, p.Trades, p.Delivers,
 			ms(p.Trade.P50), ms(p.Trade.P99), ms(p.Trade.P999), ms(p.Trade.Max), ms(p.Event.P99),
-			p.Ack.P50, p.Ack.P99, p.Ack.P999, p.Ack.Max,
-			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.ServerCores, p.LoadCores, p.ServerRunqWait, p.JournalCommitUs, p.MatcherBatchUs, p.LoadCPUDeliv, p.RSSMiB, p.HeapInuseMiB, p.FDs, churn)
+			p.Ack.P50, p.Ack.P99, p.Ack.P999, p.Ack.Max, p.ServerAckP50, p.ServerAckP99,
+			p.ServerCPUDeliv, p.ServerWriteDeliv, p.ServerCPUOrder, p.ServerCores, p.LoadCores, p.ServerRunqWait, p.ServerSchedP99, p.JournalCommitUs, p.MatcherBatchUs, p.LoadCPUDeliv, p.RSSMiB, p.HeapInuseMiB, p.FDs, churn)
 	}
 	fmt.Fprintf(w, "ack p99: none %.0f us, subs %.0f us (%s), churn %.0f us (%s)  [goal: <= 1.5x none]\n",
 		r.AckP99None, r.AckP99Subs, ratio(r.AckP99Subs, r.AckP99None), r.AckP99Churn, ratio(r.AckP99Churn, r.AckP99None))
+	fmt.Fprintf(w, "server ack p99 (its receipt to the ack, from its histogram): none %.0f us, subs %.0f us (%s)",
+		r.SrvAckP99None, r.SrvAckP99Subs, ratio(r.SrvAckP99Subs, r.SrvAckP99None))
+	if r.ChurnRate > 0 {
+		fmt.Fprintf(w, ", churn %.0f us (%s)", r.SrvAckP99Churn, ratio(r.SrvAckP99Churn, r.SrvAckP99None))
+	}
+	fmt.Fprintln(w)
 	if r.ChurnRate > 0 {
 		fmt.Fprintf(w, "trade delivery p99: subs %s ms, churn %s ms (%s)  [goal: <= 1.5x subs]\n",
 			ms(r.TradeP99Subs), ms(r.TradeP99Churn), ratio(r.TradeP99Churn, r.TradeP99Subs))

@@ -14,6 +14,7 @@ import (
 	"github.com/ringex/ringex/engine"
 	"github.com/ringex/ringex/journal"
 	"github.com/ringex/ringex/netio"
+	"github.com/ringex/ringex/netio/marketdata"
 	"github.com/ringex/ringex/netio/orderentry"
 	"github.com/ringex/ringex/pipeline"
 	"github.com/ringex/ringex/ring"
@@ -48,6 +49,7 @@ type config struct {
 	maxQueued, mdMaxQueued  int
 	loops, mdLoops          int // order entry's and market data's gnet event loops
 	assetGroups             int // journal goroutines the assets are spread over
+	mdNice                  int // market data's event loop threads' nice value (0: the process's)
 	logLevel                slog.Level
 	assets                  []assetSpec
 }
@@ -77,6 +79,7 @@ const (
 	// and -md-loops on a 2-core machine".
 	defaultLoops   = 1
 	defaultMDLoops = 0
+	defaultMDNice  = 0
 	maxProcs       = 4096
 )
 
@@ -126,6 +129,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.loops, "loops", defaultLoops, fmt.Sprintf("order entry: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
 	fs.IntVar(&c.assetGroups, "asset-groups", 1, "asset groups the assets are spread over, 1-65535: the assets of a group share their journal, matcher and event goroutines, and each pass commits every asset's orders as one batch and writes each session's acks once (docs/performance.md, \"One group commit for all assets\")")
 	fs.IntVar(&c.mdLoops, "md-loops", defaultMDLoops, fmt.Sprintf("market data: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
+	fs.IntVar(&c.mdNice, "md-nice", defaultMDNice, fmt.Sprintf("market data: nice value of the event loops' threads, 0-%d (0: the process's); higher gives the order path a core before the fan-out on a busy machine; without -gomaxprocs it also adds a Go P per market-data loop", marketdata.MaxLoopNice))
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there
 	fs.Func("asset", "asset `spec` SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; SYMBOL is 1-8 characters 0x21-0x7E, pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)",
@@ -200,6 +204,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		intRange("-loops", c.loops, 0, maxLoops),
 		intRange("-md-loops", c.mdLoops, 0, maxLoops),
 		intRange("-asset-groups", c.assetGroups, 1, 1<<16-1),
+		intRange("-md-nice", c.mdNice, 0, marketdata.MaxLoopNice),
 	}
 	if err := errors.Join(checks...); err != nil {
 		return nil, err
@@ -257,6 +262,26 @@ func zeroOrDurationRange(flag string, v, lo, hi time.Duration) error {
 		return fmt.Errorf("%s %v: want 0 (off) or %v-%v", flag, v, lo, hi)
 	}
 	return nil
+}
+
+// gomaxprocs returns the GOMAXPROCS to set, 0 to leave it, given the
+// current one and the CPU count: -gomaxprocs if given; else with -md-nice
+// one P more per market-data loop (a lowered loop that the kernel keeps
+// waiting still holds its P, and the order path's goroutines need Ps of
+// their own: docs/performance-notifier.md, "The matcher never waits for a
+// subscriber").
+func (c *config) gomaxprocs(current, cpus int) int {
+	if c.procs > 0 {
+		return c.procs
+	}
+	if c.mdNice == 0 {
+		return 0
+	}
+	loops := c.mdLoops
+	if loops == 0 {
+		loops = cpus // gnet: one per CPU
+	}
+	return min(current+loops, maxProcs)
 }
 
 // symbols returns the configured symbols, comma-separated (for the log).

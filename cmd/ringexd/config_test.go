@@ -38,6 +38,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{[]string{"-md-loops", "1025"}, []string{"-md-loops 1025: want 0-1024"}},
 		{[]string{"-md-max-coalesce", "-1ms"}, []string{"-md-max-coalesce -1ms: want 0 (off) or 100µs-1s"}},
 		{[]string{"-md-max-coalesce", "2s"}, []string{"-md-max-coalesce 2s: want 0 (off) or 100µs-1s"}},
+		{[]string{"-md-nice", "-1"}, []string{"-md-nice -1: want 0-19"}},
+		{[]string{"-md-nice", "20"}, []string{"-md-nice 20: want 0-19"}},
 		{[]string{"-gomaxprocs", "-1"}, []string{"-gomaxprocs -1: want 0-4096"}},
 		{[]string{"stray"}, []string{`unexpected argument "stray"`}},
 		{[]string{"-sync", "always", "extra"}, []string{`unexpected argument "extra"`}},
@@ -105,7 +107,7 @@ func TestParseConfigAccepts(t *testing.T) {
 		"-asset", "Y:id=10,tick=1,lot=1,min=1,max=9,maxqty=9",
 		"-pin", "journal=0,matcher=0",
 		"-max-conns", "1", "-ring-size", "1", "-out-ring-size", "256", "-busy-timeout", "1us",
-		"-idle-timeout", "24h", "-heartbeat", "100ms", "-loops", "0", "-md-loops", "4", "-gomaxprocs", "0",
+		"-idle-timeout", "24h", "-heartbeat", "100ms", "-loops", "0", "-md-loops", "4", "-gomaxprocs", "0", "-md-nice", "19",
 		"-sync", "interval=5ms", "-admin", "", "-accept-journal-loss", "-md-max-coalesce", "0",
 	}, io.Discard)
 	if err != nil {
@@ -115,7 +117,31 @@ func TestParseConfigAccepts(t *testing.T) {
 		t.Fatalf("assets %+v", c.assets)
 	}
 	if c.pin.Journal != 0 || c.pin.Matcher != 0 || c.pin.Acker != -1 || c.busy != time.Microsecond || !c.acceptJournalLoss || c.mdMaxCoalesce != 0 ||
-		c.loops != 0 || c.mdLoops != 4 {
+		c.loops != 0 || c.mdLoops != 4 || c.mdNice != 19 {
 		t.Fatalf("config %+v", c)
+	}
+}
+
+// -md-nice gives the runtime a P per market-data loop more, unless
+// -gomaxprocs says how many.
+func TestConfigGomaxprocs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 0},
+		{[]string{"-gomaxprocs", "3"}, 3},
+		{[]string{"-md-nice", "10"}, 2 + 2}, // a loop per CPU
+		{[]string{"-md-nice", "10", "-md-loops", "1"}, 2 + 1},   // one loop
+		{[]string{"-md-nice", "10", "-gomaxprocs", "2"}, 2},     // said
+		{[]string{"-md-nice", "10", "-md-loops", "1024"}, 1026}, // within maxProcs
+	} {
+		c, err := parseConfig(tc.args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.gomaxprocs(2, 2); got != tc.want {
+			t.Errorf("%v: GOMAXPROCS %d, want %d", tc.args, got, tc.want)
+		}
 	}
 }

@@ -69,8 +69,8 @@ func run(args []string) (err error) {
 	started := make(chan struct{})
 	go exitOnSignalDuringStartup(log, sigs, started)
 
-	if cfg.procs > 0 {
-		runtime.GOMAXPROCS(cfg.procs)
+	if n := cfg.gomaxprocs(runtime.GOMAXPROCS(0), runtime.NumCPU()); n > 0 {
+		runtime.GOMAXPROCS(n)
 	}
 	usersText := defaultUsers
 	if cfg.usersFile != "" {
@@ -86,7 +86,9 @@ func run(args []string) (err error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler's metrics add go_sched_latencies_seconds: how long
+	// goroutines waited for a P (docs/performance-notifier.md reads it).
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	guard := cfg.sec.guard(users, cfg.usersFile, log, reg) // security.go
 
 	store, err := journal.Open(journal.Options{Dir: cfg.dataDir, Sync: cfg.sync, Logger: log,
@@ -128,6 +130,7 @@ func run(args []string) (err error) {
 		IdleTimeout:       cfg.mdIdle,
 		MaxQueuedBytes:    int64(cfg.mdMaxQueued),
 		MaxCoalesce:       cfg.mdMaxCoalesce,
+		LoopNice:          cfg.mdNice,
 		ProxyFrom:         cfg.sec.proxy,
 		Logger:            log,
 		Registerer:        reg,

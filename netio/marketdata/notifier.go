@@ -72,6 +72,11 @@ type NotifierConfig struct {
 	// ringexd's -md-max-coalesce sets it (5 ms there, the coalescing
 	// floor's best window at 1,000 subscribers).
 	MaxCoalesce time.Duration
+	// LoopNice, 1-MaxLoopNice, lowers the priority of the event loops'
+	// threads to that nice value, so that on a busy machine the order path
+	// gets a core before the fan-out (notifier_prio.go); 0 leaves them as
+	// the process's. ringexd's -md-nice sets it.
+	LoopNice int
 	// ProxyFrom is the proxies whose connections begin with a PROXY
 	// header declaring the client's address (netio/proxy.go); empty:
 	// none, every connection is plain.
@@ -130,6 +135,7 @@ type Notifier struct {
 	budget    netio.ByteBudget // every connection's queued bytes
 	slowCount atomic.Int64     // slow-consumer disconnects, for tests and logs
 	conflated atomic.Int64     // public batches dropped by a loop's inbox bound
+	yields    atomic.Int64     // lowered loops' yields of their P mid-pass (notifier_prio.go), for tests
 	connsMu   sync.Mutex
 	connSet   map[*feedConn]struct{}
 	loops     map[gnet.EventLoop]*feedLoop // guarded by connsMu

@@ -175,6 +175,7 @@ type feedLoop struct {
 	// (the coalescing policy's measure of the loop's load).
 	passWrites int
 	resync     []int // asset indexes to send fresh snapshots for after this drain
+	niced      bool  // the loop's thread has its priority lowered (claimThread)
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
@@ -332,6 +333,7 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 
 // Run is the drain task (gnet.Runnable), run by the event loop.
 func (fl *feedLoop) Run(context.Context) error {
+	fl.claimThread()
 	start := time.Now()
 	fl.passWrites = 0
 	fl.mu.Lock()
@@ -362,7 +364,7 @@ func (fl *feedLoop) Run(context.Context) error {
 		b, m := fc.writeGathered()
 		bytes += b
 		msgs += m
-		fl.passWrites++
+		fl.wrote()
 		fl.dirty[i] = nil
 	}
 	fl.dirty = fl.dirty[:0]
@@ -468,7 +470,7 @@ func (fl *feedLoop) gather(fc *feedConn, b []byte, msgs, tb, tm int) (int, int) 
 	fc.add(b, msgs)
 	if len(fc.iov) >= maxIOV {
 		wb, wm := fc.writeGathered() // clears dirty: fc may be listed twice, harmlessly
-		fl.passWrites++
+		fl.wrote()
 		tb, tm = tb+wb, tm+wm
 	}
 	return tb, tm

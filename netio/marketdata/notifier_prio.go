@@ -1,0 +1,67 @@
+package marketdata
+
+import "runtime"
+
+// Priority of the fan-out (NotifierConfig.LoopNice).
+//
+// On a machine with few cores the market-data loops' writes (one write(2)
+// per subscriber per drain) can keep every core busy, and the order path's
+// threads (the order-entry loop, the journal goroutine that commits and
+// acks) then wait in the run queue behind them. With LoopNice set, each
+// event loop, on its first drain task, locks its goroutine to the OS thread
+// it runs on and raises that thread's nice value, so that the kernel gives
+// the order path's threads a core first and the fan-out takes what is left.
+//
+// The goroutine is never unlocked: when the loop ends, its goroutine exits
+// locked and the runtime ends the thread with it, so no thread of the
+// lowered priority ever returns to the runtime's pool to run other
+// goroutines. Everything of a loop runs on its one goroutine (gnet's
+// Polling: reads, writes, and the drain tasks queued by Execute), so the
+// whole loop, and nothing else, runs at the lower priority.
+//
+// The kernel's priority does not reach the Go scheduler: a loop in a long
+// drain pass (hundreds of writes, milliseconds) holds its P throughout, and
+// with a loop per P the order path's goroutines, once ready, wait for the
+// pass to end (go_sched_latencies_seconds p99 5-8 ms with 1,000
+// subscribers on 2 cores). So a lowered loop also yields its P every
+// yieldEvery writes of a pass (runtime.Gosched): a ready goroutine waits
+// for at most that many writes. On a locked thread a yield hands the P to
+// another thread and back (two wake-ups), hence not after every write.
+//
+// A lowered thread still holds its Go P while it runs: with GOMAXPROCS at
+// the core count and a loop per core, a loop descheduled by the kernel
+// mid-pass keeps a P the order path's goroutines could have used; ringexd's
+// -gomaxprocs gives the runtime more Ps than cores for that
+// (docs/performance-notifier.md, "The matcher never waits for a
+// subscriber").
+
+// MaxLoopNice is the largest LoopNice: the nice values are 0-19 and an
+// unprivileged process may only raise its own.
+const MaxLoopNice = 19
+
+// yieldEvery is how many connections a lowered loop writes in a pass
+// between two yields of its P: at 2-5 us a write, under a millisecond.
+const yieldEvery = 128
+
+// wrote counts a write of the drain pass and yields the P every
+// yieldEvery writes if the loop is lowered (see above). Loop only.
+func (fl *feedLoop) wrote() {
+	fl.passWrites++
+	if fl.niced && fl.passWrites%yieldEvery == 0 {
+		fl.n.yields.Add(1)
+		runtime.Gosched()
+	}
+}
+
+// claimThread lowers the calling loop thread's priority once, if so
+// configured. Loop only (it runs first in the drain task).
+func (fl *feedLoop) claimThread() {
+	if fl.niced || fl.n.cfg.LoopNice <= 0 {
+		return
+	}
+	fl.niced = true
+	runtime.LockOSThread() // for the goroutine's life: see above
+	if err := setThreadNice(fl.n.cfg.LoopNice); err != nil {
+		fl.n.log.Warn("market data: cannot lower an event loop's priority", "nice", fl.n.cfg.LoopNice, "err", err)
+	}
+}
