@@ -111,7 +111,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	syncFlag := fs.String("sync", "always", "journal sync `policy`: always, interval=<duration> (bounded loss window on a machine crash), off (not durable: tests and benchmarks only)")
 	waitFlag := fs.String("wait", "block", "ring wait `strategy`: spin, yield or block")
 	pinFlag := fs.String("pin", "", "CPU pinning per stage goroutine, e.g. journal=0,matcher=1 (stages: journal, matcher, events; acker names the journal's goroutine, notifier the events'; CPUs of the process's affinity set)")
-	fs.IntVar(&c.procs, "gomaxprocs", 0, fmt.Sprintf("GOMAXPROCS, 0-%d (0: leave as is)", maxProcs))
+	fs.IntVar(&c.procs, "gomaxprocs", 0, fmt.Sprintf("GOMAXPROCS, 0-%d (0: one more than the gnet event loops of both servers, or the CPU count if that is more)", maxProcs))
 	fs.IntVar(&c.inSize, "ring-size", pipeline.DefaultInSize, fmt.Sprintf("input ring size per asset: a power of two, 1-%d", maxRingSize))
 	fs.IntVar(&c.outSize, "out-ring-size", pipeline.DefaultOutSize, fmt.Sprintf("output ring size per asset: a power of two, %d-%d", minOutRingSize, maxRingSize))
 	fs.Uint64Var(&c.snapEvery, "snapshot-every", 100000, "commands between book snapshots (0: never)")
@@ -265,23 +265,34 @@ func zeroOrDurationRange(flag string, v, lo, hi time.Duration) error {
 }
 
 // gomaxprocs returns the GOMAXPROCS to set, 0 to leave it, given the
-// current one and the CPU count: -gomaxprocs if given; else with -md-nice
-// one P more per market-data loop (a lowered loop that the kernel keeps
-// waiting still holds its P, and the order path's goroutines need Ps of
-// their own: docs/performance-notifier.md, "The matcher never waits for a
-// subscriber").
+// current one and the CPU count: -gomaxprocs if given; else at least one P
+// more than there are gnet event loops. A gnet loop waits in epoll_wait
+// holding its P, and the runtime takes the P back only after sysmon has seen
+// it blocked (up to 10 ms on a busy machine): with as many loops as Ps, the
+// journal, matcher and output goroutines can all wait that long for a P
+// while every loop sleeps (docs/performance.md, "More Ps than gnet loops").
+// With -md-nice, one P more per market-data loop on top of the current
+// count (a lowered loop that the kernel keeps waiting still holds its P:
+// docs/performance-notifier.md, "The matcher never waits for a subscriber").
 func (c *config) gomaxprocs(current, cpus int) int {
 	if c.procs > 0 {
 		return c.procs
 	}
-	if c.mdNice == 0 {
-		return 0
-	}
-	loops := c.mdLoops
+	loops, mdLoops := c.loops, c.mdLoops
 	if loops == 0 {
 		loops = cpus // gnet: one per CPU
 	}
-	return min(current+loops, maxProcs)
+	if mdLoops == 0 {
+		mdLoops = cpus
+	}
+	want := loops + mdLoops + 1
+	if c.mdNice > 0 {
+		want = max(want, current+mdLoops)
+	}
+	if want <= current {
+		return 0
+	}
+	return min(want, maxProcs)
 }
 
 // symbols returns the configured symbols, comma-separated (for the log).

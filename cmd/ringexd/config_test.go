@@ -122,17 +122,20 @@ func TestParseConfigAccepts(t *testing.T) {
 	}
 }
 
-// -md-nice gives the runtime a P per market-data loop more, unless
-// -gomaxprocs says how many.
+// By default the runtime gets a P more than the gnet loops of both servers;
+// -md-nice gives it a P per market-data loop on top of the current count,
+// unless -gomaxprocs says how many.
 func TestConfigGomaxprocs(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want int
 	}{
-		{nil, 0},
+		{nil, 1 + 2 + 1}, // one order-entry loop, a market-data loop per CPU
+		{[]string{"-loops", "1", "-md-loops", "1"}, 1 + 1 + 1}, // above the CPU count
+		{[]string{"-loops", "0", "-md-loops", "0"}, 2 + 2 + 1},
 		{[]string{"-gomaxprocs", "3"}, 3},
-		{[]string{"-md-nice", "10"}, 2 + 2}, // a loop per CPU
-		{[]string{"-md-nice", "10", "-md-loops", "1"}, 2 + 1},   // one loop
+		{[]string{"-md-nice", "10"}, 1 + 2 + 1}, // current 2 + 2 loops is less
+		{[]string{"-md-nice", "10", "-md-loops", "1"}, 1 + 1 + 1},
 		{[]string{"-md-nice", "10", "-gomaxprocs", "2"}, 2},     // said
 		{[]string{"-md-nice", "10", "-md-loops", "1024"}, 1026}, // within maxProcs
 	} {
