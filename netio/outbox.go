@@ -203,13 +203,10 @@ type ByteBudget struct {
 
 // takeDup reserves a descriptor for a flusher's dup.
 func (b *ByteBudget) takeDup() bool {
-	if b == nil || b.MaxDups <= 0 {
-		if b != nil {
-			b.dups.Add(1)
-		}
+	if b == nil {
 		return true
 	}
-	if b.dups.Add(1) > b.MaxDups {
+	if n := b.dups.Add(1); b.MaxDups > 0 && n > b.MaxDups {
 		b.dups.Add(-1)
 		return false
 	}
