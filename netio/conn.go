@@ -45,9 +45,9 @@ const (
 	proxyTimedOut = -1
 )
 
-// Open readies c for the connection gc: its outbox writes to wfd (the
-// connection's dup from Server.Accept) with a cap of max bytes, and logs
-// out with reason past the cap or the budget. Both clocks start now: a new
+// Open readies c for the connection gc: its outbox writes to gc's
+// descriptor (gc.Fd(), gnet's own; see outbox.go for why that is safe) with
+// a cap of max bytes, and logs out with reason past the cap or the budget. Both clocks start now: a new
 // connection is neither idle nor "quiet since 1970" and owed a heartbeat
 // at the first tick.
 //
@@ -56,11 +56,11 @@ const (
 // then seals every write with; and since crypto/tls may hold records it
 // read ahead during the handshake, a first Traffic is asked for at once
 // (gnet's Wake) to decrypt them.
-func (c *Conn) Open(gc gnet.Conn, wfd, max int, budget *ByteBudget, reason uint16, hooks *OutboxHooks) {
+func (c *Conn) Open(gc gnet.Conn, max int, budget *ByteBudget, reason uint16, hooks *OutboxHooks) {
 	if a := gc.RemoteAddr(); a != nil {
 		c.Remote = a.String()
 	}
-	c.Out.Init(wfd, max, budget, reason, hooks)
+	c.Out.Init(gc.Fd(), max, budget, reason, hooks)
 	if t, ok := gc.Context().(*TLSConn); ok {
 		if t.Remote != "" {
 			c.Remote = t.Remote // declared by a PROXY header before the handshake
@@ -111,8 +111,9 @@ func (c *Conn) Logout(reason uint16) {
 }
 
 // Close is the shared part of OnClose: the audit line and the user's
-// session slot (the grant), the outbox's dup of the fd (closed before gnet
-// closes the connection's own), and the server's connection counts.
+// session slot (the grant), the outbox's release (no write reaches the
+// descriptor after it, and gnet closes the descriptor only after OnClose),
+// and the server's connection counts.
 func (s *Server) Close(c *Conn, err error) {
 	c.Grant.End(err, c.Outcome.Text())
 	c.Out.Release()

@@ -17,11 +17,13 @@ import (
 // everything).
 type fakeConn struct {
 	gnet.Conn
+	fd    int // the socket an Outbox opened on it writes to (tests that call Open set it)
 	in    []byte
 	ctx   any // a TLS connection's *TLSConn
 	wakes int
 }
 
+func (f *fakeConn) Fd() int                       { return f.fd }
 func (f *fakeConn) Context() any                  { return f.ctx }
 func (f *fakeConn) Wake(gnet.AsyncCallback) error { f.wakes++; return nil }
 
@@ -78,11 +80,9 @@ func TestOpenStartsHeartbeatClock(t *testing.T) {
 	var s Server
 	s.Init("test", slog.New(slog.DiscardHandler), NewConnMetrics("test", "test connections", "connections"))
 	p := newOutboxPair(t, 1<<20, nil)
-	fd := p.o.fd
-	p.o.fd = -1 // c's outbox owns the descriptor now (and the cleanup releases it)
 	var c Conn
-	p.o = &c.Out
-	c.Open(&fakeConn{}, fd, 1<<20, nil, wire.LogoutSlowConsumer, &OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
+	p.o = &c.Out // the cleanup releases c's outbox
+	c.Open(&fakeConn{fd: p.fd}, 1<<20, nil, wire.LogoutSlowConsumer, &OutboxHooks{Close: func() {}, Cut: func(int, bool) {}})
 	if c.Remote != "127.0.0.1:1" {
 		t.Fatalf("Remote = %q", c.Remote)
 	}

@@ -43,15 +43,42 @@ import (
 // process polls less promptly than gnet's loops poll theirs
 // (docs/performance-notifier.md has the fan-out figures).
 //
-// Why the socket is written through a dup of the connection's fd: a
-// goroutine must never write to a descriptor number that may have been
-// closed, because the number is reused by the next accept and the bytes
-// would reach another user's new connection. gnet closes c.Fd() on its own
-// schedule, so the Outbox owns a dup: direct writes check the state under
-// the mutex, and the flusher parked in the poller holds a reference (the
-// os.File's), so the dup is closed only when the state is closed and no
-// write is under way. The dup shares gnet's open file description,
-// O_NONBLOCK included.
+// Which descriptor is written, and why a write never reaches a reused
+// number. A goroutine must never write to a descriptor number that may have
+// been closed: the number is reused by the next accept, and the bytes would
+// reach another user's new connection. Direct writes go to gnet's own
+// descriptor (Conn.Fd), under mu, and only while the state is not closed.
+// gnet closes a connection's descriptor in one place, its event loop's
+// close, and calls OnClose before it (gnet v2.9.7, eventloop_unix.go; every
+// path goes there: a Close action or Conn.Close, a read or write error, a
+// hang-up event, and the engine's shutdown, whose loops close each of their
+// connections the same way on their way out); OnClose calls release, which
+// moves the state to closed under mu. So every direct write is made before
+// the descriptor is closed, and none after. (gnet closes a descriptor
+// without OnClose only when registering it with its poller fails, before
+// OnOpen: no Outbox has it then.) A connection enrolled after a TLS
+// handshake (Server.Enroll) is gnet's own dup of the handshake's socket,
+// and closes the same way.
+//
+// The flusher parked in the Go runtime's poller cannot hold mu while it
+// waits, and the poller must own the descriptor it waits on; so at a stall
+// the Outbox makes a dup of the descriptor (under mu, state not closed) for
+// its flusher, and closes it when the flusher gives the role up or at
+// release (the os.File's reference keeps it open while a write is under
+// way). An idle or fast connection, the huge majority, holds one
+// descriptor; a stalled one holds two while it is stalled. The dups a
+// server's Outboxes hold at once are bounded (ByteBudget.MaxDups), so that
+// the process stays within its descriptor limit: gnet ends its whole engine
+// when accept fails with EMFILE. A stall that cannot have a dup (the bound
+// is reached, or dup(2) fails) cuts the connection: nothing more is written
+// (the queue may hold the rest of a frame already partly on the wire, and
+// the socket has no room for a Logout anyway), the cut hook is told (as a
+// budget cut) and the close is requested. Bytes already written stay a
+// prefix of the stream, in order.
+//
+// Both descriptors share one open file description, O_NONBLOCK included,
+// and only the flusher writes while there is one, so the bytes reach the
+// socket in queue order whichever descriptor carries them.
 //
 // A TLS connection's Outbox seals every write into records under mu before
 // it is written or queued (sealSendLocked, tls.go), so the queue, the cap
@@ -71,8 +98,9 @@ import (
 //	                      passed, or the socket failed): the connection's
 //	                      close is requested.
 //	open     -> draining  the socket failed: nothing more can be written.
-//	any      -> closed    release(), from OnClose: the dup is closed (once
-//	                      no write is under way) and the queue freed.
+//	any      -> closed    release(), from OnClose: the flusher's dup, if
+//	                      any, is closed (once no write is under way), the
+//	                      queue freed, and the descriptor forgotten.
 //
 // A connection is closed by gnet only after the Outbox has reached
 // draining, except when gnet itself sees the peer go away.
@@ -84,8 +112,8 @@ type Outbox struct {
 	// wait for a write(2) made under mu).
 	state atomicState
 
-	fd       int             // our dup of the connection's fd; -1 once closed
-	file     *os.File        // owns fd from the first stall on (the poller registration)
+	fd       int             // gnet's descriptor of the connection (never closed here); -1 once released
+	file     *os.File        // the flusher's dup of fd, registered with the poller; nil while no flusher
 	raw      syscall.RawConn // file's, for writes that wait in the poller
 	blocks   [][]byte        // the queue: blocks[0][off:], then the other blocks whole
 	off      int
@@ -105,6 +133,7 @@ type Outbox struct {
 	stalls  int
 	resumes int
 	cut     bool
+	nodup   int // stalls that could not have a dup (and cut the connection)
 
 	writeFn func(fd uintptr) bool // o.pollWrite, made once: a method value allocates
 	chunk   []byte                // what the flusher is writing (pollWrite's argument)
@@ -159,11 +188,39 @@ type OutboxHooks struct {
 	Cut func(queued int, budget bool)
 }
 
-// ByteBudget bounds the queued bytes of every Outbox of a server together.
+// ByteBudget bounds what every Outbox of a server holds together: their
+// queued bytes (Limit) and the descriptors their flushers hold (MaxDups).
 type ByteBudget struct {
 	Limit int64
 	used  atomic.Int64
+
+	// MaxDups bounds the flushers' dups held at once, one per connection
+	// whose socket is full (0: no bound). A stall past it cuts its
+	// connection (see the note at the top).
+	MaxDups int64
+	dups    atomic.Int64
 }
+
+// takeDup reserves a descriptor for a flusher's dup.
+func (b *ByteBudget) takeDup() bool {
+	if b == nil {
+		return true
+	}
+	if n := b.dups.Add(1); b.MaxDups > 0 && n > b.MaxDups {
+		b.dups.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (b *ByteBudget) giveDup() {
+	if b != nil {
+		b.dups.Add(-1)
+	}
+}
+
+// Dups is how many flushers' dups the server's Outboxes hold now.
+func (b *ByteBudget) Dups() int64 { return b.dups.Load() }
 
 func (b *ByteBudget) take(n int) bool {
 	if b == nil {
@@ -194,6 +251,9 @@ const lingerTimeout = 2 * time.Second
 // keptQueue is the largest queue buffer an Outbox keeps once it is empty.
 const keptQueue = 4 << 10
 
+// Init readies an Outbox that writes to fd, gnet's descriptor of the
+// connection, which it never closes: release must be called from OnClose,
+// before gnet closes fd (see the note at the top).
 func (o *Outbox) Init(fd, max int, budget *ByteBudget, reason uint16, hooks *OutboxHooks) {
 	o.cond.L = &o.mu
 	o.fd, o.max, o.budget, o.reason, o.cfg = fd, max, budget, reason, hooks
@@ -233,6 +293,9 @@ func (o *Outbox) after(a afterAction) {
 		o.cfg.Close()
 	case doCut:
 		o.cfg.Cut(a.queued, a.budget)
+	case doCutClose:
+		o.cfg.Cut(a.queued, a.budget)
+		o.cfg.Close()
 	}
 }
 
@@ -242,6 +305,7 @@ const (
 	doNothing afterKind = iota
 	doClose
 	doCut
+	doCutClose // a cut that cannot send its Logout: the connection is closed at once
 )
 
 type afterAction struct {
@@ -267,8 +331,8 @@ func (o *Outbox) sendLocked(b []byte) (bool, afterAction) {
 			// whatever the cap says, or the stream would be corrupt.
 			o.appendLocked(b)
 			o.budget.forceTake(len(b))
-			o.startFlusherLocked()
-			return true, afterAction{}
+			a := o.startFlusherLocked()
+			return a.kind == doNothing, a
 		}
 	}
 	if q := o.queued; q+len(b) > o.max {
@@ -279,7 +343,8 @@ func (o *Outbox) sendLocked(b []byte) (bool, afterAction) {
 	}
 	o.appendLocked(b)
 	if !o.flushing {
-		o.startFlusherLocked()
+		a := o.startFlusherLocked()
+		return a.kind == doNothing, a
 	}
 	return true, afterAction{}
 }
@@ -326,7 +391,7 @@ func (o *Outbox) sendSealedLocked(b []byte) afterAction {
 	o.appendLocked(b)
 	o.budget.forceTake(len(b))
 	if !o.flushing {
-		o.startFlusherLocked()
+		return o.startFlusherLocked()
 	}
 	return afterAction{}
 }
@@ -364,7 +429,13 @@ func (b *ByteBudget) forceTake(n int) {
 // out or at the linger deadline.
 func (o *Outbox) cutLocked(queued int, budget bool) afterAction {
 	o.cut = true
-	o.endLocked(logoutFrame(o.reason))
+	if a := o.endLocked(logoutFrame(o.reason)); a.kind != doNothing {
+		return a // no flusher could be started: already a cut
+	}
+	if o.state.get() == outDraining {
+		// The Logout went out at once: nobody else will ask for the close.
+		return afterAction{kind: doCutClose, queued: queued, budget: budget}
+	}
 	return afterAction{kind: doCut, queued: queued, budget: budget}
 }
 
@@ -383,22 +454,23 @@ func (o *Outbox) end(b []byte) (closeNow bool) {
 		o.mu.Unlock()
 		return closeNow
 	}
-	o.endLocked(b)
+	o.endLocked(b) // a stall without a dup leaves it draining: closed now
 	closeNow = o.state.get() == outDraining
 	o.mu.Unlock()
 	return closeNow
 }
 
 // endLocked moves an open Outbox to ending, or straight to draining if b
-// was written whole.
-func (o *Outbox) endLocked(b []byte) {
+// was written whole (or cannot be). It returns the cut to report if the
+// rest of b needed a flusher and none could be started.
+func (o *Outbox) endLocked(b []byte) afterAction {
 	o.closeBy = time.Now().Add(lingerTimeout).UnixNano()
 	if o.tls != nil {
 		// The last bytes are sealed, with a close_notify behind them.
 		rec, err := o.tls.seal(b, true)
 		if err != nil {
 			o.setLocked(outDraining)
-			return
+			return afterAction{}
 		}
 		defer o.tls.pipe.recycle(rec)
 		b = rec
@@ -407,20 +479,21 @@ func (o *Outbox) endLocked(b []byte) {
 		n, err := o.writeFD(b)
 		if err != nil {
 			o.setLocked(outDraining)
-			return
+			return afterAction{}
 		}
 		b = b[n:]
 	}
 	if len(b) == 0 && !o.flushing {
 		o.setLocked(outDraining)
-		return
+		return afterAction{}
 	}
 	o.appendLocked(b)
 	o.budget.forceTake(len(b))
 	o.setLocked(outEnding)
 	if !o.flushing {
-		o.startFlusherLocked()
+		return o.startFlusherLocked()
 	}
+	return afterAction{}
 }
 
 // logout sends a Logout with reason and closes the connection once it is
@@ -480,24 +553,68 @@ func (o *Outbox) writeFD(b []byte) (int, error) {
 var errOutboxClosed = errors.New("netio: Outbox closed")
 
 // startFlusherLocked hands the flusher role to a goroutine that waits for
-// the socket in the runtime's poller. The fd is registered with the poller
-// on the first stall only: a connection that never stalls (most order-entry
-// sessions) costs the poller nothing.
-func (o *Outbox) startFlusherLocked() {
+// the socket in the runtime's poller, through a dup of the descriptor made
+// now (see the note at the top): a connection that never stalls (most of
+// them) holds no dup and costs the poller nothing. If no dup can be had,
+// the connection is cut: it goes to draining with its queue unsent, and
+// the returned action reports the cut and requests the close.
+func (o *Outbox) startFlusherLocked() afterAction {
+	if err := o.dupLocked(); err != nil {
+		o.nodup++
+		o.cut = true
+		o.setLocked(outDraining)
+		return afterAction{kind: doCutClose, queued: o.queued, budget: true}
+	}
 	o.flushing = true
 	o.stalls++
-	if o.file == nil {
-		o.file = os.NewFile(uintptr(o.fd), "outbox")
-		raw, err := o.file.SyscallConn()
-		if err != nil {
-			// Not pollable (cannot happen for a non-blocking socket):
-			// the connection cannot be flushed.
-			o.raw = nil
-		} else {
-			o.raw = raw
-		}
-	}
 	go o.flush()
+	return afterAction{}
+}
+
+// dupFD duplicates a descriptor, close-on-exec; tests replace it to make
+// it fail.
+var dupFD = func(fd int) (int, error) {
+	return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+}
+
+var errNoDup = errors.New("netio: no descriptor left for a flusher")
+
+// dupLocked makes the flusher's dup of fd and registers it with the
+// runtime's poller, within the server's bound on dups. The caller holds mu
+// (so fd is still gnet's open descriptor: release has not run).
+func (o *Outbox) dupLocked() error {
+	if o.fd < 0 {
+		return errOutboxClosed
+	}
+	if !o.budget.takeDup() {
+		return errNoDup
+	}
+	fd, err := dupFD(o.fd)
+	if err != nil {
+		o.budget.giveDup()
+		return err
+	}
+	o.file = os.NewFile(uintptr(fd), "outbox")
+	raw, err := o.file.SyscallConn()
+	if err != nil {
+		// Not pollable (cannot happen for a non-blocking socket).
+		o.dropDupLocked()
+		return err
+	}
+	o.raw = raw
+	return nil
+}
+
+// dropDupLocked closes the flusher's dup, if any. A write under way keeps
+// the descriptor open until it returns (the os.File's reference); its
+// share of MaxDups is given back now.
+func (o *Outbox) dropDupLocked() {
+	if o.file == nil {
+		return
+	}
+	_ = o.file.Close()
+	o.file, o.raw = nil, nil
+	o.budget.giveDup()
 }
 
 // flush is the flusher goroutine: it writes the head of the queue as the
@@ -508,12 +625,14 @@ func (o *Outbox) flush() {
 	for {
 		if o.state.get() >= outDraining || o.raw == nil {
 			o.flushing = false
+			o.dropDupLocked()
 			o.cond.Broadcast()
 			o.mu.Unlock()
 			return
 		}
 		if o.queued == 0 {
 			o.flushing = false
+			o.dropDupLocked()
 			o.resumes++
 			o.resetQueueLocked()
 			ending := o.state.get() == outEnding
@@ -544,6 +663,7 @@ func (o *Outbox) flush() {
 			// The socket failed, or release closed the file under us.
 			a := o.failedLocked()
 			o.flushing = false
+			o.dropDupLocked()
 			o.cond.Broadcast()
 			o.mu.Unlock()
 			o.after(a)
@@ -635,21 +755,16 @@ func (o *Outbox) resetQueueLocked() {
 	o.off, o.queued = 0, 0
 }
 
-// release runs in OnClose: every later write is dropped, the queue is
-// freed and the dup closed (by the os.File once a parked flusher has let
-// go of it; see the note at the top).
+// Release runs in OnClose, before gnet closes the descriptor: every later
+// write is dropped, the queue is freed, the flusher's dup closed (by the
+// os.File once a parked flusher has let go of it) and gnet's descriptor
+// forgotten (see the note at the top).
 func (o *Outbox) Release() {
 	o.mu.Lock()
 	o.state.set(outClosed)
 	o.budget.give(o.queued)
 	o.blocks, o.off, o.queued = nil, 0, 0
-	switch {
-	case o.file != nil:
-		_ = o.file.Close()
-		o.file, o.raw = nil, nil
-	case o.fd >= 0:
-		_ = unix.Close(o.fd)
-	}
+	o.dropDupLocked()
 	o.fd = -1
 	o.cond.Broadcast()
 	o.mu.Unlock()
@@ -679,8 +794,8 @@ func (o *Outbox) Stats() (st OutState, queued int, idle bool, stalls, resumes in
 	return o.state.get(), o.queued, !o.flushing, o.stalls, o.resumes
 }
 
-// FD is the outbox's dup of the connection's descriptor, -1 once released.
-// For tests that tune or watch the socket.
+// FD is the connection's descriptor the outbox writes to, -1 once
+// released. For tests that tune or watch the socket.
 func (o *Outbox) FD() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -56,11 +56,11 @@ func (s *Server) Init(name string, log *slog.Logger, m ConnMetrics) {
 	s.running = make(chan struct{})
 }
 
-// Accept counts a new connection in and dups its fd for its outbox
-// (outbox.go), or counts it as refused and returns the Logout to refuse it
-// with: past maxConns, while draining, or when no descriptor is left for
-// the dup. OnOpen calls it.
-func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
+// Accept counts a new connection in, or counts it as refused and returns
+// the Logout to refuse it with: past maxConns, or while draining. OnOpen
+// calls it. The connection holds one descriptor, gnet's, which its outbox
+// writes to (outbox.go); a second only while its socket is full.
+func (s *Server) Accept(c gnet.Conn, maxConns int) (refuse []byte) {
 	if s.Conns.Add(1) > int64(maxConns) || s.Draining.Load() {
 		s.Conns.Add(-1)
 		s.m.Refused.Inc()
@@ -68,25 +68,16 @@ func (s *Server) Accept(c gnet.Conn, maxConns int) (wfd int, refuse []byte) {
 		if s.Draining.Load() {
 			reason = wire.LogoutShutdown
 		}
-		return -1, refusal(c, reason)
-	}
-	wfd, err := c.Dup()
-	if err != nil {
-		// Out of descriptors: as good as the connection limit.
-		s.log.Warn("cannot dup the connection's fd: refusing it", "err", err)
-		s.Conns.Add(-1)
-		s.m.Refused.Inc()
-		return -1, refusal(c, wire.LogoutTooManyConns)
+		return refusal(c, reason)
 	}
 	s.m.Open.Inc()
-	return wfd, nil
+	return nil
 }
 
 // Refuse gives back a connection Accept let in that the service has no
-// room for after all: it closes the dup, uncounts the connection and returns
-// the Logout to refuse it with.
-func (s *Server) Refuse(c gnet.Conn, wfd int) []byte {
-	unix.Close(wfd)
+// room for after all: it uncounts the connection and returns the Logout to
+// refuse it with.
+func (s *Server) Refuse(c gnet.Conn) []byte {
 	s.Conns.Add(-1)
 	s.m.Open.Dec()
 	s.m.Refused.Inc()

@@ -192,11 +192,15 @@ func testConn(t *testing.T, gc *fakeConn, raw net.Conn, max int, cut func()) (*C
 	}
 	closes := make(chan struct{}, 8)
 	c := &Conn{}
-	c.Open(gc, fd, max, nil, wire.LogoutSlowConsumer, &OutboxHooks{
+	gc.fd = fd
+	c.Open(gc, max, nil, wire.LogoutSlowConsumer, &OutboxHooks{
 		Close: func() { closes <- struct{}{} },
 		Cut:   func(int, bool) { cut() },
 	})
-	t.Cleanup(c.Out.Release)
+	t.Cleanup(func() {
+		c.Out.Release() // as OnClose does, before the descriptor is closed
+		unix.Close(fd)
+	})
 	return c, closes
 }
 

@@ -37,11 +37,12 @@ type NotifierConfig struct {
 	Loops int // gnet event loops; 0 = one per CPU
 	// MaxConns caps connections; beyond it a connection is refused with a
 	// Logout. It is lowered at start-up if the file-descriptor limit
-	// cannot hold it, at two descriptors per connection (fdsPerConn).
+	// cannot hold it with the stalled connections' dups (connLimits).
 	MaxConns int
 	// ReservedFDs is how many file descriptors the rest of the process may
-	// need (the journal, the admin server, the order-entry gateway: two per
-	// session, see netio.Server.Accept); MaxConns is lowered so that the
+	// need (the journal, the admin server, the order-entry gateway: up to
+	// two per session, its socket and, while the socket is full, its
+	// flusher's dup; see netio.Outbox); MaxConns is lowered so that the
 	// limit holds both. 0 means 256.
 	ReservedFDs int
 	// MaxQueuedBytes bounds each connection's outbound queue: bytes written
@@ -254,21 +255,37 @@ func (n *Notifier) Stop(ctx context.Context) error {
 	return err
 }
 
-// fdsPerConn is what one market-data connection holds: gnet's socket and
-// the outbox's dup of it (netio.Server.Accept). Counting one made MaxConns
-// twice what the limit holds, and past the limit gnet's accept fails with
-// EMFILE and stops the whole server (10,000 subscribers under a hard limit
-// of 20,000 did).
-const fdsPerConn = 2
+// dupShare: of the descriptors the limit leaves to market data, at least
+// one in dupShare is kept for the flushers' dups of stalled connections.
+const dupShare = 8
 
-// maxConnsFor is how many connections a descriptor limit holds once the
-// rest of the process has its reserved descriptors (at least 1).
-func maxConnsFor(limit uint64, reserved int) int64 {
-	return max((int64(limit)-int64(reserved))/fdsPerConn, 1)
+// connLimits is how many connections (at most maxConns), and how many
+// flushers' dups at once, a descriptor limit holds once the rest of the
+// process has its reserved descriptors; each at least 1.
+//
+// A market-data connection holds one descriptor, gnet's socket; while its
+// socket is full and its outbox's flusher waits for it, a second, the
+// flusher's dup, closed when the queue is empty (netio.Outbox). So the
+// connections get what the limit leaves less a share for the dups
+// (dupShare), and the dups get the rest (netio.ByteBudget.MaxDups). When
+// more connections stall at once than there are dups, each further one is
+// cut as a slow consumer (closed: its socket is full, so no Logout can be
+// sent) while the others go on; a client that reads its stream never
+// meets it. The process never goes past its limit on market data's
+// account: gnet's accept would fail with EMFILE, and gnet then ends its
+// whole engine, every subscriber with it (10,000 subscribers under a hard
+// limit of 20,000 did, when the cap counted one descriptor per connection
+// and the outbox held a dup for every connection's life).
+func connLimits(limit uint64, reserved, maxConns int) (conns, dups int64) {
+	avail := int64(limit) - int64(reserved)
+	conns = max(min(int64(maxConns), avail-avail/dupShare), 1)
+	dups = max(avail-conns, 1)
+	return conns, dups
 }
 
-// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, and lowers
-// MaxConns (with a warning) if even that cannot hold it.
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit, lowers
+// MaxConns (with a warning) if even that cannot hold it, and bounds the
+// stalled connections' dups to what is left (connLimits).
 func (n *Notifier) raiseFileLimit() {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
@@ -285,13 +302,16 @@ func (n *Notifier) raiseFileLimit() {
 			lim = want
 		}
 	}
-	n.log.Info("file-descriptor limit", "soft", lim.Cur, "hard", lim.Max)
-	if limit := maxConnsFor(lim.Cur, n.cfg.ReservedFDs); limit < int64(n.cfg.MaxConns) {
+	conns, dups := connLimits(lim.Cur, n.cfg.ReservedFDs, n.cfg.MaxConns)
+	n.log.Info("file-descriptor limit", "soft", lim.Cur, "hard", lim.Max,
+		"reserved_fds", n.cfg.ReservedFDs, "max_stalled_conns", dups)
+	if conns < int64(n.cfg.MaxConns) {
 		n.log.Warn("the file-descriptor limit caps market-data connections",
-			"max_conns_configured", n.cfg.MaxConns, "max_conns", limit, "rlimit_nofile", lim.Cur,
-			"reserved_fds", n.cfg.ReservedFDs)
-		n.cfg.MaxConns = int(limit)
+			"max_conns_configured", n.cfg.MaxConns, "max_conns", conns, "rlimit_nofile", lim.Cur,
+			"reserved_fds", n.cfg.ReservedFDs, "max_stalled_conns", dups)
+		n.cfg.MaxConns = int(conns)
 	}
+	n.budget.MaxDups = dups
 }
 
 // OnBoot records the engine so that Stop can reach it.
@@ -312,12 +332,11 @@ func (n *Notifier) Enroll(raw net.Conn, t *netio.TLSConn) error {
 
 // OnOpen registers a connection, or refuses it past MaxConns.
 func (n *Notifier) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	wfd, refuse := n.srv.Accept(c, n.cfg.MaxConns)
-	if refuse != nil {
+	if refuse := n.srv.Accept(c, n.cfg.MaxConns); refuse != nil {
 		return refuse, gnet.Close
 	}
 	n.connsMu.Lock()
-	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1), wfd)
+	fc := newFeedConn(n, c, n.loopOf(c.EventLoop()), n.nextID.Add(1))
 	n.connSet[fc] = struct{}{}
 	n.connsMu.Unlock()
 	c.SetContext(fc)
@@ -332,7 +351,7 @@ func (n *Notifier) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	fc.closed = true
 	close(fc.done)
-	n.srv.Close(&fc.Conn, err) // audit, the outbox's fd, the count
+	n.srv.Close(&fc.Conn, err) // audit, the outbox's release, the count
 	n.dropSubscriptions(fc)
 	n.connsMu.Lock()
 	delete(n.connSet, fc)

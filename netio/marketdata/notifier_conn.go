@@ -97,10 +97,10 @@ type heldEvent struct {
 	maker bool
 }
 
-func newFeedConn(n *Notifier, c gnet.Conn, loop *feedLoop, id uint64, wfd int) *feedConn {
+func newFeedConn(n *Notifier, c gnet.Conn, loop *feedLoop, id uint64) *feedConn {
 	fc := &feedConn{n: n, c: c, loop: loop, id: id, assets: make([]connAsset, len(n.assets)),
 		done: make(chan struct{})}
-	fc.Open(c, wfd, int(n.cfg.MaxQueuedBytes), &n.budget, wire.LogoutSlowConsumer, &netio.OutboxHooks{
+	fc.Open(c, int(n.cfg.MaxQueuedBytes), &n.budget, wire.LogoutSlowConsumer, &netio.OutboxHooks{
 		Close: func() { _ = c.Close() },
 		Cut:   func(queued int, budget bool) { n.slowConsumer(fc, queued, budget) },
 	})

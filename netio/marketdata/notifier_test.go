@@ -854,23 +854,35 @@ func TestNotifierSeqOrder(t *testing.T) {
 	}
 }
 
-// TestMaxConnsFor: the descriptor limit holds two per connection (gnet's
-// socket and the outbox's dup) after the reserved ones; it used to count
-// one, and the 10,000th subscriber under a limit of 20,000 stopped the
-// server (gnet's accept failed with EMFILE).
-func TestMaxConnsFor(t *testing.T) {
+// TestConnLimits: a connection holds one descriptor, and the stalled
+// ones a second: the limit holds the reserved descriptors, the connections
+// and the dups together, with at least an eighth of what is left kept for
+// the dups. It used to count two per connection for every connection's
+// life (8,848 connections under ringexd's reservation and a limit of
+// 20,000), and before that one, and the 10,000th subscriber under a limit
+// of 20,000 stopped the server (gnet's accept failed with EMFILE).
+func TestConnLimits(t *testing.T) {
 	for _, tc := range []struct {
-		limit    uint64
-		reserved int
-		want     int64
+		limit     uint64
+		reserved  int
+		maxConns  int
+		wantConns int64
+		wantDups  int64
 	}{
-		{20000, 256, 9872},
-		{1 << 20, 256, (1<<20 - 256) / 2},
-		{257, 256, 1},
-		{100, 256, 1},
+		{20000, 256 + 2*1024, 16384, 15484, 2212}, // ringexd's defaults
+		{20000, 256, 10000, 10000, 9744},
+		{1 << 20, 256, 16384, 16384, 1<<20 - 256 - 16384},
+		{257, 256, 16384, 1, 1},
+		{100, 256, 16384, 1, 1},
 	} {
-		if got := maxConnsFor(tc.limit, tc.reserved); got != tc.want {
-			t.Errorf("maxConnsFor(%d, %d) = %d, want %d", tc.limit, tc.reserved, got, tc.want)
+		conns, dups := connLimits(tc.limit, tc.reserved, tc.maxConns)
+		if conns != tc.wantConns || dups != tc.wantDups {
+			t.Errorf("connLimits(%d, %d, %d) = %d, %d; want %d, %d", tc.limit, tc.reserved, tc.maxConns,
+				conns, dups, tc.wantConns, tc.wantDups)
+		}
+		if avail := int64(tc.limit) - int64(tc.reserved); avail > 2 && conns+dups > avail {
+			t.Errorf("connLimits(%d, %d, %d): %d connections and %d dups do not fit %d descriptors",
+				tc.limit, tc.reserved, tc.maxConns, conns, dups, avail)
 		}
 	}
 }

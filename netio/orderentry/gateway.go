@@ -156,24 +156,22 @@ func (g *Gateway) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // OnOpen registers a session, or refuses the connection past MaxConns. The
-// session's outbox gets its own dup of the connection's fd, so that
-// goroutines can write to the socket without the loop and never to a reused
-// fd number (see netio.Outbox).
+// session's outbox lets goroutines write to the socket without the loop,
+// and never to a reused fd number (see netio.Outbox).
 func (g *Gateway) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	wfd, refuse := g.srv.Accept(c, g.cfg.MaxConns)
-	if refuse != nil {
+	if refuse := g.srv.Accept(c, g.cfg.MaxConns); refuse != nil {
 		return refuse, gnet.Close
 	}
-	s := g.table.add(c, wfd, g)
+	s := g.table.add(c, g)
 	if s == nil {
-		return g.srv.Refuse(c, wfd), gnet.Close
+		return g.srv.Refuse(c), gnet.Close
 	}
 	c.SetContext(s)
 	return nil, gnet.None
 }
 
 // OnClose forgets the session: acks still in flight for it are dropped, and
-// its fd dup is closed before gnet closes the connection's fd.
+// its outbox is released before gnet closes the connection's fd.
 func (g *Gateway) OnClose(c gnet.Conn, err error) gnet.Action {
 	if s, ok := c.Context().(*session); ok {
 		g.table.remove(s)

@@ -51,9 +51,9 @@ func (t *sessionTable) init(n int) {
 	}
 }
 
-// add registers the session of a new connection; wfd is the outbox's dup of
-// its fd. It returns nil if the table is full.
-func (t *sessionTable) add(c gnet.Conn, wfd int, g *Gateway) *session {
+// add registers the session of a new connection. It returns nil if the
+// table is full.
+func (t *sessionTable) add(c gnet.Conn, g *Gateway) *session {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := len(t.free)
@@ -64,7 +64,7 @@ func (t *sessionTable) add(c gnet.Conn, wfd int, g *Gateway) *session {
 	t.free = t.free[:n-1]
 	t.gens[slot]++
 	s := &session{c: c, token: orderToken(slot, t.gens[slot])}
-	s.Open(c, wfd, g.cfg.MaxQueuedBytes, &g.budget, wire.LogoutUnreadReplies, &netio.OutboxHooks{
+	s.Open(c, g.cfg.MaxQueuedBytes, &g.budget, wire.LogoutUnreadReplies, &netio.OutboxHooks{
 		Close: func() { _ = c.Close() },
 		Cut:   func(queued int, budget bool) { g.cut(s, queued, budget) },
 	})
