@@ -372,7 +372,7 @@ func TestCorruptRecordStopsOpen(t *testing.T) {
 	}
 	block := make([]byte, 3*eventLen)
 	for i, e := range events(r, 41, 3) {
-		encodeEvent(block[i*eventLen:], 1, &e)
+		encodeEventV1(block[i*eventLen:], 1, &e)
 	}
 	block[len(block)-1] ^= 1
 	if err := s.db.Set(makeKey(s.epoch, kindEvent, 1, 41), block, pebble.Sync); err != nil {
