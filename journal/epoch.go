@@ -43,19 +43,19 @@ import (
 // a rotation (the memtable switch and the epoch increment) happens under
 // it held for writing, so no batch of epoch e reaches memtable e+1.
 //
-// Sstable blocks are not compressed. A flush compressed them once (a moved
-// table is never rewritten), and the compression was the flush's largest
-// cost: at saturation the flush ran a few hundred milliseconds of every
-// memtable's half second, MinLZ took most of its CPU, and the slowest acks
-// waited while it held one of a small machine's cores. End to end without
-// it (ringexd at saturation, interleaved with the echo floor: see
-// docs/performance.md, "The tail at saturation"), the ack p99.9 and the
-// server CPU per order were lower in most rounds (19 and 20 of 28), most
-// of all when other threads compete for the cores. The tables are then
-// about the WAL's size (write amplification ~1.0 instead of ~0.3) and take
-// 3-4 times the disk space; BenchmarkJournalWriteAmp, which times the
-// journal alone on an idle core, found MinLZ ~10 % cheaper per order
-// (docs/performance-journal.md).
+// Sstable blocks are compressed with Pebble's fastest codec (MinLZ on
+// amd64, Snappy on arm64), once, when a memtable is flushed: a moved table
+// is never rewritten. The flush must keep up with the journal's input
+// under sustained load, and on this kind of machine writing bytes through
+// the page cache costs more CPU than compressing them: with compression
+// off (2026-11-30 21:30 to 2026-12-01 00:50 UTC) a flush of 64 MiB took
+// about 300 ms at 8 sessions x 256 in flight, flushes ran back to back,
+// the writers waited for memtables (acks stalled 260-405 ms) and the
+// throughput fell from 1.0-1.09 M to 0.78-0.79 M orders/s in 20 s runs
+// (docs/performance.md, "Compression back on"). Without it, short runs at
+// 4 x 64 in flight were 7 % cheaper per order with a slightly lower
+// p99.9: the flush never fell behind there. Compressed tables are a
+// quarter of the WAL's size (write amplification ~0.3).
 
 // layoutVersion is the on-disk key layout. Version 1 (13-byte keys: kind,
 // asset, sequence; no header) is refused at Open.
@@ -202,7 +202,7 @@ func (s *Store) rotate() error {
 // flushed tables do not overlap (see above).
 func tuneOptions(po *pebble.Options, memtable uint64) {
 	for i := range po.Levels {
-		po.Levels[i].Compression = func() *block.CompressionProfile { return block.NoCompression }
+		po.Levels[i].Compression = func() *block.CompressionProfile { return block.FastestCompression }
 	}
 	// One table per flush: a flush split in several tables would make
 	// Pebble compact them together out of L0 (growL0ForBase) instead of

@@ -13,7 +13,8 @@ It prints, for the span of the trace:
   - the Pebble flushes (first to last run of each goroutine whose stack has
     DB.flush1) and the share of the span they cover;
   - the gaps between two ack writes of each commit goroutine (the
-    write(2)s of Outbox.writeFD under commitStage), how many of the long
+    write(2)s of Outbox.writeFD under the commit stage: commitStage, or an
+    asset group's fusedCommitGroup or syncGroup), how many of the long
     ones fall in a flush, and the longest few;
   - the writers' waits for the epoch lock (Store.lockEpoch) and what the
     rotator, which holds it, was in meanwhile;
@@ -38,6 +39,12 @@ import sys
 HDR = re.compile(r'^M=(-?\d+) P=(-?\d+) G=(-?\d+) (\w+) Time=(\d+)(.*)$')
 GTR = re.compile(r'GoID=(\d+) (\w+)->(\w+) Reason="([^"]*)"')
 PTR = re.compile(r'ProcID=(\d+) (\w+)->(\w+)')
+
+
+def is_commit(joined):
+    """Whether a stack is the commit stage's: one asset's (commitStage) or
+    an asset group's (fusedCommitGroup, or syncGroup under -sync always)."""
+    return 'commitStage' in joined or 'fusedCommitGroup' in joined or 'syncGroup' in joined
 
 
 def short(frame):
@@ -99,7 +106,7 @@ def main():
         if own:
             if '(*DB).flush1' in joined:
                 flushg.add(g)
-            if 'commitStage' in joined:
+            if is_commit(joined):
                 commitg.add(g)
             if 'Store).rotator' in joined:
                 rotatorg.add(g)
@@ -117,7 +124,7 @@ def main():
             insys[g] = (t, k, p)
             if p >= 0:
                 phold[p] = k
-            if 'writeFD' in joined and 'commitStage' in joined:
+            if 'writeFD' in joined and is_commit(joined):
                 acks[g].append(t)
 
     with open(path) as fh:
