@@ -19,10 +19,12 @@ func (s *Store) ReplayCommands(asset uint32, after uint64, fn func(*engine.Comma
 	if err != nil {
 		return err
 	}
+	// fn gets a copy: it may change it, and the cursor decodes the next
+	// record against this one. One copy for the replay (declared out of
+	// the loop, it escapes to the heap once, not once per record).
+	var cmd engine.Command
 	for c.next() {
-		// A copy: fn may change it, and the cursor decodes the next
-		// record against this one.
-		cmd := c.cmd
+		cmd = c.cmd
 		if err := fn(&cmd); err != nil {
 			c.close()
 			return err
@@ -41,8 +43,9 @@ func (s *Store) ScanEvents(asset uint32, after uint64, fn func(*engine.Event) er
 	if err != nil {
 		return err
 	}
+	var ev engine.Event // a copy, as in ReplayCommands
 	for c.next() {
-		ev := c.ev.prev // a copy, as in ReplayCommands
+		ev = c.ev.prev
 		if err := fn(&ev); err != nil {
 			c.close()
 			return err

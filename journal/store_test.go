@@ -1097,6 +1097,42 @@ func TestAssetConfigs(t *testing.T) {
 	}
 }
 
+// TestReplayAllocs checks that replay allocates nothing per record: a
+// replay of 4096 commands or events (64 blocks) allocates what any replay
+// does (the cursor, Pebble's iterator), a few, not thousands.
+func TestReplayAllocs(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race or -cover")
+	}
+	s := openStore(t, t.TempDir(), SyncPolicy{Mode: SyncOff}, nil)
+	defer s.Close()
+	r := rand.New(rand.NewPCG(31, 32))
+	const n = 4096
+	if err := s.AppendCommands(1, commands(r, 1, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendEvents(1, events(r, 1, n)); err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	replay := func() {
+		if err := s.ReplayCommands(1, 0, func(*engine.Command) error { count++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ScanEvents(1, 100, func(*engine.Event) error { count++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := testing.AllocsPerRun(20, replay)
+	if count != 21*(2*n-100) {
+		t.Fatalf("replayed %d records, want %d", count, 21*(2*n-100))
+	}
+	if a > 16 {
+		t.Errorf("%.1f allocations per replay of %d records, want a few per replay", a, 2*n-100)
+	}
+	t.Logf("%.1f allocations per replay of %d records", a, 2*n-100)
+}
+
 // TestAppendAllocs checks that a steady append allocates nothing. Pebble's
 // commit may allocate on rare paths (a memtable rotation), so it averages
 // over many runs and allows a fraction.
