@@ -312,3 +312,16 @@ func TestVersion1Store(t *testing.T) {
 		t.Fatalf("LastEventSeq: %d, %v", last, err)
 	}
 }
+
+// BenchmarkBlockEncode measures the encoding of a block of 64 commands and
+// one of their events (the load generator's alternation).
+func BenchmarkBlockEncode(b *testing.B) {
+	cmds := streamCommands(rand.New(rand.NewPCG(53, 54)), 1, blockRecords)
+	evs := tradeEvents(1, cmds, nil)[:blockRecords]
+	buf := make([]byte, 0, 1<<14)
+	for b.Loop() {
+		buf = appendCommandBlock(buf[:0], 1, cmds)
+		buf = appendEventBlock(buf, 1, evs)
+	}
+	b.ReportMetric(float64(len(buf))/float64(2*blockRecords), "B/record")
+}
