@@ -192,7 +192,9 @@
 // record checks behind it catch an encoder's bug, reported at the record.
 // The records are decoded in order from the start of the block (each needs
 // the one before), with no allocation; a backward walk decodes a block
-// whole first.
+// whole first. Open's check of every key stops at the header: the
+// checksum is what finds damage, and the record checks run when the
+// records are read.
 //
 // Version 1 blocks are fixed-layout records, each ending in a CRC32C of
 // every byte before it. Decoding checks, in order, the length (at least one
@@ -262,8 +264,8 @@
 // Open refuses a database it cannot trust, with an error naming what is
 // wrong: a write that fails while Pebble opens (a full disk: Open returns
 // at once, where Pebble alone would retry forever); a table that fails its
-// block checksum or a record that fails its own, order id reservations
-// included (Open reads every key once, naming the file and the keys,
+// block checksum or a block or record that fails its own, order id
+// reservations included (Open reads every key once, naming the file and the keys,
 // ErrCorrupt); a journal that ends before its high-water mark, or whose
 // order id reservation is missing or below the mark's (ErrJournalLoss, see
 // marker.go), unless Options.AcceptJournalLoss, which lowers the command
