@@ -190,11 +190,15 @@ func FuzzCommandBlock(f *testing.F) {
 			b = refit(b)
 		}
 		cmds, err := blockCommands(b)
-		if checkBlock(kindCommand, 0, 0, b) == nil && err != nil {
-			t.Fatalf("checkBlock passed what the decoder refused: %v", err)
-		}
 		if err != nil {
 			return
+		}
+		// Open's check passes what the readers take.
+		if err := checkBlock(kindCommand, 1, cmds[0].Seq, appendCommandBlock(nil, 1, cmds)); err != nil {
+			t.Fatalf("checkBlock: %v", err)
+		}
+		if h, _ := parseBlock(b, recCommand); checkBlock(kindCommand, h.asset, h.first, b) != nil {
+			t.Fatal("checkBlock refused a block the decoder took")
 		}
 		again, err := blockCommands(appendCommandBlock(nil, 1, cmds))
 		if err != nil {
