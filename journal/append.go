@@ -13,9 +13,10 @@ import (
 // blockRecords is the most records one Pebble value holds. An Append writes
 // its records in blocks of consecutive sequences, each keyed by the sequence
 // of its first record: Pebble's cost is mostly per key (memtable insertion,
-// iteration), so a block of 64 cuts it 64-fold, while a damaged value still
-// costs at most 64 records' worth of context (the records before the damage
-// in the block are still delivered). Readers accept blocks of any length.
+// iteration), so a block of 64 cuts it 64-fold, and a version 2 block's
+// header and first record (encoded from zero) are shared by up to 64
+// records; a damaged block withholds at most 64 records (its checksum
+// covers them all). Readers accept blocks of any length.
 const blockRecords = 64
 
 // assetLog holds an asset's two appenders. Commands and events have separate
