@@ -13,9 +13,10 @@ import (
 // blockRecords is the most records one Pebble value holds. An Append writes
 // its records in blocks of consecutive sequences, each keyed by the sequence
 // of its first record: Pebble's cost is mostly per key (memtable insertion,
-// iteration), so a block of 64 cuts it 64-fold, while a damaged value still
-// costs at most 64 records' worth of context (the records before the damage
-// in the block are still delivered). Readers accept blocks of any length.
+// iteration), so a block of 64 cuts it 64-fold, and a version 2 block's
+// header and first record (encoded from zero) are shared by up to 64
+// records; a damaged block withholds at most 64 records (its checksum
+// covers them all). Readers accept blocks of any length.
 const blockRecords = 64
 
 // assetLog holds an asset's two appenders. Commands and events have separate
@@ -39,6 +40,7 @@ type appender struct {
 	batch *pebble.Batch
 	last  uint64 // the last written sequence; valid if known
 	known bool
+	buf   []byte // a block's key and value being encoded
 }
 
 func (w *appender) close() {
@@ -108,18 +110,26 @@ func denseCommands(asset uint32, cmds []engine.Command) error {
 }
 
 // putCommands adds cmds to b, in the given epoch, in blocks of at most per
-// records.
-func putCommands(b *pebble.Batch, epoch uint64, asset uint32, cmds []engine.Command, per int) {
+// records, encoding each block in w.buf first (its length is known only
+// once it is encoded). The caller holds w.mu.
+func (w *appender) putCommands(b *pebble.Batch, epoch uint64, asset uint32, cmds []engine.Command, per int) {
 	for lo := 0; lo < len(cmds); lo += per {
 		block := cmds[lo:min(lo+per, len(cmds))]
-		op := b.SetDeferred(keyLen, len(block)*commandLen)
-		putKey(op.Key, epoch, kindCommand, asset, block[0].Seq)
-		for i := range block {
-			encodeCommand(op.Value[i*commandLen:], asset, &block[i])
-		}
-		// The batch is not indexed, so Finish has nothing to do and cannot fail.
-		_ = op.Finish()
+		kv := w.key(epoch, kindCommand, asset, block[0].Seq)
+		w.buf = appendCommandBlock(kv, asset, block)
+		// The batch is not indexed, so Set only copies and cannot fail.
+		_ = b.Set(w.buf[:keyLen], w.buf[keyLen:], nil)
 	}
+}
+
+// key returns w.buf holding the key, for a block to be appended to.
+func (w *appender) key(epoch uint64, kind byte, asset uint32, seq uint64) []byte {
+	if cap(w.buf) < keyLen {
+		w.buf = make([]byte, keyLen, 4096)
+	}
+	kv := w.buf[:keyLen]
+	putKey(kv, epoch, kind, asset, seq)
+	return kv
 }
 
 // AppendCommands journals cmds, which must continue the asset's command
@@ -148,7 +158,7 @@ func (s *Store) AppendCommands(asset uint32, cmds []engine.Command) error {
 	}
 	b := w.reset(s)
 	epoch := s.lockEpoch()
-	putCommands(b, epoch, asset, cmds, s.blockRecords)
+	w.putCommands(b, epoch, asset, cmds, s.blockRecords)
 	err := s.write(b, written)
 	s.unlockEpoch()
 	if err == nil {
@@ -178,7 +188,7 @@ func (s *Store) AppendEvents(asset uint32, evs []engine.Event) error {
 	}
 	b := w.reset(s)
 	epoch := s.lockEpoch()
-	putEvents(b, epoch, asset, evs, s.blockRecords)
+	w.putEvents(b, epoch, asset, evs, s.blockRecords)
 	err := s.write(b, buffered) // buffered: nothing to wait for
 	s.unlockEpoch()
 	if err != nil {
@@ -201,16 +211,13 @@ func checkEvents(s *Store, w *appender, asset uint32, evs []engine.Event) error 
 }
 
 // putEvents adds evs to b, in the given epoch, in blocks of at most per
-// records.
-func putEvents(b *pebble.Batch, epoch uint64, asset uint32, evs []engine.Event, per int) {
+// records, like putCommands.
+func (w *appender) putEvents(b *pebble.Batch, epoch uint64, asset uint32, evs []engine.Event, per int) {
 	for lo := 0; lo < len(evs); lo += per {
 		block := evs[lo:min(lo+per, len(evs))]
-		op := b.SetDeferred(keyLen, len(block)*eventLen)
-		putKey(op.Key, epoch, kindEvent, asset, block[0].Seq)
-		for i := range block {
-			encodeEvent(op.Value[i*eventLen:], asset, &block[i])
-		}
-		_ = op.Finish()
+		kv := w.key(epoch, kindEvent, asset, block[0].Seq)
+		w.buf = appendEventBlock(kv, asset, block)
+		_ = b.Set(w.buf[:keyLen], w.buf[keyLen:], nil)
 	}
 }
 
@@ -295,7 +302,7 @@ func (g *EventGroup) Append(parts []EventPart) error {
 	epoch := g.s.lockEpoch()
 	for _, p := range parts {
 		if len(p.Events) > 0 {
-			putEvents(b, epoch, g.assets[p.Member], p.Events, g.s.blockRecords)
+			g.members[p.Member].putEvents(b, epoch, g.assets[p.Member], p.Events, g.s.blockRecords)
 		}
 	}
 	err := g.s.write(b, buffered)

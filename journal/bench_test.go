@@ -59,7 +59,11 @@ func benchAppend(b *testing.B, policy SyncPolicy, size, block int) {
 	defer s.Close()
 	cmds := orders(1, size)
 	b.ReportAllocs()
-	b.SetBytes(int64(size * (keyLen + commandLen)))
+	enc := 0 // the bytes of the keys and values one op writes
+	for lo := 0; lo < size; lo += block {
+		enc += keyLen + len(appendCommandBlock(nil, 1, cmds[lo:min(lo+block, size)]))
+	}
+	b.SetBytes(int64(enc))
 	for b.Loop() {
 		if err := s.AppendCommands(1, cmds); err != nil {
 			b.Fatal(err)

@@ -128,17 +128,82 @@
 //
 // # Records
 //
-// Records are versioned fixed-layout structures, little-endian, ending in a
-// CRC32C (Castagnoli) of every byte before it. Decoding checks, in order,
-// the length (at least one byte), the version (1), the exact length, the
-// checksum, the record type and the reserved bytes; the reader then checks
-// the record's asset and sequence against its key and its place in the
-// block, that a block holds whole records, and that sequences are dense
-// from block to block. Any failure is a *CorruptError naming the asset, the
-// sequence and the key (of the block); the good records before it are
-// delivered, nothing after it is, and nothing is skipped.
+// Records are versioned, little-endian, and protected by a CRC32C
+// (Castagnoli). Whatever fails a check is a *CorruptError naming the asset,
+// the sequence and the key (of the block); the good records before it are
+// delivered, nothing after it is, and nothing is skipped. The reader also
+// checks that sequences are dense from block to block.
 //
-// Command record, 68 bytes:
+// # Record versions
+//
+// Command and event blocks are written in record version 2 since
+// 2026-12-01; stores written before hold version 1 blocks, and a store
+// written across the change holds both, in any order. The version is a
+// property of each value, its first byte (version 1 blocks start with their
+// first record's version byte), and readers decode each value by it; the
+// other records (snapshots, asset configurations, order id reservations,
+// the store header) are still version 1. Nothing is rewritten: version 1
+// blocks go away as pruning deletes them. The change is one way: ringex
+// from before version 2 refuses, at Open, a store holding version 2 blocks
+// (ErrCorrupt: the value fails its version 1 length or version check), so
+// going back to it needs a copy of the data directory from before.
+//
+// A version 2 block (block.go) has one header and one checksum:
+//
+//	0      u8      version (2)
+//	1      u8      type (1 command, 2 event)
+//	2      u32     length of the whole value
+//	6      uvarint asset
+//	.      uvarint sequence of the first record (the key's)
+//	.      uvarint n, the number of records (at least 1)
+//	.      n records
+//	len-4  u32     CRC32C of [0,len-4)
+//
+// Each record holds the fields that differ from the previous record of
+// the block (from zero for the first): a field mask, then each field whose
+// bit is set, in bit order, as the uvarint of the zigzag of the difference
+// (two's complement, wrapping: every value round-trips; a 32-bit field's
+// difference is taken in 32 bits). A record's sequence is not stored: it is
+// the first sequence plus its index. The one-byte fields are packed into
+// one integer, the most changing in its low byte, and stored as the
+// uvarint of the XOR with the previous packing.
+//
+//	command: mask u8:  bit 0 flags (Side | Kind<<8 | Type<<16 | TIF<<24 |
+//	         STP<<32 | PostOnly<<40), 1 Time, 2 OrderID, 3 ClientOrderID,
+//	         4 Price, 5 Qty, 6 UserID; bit 7 reserved (0)
+//	event:   mask uvarint: bit 0 flags (Kind | Side<<8 | Reason<<16),
+//	         1 Time, 2 OrderID, 3 ClientOrderID, 4 Qty, 5 Remaining,
+//	         6 Price, 7 CmdSeq, 8 UserID, 9 maker; bits 10 on reserved (0)
+//
+// An event's maker fields are zero unless bit 9 is set; then
+// MakerOrderID, MakerClientOrderID, MakerUserID and MakerRemaining follow,
+// each as the difference from the last event of the block that had bit 9
+// (trades are apart, with other events between them).
+//
+// Decoding a version 2 block checks, in order: the length (at least 14
+// bytes, then exactly the length the header states: less is a truncated
+// block), the version, the checksum, the type, the header (well-formed
+// varints, the asset and the first sequence equal to the key's, a count
+// that the bytes can hold); then each record, in order (a record cut short,
+// a reserved bit or flag byte set, PostOnly not 0 or 1, a 32-bit difference
+// out of range, maker fields flagged but zero); then that no byte follows
+// the last record. One checksum covers the block, so damage that it
+// catches withholds the whole block, reported at its first sequence; the
+// record checks behind it catch an encoder's bug, reported at the record.
+// The records are decoded in order from the start of the block (each needs
+// the one before), with no allocation; a backward walk decodes a block
+// whole first. Open's check of every key stops at the header: the
+// checksum is what finds damage, and the record checks run when the
+// records are read.
+//
+// Version 1 blocks are fixed-layout records, each ending in a CRC32C of
+// every byte before it. Decoding checks, in order, the length (at least one
+// byte), the version (1), the exact length, the checksum, the record type
+// and the reserved bytes; the reader then checks the record's asset and
+// sequence against its key and its place in the block, and that a block
+// holds whole records.
+//
+// Command record, version 1, 68 bytes:
 //
 //	0  u8  version (1)      8  u32 asset           48 i64 Price
 //	1  u8  type (1)         12 u32 UserID          56 i64 Qty
@@ -149,7 +214,7 @@
 //	6  u8  STP
 //	7  u8  PostOnly (0 or 1)
 //
-// Event record, 112 bytes:
+// Event record, version 1, 112 bytes:
 //
 //	0  u8  version (1)      16 u64 Seq             72 i64 Remaining
 //	1  u8  type (2)         24 u64 CmdSeq          80 u64 MakerOrderID
@@ -199,8 +264,8 @@
 // Open refuses a database it cannot trust, with an error naming what is
 // wrong: a write that fails while Pebble opens (a full disk: Open returns
 // at once, where Pebble alone would retry forever); a table that fails its
-// block checksum or a record that fails its own, order id reservations
-// included (Open reads every key once, naming the file and the keys,
+// block checksum or a block or record that fails its own, order id
+// reservations included (Open reads every key once, naming the file and the keys,
 // ErrCorrupt); a journal that ends before its high-water mark, or whose
 // order id reservation is missing or below the mark's (ErrJournalLoss, see
 // marker.go), unless Options.AcceptJournalLoss, which lowers the command

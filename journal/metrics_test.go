@@ -20,7 +20,7 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.LoggedBytes < 1000*commandLen || st.FlushedBytes == 0 || st.WriteAmp() <= 0 {
+	if st.LoggedBytes < 1000*5 || st.FlushedBytes == 0 || st.WriteAmp() <= 0 {
 		t.Fatalf("stats after 1000 commands and a flush: %+v (write amp %.2f)", st, st.WriteAmp())
 	}
 	s.Close()

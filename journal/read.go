@@ -15,20 +15,16 @@ func (s *Store) ReplayCommands(asset uint32, after uint64, fn func(*engine.Comma
 	if after == maxSeq {
 		return nil
 	}
-	c, err := s.newCursor(kindCommand, asset, commandLen, after, false)
+	c, err := s.newCursor(kindCommand, asset, after, false)
 	if err != nil {
 		return err
 	}
+	// fn gets a copy: it may change it, and the cursor decodes the next
+	// record against this one. One copy for the replay (declared out of
+	// the loop, it escapes to the heap once, not once per record).
 	var cmd engine.Command
 	for c.next() {
-		a, err := decodeCommand(c.rec, &cmd)
-		if err != nil {
-			c.corrupt(err)
-			break
-		}
-		if c.check(a, cmd.Seq) != nil {
-			break
-		}
+		cmd = c.cmd
 		if err := fn(&cmd); err != nil {
 			c.close()
 			return err
@@ -43,20 +39,13 @@ func (s *Store) ScanEvents(asset uint32, after uint64, fn func(*engine.Event) er
 	if after == maxSeq {
 		return nil
 	}
-	c, err := s.newCursor(kindEvent, asset, eventLen, after, false)
+	c, err := s.newCursor(kindEvent, asset, after, false)
 	if err != nil {
 		return err
 	}
-	var ev engine.Event
+	var ev engine.Event // a copy, as in ReplayCommands
 	for c.next() {
-		a, err := decodeEvent(c.rec, &ev)
-		if err != nil {
-			c.corrupt(err)
-			break
-		}
-		if c.check(a, ev.Seq) != nil {
-			break
-		}
+		ev = c.ev.prev
 		if err := fn(&ev); err != nil {
 			c.close()
 			return err
@@ -72,23 +61,14 @@ func (s *Store) LastTrades(asset uint32, n int) ([]engine.Event, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	c, err := s.newCursor(kindEvent, asset, eventLen, 0, true)
+	c, err := s.newCursor(kindEvent, asset, 0, true)
 	if err != nil {
 		return nil, err
 	}
 	var trades []engine.Event
-	var ev engine.Event
 	for len(trades) < n && c.next() {
-		a, err := decodeEvent(c.rec, &ev)
-		if err != nil {
-			c.corrupt(err)
-			break
-		}
-		if c.check(a, ev.Seq) != nil {
-			break
-		}
-		if ev.Kind == engine.EvTrade {
-			trades = append(trades, ev)
+		if c.ev.prev.Kind == engine.EvTrade {
+			trades = append(trades, c.ev.prev)
 		}
 	}
 	if err := c.close(); err != nil {
@@ -139,11 +119,7 @@ func (s *Store) LastEventSeq(asset uint32) (uint64, error) {
 // newest snapshot is further on, the snapshot's: Prune keeps the last
 // command and event a snapshot covers, so this is belt and braces.
 func (s *Store) lastSeq(kind byte, asset uint32) (uint64, error) {
-	recLen := commandLen
-	if kind == kindEvent {
-		recLen = eventLen
-	}
-	c, err := s.newCursor(kind, asset, recLen, 0, true)
+	c, err := s.newCursor(kind, asset, 0, true)
 	if err != nil {
 		return 0, err
 	}

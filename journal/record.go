@@ -11,7 +11,8 @@ import (
 
 // Record layouts are documented with their offsets in the package comment.
 // Every record starts with a version and a type byte and ends with a CRC32C
-// of everything before it.
+// of everything before it. The records here are of version 1; command and
+// event blocks are written in version 2 (block.go), and read in either.
 
 const recordVersion = 1
 
@@ -111,32 +112,7 @@ func putChecksum(b []byte) {
 	le.PutUint32(b[len(body):], crc32.Checksum(body, castagnoli))
 }
 
-// encodeCommand writes c's record for asset into b[:commandLen].
-func encodeCommand(b []byte, asset uint32, c *engine.Command) {
-	_ = b[commandLen-1]
-	b[0] = recordVersion
-	b[1] = recCommand
-	b[2] = byte(c.Kind)
-	b[3] = byte(c.Side)
-	b[4] = byte(c.Type)
-	b[5] = byte(c.TIF)
-	b[6] = byte(c.STP)
-	b[7] = 0
-	if c.PostOnly {
-		b[7] = 1
-	}
-	le.PutUint32(b[8:], asset)
-	le.PutUint32(b[12:], c.UserID)
-	le.PutUint64(b[16:], c.Seq)
-	le.PutUint64(b[24:], uint64(c.Time))
-	le.PutUint64(b[32:], c.OrderID)
-	le.PutUint64(b[40:], c.ClientOrderID)
-	le.PutUint64(b[48:], uint64(c.Price))
-	le.PutUint64(b[56:], uint64(c.Qty))
-	putChecksum(b[:commandLen])
-}
-
-// decodeCommand decodes a command record into c and returns the asset it
+// decodeCommand decodes a version 1 command record into c and returns the asset it
 // was written for. It checks the version, the length and the checksum; on
 // error c is unspecified.
 func decodeCommand(b []byte, c *engine.Command) (asset uint32, err error) {
@@ -164,33 +140,7 @@ func decodeCommand(b []byte, c *engine.Command) (asset uint32, err error) {
 	return le.Uint32(b[8:]), nil
 }
 
-// encodeEvent writes e's record for asset into b[:eventLen].
-func encodeEvent(b []byte, asset uint32, e *engine.Event) {
-	_ = b[eventLen-1]
-	b[0] = recordVersion
-	b[1] = recEvent
-	b[2] = byte(e.Kind)
-	b[3] = byte(e.Side)
-	b[4] = e.Reason
-	b[5], b[6], b[7] = 0, 0, 0
-	le.PutUint32(b[8:], asset)
-	le.PutUint32(b[12:], e.UserID)
-	le.PutUint64(b[16:], e.Seq)
-	le.PutUint64(b[24:], e.CmdSeq)
-	le.PutUint64(b[32:], uint64(e.Time))
-	le.PutUint64(b[40:], e.OrderID)
-	le.PutUint64(b[48:], e.ClientOrderID)
-	le.PutUint64(b[56:], uint64(e.Price))
-	le.PutUint64(b[64:], uint64(e.Qty))
-	le.PutUint64(b[72:], uint64(e.Remaining))
-	le.PutUint64(b[80:], e.MakerOrderID)
-	le.PutUint64(b[88:], e.MakerClientOrderID)
-	le.PutUint64(b[96:], uint64(e.MakerRemaining))
-	le.PutUint32(b[104:], e.MakerUserID)
-	putChecksum(b[:eventLen])
-}
-
-// decodeEvent decodes an event record into e and returns the asset it was
+// decodeEvent decodes a version 1 event record into e and returns the asset it was
 // written for.
 func decodeEvent(b []byte, e *engine.Event) (asset uint32, err error) {
 	if err := checkRecord(b, recEvent, eventLen); err != nil {

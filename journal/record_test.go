@@ -56,7 +56,7 @@ func TestCommandRoundTrip(t *testing.T) {
 	for i := range 10000 {
 		want := randCommand(r, r.Uint64())
 		asset := r.Uint32()
-		encodeCommand(b, asset, &want)
+		encodeCommandV1(b, asset, &want)
 		var got engine.Command
 		a, err := decodeCommand(b, &got)
 		if err != nil {
@@ -74,7 +74,7 @@ func TestEventRoundTrip(t *testing.T) {
 	for i := range 10000 {
 		want := randEvent(r, r.Uint64())
 		asset := r.Uint32()
-		encodeEvent(b, asset, &want)
+		encodeEventV1(b, asset, &want)
 		var got engine.Event
 		a, err := decodeEvent(b, &got)
 		if err != nil {
@@ -109,10 +109,10 @@ func TestDecodeRejectsDamage(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	cmd := randCommand(r, 42)
 	cb := make([]byte, commandLen)
-	encodeCommand(cb, 1, &cmd)
+	encodeCommandV1(cb, 1, &cmd)
 	ev := randEvent(r, 42)
 	eb := make([]byte, eventLen)
-	encodeEvent(eb, 1, &ev)
+	encodeEventV1(eb, 1, &ev)
 	snap := encodeSnapshot(1, 10, 20, []byte("some snapshot"))
 	cfg, _ := encodeAssetConfig(1, &engine.AssetConfig{Symbol: "X", TickSize: 1, LotSize: 1})
 	decoders := []struct {
@@ -171,7 +171,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	for i := range 4 {
 		c := randCommand(r, uint64(i))
 		b := make([]byte, commandLen)
-		encodeCommand(b, uint32(i), &c)
+		encodeCommandV1(b, uint32(i), &c)
 		f.Add(b)
 		f.Add(b[:commandLen/2])
 	}
@@ -184,7 +184,7 @@ func FuzzDecodeCommand(f *testing.F) {
 			return
 		}
 		again := make([]byte, commandLen)
-		encodeCommand(again, asset, &c)
+		encodeCommandV1(again, asset, &c)
 		if !bytes.Equal(again, b) {
 			t.Fatalf("accepted a non-canonical record\n in  %x\n out %x", b, again)
 		}
@@ -197,7 +197,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	for i := range 4 {
 		e := randEvent(r, uint64(i))
 		b := make([]byte, eventLen)
-		encodeEvent(b, uint32(i), &e)
+		encodeEventV1(b, uint32(i), &e)
 		f.Add(b)
 		f.Add(b[:eventLen-1])
 	}
@@ -208,7 +208,7 @@ func FuzzDecodeEvent(f *testing.F) {
 			return
 		}
 		again := make([]byte, eventLen)
-		encodeEvent(again, asset, &e)
+		encodeEventV1(again, asset, &e)
 		if !bytes.Equal(again, b) {
 			t.Fatalf("accepted a non-canonical record\n in  %x\n out %x", b, again)
 		}

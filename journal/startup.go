@@ -216,20 +216,7 @@ func checkValue(k, v []byte) error {
 	var err error
 	switch kind {
 	case kindCommand, kindEvent:
-		typ, n := recCommand, commandLen
-		if kind == kindEvent {
-			typ, n = recEvent, eventLen
-		}
-		if len(v) == 0 || len(v)%n != 0 {
-			err = fmt.Errorf("%w: a block of %d bytes, records of %d", errLength, len(v), n)
-			break
-		}
-		for i := 0; i < len(v); i += n {
-			if e := checkRecord(v[i:i+n], typ, n); e != nil {
-				err = fmt.Errorf("record %d of the block: %w", i/n, e)
-				break
-			}
-		}
+		err = checkBlock(kind, asset, seq, v)
 	case kindSnapshot:
 		_, _, err = decodeSnapshot(v)
 	case kindMeta:

@@ -200,7 +200,8 @@ func (w *CommandWriter) WriteGroup(parts []GroupPart) error {
 	epoch := w.s.lockEpoch()
 	for _, p := range parts {
 		if len(p.Cmds) > 0 {
-			putCommands(b, epoch, w.members[p.Member].asset, p.Cmds, w.s.blockRecords)
+			m := &w.members[p.Member]
+			m.app.putCommands(b, epoch, m.asset, p.Cmds, w.s.blockRecords)
 		}
 	}
 	err = w.s.write(b, written)
