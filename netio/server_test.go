@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -233,28 +232,10 @@ func TestServerNoWriteToAnotherConnection(t *testing.T) {
 	s := startRecServer(t, true, 0)
 	addr := s.srv.Addr().String()
 	base := openFDs(t)
-	stop := time.Now().Add(2 * time.Second)
-	var cycles atomic.Int64
-	errc := make(chan error, 8)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 11))
-			for time.Now().Before(stop) {
-				if err := recCycle(addr, rng); err != nil {
-					errc <- err
-					return
-				}
-				cycles.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Error(err)
-	}
-	t.Logf("%d connections", cycles.Load())
+	cycles := nettest.Cycles(t, 4, 2*time.Second, 11, func(_ int, rng *rand.Rand) error {
+		return recCycle(addr, rng)
+	})
+	t.Logf("%d connections", cycles)
 	if !nettest.WaitCond(5*time.Second, func() bool { return s.srv.Conns.Load() == 0 && openFDs(t) == base }) {
 		t.Fatalf("%d connections, %d descriptors, want 0 and %d", s.srv.Conns.Load(), openFDs(t), base)
 	}

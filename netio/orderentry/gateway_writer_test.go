@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -276,28 +275,10 @@ func TestGatewayWriterNoWriteAfterClose(t *testing.T) {
 	waitFor(t, "the session to close", 5*time.Second, func() bool { return g.srv.Conns.Load() == 0 })
 
 	var tags atomic.Uint64
-	var cycles atomic.Int64
-	errc := make(chan error, 8)
-	stop := time.Now().Add(2 * time.Second)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for i := 0; time.Now().Before(stop); i++ {
-				if err := fdCycle(addr, tags.Add(1), i%2 == 0, rng); err != nil {
-					errc <- err
-					return
-				}
-				cycles.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Error(err)
-	}
-	t.Logf("%d connections", cycles.Load())
+	cycles := nettest.Cycles(t, 4, 2*time.Second, 7, func(i int, rng *rand.Rand) error {
+		return fdCycle(addr, tags.Add(1), i%2 == 0, rng)
+	})
+	t.Logf("%d connections", cycles)
 	waitFor(t, "every session to close", 10*time.Second, func() bool { return g.srv.Conns.Load() == 0 })
 	// OnClose (which counts the session out and closes the outbox's dup)
 	// runs before gnet closes its own fd of the connection, a flusher
@@ -309,7 +290,7 @@ func TestGatewayWriterNoWriteAfterClose(t *testing.T) {
 	// files, which Pebble opens as the test writes.)
 	var now int
 	if !nettest.WaitCond(10*time.Second, func() bool { now = fds(); return now <= base+8 }) {
-		t.Fatalf("%d sockets open 10 s after %d connections closed, %d before: the outbox dups leak", now, cycles.Load(), base)
+		t.Fatalf("%d sockets open 10 s after %d connections closed, %d before: the outbox dups leak", now, cycles, base)
 	}
 }
 

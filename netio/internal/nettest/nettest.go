@@ -5,8 +5,11 @@ package nettest
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,4 +69,34 @@ func WaitUntil(t testing.TB, d time.Duration, cond func() bool, done func()) {
 	t.Helper()
 	WaitCond(d, cond)
 	done()
+}
+
+// Cycles runs workers goroutines for d, each calling cycle over and over
+// with its worker's own seeded generator and the count of its earlier
+// calls, until d has passed or a call fails. Every failure is reported with
+// t.Error; it returns how many calls succeeded.
+func Cycles(t testing.TB, workers int, d time.Duration, seed uint64, cycle func(i int, rng *rand.Rand) error) int64 {
+	t.Helper()
+	stop := time.Now().Add(d)
+	var done atomic.Int64
+	errc := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), seed))
+			for i := 0; time.Now().Before(stop); i++ {
+				if err := cycle(i, rng); err != nil {
+					errc <- err
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	return done.Load()
 }
