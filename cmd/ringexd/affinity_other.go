@@ -8,3 +8,9 @@ import "errors"
 func affinity() (allowed func(int) bool, list string, err error) {
 	return nil, "", errors.New("CPU pinning needs Linux")
 }
+
+// affinityList is empty: see affinity.
+func affinityList() string { return "" }
+
+// confineThreads fails: see affinity.
+func confineThreads([]int) error { return errors.New("CPU pinning needs Linux") }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,9 +48,11 @@ type config struct {
 	idle, heartbeat, busy   time.Duration
 	mdIdle, mdMaxCoalesce   time.Duration
 	maxQueued, mdMaxQueued  int
-	loops, mdLoops          int // order entry's and market data's gnet event loops
-	assetGroups             int // journal goroutines the assets are spread over
-	mdNice                  int // market data's event loop threads' nice value (0: the process's)
+	loops, mdLoops          int   // order entry's and market data's gnet event loops
+	assetGroups             int   // journal goroutines the assets are spread over
+	mdNice                  int   // market data's event loop threads' nice value (0: the process's)
+	mdCPUs                  []int // CPUs market data's event loop threads are bound to (empty: the process's)
+	restCPUs                []int // with mdCPUs: the process's other CPUs, where every other thread runs
 	logLevel                slog.Level
 	assets                  []assetSpec
 }
@@ -130,6 +133,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.assetGroups, "asset-groups", 1, "asset groups the assets are spread over, 1-65535: the assets of a group share their journal, matcher and event goroutines, and each pass commits every asset's orders as one batch and writes each session's acks once (docs/performance.md, \"One group commit for all assets\")")
 	fs.IntVar(&c.mdLoops, "md-loops", defaultMDLoops, fmt.Sprintf("market data: gnet event loops, 0-%d (0: one per CPU)", maxLoops))
 	fs.IntVar(&c.mdNice, "md-nice", defaultMDNice, fmt.Sprintf("market data: nice value of the event loops' threads, 0-%d (0: the process's); higher gives the order path a core before the fan-out on a busy machine; without -gomaxprocs it also adds a Go P per market-data loop", marketdata.MaxLoopNice))
+	mdCPUsFlag := fs.String("md-cpus", "", "market data: `CPUs` its event loops' threads run on, e.g. 1 or 2-3,6 (empty: any of the process's); keeps the fan-out off the order path's cores (docs/performance-notifier.md, \"Cores for the order path\")")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	c.sec = addSecurityFlags(fs) // security.go: TLS, limits, login throttle; validated there
 	fs.Func("asset", "asset `spec` SYMBOL:id=N,tick=N,lot=N,min=N,max=N,maxqty=N[,pdec=N,qdec=N] in integer units; SYMBOL is 1-8 characters 0x21-0x7E, pdec/qdec are display decimals (repeatable; default: BTC-USD, ETH-USD, SOL-USD)",
@@ -166,6 +170,20 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	}
 	if c.pin, err = parseCPUs(*pinFlag); err != nil {
 		return nil, fmt.Errorf("-pin: %w", err)
+	}
+	if c.mdCPUs, err = parseCPUList(*mdCPUsFlag); err != nil {
+		return nil, fmt.Errorf("-md-cpus: %w", err)
+	}
+	if len(c.mdCPUs) > 0 {
+		all, _ := parseCPUList(affinityList())
+		for _, n := range all {
+			if !slices.Contains(c.mdCPUs, n) {
+				c.restCPUs = append(c.restCPUs, n)
+			}
+		}
+		if len(c.restCPUs) == 0 {
+			return nil, fmt.Errorf("-md-cpus %s: names every CPU of the process, leaving none for the order path", *mdCPUsFlag)
+		}
 	}
 	if c.dataDir == "" {
 		return nil, errors.New("-data: must name a directory")
@@ -383,6 +401,39 @@ func parseAsset(s string) (assetSpec, error) {
 		return spec, fmt.Errorf("-asset %s: %w", sym, err)
 	}
 	return spec, nil
+}
+
+// parseCPUList reads a CPU list, "1", "2-3,6" (the kernel's cpulist
+// format), and checks every CPU against the process's affinity set.
+func parseCPUList(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	allowed, set, err := affinity()
+	if err != nil {
+		return nil, fmt.Errorf("read the process's CPU affinity: %w", err)
+	}
+	var cpus []int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		first, err1 := strconv.Atoi(lo)
+		last, err2 := first, error(nil)
+		if isRange {
+			last, err2 = strconv.Atoi(hi)
+		}
+		if err1 != nil || err2 != nil || first < 0 || last < first {
+			return nil, fmt.Errorf("%q: want a CPU or a range of CPUs, e.g. 1 or 2-3", part)
+		}
+		for n := first; n <= last; n++ {
+			if !allowed(n) {
+				return nil, fmt.Errorf("CPU %d is not in the process's affinity set (CPUs %s)", n, set)
+			}
+			if !slices.Contains(cpus, n) {
+				cpus = append(cpus, n)
+			}
+		}
+	}
+	return cpus, nil
 }
 
 // parseCPUs reads the -pin flag, "journal=0,matcher=1,...", and checks

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +53,10 @@ func TestParseConfigRejects(t *testing.T) {
 		{[]string{"-pin", "journal=5000"}, []string{"-pin: journal=5000: CPU 5000 is not in the process's affinity set"}},
 		{[]string{"-pin", "journal=x"}, []string{"-pin:", "want stage=cpu"}},
 		{[]string{"-pin", "bogus=0"}, []string{"unknown stage"}},
+		{[]string{"-md-cpus", "5000"}, []string{"-md-cpus: CPU 5000 is not in the process's affinity set"}},
+		{[]string{"-md-cpus", "1-0"}, []string{"-md-cpus:", `"1-0": want a CPU or a range`}},
+		{[]string{"-md-cpus", "x"}, []string{"-md-cpus:", `"x": want a CPU`}},
+		{[]string{"-md-cpus", "0,"}, []string{"-md-cpus:", `"": want a CPU`}},
 		{[]string{"-sync", "sometimes"}, []string{"-sync:"}},
 		{[]string{"-sync", "interval=-1s"}, []string{"-sync:"}},
 		{[]string{"-wait", "nap"}, []string{"-wait:"}},
@@ -105,7 +111,7 @@ func TestParseConfigAccepts(t *testing.T) {
 	c, err := parseConfig([]string{
 		"-asset", "X!~:id=9,tick=5,lot=2,min=5,max=50,maxqty=10,pdec=1,qdec=0",
 		"-asset", "Y:id=10,tick=1,lot=1,min=1,max=9,maxqty=9",
-		"-pin", "journal=0,matcher=0",
+		"-pin", "journal=0,matcher=0", "-md-cpus", "0,0-0",
 		"-max-conns", "1", "-ring-size", "1", "-out-ring-size", "256", "-busy-timeout", "1us",
 		"-idle-timeout", "24h", "-heartbeat", "100ms", "-loops", "0", "-md-loops", "4", "-gomaxprocs", "0", "-md-nice", "19",
 		"-sync", "interval=5ms", "-admin", "", "-accept-journal-loss", "-md-max-coalesce", "0",
@@ -117,7 +123,7 @@ func TestParseConfigAccepts(t *testing.T) {
 		t.Fatalf("assets %+v", c.assets)
 	}
 	if c.pin.Journal != 0 || c.pin.Matcher != 0 || c.pin.Acker != -1 || c.busy != time.Microsecond || !c.acceptJournalLoss || c.mdMaxCoalesce != 0 ||
-		c.loops != 0 || c.mdLoops != 4 || c.mdNice != 19 {
+		c.loops != 0 || c.mdLoops != 4 || c.mdNice != 19 || !slices.Equal(c.mdCPUs, []int{0}) {
 		t.Fatalf("config %+v", c)
 	}
 }
@@ -146,5 +152,28 @@ func TestConfigGomaxprocs(t *testing.T) {
 		if got := c.gomaxprocs(2, 2); got != tc.want {
 			t.Errorf("%v: GOMAXPROCS %d, want %d", tc.args, got, tc.want)
 		}
+	}
+}
+
+// -md-cpus takes the market-data loops' CPUs out of the others' set, and
+// refuses to take every CPU.
+func TestConfigMDCPUs(t *testing.T) {
+	all, err := parseCPUList(affinityList())
+	if err != nil || len(all) == 0 {
+		t.Skipf("the process's CPUs: %v %v", all, err)
+	}
+	if _, err := parseConfig([]string{"-md-cpus", affinityList()}, io.Discard); err == nil || !strings.Contains(err.Error(), "leaving none for the order path") {
+		t.Errorf("-md-cpus naming every CPU: %v", err)
+	}
+	if len(all) < 2 {
+		return
+	}
+	last := all[len(all)-1]
+	c, err := parseConfig([]string{"-md-cpus", strconv.Itoa(last)}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.mdCPUs, []int{last}) || !slices.Equal(c.restCPUs, all[:len(all)-1]) {
+		t.Errorf("md %v rest %v, want [%d] and %v", c.mdCPUs, c.restCPUs, last, all[:len(all)-1])
 	}
 }

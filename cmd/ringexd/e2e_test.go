@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -449,5 +451,52 @@ func TestLoopsReachServers(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("ringexd's log lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// -md-cpus partitions the process: once market data has drained, its
+// event loops' threads run on the named CPU and every other thread of the
+// server on the rest (/proc/PID/task/*/status, Cpus_allowed_list).
+func TestMDCPUsPartition(t *testing.T) {
+	all, err := parseCPUList(affinityList())
+	if err != nil || len(all) < 2 {
+		t.Skipf("needs two CPUs: %v %v", all, err)
+	}
+	md := all[len(all)-1]
+	s := startServer(t, t.TempDir(), "-md-cpus", strconv.Itoa(md), "-md-loops", "1")
+	alice := s.session("alice", "alice-demo-key", nil)
+	events := subscribeOrders(t, s, "alice", "alice-demo-key")
+	ack, err := alice.PlaceSync(ctx5(), limit(1, 2, 6_500_000, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, events, wire.OrderAccepted, ack.OrderID) // the loop has drained
+
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onMD, onRest int
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		_, v, _ := strings.Cut(string(b), "Cpus_allowed_list:")
+		v, _, _ = strings.Cut(v, "\n")
+		cpus, err := parseCPUList(strings.TrimSpace(v))
+		switch {
+		case err != nil:
+			t.Fatalf("%s: Cpus_allowed_list %q: %v", p, v, err)
+		case slices.Equal(cpus, []int{md}):
+			onMD++
+		case slices.Equal(cpus, all[:len(all)-1]):
+			onRest++
+		default:
+			t.Errorf("%s: thread on CPUs %v, want [%d] (market data) or %v", p, cpus, md, all[:len(all)-1])
+		}
+	}
+	if onMD != 1 || onRest == 0 {
+		t.Errorf("%d threads on the market-data CPU with one loop drained, %d on the others; want 1 and some", onMD, onRest)
 	}
 }

@@ -72,6 +72,15 @@ func run(args []string) (err error) {
 	if n := cfg.gomaxprocs(runtime.GOMAXPROCS(0), runtime.NumCPU()); n > 0 {
 		runtime.GOMAXPROCS(n)
 	}
+	if len(cfg.mdCPUs) > 0 {
+		// Before Pebble, the pipeline and gnet start their goroutines, so
+		// that every thread but the market-data loops' keeps off their
+		// CPUs (docs/performance-notifier.md, "Cores for the order path").
+		if err := confineThreads(cfg.restCPUs); err != nil {
+			return fmt.Errorf("-md-cpus: keep the other threads on CPUs %v: %w", cfg.restCPUs, err)
+		}
+		log.Info("market data's event loops on their own CPUs", "md_cpus", cfg.mdCPUs, "other_cpus", cfg.restCPUs)
+	}
 	usersText := defaultUsers
 	if cfg.usersFile != "" {
 		if usersText, err = os.ReadFile(cfg.usersFile); err != nil {
@@ -131,6 +140,7 @@ func run(args []string) (err error) {
 		MaxQueuedBytes:    int64(cfg.mdMaxQueued),
 		MaxCoalesce:       cfg.mdMaxCoalesce,
 		LoopNice:          cfg.mdNice,
+		LoopCPUs:          cfg.mdCPUs,
 		ProxyFrom:         cfg.sec.proxy,
 		Logger:            log,
 		Registerer:        reg,

@@ -78,6 +78,11 @@ type NotifierConfig struct {
 	// gets a core before the fan-out (notifier_prio.go); 0 leaves them as
 	// the process's. ringexd's -md-nice sets it.
 	LoopNice int
+	// LoopCPUs, if not empty, binds the event loops' threads to these
+	// CPUs (notifier_prio.go), so that an operator can keep the fan-out
+	// off the cores of the order path; empty leaves them on the process's
+	// CPUs. ringexd's -md-cpus sets it.
+	LoopCPUs []int
 	// ProxyFrom is the proxies whose connections begin with a PROXY
 	// header declaring the client's address (netio/proxy.go); empty:
 	// none, every connection is plain.

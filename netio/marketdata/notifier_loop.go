@@ -175,6 +175,7 @@ type feedLoop struct {
 	// (the coalescing policy's measure of the loop's load).
 	passWrites int
 	resync     []int // asset indexes to send fresh snapshots for after this drain
+	claimed    bool  // the loop's goroutine is locked to its thread (claimThread)
 	niced      bool  // the loop's thread has its priority lowered (claimThread)
 }
 

@@ -2,7 +2,7 @@ package marketdata
 
 import "runtime"
 
-// Priority of the fan-out (NotifierConfig.LoopNice).
+// Priority and CPUs of the fan-out (NotifierConfig.LoopNice, LoopCPUs).
 //
 // On a machine with few cores the market-data loops' writes (one write(2)
 // per subscriber per drain) can keep every core busy, and the order path's
@@ -34,6 +34,14 @@ import "runtime"
 // -gomaxprocs gives the runtime more Ps than cores for that
 // (docs/performance-notifier.md, "The matcher never waits for a
 // subscriber").
+//
+// LoopCPUs is the stronger separation where the operator can spare cores:
+// each loop's thread, locked the same way, may run only on those CPUs, so
+// the fan-out's writes never take a core of the order path however many
+// subscribers there are (the kernel still lets the order path's threads
+// use the fan-out's CPUs when they are idle). On a locked thread the Go
+// runtime starts new threads from its template thread, not by cloning the
+// locked one, so no other thread inherits the loops' CPU set.
 
 // MaxLoopNice is the largest LoopNice: the nice values are 0-19 and an
 // unprivileged process may only raise its own.
@@ -53,15 +61,25 @@ func (fl *feedLoop) wrote() {
 	}
 }
 
-// claimThread lowers the calling loop thread's priority once, if so
+// claimThread, once, locks the calling loop's goroutine to its thread and
+// gives that thread the configured CPUs and nice value, if any is
 // configured. Loop only (it runs first in the drain task).
 func (fl *feedLoop) claimThread() {
-	if fl.niced || fl.n.cfg.LoopNice <= 0 {
+	cfg := &fl.n.cfg
+	if fl.claimed || (cfg.LoopNice <= 0 && len(cfg.LoopCPUs) == 0) {
 		return
 	}
-	fl.niced = true
+	fl.claimed = true
 	runtime.LockOSThread() // for the goroutine's life: see above
-	if err := setThreadNice(fl.n.cfg.LoopNice); err != nil {
-		fl.n.log.Warn("market data: cannot lower an event loop's priority", "nice", fl.n.cfg.LoopNice, "err", err)
+	if len(cfg.LoopCPUs) > 0 {
+		if err := setThreadCPUs(cfg.LoopCPUs); err != nil {
+			fl.n.log.Warn("market data: cannot bind an event loop to its CPUs", "cpus", cfg.LoopCPUs, "err", err)
+		}
+	}
+	if cfg.LoopNice > 0 {
+		fl.niced = true
+		if err := setThreadNice(cfg.LoopNice); err != nil {
+			fl.n.log.Warn("market data: cannot lower an event loop's priority", "nice", cfg.LoopNice, "err", err)
+		}
 	}
 }

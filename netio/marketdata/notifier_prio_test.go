@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/netio/internal/nettest"
+	"golang.org/x/sys/unix"
 )
 
 // threadsAtNice returns this process's threads whose nice value is n
@@ -141,5 +142,97 @@ func TestNotifierLoopNiceYields(t *testing.T) {
 			t.Errorf("a lowered loop wrote to %d connections per drain and never yielded", len(feeds))
 		}
 		h.stop()
+	}
+}
+
+// threadsAllowed returns this process's threads whose CPU affinity list
+// (/proc/self/task/TID/status, Cpus_allowed_list) is list, by thread id.
+func threadsAllowed(t *testing.T, list string) map[string]bool {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[string]bool{}
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) == list {
+				at[filepath.Base(filepath.Dir(p))] = true
+			}
+		}
+	}
+	return at
+}
+
+// With LoopCPUs each event loop runs on a thread bound to those CPUs, and
+// only the loops: exactly Loops new threads are bound there while they
+// drain, none once the notifier has stopped (the threads end with their
+// loops instead of running other goroutines on the fan-out's CPUs).
+func TestNotifierLoopCPUs(t *testing.T) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	if set.Count() < 2 {
+		t.Skip("one CPU: a loop bound to it is not told apart from the others")
+	}
+	cpu := -1
+	for i := 0; i < 1024; i++ {
+		if set.IsSet(i) {
+			cpu = i // the last
+		}
+	}
+	list := strconv.Itoa(cpu)
+	const loops = 2
+	before := threadsAllowed(t, list)
+	h := startFeed(t, "", NotifierConfig{Loops: loops, LoopCPUs: []int{cpu}})
+	var feeds []*testFeed
+	for range loops {
+		f := dialTestFeed(t, h.addr)
+		defer f.close()
+		if err := f.subscribe(feedSpec.Config.Symbol, chTrades); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.waitFor(mAck); err != nil {
+			t.Fatal(err)
+		}
+		feeds = append(feeds, f)
+	}
+	newTrader(1, h.asset, nettest.Alice.ID, nettest.Bob.ID).submit(t, 200)
+	for i, f := range feeds {
+		f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := f.waitFor(mTrade); err != nil {
+			t.Fatalf("subscriber %d: %v", i, err)
+		}
+	}
+	bound := threadsAllowed(t, list)
+	for tid := range before {
+		delete(bound, tid)
+	}
+	if len(bound) != loops {
+		t.Errorf("%d threads bound to CPU %s with %d event loops draining, want %d", len(bound), list, loops, loops)
+	}
+	if h.n.yields.Load() != 0 {
+		t.Errorf("loops bound to CPUs but not lowered yielded %d times", h.n.yields.Load())
+	}
+	h.stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := threadsAllowed(t, list)
+		for tid := range before {
+			delete(left, tid)
+		}
+		delete(left, strconv.Itoa(os.Getpid())) // see newThreadsAtNice
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("threads %v still bound to CPU %s after the notifier stopped", left, list)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
