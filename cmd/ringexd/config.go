@@ -289,7 +289,7 @@ func zeroOrDurationRange(flag string, v, lo, hi time.Duration) error {
 // it blocked (up to 10 ms on a busy machine): with as many loops as Ps, the
 // journal, matcher and output goroutines can all wait that long for a P
 // while every loop sleeps (docs/performance.md, "More Ps than gnet loops").
-// With -md-nice, one P more per market-data loop on top of the current
+// With -md-cpus, four Ps beyond the loops (see below). With -md-nice, one P more per market-data loop on top of the current
 // count (a lowered loop that the kernel keeps waiting still holds its P:
 // docs/performance-notifier.md, "The matcher never waits for a subscriber").
 func (c *config) gomaxprocs(current, cpus int) int {
@@ -304,6 +304,15 @@ func (c *config) gomaxprocs(current, cpus int) int {
 		mdLoops = cpus
 	}
 	want := loops + mdLoops + 1
+	if len(c.mdCPUs) > 0 {
+		// The order path's goroutines (a group's journal, matcher and
+		// events stages, and Pebble's flush) get a P each: on CPUs of their
+		// own they can run at once, and none waits for sysmon to take a P
+		// back from a loop in epoll_wait (Go scheduler p99 with 1,000
+		// subscribers 65-126 us with 8 Ps against 380-770 us with 4:
+		// docs/performance-notifier.md, "Cores for the order path").
+		want = loops + mdLoops + 4
+	}
 	if c.mdNice > 0 {
 		want = max(want, current+mdLoops)
 	}

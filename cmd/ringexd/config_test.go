@@ -176,4 +176,7 @@ func TestConfigMDCPUs(t *testing.T) {
 	if !slices.Equal(c.mdCPUs, []int{last}) || !slices.Equal(c.restCPUs, all[:len(all)-1]) {
 		t.Errorf("md %v rest %v, want [%d] and %v", c.mdCPUs, c.restCPUs, last, all[:len(all)-1])
 	}
+	if got := c.gomaxprocs(2, 2); got != 1+2+4 { // the order path's four goroutines get a P each
+		t.Errorf("GOMAXPROCS %d with -md-cpus, want %d", got, 1+2+4)
+	}
 }
