@@ -1,0 +1,161 @@
+package marketdata
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ringex/ringex/netio/internal/nettest"
+	"github.com/ringex/ringex/pipeline"
+)
+
+// TestNotifierServesIOInRound: while an event loop writes a batch to many
+// subscribers, it still reads requests and closes connections: a Subscribe
+// sent meanwhile is answered (Subscribed and its snapshot) and a closed
+// connection stops counting against MaxConns before every subscriber has
+// the batch. A drain used to write every subscriber of the loop in one
+// task (hundreds of ms at 5,000 subscribers a loop), and the loop read,
+// accepted and closed nothing until it ended: 10,000 subscribers with
+// churn made 3-25 % of the churn's cycles and Logout 5 (too many
+// connections) for connections the clients had closed.
+//
+// The loop is stopped at the start of each of its drain tasks and let go
+// one task at a time; at the task that takes the Subscribe the test counts
+// the subscribers that have the batch (their sockets hold it: the loop
+// stands still meanwhile).
+func TestNotifierServesIOInRound(t *testing.T) {
+	const subs = 1000 // several of a round's steps
+	type entry struct{ control bool }
+	var (
+		armed   atomic.Bool
+		entered = make(chan entry, 64)
+		step    = make(chan struct{})
+		done    = make(chan struct{})
+	)
+	h := startFeedSink(t, "", NotifierConfig{Loops: 1}, func(n *Notifier) pipeline.OutputSink {
+		n.drainHook = func() {
+			if !armed.Load() {
+				return
+			}
+			var e entry
+			n.connsMu.Lock()
+			for _, fl := range n.loops {
+				for _, b := range fl.work {
+					e.control = e.control || len(b.ctl) > 0
+				}
+			}
+			n.connsMu.Unlock()
+			entered <- e
+			select {
+			case <-step:
+			case <-done:
+			}
+		}
+		return n
+	})
+	defer close(done) // lets the loop go on
+	sym := feedSpec.Config.Symbol
+	feeds := make([]*testFeed, subs)
+	for i := range feeds {
+		f := dialTestFeed(t, h.addr)
+		defer f.close()
+		if err := f.subscribe(sym, chBook); err != nil {
+			t.Fatal(err)
+		}
+		feeds[i] = f
+	}
+	for i, f := range feeds {
+		f.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := f.waitFor(mSnapshot); err != nil {
+			t.Fatalf("subscriber %d: %v", i, err)
+		}
+	}
+	late := dialTestFeed(t, h.addr)
+	defer late.close()
+	leaving := dialTestFeed(t, h.addr)
+	if err := leaving.subscribe(sym, chBook); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaving.waitFor(mSnapshot); err != nil {
+		t.Fatal(err)
+	}
+	open := h.n.srv.Conns.Load()
+
+	armed.Store(true)
+	restingOrder(t, h.asset, nettest.Alice.ID, 10) // a level update for every subscriber
+	if e := waitEntry(t, entered); e.control {
+		t.Fatal("the first drain task took a control batch")
+	}
+	if err := late.subscribe(sym, chBook); err != nil {
+		t.Fatal(err)
+	}
+	leaving.close()
+	// Let the loop go one task at a time until one takes the Subscribe.
+	for tasks := 1; ; tasks++ {
+		step <- struct{}{}
+		if e := waitEntry(t, entered); !e.control {
+			continue
+		}
+		have := 0
+		for _, f := range feeds {
+			if readable(f) {
+				have++
+			}
+		}
+		t.Logf("the Subscribe was taken by drain task %d, when %d of %d subscribers had the batch; connections %d (%d before the close)",
+			tasks+1, have, subs, h.n.srv.Conns.Load(), open)
+		if have == subs {
+			t.Errorf("the loop read the Subscribe only after writing the batch to all %d subscribers", subs)
+		}
+		if got := h.n.srv.Conns.Load(); got != open-1 {
+			t.Errorf("%d connections counted, want %d: the closed one still counts", got, open-1)
+		}
+		break
+	}
+	armed.Store(false)
+	step <- struct{}{}
+	late.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for _, k := range []msgKind{mAck, mSnapshot} {
+		if _, err := late.waitFor(k); err != nil {
+			t.Fatalf("late subscriber: %v", err)
+		}
+	}
+	h.closeExchange()
+	final := h.asset.Book().LastEventSeq()
+	for i, f := range feeds {
+		f.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if m, err := f.waitFor(mLevel); err != nil || m.seq != final {
+			t.Fatalf("subscriber %d: level update %d, %v; want %d", i, m.seq, err, final)
+		}
+	}
+}
+
+// waitEntry waits for the event loop to enter a drain task.
+func waitEntry[E any](t *testing.T, entered <-chan E) E {
+	t.Helper()
+	select {
+	case e := <-entered:
+		return e
+	case <-time.After(20 * time.Second):
+		t.Fatal("the event loop ran no drain task")
+		panic("unreachable")
+	}
+}
+
+// readable reports whether f has bytes to read, waiting a little for them.
+func readable(f *testFeed) bool {
+	if f.r.Buffered() > 0 {
+		return true
+	}
+	f.c.SetReadDeadline(time.Now().Add(2 * time.Millisecond))
+	_, err := f.r.Peek(1)
+	f.c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	return err == nil
+}
