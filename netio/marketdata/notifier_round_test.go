@@ -2,8 +2,10 @@ package marketdata
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,4 +160,136 @@ func readable(f *testFeed) bool {
 		return false
 	}
 	return err == nil
+}
+
+// TestNotifierSeqOrderInRounds: with more subscribers on a loop than one
+// drain step writes, reading while the trading goes on (so that batches
+// arrive while a round is half written, and connections already written
+// in it wait for the next), and a coalescing window, every subscriber gets
+// every trade and level update, and its own order events, in sequence
+// order; subscribers that join meanwhile get their snapshot and then every
+// update after it.
+func TestNotifierSeqOrderInRounds(t *testing.T) {
+	const public, cmds, markerPrice = 400, 1500, 10
+	h := startFeed(t, "", NotifierConfig{Loops: 1, MaxCoalesce: 2 * time.Millisecond})
+	sym := feedSpec.Config.Symbol
+	users := []nettest.User{nettest.Alice, nettest.Bob, nettest.Carol}
+	type sub struct {
+		f    *testFeed
+		user uint32 // 0: public channels only
+	}
+	var feeds []sub
+	for i := range public + len(users) {
+		f := dialTestFeed(t, h.addr)
+		defer f.close()
+		s := sub{f: f}
+		if i >= public {
+			u := users[i-public]
+			if err := f.login(u); err != nil {
+				t.Fatal(err)
+			}
+			s.user = u.ID
+			if err := f.subscribeAll(sym); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			for _, ch := range []channel{chTrades, chBook} {
+				if err := f.subscribe(sym, ch); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		feeds = append(feeds, s)
+	}
+	for i, s := range feeds {
+		acks := 1 // wait for every subscription to be in force before the trading
+		if s.user == 0 {
+			acks = 2
+		}
+		for range acks {
+			if _, err := s.f.waitFor(mAck); err != nil {
+				t.Fatalf("subscriber %d: %v", i, err)
+			}
+		}
+	}
+	type result struct {
+		trades, priv int
+		last         uint64
+		err          error
+	}
+	results := make([]result, len(feeds))
+	// next reads one message of s and checks its order; it reports the
+	// marker: the level update of restingOrder's price, the run's last
+	// public message.
+	next := func(s sub, r *result) (marker bool) {
+		m, err := s.f.next()
+		if err != nil {
+			r.err = fmt.Errorf("after seq %d: %w", r.last, err)
+			return false
+		}
+		switch m.kind {
+		case mSnapshot:
+			if m.seq < r.last {
+				r.err = fmt.Errorf("snapshot at seq %d after seq %d", m.seq, r.last)
+			}
+			r.last = m.seq
+			return false
+		case mTrade, mLevel, mBBO, mOrder:
+		default:
+			return false
+		}
+		if m.seq < r.last {
+			r.err = fmt.Errorf("message %+v (seq %d) after seq %d", m, m.seq, r.last)
+			return false
+		}
+		r.last = m.seq
+		switch m.kind {
+		case mTrade:
+			r.trades++
+		case mOrder:
+			r.priv++
+		}
+		return m.kind == mLevel && m.price == markerPrice
+	}
+	var wg sync.WaitGroup
+	for i, s := range feeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.f.c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			for r := &results[i]; r.err == nil && !next(s, r); {
+			}
+		}()
+	}
+	// Paced, so that batches keep arriving while rounds are written.
+	tr := newTrader(3, h.asset, nettest.Alice.ID, nettest.Bob.ID, nettest.Carol.ID)
+	for range cmds / 20 {
+		tr.submit(t, 20)
+		time.Sleep(time.Millisecond)
+	}
+	restingOrder(t, h.asset, nettest.Alice.ID, markerPrice)
+	h.closeExchange()
+	evs := h.journalEvents()
+	wg.Wait()
+	wantTrades := len(trades(evs))
+	for i := range results {
+		r, s := &results[i], feeds[i]
+		if s.user != 0 {
+			// The marker's own order event follows its level update.
+			want := len(privateOf(evs, s.user, 0))
+			s.f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for r.err == nil && r.priv < want {
+				next(s, r)
+			}
+			if r.priv != want {
+				t.Errorf("subscriber %d (user %d): %d private events, journal has %d", i, s.user, r.priv, want)
+			}
+		}
+		if r.err != nil {
+			t.Fatalf("subscriber %d: %v", i, r.err)
+		}
+		if r.trades != wantTrades {
+			t.Errorf("subscriber %d: %d trades, journal has %d", i, r.trades, wantTrades)
+		}
+	}
 }
