@@ -450,16 +450,6 @@ func (fl *feedLoop) Run(context.Context) error {
 		bytes, msgs = fl.fanOut(b, bytes, msgs)
 	}
 	fl.gatherUrgent = false
-	if fl.gatherNext {
-		fl.nextBatches = append(fl.nextBatches, work...)
-		fl.nextBytes += taken
-	} else {
-		fl.curBatches = append(fl.curBatches, work...)
-		fl.curBytes += taken
-	}
-	clear(work)
-	fl.work = work[:0]
-
 	for i, fc := range fl.urgent {
 		fc.urgent = false
 		if fc.dirty {
@@ -468,6 +458,32 @@ func (fl *feedLoop) Run(context.Context) error {
 		fl.urgent[i] = nil
 	}
 	fl.urgent = fl.urgent[:0]
+	// A control batch holds private items only, and every connection they
+	// went to was urgent: written now, so the batch is done. The others
+	// live until the round that writes them ends.
+	ctlBytes, data := 0, work[:0]
+	for _, b := range work {
+		if !b.control {
+			data = append(data, b)
+			continue
+		}
+		ctlBytes += b.size()
+		fl.done(b, now.UnixNano())
+	}
+	if fl.gatherNext {
+		fl.nextBatches = append(fl.nextBatches, data...)
+		fl.nextBytes += taken - ctlBytes
+	} else {
+		fl.curBatches = append(fl.curBatches, data...)
+		fl.curBytes += taken - ctlBytes
+	}
+	clear(work)
+	fl.work = work[:0]
+	if ctlBytes > 0 {
+		fl.mu.Lock()
+		fl.flight -= ctlBytes
+		fl.mu.Unlock()
+	}
 	if fl.inRound {
 		for n := 0; n < drainChunk && fl.qhead < len(fl.queue); fl.qhead++ {
 			fc := fl.queue[fl.qhead]
@@ -547,13 +563,7 @@ func (fl *feedLoop) endRound() {
 	end := time.Now()
 	now := end.UnixNano()
 	for i, b := range fl.curBatches {
-		if b.written != nil {
-			b.written <- struct{}{} // buffered: the reader has one segment out at a time
-		}
-		if b.recv > 0 {
-			fl.n.m.observe(now, b.recv, b.evTime)
-		}
-		fl.n.putBatch(b)
+		fl.done(b, now)
 		fl.curBatches[i] = nil
 	}
 	released := fl.curBytes
@@ -566,6 +576,17 @@ func (fl *feedLoop) endRound() {
 	fl.flight -= released
 	fl.window, fl.passEnd = coalesceWindow(end.Sub(fl.roundStart), fl.passWrites, fl.n.cfg.MaxCoalesce), end
 	fl.mu.Unlock()
+}
+
+// done releases a batch every write of which is done (now, Unix ns).
+func (fl *feedLoop) done(b *loopBatch, now int64) {
+	if b.written != nil {
+		b.written <- struct{}{} // buffered: the reader has one segment out at a time
+	}
+	if b.recv > 0 {
+		fl.n.m.observe(now, b.recv, b.evTime)
+	}
+	fl.n.putBatch(b)
 }
 
 // writeConn writes what fc has gathered and adds it to the running totals.
