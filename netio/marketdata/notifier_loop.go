@@ -411,6 +411,7 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 
 // drainChunk bounds the queued connections one step writes: at 2-5 us a
 // write, about a millisecond of the loop before it reads its sockets again.
+// (Notifier.drainChunk: the tests make rounds of many steps with it.)
 const drainChunk = 256
 
 // Run is a drain step (gnet.Runnable), run by the event loop.
@@ -485,7 +486,7 @@ func (fl *feedLoop) Run(context.Context) error {
 		fl.mu.Unlock()
 	}
 	if fl.inRound {
-		for n := 0; n < drainChunk && fl.qhead < len(fl.queue); fl.qhead++ {
+		for n := 0; n < fl.n.drainChunk && fl.qhead < len(fl.queue); fl.qhead++ {
 			fc := fl.queue[fl.qhead]
 			fl.queue[fl.qhead] = nil
 			if fc.dirty {
@@ -672,11 +673,15 @@ func (fl *feedLoop) gather(fc *feedConn, b []byte, msgs, tb, tm int) (int, int) 
 		// it gathers later.
 		fc.urgent = true
 		fl.urgent = append(fl.urgent, fc)
-	case fc.dirty:
 	case fl.inRound && fc.wround == fl.round+1:
-		// Written in this round already: in the next.
-		fl.next = append(fl.next, fc)
+		// Written in this round already: in the next round, and so
+		// are the batches of this step, whether fc was listed in next
+		// by this gather or an earlier one (it is dirty then).
+		if !fc.dirty {
+			fl.next = append(fl.next, fc)
+		}
 		fl.gatherNext = true
+	case fc.dirty:
 	default:
 		fl.queue = append(fl.queue, fc)
 	}
