@@ -543,6 +543,11 @@ func (fl *feedLoop) continueRound() {
 	case fl.kick <- struct{}{}: // one step of a round outstanding at a time
 	default:
 	}
+	select {
+	case <-fl.quit:
+		fl.takeKick() // stopping: the kicker may have gone already
+	default:
+	}
 }
 
 // kicker queues the steps continueRound asks for until stop.
@@ -552,8 +557,19 @@ func (fl *feedLoop) kicker() {
 		case <-fl.kick:
 			fl.execute()
 		case <-fl.quit:
+			fl.takeKick()
 			return
 		}
+	}
+}
+
+// takeKick queues the step asked for, if any is still waiting for the
+// kicker (it or continueRound, whichever takes it).
+func (fl *feedLoop) takeKick() {
+	select {
+	case <-fl.kick:
+		fl.execute()
+	default:
 	}
 }
 
