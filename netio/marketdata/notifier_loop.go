@@ -151,10 +151,12 @@ type feedLoop struct {
 	mu         sync.Mutex
 	inbox      []*loopBatch
 	inboxBytes int
-	// flight counts the bytes of the batches a drain step has taken and
-	// not yet released (some connection's write still refers to them):
-	// they count against MaxLoopQueue as the inbox does.
-	flight int
+	// later counts the bytes of the batches taken for the next round
+	// (nextBatches): like the inbox, data no write has started on, so they
+	// count against MaxLoopQueue as the inbox does; the batches the current
+	// round is writing do not (nor did a pass's, when a pass took the inbox
+	// whole). Under a stall the inbox grows; behind, next does.
+	later int
 	// ctlPending: a control batch is in the inbox; its step is not held
 	// back by the coalescing window (a subscriber waits for its reply).
 	ctlPending bool
@@ -192,7 +194,7 @@ type feedLoop struct {
 	// The batches taken and not yet released: cur's are written when this
 	// round ends, next's when the round after it does.
 	curBatches, nextBatches []*loopBatch
-	curBytes, nextBytes     int
+	nextBytes               int
 	round                   uint64 // rounds ended
 	inRound                 bool
 	roundStart              time.Time
@@ -221,7 +223,7 @@ func (fl *feedLoop) push(b *loopBatch) {
 		if fl.stale[ai] && b.dropPublic() {
 			fl.n.conflated.Add(1)
 		}
-		if fl.inboxBytes+fl.flight+b.size() > fl.n.cfg.MaxLoopQueue {
+		if fl.inboxBytes+fl.later+b.size() > fl.n.cfg.MaxLoopQueue {
 			fl.conflateLocked(b)
 		}
 	}
@@ -400,9 +402,11 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 // a round writes each connection once. Writing a connection out of its
 // turn (urgent, or before a direct reply: sendReply) never reorders its
 // stream: its gathered buffers are written in order, whenever that is.
-// The batches a step takes stay alive (and count against the inbox bound)
-// until every write that refers to them is done: the end of this round, or
-// of the next if a connection went to next while they were gathered.
+// The batches a step takes stay alive until every write that refers to
+// them is done: the end of this round, or of the next if they reached a
+// connection already written in this round (control batches: the end of
+// the step). Those kept for the next round count against MaxLoopQueue, as
+// the inbox does: no write has started on them.
 //
 // The window applies between rounds: after a long round over many
 // connections (coalesceWindow) the next round starts MaxCoalesce after it
@@ -423,7 +427,6 @@ func (fl *feedLoop) Run(context.Context) error {
 	fl.inbox, fl.work = fl.work[:0], work
 	taken := fl.inboxBytes
 	fl.inboxBytes, fl.ctlPending, fl.scheduled = 0, false, true // running: its end decides what follows
-	fl.flight += taken
 	open := fl.waitLocked(now) <= 0
 	for ai, st := range fl.stale {
 		if st {
@@ -474,17 +477,14 @@ func (fl *feedLoop) Run(context.Context) error {
 	if fl.gatherNext {
 		fl.nextBatches = append(fl.nextBatches, data...)
 		fl.nextBytes += taken - ctlBytes
+		fl.mu.Lock()
+		fl.later = fl.nextBytes
+		fl.mu.Unlock()
 	} else {
 		fl.curBatches = append(fl.curBatches, data...)
-		fl.curBytes += taken - ctlBytes
 	}
 	clear(work)
 	fl.work = work[:0]
-	if ctlBytes > 0 {
-		fl.mu.Lock()
-		fl.flight -= ctlBytes
-		fl.mu.Unlock()
-	}
 	if fl.inRound {
 		for n := 0; n < fl.n.drainChunk && fl.qhead < len(fl.queue); fl.qhead++ {
 			fc := fl.queue[fl.qhead]
@@ -583,14 +583,13 @@ func (fl *feedLoop) endRound() {
 		fl.done(b, now)
 		fl.curBatches[i] = nil
 	}
-	released := fl.curBytes
 	fl.curBatches, fl.nextBatches = fl.nextBatches, fl.curBatches[:0]
-	fl.curBytes, fl.nextBytes = fl.nextBytes, 0
+	fl.nextBytes = 0
 	fl.queue, fl.next, fl.qhead = fl.next, fl.queue[:0], 0
 	fl.round++
 	fl.inRound = false
 	fl.mu.Lock()
-	fl.flight -= released
+	fl.later = 0 // the next round's batches are this round's now
 	fl.window, fl.passEnd = coalesceWindow(end.Sub(fl.roundStart), fl.passWrites, fl.n.cfg.MaxCoalesce), end
 	fl.mu.Unlock()
 }
