@@ -16,19 +16,20 @@ import (
 // (trades, book, BBO: at most 7), and hands every event loop that has
 // subscribers of the asset one loopBatch (those buffers, plus the private
 // messages of that loop's connections). An event loop keeps its own
-// subscriber lists, one per asset and channel combination; when it runs its
-// drain task it takes every batch queued so far, gathers for each of its
-// subscribers its combination's buffer and its private messages, and
-// writes them with one write. Batches that queue up while a loop is busy
-// are written together, so under load a connection gets fewer, larger
-// writes and the loop is never woken once per message per subscriber.
-// After a long pass over many subscribers the loop also waits MaxCoalesce
-// before draining again, so that more batches go into each write (see
-// coalesceWindow).
+// subscriber lists, one per asset and channel combination; its drain steps
+// take every batch queued so far, gather for each of its subscribers its
+// combination's buffer and its private messages, and write each subscriber
+// once per round (see "Drain rounds and steps" below). Batches that queue
+// up while a loop is busy are written together, so under load a connection
+// gets fewer, larger writes and the loop is never woken once per message
+// per subscriber. After a long round over many subscribers the loop also
+// waits MaxCoalesce before the next, so that more batches go into each
+// write (see coalesceWindow).
 //
 // Order: a loop's inbox is a FIFO filled under its lock by the notifier
-// goroutines in the order of their batches, and a drain writes each
-// connection's share in inbox order. A combination's buffer holds its
+// goroutines in the order of their batches, and the drain steps gather
+// each connection's share in inbox order into its pending write, which goes
+// out whole and in order whenever the connection is written. A combination's buffer holds its
 // channels' messages in event order, with the offset where each event's
 // messages start; a connection with private messages in a batch gets each
 // spliced in right after its event's public messages. So every connection
