@@ -30,7 +30,7 @@ import (
 // stands still meanwhile).
 func TestNotifierServesIOInRound(t *testing.T) {
 	const subs = 1000 // several of a round's steps
-	type entry struct{ control bool }
+	type entry struct{ control, heldControl bool }
 	var (
 		armed   atomic.Bool
 		entered = make(chan entry, 64)
@@ -47,6 +47,9 @@ func TestNotifierServesIOInRound(t *testing.T) {
 			for _, fl := range n.loops {
 				for _, b := range fl.work {
 					e.control = e.control || len(b.ctl) > 0
+				}
+				for _, b := range append(fl.curBatches[:len(fl.curBatches):len(fl.curBatches)], fl.nextBatches...) {
+					e.heldControl = e.heldControl || b.control
 				}
 			}
 			n.connsMu.Unlock()
@@ -114,6 +117,12 @@ func TestNotifierServesIOInRound(t *testing.T) {
 		}
 		if got := h.n.srv.Conns.Load(); got != open-1 {
 			t.Errorf("%d connections counted, want %d: the closed one still counts", got, open-1)
+		}
+		// The control batch is done with its step: it is not kept (nor
+		// counted against MaxLoopQueue) until the round ends.
+		step <- struct{}{}
+		if e := waitEntry(t, entered); e.heldControl {
+			t.Error("a control batch outlived the step that wrote it")
 		}
 		break
 	}
