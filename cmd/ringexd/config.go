@@ -126,7 +126,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.heartbeat, "heartbeat", netio.DefaultHeartbeat, "server heartbeat interval (order entry and market data), 100ms-1h")
 	fs.IntVar(&c.maxQueued, "max-queued-bytes", netio.DefaultMaxQueuedBytes, "order entry: bytes of answers a session has not read before it is logged out (Logout 7), 64KiB-1GiB")
 	fs.IntVar(&c.mdMaxQueued, "md-max-queued-bytes", netio.DefaultMaxQueuedBytes, "market data: bytes queued for one subscriber before it is cut as a slow consumer (Logout 3), 64KiB-1GiB")
-	fs.DurationVar(&c.mdMaxCoalesce, "md-max-coalesce", 5*time.Millisecond, "market data: how long an event loop waits between drain passes to write more batches per connection per write; it waits only after a pass of 2ms or more over 128 connections or more (many subscribers); 0 (off) or 100us-1s")
+	fs.DurationVar(&c.mdMaxCoalesce, "md-max-coalesce", 5*time.Millisecond, "market data: how long an event loop waits between drain rounds (one write per subscriber each) to write more batches per connection per write; it waits only after a round of 2ms or more over 128 connections or more (many subscribers); a subscription's reply is never held back; 0 (off) or 100us-1s")
 	fs.DurationVar(&c.mdIdle, "md-idle-timeout", 0, "log out a market-data connection silent for this long, 0 (never; see docs/protocol.md section 3) or 1s-24h")
 	fs.DurationVar(&c.busy, "busy-timeout", orderentry.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
 	fs.IntVar(&c.loops, "loops", defaultLoops, fmt.Sprintf("order entry: gnet event loops, 0-%d (0: one per CPU)", maxLoops))

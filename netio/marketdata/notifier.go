@@ -147,8 +147,9 @@ type Notifier struct {
 	loops     map[gnet.EventLoop]*feedLoop // guarded by connsMu
 	resumes   sync.WaitGroup
 	// drainHook, if set (tests), runs at the start of every drain task.
-	drainHook func()
-	logins    netio.LoginRules
+	drainHook  func()
+	drainChunk int // connections a drain step writes at most (drainChunk; tests lower it)
+	logins     netio.LoginRules
 }
 
 // NewNotifier builds the market-data server. Call Init with the exchange's
@@ -163,6 +164,8 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		byKey:   make(map[wire.Symbol]*feedAsset),
 		connSet: make(map[*feedConn]struct{}),
 		loops:   make(map[gnet.EventLoop]*feedLoop),
+
+		drainChunk: drainChunk,
 	}
 	n.srv.Init("notifier", n.log, n.m.conn)
 	n.srv.Proxy = cfg.ProxyFrom

@@ -61,7 +61,8 @@ func TestFeedLoopCoalesce(t *testing.T) {
 	n := NewNotifier(NotifierConfig{MaxCoalesce: max})
 	el := &fakeLoop{ran: make(chan gnet.Runnable, 4)}
 	fl := newFeedLoop(n, 0, el)
-	push := func() {
+	push := func() { fl.push(n.getBatch()) } // a batch of no asset: nothing to write
+	pushControl := func() {
 		b := n.getBatch()
 		b.control = true
 		fl.push(b)
@@ -123,6 +124,32 @@ func TestFeedLoopCoalesce(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the delayed drain never came")
+	}
+	// A control batch (a subscriber's reply) inside the window is not
+	// held back: its step is queued at once, and the window still holds
+	// the round after it.
+	drain(10 * time.Millisecond)
+	end = fl.passEnd
+	push()
+	pushControl()
+	immediate("a control batch inside the window")
+	drain(0) // a step inside the window: no round, the window stays
+	if fl.passEnd != end {
+		t.Fatalf("a step inside the window ended a round")
+	}
+	push()
+	select {
+	case <-el.ran:
+		t.Fatal("a batch after a control step inside the window was drained at once")
+	default:
+	}
+	select {
+	case <-el.ran:
+		if waited := time.Since(end); waited < fl.window {
+			t.Fatalf("step queued %v after the round, before its window %v", waited, fl.window)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delayed step never came")
 	}
 
 	// A pass longer than MaxCoalesce: the window is still MaxCoalesce.
@@ -187,7 +214,8 @@ func TestFeedLoopCoalesce(t *testing.T) {
 	fl.stop()
 	immediate("stop with a delayed drain")
 	fl.mu.Lock()
-	delayed, fired := fl.delayed, fl.timer.Stop()
+	delayed := fl.delayed
+	fired := fl.timer.Stop()
 	fl.mu.Unlock()
 	if delayed || fired {
 		t.Fatalf("after stop: delayed %v, timer still armed %v", delayed, fired)

@@ -64,7 +64,9 @@ type feedConn struct {
 	iov    [][]byte
 	iovN   int
 	iovMsg int
-	dirty  bool
+	dirty  bool   // it has gathered bytes not yet written (and is in one of the loop's lists)
+	urgent bool   // it is in the loop's urgent list
+	wround uint64 // the loop's round in which it was last written (notifier_loop.go)
 	wbuf   []byte
 	pend   []int32 // the private items of the batch being drained
 

@@ -21,12 +21,18 @@ func (n *Notifier) OnTraffic(c gnet.Conn) gnet.Action {
 	return action
 }
 
-// sendReply writes the replies gathered so far: through the outbox, or
-// behind the connection's queued subscription changes if it has any (see
-// notifier_loop.go). Loop only.
+// sendReply writes the replies gathered so far: through the outbox, after
+// what a drain step has gathered for the connection, or behind its queued
+// subscription changes if it has any (see notifier_loop.go). Loop only.
 func (n *Notifier) sendReply(fc *feedConn) {
 	if len(fc.Reply) == 0 {
 		return
+	}
+	if fc.dirty && fc.ctlQueued == 0 {
+		// What a drain step gathered goes first: a reply written straight
+		// away must not overtake it.
+		b, m := fc.loop.writeConn(fc, 0, 0)
+		n.m.out(b, m)
 	}
 	switch {
 	case fc.closed:

@@ -16,19 +16,20 @@ import (
 // (trades, book, BBO: at most 7), and hands every event loop that has
 // subscribers of the asset one loopBatch (those buffers, plus the private
 // messages of that loop's connections). An event loop keeps its own
-// subscriber lists, one per asset and channel combination; when it runs its
-// drain task it takes every batch queued so far, gathers for each of its
-// subscribers its combination's buffer and its private messages, and
-// writes them with one write. Batches that queue up while a loop is busy
-// are written together, so under load a connection gets fewer, larger
-// writes and the loop is never woken once per message per subscriber.
-// After a long pass over many subscribers the loop also waits MaxCoalesce
-// before draining again, so that more batches go into each write (see
-// coalesceWindow).
+// subscriber lists, one per asset and channel combination; its drain steps
+// take every batch queued so far, gather for each of its subscribers its
+// combination's buffer and its private messages, and write each subscriber
+// once per round (see "Drain rounds and steps" below). Batches that queue
+// up while a loop is busy are written together, so under load a connection
+// gets fewer, larger writes and the loop is never woken once per message
+// per subscriber. After a long round over many subscribers the loop also
+// waits MaxCoalesce before the next, so that more batches go into each
+// write (see coalesceWindow).
 //
 // Order: a loop's inbox is a FIFO filled under its lock by the notifier
-// goroutines in the order of their batches, and a drain writes each
-// connection's share in inbox order. A combination's buffer holds its
+// goroutines in the order of their batches, and the drain steps gather
+// each connection's share in inbox order into its pending write, which goes
+// out whole and in order whenever the connection is written. A combination's buffer holds its
 // channels' messages in event order, with the offset where each event's
 // messages start; a connection with private messages in a batch gets each
 // spliced in right after its event's public messages. So every connection
@@ -151,40 +152,69 @@ type feedLoop struct {
 	mu         sync.Mutex
 	inbox      []*loopBatch
 	inboxBytes int
-	scheduled  bool   // a drain task is queued or delayed and has not taken the inbox yet
-	stale      []bool // by asset index: public batches are being dropped (conflation)
-	// Adaptive coalescing (see coalesceWindow): the next drain does not
-	// start before passEnd+window; a push before then arms timer instead of
-	// queueing the drain task, and stop cancels it. A push during a pass
-	// (draining) leaves the drain to the pass's end, which knows the window
-	// that follows it: deciding at the push, by the previous pass's end,
-	// queued the next drain at once whenever a pass outlasted the window.
-	window   time.Duration
-	passEnd  time.Time
-	timer    *time.Timer // nil until first needed; fires execute
-	delayed  bool        // timer is armed
-	stopped  bool        // the notifier is stopping: no more delays
-	draining bool        // a drain pass has taken the inbox and not ended
+	// later counts the bytes of the batches taken for the next round
+	// (nextBatches): like the inbox, data no write has started on, so they
+	// count against MaxLoopQueue as the inbox does; the batches the current
+	// round is writing do not (nor did a pass's, when a pass took the inbox
+	// whole). Under a stall the inbox grows; behind, next does.
+	later int
+	// ctlPending: a control batch is in the inbox; its step is not held
+	// back by the coalescing window (a subscriber waits for its reply).
+	ctlPending bool
+	// scheduled: a drain step is queued on the loop, delayed by the timer
+	// or running; whichever runs decides at its end whether another
+	// follows, so pushes meanwhile need not queue one.
+	scheduled bool
+	stale     []bool // by asset index: public batches are being dropped (conflation)
+	// Adaptive coalescing (see coalesceWindow): a round of writes does not
+	// start before passEnd+window; a step due before then arms timer
+	// instead of queueing, and stop cancels it.
+	window  time.Duration
+	passEnd time.Time
+	timer   *time.Timer // nil until first needed; fires execute
+	delayed bool        // timer is armed
+	stopped bool        // the notifier is stopping: no more delays
+	// kick asks the kicker goroutine to queue the next step of a round
+	// (see Run); quit, closed by stop, ends it.
+	kick    chan struct{}
+	quit    chan struct{}
+	kicking bool // the kicker runs (loop-owned)
 
-	// Loop-owned.
-	work    []*loopBatch
-	subs    [][numMasks][]*feedConn // by asset index and channel combination
-	dirty   []*feedConn
+	// Loop-owned (see "Drain rounds and steps" below).
+	work []*loopBatch
+	subs [][numMasks][]*feedConn // by asset index and channel combination
+	// queue holds the connections to write in this round (from qhead on),
+	// next those gathered again after their write in this round, urgent
+	// those with a control batch's reply (written at the end of the step
+	// that gathered it).
+	queue   []*feedConn
+	qhead   int
+	next    []*feedConn
+	urgent  []*feedConn
 	pending []*feedConn // connections with private messages in the batch being drained
-	// passWrites counts the connections the current drain has written
+	// The batches taken and not yet released: cur's are written when this
+	// round ends, next's when the round after it does.
+	curBatches, nextBatches []*loopBatch
+	nextBytes               int
+	round                   uint64 // rounds ended
+	inRound                 bool
+	roundStart              time.Time
+	gatherUrgent            bool // the batch being gathered is a control batch
+	gatherNext              bool // a connection went to next in this step's gathering
+	// passWrites counts the connections the current round has written
 	// (the coalescing policy's measure of the loop's load).
 	passWrites int
-	resync     []int // asset indexes to send fresh snapshots for after this drain
+	resync     []int // asset indexes to send fresh snapshots for after this step
 	claimed    bool  // the loop's goroutine is locked to its thread (claimThread)
 	niced      bool  // the loop's thread has its priority lowered (claimThread)
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {
 	return &feedLoop{n: n, idx: idx, el: el, subs: make([][numMasks][]*feedConn, len(n.assets)),
-		stale: make([]bool, len(n.assets))}
+		stale: make([]bool, len(n.assets)), kick: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
-// push queues b and makes sure a drain task will take it. Any goroutine;
+// push queues b and makes sure a drain step will take it. Any goroutine;
 // the notifier goroutines call it under their asset's lock. It never
 // waits for the loop: past the inbox bound it drops public data and cuts
 // connections instead (see the note at the top).
@@ -195,13 +225,26 @@ func (fl *feedLoop) push(b *loopBatch) {
 		if fl.stale[ai] && b.dropPublic() {
 			fl.n.conflated.Add(1)
 		}
-		if fl.inboxBytes+b.size() > fl.n.cfg.MaxLoopQueue {
+		if fl.inboxBytes+fl.later+b.size() > fl.n.cfg.MaxLoopQueue {
 			fl.conflateLocked(b)
 		}
 	}
 	fl.inboxBytes += b.size()
 	fl.inbox = append(fl.inbox, b)
-	queue := !fl.scheduled && !fl.draining && !fl.delayLocked()
+	queue := false
+	switch {
+	case b.control:
+		fl.ctlPending = true
+		// A reply is not held back by the window: cancel a delay.
+		if fl.delayed && fl.timer.Stop() {
+			fl.delayed = false
+			queue = true
+		} else {
+			queue = !fl.scheduled
+		}
+	case !fl.scheduled:
+		queue = !fl.delayLocked()
+	}
 	fl.scheduled = true
 	fl.mu.Unlock()
 	if queue {
@@ -209,16 +252,16 @@ func (fl *feedLoop) push(b *loopBatch) {
 	}
 }
 
-// delayLocked arms the timer for a drain that is due, if the window after
-// the last pass has not gone by, and reports whether it did; if not, the
-// caller queues the drain at once. The caller holds fl.mu.
+// delayLocked arms the timer for a step that is due, if the window after
+// the last round has not gone by, and reports whether it did; if not, the
+// caller queues the step at once. The caller holds fl.mu.
 func (fl *feedLoop) delayLocked() bool {
-	if fl.window <= 0 || fl.stopped {
-		return false
-	}
-	wait := fl.window - time.Since(fl.passEnd)
+	wait := fl.waitLocked(time.Now())
 	if wait <= 0 {
 		return false
+	}
+	if fl.delayed {
+		return true
 	}
 	if fl.timer == nil {
 		fl.timer = time.AfterFunc(wait, fl.execute)
@@ -229,7 +272,16 @@ func (fl *feedLoop) delayLocked() bool {
 	return true
 }
 
-// execute queues the drain task on the loop (at once, or from the
+// waitLocked is how long the coalescing window after the last round still
+// holds at now (<= 0: it has gone by). The caller holds fl.mu.
+func (fl *feedLoop) waitLocked(now time.Time) time.Duration {
+	if fl.window <= 0 || fl.stopped {
+		return 0
+	}
+	return fl.window - now.Sub(fl.passEnd)
+}
+
+// execute queues the drain step on the loop (at once, or from the
 // coalescing timer).
 func (fl *feedLoop) execute() {
 	fl.mu.Lock()
@@ -245,19 +297,22 @@ func (fl *feedLoop) execute() {
 func (fl *feedLoop) dropInbox() {
 	fl.mu.Lock()
 	work := fl.inbox
-	fl.inbox, fl.scheduled, fl.inboxBytes = nil, false, 0
+	fl.inbox, fl.scheduled, fl.inboxBytes, fl.ctlPending = nil, false, 0, false
 	fl.mu.Unlock()
 	for _, b := range work {
 		fl.n.putBatch(b)
 	}
 }
 
-// stop ends coalescing delays: a drain still waiting for its window is
+// stop ends coalescing delays: a step still waiting for its window is
 // queued at once (so what is queued is written, or released if the loop
-// has stopped), and later pushes queue the drain without delay. Stop calls
+// has stopped), and later pushes queue the step without delay. Stop calls
 // it before stopping the event loops.
 func (fl *feedLoop) stop() {
 	fl.mu.Lock()
+	if !fl.stopped {
+		close(fl.quit)
+	}
 	fl.stopped = true
 	cancelled := fl.delayed && fl.timer.Stop()
 	fl.delayed = fl.delayed && !cancelled
@@ -332,26 +387,64 @@ func (fl *feedLoop) conflateLocked(b *loopBatch) {
 	b.items, b.priv = b.items[:0], b.priv[:0]
 }
 
-// Run is the drain task (gnet.Runnable), run by the event loop.
+// Drain rounds and steps. A round writes each connection with something
+// gathered once: one write per connection per round, as the coalescing
+// floor's pass does. It is made of steps, each one task on the event loop
+// that takes the inbox, gathers its batches into the connections' writes,
+// writes the connections with control replies (urgent), and then at most
+// drainChunk connections of the round's queue, and queues the next step
+// behind the loop's I/O: between two steps the loop reads requests,
+// accepts and closes connections, so with 10,000 subscribers a subscribe,
+// a close or a new connection waits for one step (a millisecond or so),
+// not for a whole round (hundreds of ms).
+//
+// A connection gathered while it waits in the queue gets the new batches in
+// the same write (lower latency, no extra write); one gathered after its
+// write in this round goes to next, the following round's queue, so that
+// a round writes each connection once. Writing a connection out of its
+// turn (urgent, or before a direct reply: sendReply) never reorders its
+// stream: its gathered buffers are written in order, whenever that is.
+// The batches a step takes stay alive until every write that refers to
+// them is done: the end of this round, or of the next if they reached a
+// connection already written in this round (control batches: the end of
+// the step). Those kept for the next round count against MaxLoopQueue, as
+// the inbox does: no write has started on them.
+//
+// The window applies between rounds: after a long round over many
+// connections (coalesceWindow) the next round starts MaxCoalesce after it
+// ended; a step during the window (a control batch's) gathers and writes
+// its urgent connections only.
+
+// drainChunk bounds the queued connections one step writes: at 2-5 us a
+// write, about a millisecond of the loop before it reads its sockets again.
+// (Notifier.drainChunk: the tests make rounds of many steps with it.)
+const drainChunk = 256
+
+// Run is a drain step (gnet.Runnable), run by the event loop.
 func (fl *feedLoop) Run(context.Context) error {
 	fl.claimThread()
-	start := time.Now()
-	fl.passWrites = 0
+	now := time.Now()
 	fl.mu.Lock()
 	work := fl.inbox
 	fl.inbox, fl.work = fl.work[:0], work
-	fl.scheduled, fl.inboxBytes, fl.draining = false, 0, true
+	taken := fl.inboxBytes
+	fl.inboxBytes, fl.ctlPending, fl.scheduled = 0, false, true // running: its end decides what follows
+	open := fl.waitLocked(now) <= 0
 	for ai, st := range fl.stale {
 		if st {
 			fl.resync = append(fl.resync, ai)
 		}
 	}
 	fl.mu.Unlock()
+	if open && !fl.inRound {
+		fl.inRound, fl.roundStart, fl.passWrites = true, now, 0
+	}
 	if h := fl.n.drainHook; h != nil {
 		h()
 	}
 
 	var bytes, msgs int
+	fl.gatherNext = false
 	for _, b := range work {
 		for _, mc := range b.ctl {
 			if !mc.fc.closed {
@@ -359,44 +452,170 @@ func (fl *feedLoop) Run(context.Context) error {
 			}
 			mc.fc.ctlQueued--
 		}
+		fl.gatherUrgent = b.control
 		bytes, msgs = fl.fanOut(b, bytes, msgs)
 	}
-	for i, fc := range fl.dirty {
-		b, m := fc.writeGathered()
-		bytes += b
-		msgs += m
-		fl.wrote()
-		fl.dirty[i] = nil
+	fl.gatherUrgent = false
+	for i, fc := range fl.urgent {
+		fc.urgent = false
+		if fc.dirty {
+			bytes, msgs = fl.writeConn(fc, bytes, msgs)
+		}
+		fl.urgent[i] = nil
 	}
-	fl.dirty = fl.dirty[:0]
-	now := time.Now().UnixNano()
-	for i, b := range work {
-		if b.written != nil {
-			b.written <- struct{}{} // buffered: the reader has one segment out at a time
+	fl.urgent = fl.urgent[:0]
+	// A control batch holds private items only, and every connection they
+	// went to was urgent: written now, so the batch is done. The others
+	// live until the round that writes them ends.
+	ctlBytes, data := 0, work[:0]
+	for _, b := range work {
+		if !b.control {
+			data = append(data, b)
+			continue
 		}
-		if b.recv > 0 {
-			fl.n.m.observe(now, b.recv, b.evTime)
+		ctlBytes += b.size()
+		fl.done(b, now.UnixNano())
+	}
+	if fl.gatherNext {
+		fl.nextBatches = append(fl.nextBatches, data...)
+		fl.nextBytes += taken - ctlBytes
+		fl.mu.Lock()
+		fl.later = fl.nextBytes
+		fl.mu.Unlock()
+	} else {
+		fl.curBatches = append(fl.curBatches, data...)
+	}
+	clear(work)
+	fl.work = work[:0]
+	if fl.inRound {
+		for n := 0; n < fl.n.drainChunk && fl.qhead < len(fl.queue); fl.qhead++ {
+			fc := fl.queue[fl.qhead]
+			fl.queue[fl.qhead] = nil
+			if fc.dirty {
+				bytes, msgs = fl.writeConn(fc, bytes, msgs)
+				n++
+			}
 		}
-		fl.n.putBatch(b)
-		work[i] = nil
+		if fl.qhead == len(fl.queue) {
+			fl.endRound()
+		}
 	}
 	fl.n.m.out(bytes, msgs)
 	for _, ai := range fl.resync {
 		fl.n.resync(fl, ai)
 	}
 	fl.resync = fl.resync[:0]
-	end := time.Now()
+
 	fl.mu.Lock()
-	fl.window, fl.passEnd = coalesceWindow(end.Sub(start), fl.passWrites, fl.n.cfg.MaxCoalesce), end
-	fl.draining = false
-	// Batches pushed during the pass: their drain waits for the window
-	// that follows this pass.
-	queue := fl.scheduled && !fl.delayLocked()
+	more := fl.qhead < len(fl.queue) || len(fl.inbox) > 0
+	queue, kick := false, false
+	switch {
+	case !more:
+		fl.scheduled = false
+	case fl.inRound && !fl.stopped:
+		kick = true
+	case fl.ctlPending || fl.inRound:
+		queue = true
+	default:
+		queue = !fl.delayLocked()
+	}
 	fl.mu.Unlock()
-	if queue {
+	switch {
+	case kick:
+		fl.continueRound()
+	case queue:
 		fl.execute()
 	}
 	return nil
+}
+
+// continueRound queues the round's next step behind the loop's I/O. A task
+// queued from a task runs in the same turn of gnet's loop, before it polls
+// its sockets again (Poller.Polling runs its task queue until it is
+// empty), so the step is queued from another goroutine, the kicker: the
+// loop polls its sockets meanwhile (its poll finds nothing to do at once,
+// yields its P, which runs the kicker, and then waits for the kicker's
+// wake-up or its sockets). Loop only.
+func (fl *feedLoop) continueRound() {
+	if !fl.kicking {
+		fl.kicking = true
+		go fl.kicker()
+	}
+	select {
+	case fl.kick <- struct{}{}: // one step of a round outstanding at a time
+	default:
+	}
+	select {
+	case <-fl.quit:
+		fl.takeKick() // stopping: the kicker may have gone already
+	default:
+	}
+}
+
+// kicker queues the steps continueRound asks for until stop.
+func (fl *feedLoop) kicker() {
+	for {
+		select {
+		case <-fl.kick:
+			fl.execute()
+		case <-fl.quit:
+			fl.takeKick()
+			return
+		}
+	}
+}
+
+// takeKick queues the step asked for, if any is still waiting for the
+// kicker (it or continueRound, whichever takes it).
+func (fl *feedLoop) takeKick() {
+	select {
+	case <-fl.kick:
+		fl.execute()
+	default:
+	}
+}
+
+// endRound ends the round whose queue has been written: it releases the
+// batches every write of which is done, makes next the following round's
+// queue and sets the coalescing window after it. Loop only.
+func (fl *feedLoop) endRound() {
+	end := time.Now()
+	now := end.UnixNano()
+	for i, b := range fl.curBatches {
+		fl.done(b, now)
+		fl.curBatches[i] = nil
+	}
+	fl.curBatches, fl.nextBatches = fl.nextBatches, fl.curBatches[:0]
+	fl.nextBytes = 0
+	fl.queue, fl.next, fl.qhead = fl.next, fl.queue[:0], 0
+	fl.round++
+	fl.inRound = false
+	fl.mu.Lock()
+	fl.later = 0 // the next round's batches are this round's now
+	fl.window, fl.passEnd = coalesceWindow(end.Sub(fl.roundStart), fl.passWrites, fl.n.cfg.MaxCoalesce), end
+	fl.mu.Unlock()
+}
+
+// done releases a batch every write of which is done (now, Unix ns).
+func (fl *feedLoop) done(b *loopBatch, now int64) {
+	if b.written != nil {
+		b.written <- struct{}{} // buffered: the reader has one segment out at a time
+	}
+	if b.recv > 0 {
+		fl.n.m.observe(now, b.recv, b.evTime)
+	}
+	fl.n.putBatch(b)
+}
+
+// writeConn writes what fc has gathered and adds it to the running totals.
+// Loop only.
+func (fl *feedLoop) writeConn(fc *feedConn, tb, tm int) (int, int) {
+	b, m := fc.writeGathered()
+	if fl.inRound {
+		fc.wround = fl.round + 1
+	}
+	fl.wrote()
+	return tb + b, tm + m
 }
 
 // fanOut gathers one batch's share for each of the loop's connections.
@@ -464,15 +683,30 @@ func (fl *feedLoop) gather(fc *feedConn, b []byte, msgs, tb, tm int) (int, int) 
 		}
 		return tb, tm
 	}
-	if !fc.dirty {
-		fc.dirty = true
-		fl.dirty = append(fl.dirty, fc)
+	switch {
+	case fl.gatherUrgent && !fc.urgent:
+		// A control batch's reply: written at the end of this step. If
+		// fc is queued too, that entry finds it written, or writes what
+		// it gathers later.
+		fc.urgent = true
+		fl.urgent = append(fl.urgent, fc)
+	case fl.inRound && fc.wround == fl.round+1:
+		// Written in this round already: in the next round, and so
+		// are the batches of this step, whether fc was listed in next
+		// by this gather or an earlier one (it is dirty then).
+		if !fc.dirty {
+			fl.next = append(fl.next, fc)
+		}
+		fl.gatherNext = true
+	case fc.dirty:
+	default:
+		fl.queue = append(fl.queue, fc)
 	}
+	fc.dirty = true
 	fc.add(b, msgs)
 	if len(fc.iov) >= maxIOV {
-		wb, wm := fc.writeGathered() // clears dirty: fc may be listed twice, harmlessly
-		fl.wrote()
-		tb, tm = tb+wb, tm+wm
+		// Clears dirty: fc may be listed twice, harmlessly.
+		tb, tm = fl.writeConn(fc, tb, tm)
 	}
 	return tb, tm
 }
