@@ -234,7 +234,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.fanoutPrivate, "fanout-private", -1, "-fanout-mix: how many of the subscribers are logged-in -users (in turn) on their private channel of every asset (-1: 100, or a tenth of -fanout-mix below 1,000)")
 	fs.Float64Var(&c.churn, "churn", 0, "-fanout-mix: short-lived subscribers a second (connect, subscribe to trades and book, wait for the snapshot, disconnect) in the churn phases; 0: no churn phases")
 	fs.DurationVar(&c.churnFor, "churn-for", 10*time.Second, "-fanout-mix -churn: each churn phase's length")
-	fs.IntVar(&c.churnWorkers, "churn-workers", 64, "-fanout-mix -churn: churn cycles in progress at most")
+	fs.IntVar(&c.churnWorkers, "churn-workers", 512, "-fanout-mix -churn: churn cycles in progress at most (a cycle takes 0.3-0.6 s in this process beside thousands of readers, so 1,000 a second needs about 500)")
 	fs.IntVar(&c.rounds, "rounds", 1, "-fanout-mix: how many times the subs and churn phases alternate")
 	fs.StringVar(&c.fanoutFloor, "fanout-floor", "", "serve the fan-out floor instead of driving a server: market data on this address, the asset list and POST /start on -admin (docs/bench.md)")
 	floorMode := fs.String("floor-mode", "naive", "-fanout-floor: naive (a pass as soon as anything is pending) or coalesce (-floor-window between passes)")
