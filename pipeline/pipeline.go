@@ -106,6 +106,14 @@ func (c CPUs) goroutines() (commit, matcher, output int, err error) {
 	return commit, c.Matcher, output, nil
 }
 
+// ownMatcher reports whether the matchers get a goroutine of their own:
+// only when they are pinned to a CPU that the commit's goroutine is not
+// (see matchOnCommit).
+func (c CPUs) ownMatcher() bool {
+	commit, matcher, _, err := c.goroutines()
+	return err == nil && matcher >= 0 && matcher != commit
+}
+
 // NoPinning leaves every stage to the Go scheduler.
 var NoPinning = CPUs{-1, -1, -1, -1, -1}
 
@@ -333,7 +341,9 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 	} else {
 		a.commitC = in.NewConsumer("journal")
 	}
-	a.matchC = in.NewConsumer("matcher", a.commitC)
+	if cfg.Pin.ownMatcher() {
+		a.matchC = in.NewConsumer("matcher", a.commitC)
+	}
 	a.outC = out.NewConsumer("events")
 	// The consumers are pinned with their groups (newAssetGroups), and
 	// the rings start once the groups exist (Open).
