@@ -95,9 +95,18 @@ func TestPinPairs(t *testing.T) {
 	if err != nil || c != 1 || m != 1 || o != 0 {
 		t.Fatalf("goroutines() = %d, %d, %d, %v; want 1, 1, 0, nil", c, m, o, err)
 	}
+	if p.ownMatcher() {
+		t.Fatal("matcher pinned with the commit: own goroutine")
+	}
 	p.Journal, p.Acker = 0, 0
 	if c, _, _, err := p.goroutines(); err != nil || c != 0 {
 		t.Fatalf("journal=0,acker=0: %d, %v", c, err)
+	}
+	if !p.ownMatcher() {
+		t.Fatal("matcher pinned apart from the commit: no goroutine of its own")
+	}
+	if NoPinning.ownMatcher() {
+		t.Fatal("no pins: matcher on a goroutine of its own")
 	}
 	for _, bad := range []CPUs{
 		{Journal: 0, Acker: 1, Matcher: -1, EventJournal: -1, Notifier: -1},
