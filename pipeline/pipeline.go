@@ -36,7 +36,9 @@ type Slot struct {
 func (s *Slot) Failed() bool { return s.failed }
 
 // Out is one entry of an asset's output ring: an engine event, or an L2
-// level change, which follows the event that made it.
+// level change, which follows the event that made it. Only the field of
+// its kind is written: Event when IsLevel is false, Level when it is true;
+// the other holds whatever an earlier lap of the ring left there.
 type Out struct {
 	Event   engine.Event
 	Level   engine.LevelChange

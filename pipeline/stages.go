@@ -69,12 +69,14 @@ func (a *Asset) apply(cmd *engine.Command) {
 		}
 		lo := hi - int64(n) + 1
 		for s := lo; s <= hi; s, done = s+1, done+1 {
+			// Only the half of the entry its kind uses is written (see
+			// Out): a whole Out literal was built and copied per entry.
 			o := a.out.At(s)
 			if ci < len(changes) && (ei == len(evs) || ei > 0 && changes[ci].Seq <= evs[ei-1].Seq) {
-				*o = Out{Level: changes[ci], IsLevel: true, EventSeq: changes[ci].Seq}
+				o.Level, o.IsLevel, o.EventSeq = changes[ci], true, changes[ci].Seq
 				ci++
 			} else {
-				*o = Out{Event: evs[ei]}
+				o.Event, o.IsLevel, o.EventSeq = evs[ei], false, 0
 				ei++
 			}
 		}
