@@ -214,10 +214,13 @@ type Asset struct {
 	// (stages.go).
 	evMark eventMark
 
-	// Matcher-owned state.
-	snapBuf  bytes.Buffer
-	snaps    chan snapshot
-	sinceSnp uint64
+	// Matcher-owned state. outNext is the first output sequence not yet
+	// published, outClaimed the last claimed (publishOut); apply publishes
+	// early once more than outPublishAt would be pending (half the ring).
+	outNext, outClaimed, outPublishAt int64
+	snapBuf                           bytes.Buffer
+	snaps                             chan snapshot
+	sinceSnp                          uint64
 
 	// Scratch reused per pass so that the group's commit (cmdBatch, on
 	// the writing goroutine) and output (evBatch) do not allocate.
@@ -337,6 +340,8 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 		return nil, fmt.Errorf("pipeline: asset %s: %w", a.Symbol, err)
 	}
 	a.in, a.out = in, out
+	a.outClaimed = -1 // the ring's first sequence is 0
+	a.outPublishAt = int64(max(cfg.OutSize/2, 1))
 	if ex.store.Policy().Mode == journal.SyncAlways {
 		a.writeC = in.NewConsumer("journal-write")
 		a.commitC = in.NewConsumer("journal", a.writeC)
