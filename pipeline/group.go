@@ -18,7 +18,9 @@ import (
 //     (journal.CommandWriter.WriteGroup: one commit and one WAL write), and
 //     then hands the acks of the whole pass to the AckSink, which writes
 //     each session once for all assets (AckFlusher);
-//   - the matchers, behind the commit: each asset's range to its own book;
+//   - the matchers, behind the commit: each asset's range to its own book,
+//     on the commit goroutine after the pass's acks (matchOnCommit), or on
+//     a goroutine of their own when they are pinned apart;
 //   - the output: every asset's events of a pass to the event journal as one
 //     batch (journal.EventGroup), then to the OutputSink.
 //

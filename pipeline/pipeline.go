@@ -83,7 +83,9 @@ type AssetSpec struct {
 // the journal's goroutine and the notifier on the event journal's
 // (group.go), so Acker pins the journal's goroutine and Notifier the
 // event journal's when those are not pinned themselves; each pair must
-// not name two different CPUs. Each CPU is shared by that stage of every
+// not name two different CPUs. The matchers run on the journal's
+// goroutine too, unless Matcher names a CPU other than the journal's:
+// then they get a goroutine of their own, pinned there (matchOnCommit). Each CPU is shared by that stage of every
 // asset group, and under SyncAlways the journal's WAL writer goroutine
 // shares the journal's.
 type CPUs struct {
@@ -184,9 +186,10 @@ type Asset struct {
 	log   *slog.Logger
 	m     *assetMetrics
 
-	// The input ring has two consumers, the commit (journal and acks) and
-	// the matcher behind it; the output ring one, the event journal and
-	// the notifier (group.go). Under SyncAlways the commit is split in
+	// The input ring has the commit (journal, acks and, unless matchC is
+	// set, the matcher) and, when the matcher is pinned apart, the
+	// matcher behind it (matchC; nil otherwise); the output ring one
+	// consumer, the event journal and the notifier (group.go). Under SyncAlways the commit is split in
 	// two, writeC (the WAL write) and commitC behind it (the fsync wait
 	// and the acks); under the other policies writeC is nil. Every
 	// consumer runs in the asset's asset group (group.go), as the
