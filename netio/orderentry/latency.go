@@ -15,7 +15,8 @@ import (
 // atomic add per bucket it touched (add), where a prometheus.Histogram
 // takes four atomic operations and a bucket search per ack. At a million
 // acks a second that was about 2 % of the server's CPU
-// (docs/performance.md, "Acks a pass at a time").
+// (docs/performance.md, "Less work per order on the commit and matcher
+// goroutines").
 type ackHistogram struct {
 	desc    *prometheus.Desc
 	bounds  []float64                         // seconds: prometheus.ExponentialBuckets(5e-6, 2, 16)
