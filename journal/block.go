@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 
 	"github.com/ringex/ringex/engine"
 )
@@ -109,7 +110,12 @@ func appendCommandBlock(dst []byte, asset uint32, cmds []engine.Command) []byte 
 	return finishBlock(dst, start)
 }
 
-// appendCommand appends c's record, as the difference from prev.
+// maxCommandRecord bounds a command record: its mask byte and 7 fields,
+// each a varint of at most 10 bytes.
+const maxCommandRecord = 1 + 7*binary.MaxVarintLen64
+
+// appendCommand appends c's record, as the difference from prev, written
+// in place as eventState.append writes events.
 func appendCommand(dst []byte, prev, c *engine.Command) []byte {
 	pf, cf := packCommandFlags(prev), packCommandFlags(c)
 	var m byte
@@ -134,29 +140,32 @@ func appendCommand(dst []byte, prev, c *engine.Command) []byte {
 	if c.UserID != prev.UserID {
 		m |= cmUserID
 	}
-	dst = append(dst, m)
+	dst = slices.Grow(dst, maxCommandRecord)
+	b, n := dst[:cap(dst)], len(dst)
+	b[n] = m
+	n++
 	if m&cmFlags != 0 {
-		dst = binary.AppendUvarint(dst, pf^cf)
+		n = putUvarint(b, n, pf^cf)
 	}
 	if m&cmTime != 0 {
-		dst = binary.AppendUvarint(dst, zig(c.Time-prev.Time))
+		n = putUvarint(b, n, zig(c.Time-prev.Time))
 	}
 	if m&cmOrderID != 0 {
-		dst = binary.AppendUvarint(dst, zig(int64(c.OrderID-prev.OrderID)))
+		n = putUvarint(b, n, zig(int64(c.OrderID-prev.OrderID)))
 	}
 	if m&cmClientOrderID != 0 {
-		dst = binary.AppendUvarint(dst, zig(int64(c.ClientOrderID-prev.ClientOrderID)))
+		n = putUvarint(b, n, zig(int64(c.ClientOrderID-prev.ClientOrderID)))
 	}
 	if m&cmPrice != 0 {
-		dst = binary.AppendUvarint(dst, zig(c.Price-prev.Price))
+		n = putUvarint(b, n, zig(c.Price-prev.Price))
 	}
 	if m&cmQty != 0 {
-		dst = binary.AppendUvarint(dst, zig(c.Qty-prev.Qty))
+		n = putUvarint(b, n, zig(c.Qty-prev.Qty))
 	}
 	if m&cmUserID != 0 {
-		dst = binary.AppendUvarint(dst, zig(int64(int32(c.UserID-prev.UserID))))
+		n = putUvarint(b, n, zig(int64(int32(c.UserID-prev.UserID))))
 	}
-	return dst
+	return dst[:n]
 }
 
 // eventState is what an event record is encoded against: the previous
@@ -185,7 +194,13 @@ func appendEventBlock(dst []byte, asset uint32, evs []engine.Event) []byte {
 	return finishBlock(dst, start)
 }
 
-// append appends e's record and makes e the previous record.
+// maxEventRecord bounds an event record: its mask and 13 fields, each a
+// varint of at most 10 bytes.
+const maxEventRecord = 14 * binary.MaxVarintLen64
+
+// append appends e's record and makes e the previous record. It grows dst
+// once per record and writes the varints in place (putUvarint), which
+// halves the cost of appending them one at a time (BenchmarkBlockEncode).
 func (st *eventState) append(dst []byte, e *engine.Event) []byte {
 	p := &st.prev
 	pf, ef := packEventFlags(p), packEventFlags(e)
@@ -221,44 +236,58 @@ func (st *eventState) append(dst []byte, e *engine.Event) []byte {
 	if maker {
 		m |= emMaker
 	}
-	dst = binary.AppendUvarint(dst, m)
+	dst = slices.Grow(dst, maxEventRecord)
+	b, n := dst[:cap(dst)], len(dst)
+	n = putUvarint(b, n, m)
 	if m&emFlags != 0 {
-		dst = binary.AppendUvarint(dst, pf^ef)
+		n = putUvarint(b, n, pf^ef)
 	}
 	if m&emTime != 0 {
-		dst = binary.AppendUvarint(dst, zig(e.Time-p.Time))
+		n = putUvarint(b, n, zig(e.Time-p.Time))
 	}
 	if m&emOrderID != 0 {
-		dst = binary.AppendUvarint(dst, zig(int64(e.OrderID-p.OrderID)))
+		n = putUvarint(b, n, zig(int64(e.OrderID-p.OrderID)))
 	}
 	if m&emClientOrderID != 0 {
-		dst = binary.AppendUvarint(dst, zig(int64(e.ClientOrderID-p.ClientOrderID)))
+		n = putUvarint(b, n, zig(int64(e.ClientOrderID-p.ClientOrderID)))
 	}
 	if m&emQty != 0 {
-		dst = binary.AppendUvarint(dst, zig(e.Qty-p.Qty))
+		n = putUvarint(b, n, zig(e.Qty-p.Qty))
 	}
 	if m&emRemaining != 0 {
-		dst = binary.AppendUvarint(dst, zig(e.Remaining-p.Remaining))
+		n = putUvarint(b, n, zig(e.Remaining-p.Remaining))
 	}
 	if m&emPrice != 0 {
-		dst = binary.AppendUvarint(dst, zig(e.Price-p.Price))
+		n = putUvarint(b, n, zig(e.Price-p.Price))
 	}
 	if m&emCmdSeq != 0 {
-		dst = binary.AppendUvarint(dst, zig(int64(e.CmdSeq-p.CmdSeq)))
+		n = putUvarint(b, n, zig(int64(e.CmdSeq-p.CmdSeq)))
 	}
 	if m&emUserID != 0 {
-		dst = binary.AppendUvarint(dst, zig(int64(int32(e.UserID-p.UserID))))
+		n = putUvarint(b, n, zig(int64(int32(e.UserID-p.UserID))))
 	}
 	if maker {
-		dst = binary.AppendUvarint(dst, zig(int64(e.MakerOrderID-st.makerOrderID)))
-		dst = binary.AppendUvarint(dst, zig(int64(e.MakerClientOrderID-st.makerClient)))
-		dst = binary.AppendUvarint(dst, zig(int64(int32(e.MakerUserID-st.makerUserID))))
-		dst = binary.AppendUvarint(dst, zig(e.MakerRemaining-st.makerRemain))
+		n = putUvarint(b, n, zig(int64(e.MakerOrderID-st.makerOrderID)))
+		n = putUvarint(b, n, zig(int64(e.MakerClientOrderID-st.makerClient)))
+		n = putUvarint(b, n, zig(int64(int32(e.MakerUserID-st.makerUserID))))
+		n = putUvarint(b, n, zig(e.MakerRemaining-st.makerRemain))
 		st.makerOrderID, st.makerClient = e.MakerOrderID, e.MakerClientOrderID
 		st.makerUserID, st.makerRemain = e.MakerUserID, e.MakerRemaining
 	}
 	*p = *e
-	return dst
+	return dst[:n]
+}
+
+// putUvarint writes x as a uvarint at b[n:], which has room for it, and
+// returns the offset after it. Most fields are one byte.
+func putUvarint(b []byte, n int, x uint64) int {
+	for x >= 0x80 {
+		b[n] = byte(x) | 0x80
+		x >>= 7
+		n++
+	}
+	b[n] = byte(x)
+	return n + 1
 }
 
 // blockHeader is the header of a version 2 block.

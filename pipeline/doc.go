@@ -7,10 +7,11 @@
 //
 // The assets are spread over asset groups (Config.AssetGroups, group.go),
 // and the stages of a group's assets share their goroutines: one journal
-// goroutine commits every asset's available range of a pass as one batch and
-// acks the pass, one matcher goroutine applies each asset's range to its own
-// book, and one output goroutine journals the events of the pass as one
-// batch and hands them to the notifier. Stages that follow each other on
+// goroutine commits every asset's available range of a pass as one batch,
+// acks the pass and then applies each asset's range to its own book (the
+// matchers get a goroutine of their own only when they are pinned to a CPU
+// of their own), and one output goroutine journals the events of the pass
+// as one batch and hands them to the notifier. Stages that follow each other on
 // the same range run on one goroutine, one after the other, and the
 // assets of a group share a wake-up, because on a machine with fewer cores
 // than stages every hand-off between goroutines is a park and a wake-up.

@@ -18,7 +18,9 @@ import (
 //     (journal.CommandWriter.WriteGroup: one commit and one WAL write), and
 //     then hands the acks of the whole pass to the AckSink, which writes
 //     each session once for all assets (AckFlusher);
-//   - the matchers, behind the commit: each asset's range to its own book;
+//   - the matchers, behind the commit: each asset's range to its own book,
+//     on the commit goroutine after the pass's acks (matchOnCommit), or on
+//     a goroutine of their own when they are pinned apart;
 //   - the output: every asset's events of a pass to the event journal as one
 //     batch (journal.EventGroup), then to the OutputSink.
 //
@@ -49,7 +51,10 @@ type assetGroup struct {
 	written []ring.Range
 
 	write, commit *ring.Group // write is nil unless SyncAlways
-	match         *ring.Group // the matchers, behind commit
+	// match is the matchers' own goroutine, behind commit, when the
+	// matcher is pinned to a CPU of its own; nil when the matchers run on
+	// the commit goroutine, after the acks of each pass (matchOnCommit).
+	match *ring.Group
 
 	// The output side: the group's output rings on one goroutine
 	// (outputGroup).
@@ -116,8 +121,10 @@ func (g *assetGroup) build(store *journal.Store, commitCPU, matchCPU, outCPU int
 			return err
 		}
 	}
-	if g.match, err = g.ringGroup("matcher", matchCPU, func(a *Asset) *ring.Consumer { return a.matchC }); err != nil {
-		return err
+	if g.assets[0].matchC != nil {
+		if g.match, err = g.ringGroup("matcher", matchCPU, func(a *Asset) *ring.Consumer { return a.matchC }); err != nil {
+			return err
+		}
 	}
 	if g.output, err = g.ringGroup("events", outCPU, func(a *Asset) *ring.Consumer { return a.outC }); err != nil {
 		return err
@@ -150,20 +157,26 @@ func (g *assetGroup) ringGroup(stage string, cpu int, consumer func(*Asset) *rin
 func (g *assetGroup) start(ex *Exchange, sink AckSink, output OutputSink) {
 	g.sink = sink
 	g.flush, _ = sink.(AckFlusher)
-	if g.write != nil {
-		ex.runGroup(g.write, (*writeGroup)(g), nil)
-		ex.runGroup(g.commit, (*syncGroup)(g), nil)
-	} else {
-		ex.runGroup(g.commit, (*fusedCommitGroup)(g), nil)
-	}
 	// When the matchers have drained their input rings (Close), each
 	// asset's final snapshot is taken and its output ring closed, which
-	// lets the output group drain and return.
-	ex.runGroup(g.match, (*matchGroup)(g), func() {
+	// lets the output group drain and return. The matchers run on the
+	// commit goroutine unless they have their own.
+	matchingDone := func() {
 		for _, a := range g.assets {
 			a.matchingDone()
 		}
-	})
+	}
+	commitDone := matchingDone
+	if g.match != nil {
+		commitDone = nil
+		ex.runGroup(g.match, (*matchGroup)(g), matchingDone)
+	}
+	if g.write != nil {
+		ex.runGroup(g.write, (*writeGroup)(g), nil)
+		ex.runGroup(g.commit, (*syncGroup)(g), commitDone)
+	} else {
+		ex.runGroup(g.commit, (*fusedCommitGroup)(g), commitDone)
+	}
 	// Whatever ends the output group (its rings drained and closed, or a
 	// failure), the assets' event marks end with it, so that no waiter
 	// outlives it.
@@ -273,6 +286,7 @@ func (f *fusedCommitGroup) HandleGroup(rs []ring.Range) {
 		}
 	}
 	g.ack(rs)
+	g.matchOnCommit(rs)
 }
 
 // writeGroup is the first half of a SyncAlways commit: it hands each pass
@@ -318,6 +332,7 @@ func (s *syncGroup) HandleGroup(rs []ring.Range) {
 		a.m.journalBatch(int(hi-r.Lo+1), time.Since(start))
 	}
 	g.ack(rs)
+	g.matchOnCommit(rs)
 }
 
 // outputGroup is the consumer of the group's output rings: per pass, the
@@ -373,6 +388,32 @@ func (o *outputGroup) HandleGroup(rs []ring.Range) {
 		for _, r := range rs {
 			o.sink.HandleOutput(g.assets[r.Member], r.Lo, r.Hi)
 		}
+	}
+}
+
+// matchOnCommit applies the pass's ranges to the books on the commit
+// goroutine, after their acks, unless the matchers have a goroutine of
+// their own (g.match). The commit group's member sequences, which the
+// input rings' producers gate on, are then released only once the pass is
+// matched, as the matchers' were.
+//
+// This is the default because a matcher of its own parked and was woken
+// once per commit pass to spend about a tenth of a microsecond per order:
+// a goroutine and a park per pass for nothing on a machine with fewer
+// cores than stages. Measured, the saving is within the noise (the
+// wake-up was mostly a goroutine switch on the commit goroutine's M, not
+// a thread switch; docs/performance.md, "Less work per order on the
+// commit and matcher goroutines"). The acks are not delayed: they are
+// written before the pass is matched. The next pass is: it gathers what
+// arrived meanwhile, which makes it bigger. A matcher pinned to a CPU of
+// its own (CPUs.Matcher different from the commit's) keeps its own
+// goroutine, for a machine with cores to spare.
+func (g *assetGroup) matchOnCommit(rs []ring.Range) {
+	if g.match != nil {
+		return
+	}
+	for _, r := range rs {
+		(*matchStage)(g.assets[r.Member]).Handle(r.Lo, r.Hi)
 	}
 }
 

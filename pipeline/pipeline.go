@@ -36,7 +36,9 @@ type Slot struct {
 func (s *Slot) Failed() bool { return s.failed }
 
 // Out is one entry of an asset's output ring: an engine event, or an L2
-// level change, which follows the event that made it.
+// level change, which follows the event that made it. Only the field of
+// its kind is written: Event when IsLevel is false, Level when it is true;
+// the other holds whatever an earlier lap of the ring left there.
 type Out struct {
 	Event   engine.Event
 	Level   engine.LevelChange
@@ -81,7 +83,9 @@ type AssetSpec struct {
 // the journal's goroutine and the notifier on the event journal's
 // (group.go), so Acker pins the journal's goroutine and Notifier the
 // event journal's when those are not pinned themselves; each pair must
-// not name two different CPUs. Each CPU is shared by that stage of every
+// not name two different CPUs. The matchers run on the journal's
+// goroutine too, unless Matcher names a CPU other than the journal's:
+// then they get a goroutine of their own, pinned there (matchOnCommit). Each CPU is shared by that stage of every
 // asset group, and under SyncAlways the journal's WAL writer goroutine
 // shares the journal's.
 type CPUs struct {
@@ -104,6 +108,14 @@ func (c CPUs) goroutines() (commit, matcher, output int, err error) {
 		return
 	}
 	return commit, c.Matcher, output, nil
+}
+
+// ownMatcher reports whether the matchers get a goroutine of their own:
+// only when they are pinned to a CPU that the commit's goroutine is not
+// (see matchOnCommit).
+func (c CPUs) ownMatcher() bool {
+	commit, matcher, _, err := c.goroutines()
+	return err == nil && matcher >= 0 && matcher != commit
 }
 
 // NoPinning leaves every stage to the Go scheduler.
@@ -174,9 +186,10 @@ type Asset struct {
 	log   *slog.Logger
 	m     *assetMetrics
 
-	// The input ring has two consumers, the commit (journal and acks) and
-	// the matcher behind it; the output ring one, the event journal and
-	// the notifier (group.go). Under SyncAlways the commit is split in
+	// The input ring has the commit (journal, acks and, unless matchC is
+	// set, the matcher) and, when the matcher is pinned apart, the
+	// matcher behind it (matchC; nil otherwise); the output ring one
+	// consumer, the event journal and the notifier (group.go). Under SyncAlways the commit is split in
 	// two, writeC (the WAL write) and commitC behind it (the fsync wait
 	// and the acks); under the other policies writeC is nil. Every
 	// consumer runs in the asset's asset group (group.go), as the
@@ -204,10 +217,13 @@ type Asset struct {
 	// (stages.go).
 	evMark eventMark
 
-	// Matcher-owned state.
-	snapBuf  bytes.Buffer
-	snaps    chan snapshot
-	sinceSnp uint64
+	// Matcher-owned state. outNext is the first output sequence not yet
+	// published, outClaimed the last claimed (publishOut); apply publishes
+	// early once more than outPublishAt would be pending (half the ring).
+	outNext, outClaimed, outPublishAt int64
+	snapBuf                           bytes.Buffer
+	snaps                             chan snapshot
+	sinceSnp                          uint64
 
 	// Scratch reused per pass so that the group's commit (cmdBatch, on
 	// the writing goroutine) and output (evBatch) do not allocate.
@@ -327,13 +343,17 @@ func (ex *Exchange) openAsset(sp AssetSpec) (*Asset, error) {
 		return nil, fmt.Errorf("pipeline: asset %s: %w", a.Symbol, err)
 	}
 	a.in, a.out = in, out
+	a.outClaimed = -1 // the ring's first sequence is 0
+	a.outPublishAt = int64(max(cfg.OutSize/2, 1))
 	if ex.store.Policy().Mode == journal.SyncAlways {
 		a.writeC = in.NewConsumer("journal-write")
 		a.commitC = in.NewConsumer("journal", a.writeC)
 	} else {
 		a.commitC = in.NewConsumer("journal")
 	}
-	a.matchC = in.NewConsumer("matcher", a.commitC)
+	if cfg.Pin.ownMatcher() {
+		a.matchC = in.NewConsumer("matcher", a.commitC)
+	}
 	a.outC = out.NewConsumer("events")
 	// The consumers are pinned with their groups (newAssetGroups), and
 	// the rings start once the groups exist (Open).

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -138,10 +139,24 @@ func snapshotBytes(t *testing.T, b *engine.Book) []byte {
 // TestPipeline runs two producers through a real pipeline and checks that
 // every command is acknowledged exactly once, in journal order, and that the
 // live event stream, the event journal and a clean replay of the input
-// journal agree event for event.
+// journal agree event for event: with the matchers on the commit
+// goroutine (the default) and on their own (pinned apart, matchOnCommit).
 func TestPipeline(t *testing.T) {
-	for _, wait := range []ring.WaitStrategy{ring.Blocking, ring.Yield} {
-		store, ex := openTest(t, t.TempDir(), Config{InSize: 64, OutSize: 128, Wait: wait, SnapshotEvery: 97})
+	ownMatcher := NoPinning
+	ownMatcher.Matcher = 0
+	for _, cfg := range []Config{
+		{Wait: ring.Blocking},
+		{Wait: ring.Yield},
+		{Wait: ring.Blocking, Pin: ownMatcher},
+	} {
+		if cfg.Pin.ownMatcher() && runtime.GOOS != "linux" {
+			continue // pinning is Linux's
+		}
+		cfg.InSize, cfg.OutSize, cfg.SnapshotEvery = 64, 128, 97
+		store, ex := openTest(t, t.TempDir(), cfg)
+		if own := ex.groups[0].match != nil; own != cfg.Pin.ownMatcher() {
+			t.Fatalf("pins %+v: matchers on their own goroutine %v, want %v", cfg.Pin, own, !own)
+		}
 		acks, out := &ackRecorder{}, &outRecorder{}
 		ex.Start(acks, out)
 		a := ex.BySymbol("TEST")

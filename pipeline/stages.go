@@ -48,7 +48,26 @@ func (m *matchStage) Handle(lo, hi int64) {
 		a.apply(&slot.Cmd)
 		n++
 	}
+	a.publishOut()
 	a.m.matched(n, time.Since(start))
+}
+
+// publishOut publishes the output entries claimed since the last publish.
+//
+// The matcher publishes a pass's output once, at its end, not once per
+// command: each publish is a sequentially consistent store and a look at
+// the output goroutine's doorbell, and, while that goroutine is waking,
+// a broadcast under a mutex (ring/sequence.go). A pass's output waits for
+// the pass to be matched, a fraction of a microsecond per command. So
+// that a pass with more output than the ring holds still streams through
+// it, apply publishes early once outPublishAt entries are pending: the
+// claims it then waits on need only the consumer to release entries
+// already published.
+func (a *Asset) publishOut() {
+	if a.outClaimed >= a.outNext {
+		a.out.Publish(a.outNext, a.outClaimed)
+		a.outNext = a.outClaimed + 1
+	}
 }
 
 func (a *Asset) apply(cmd *engine.Command) {
@@ -61,6 +80,9 @@ func (a *Asset) apply(cmd *engine.Command) {
 	ei, ci := 0, 0
 	for done := 0; done < total; {
 		n := min(total-done, outChunk)
+		if a.outClaimed-a.outNext+1+int64(n) > a.outPublishAt {
+			a.publishOut()
+		}
 		hi, err := a.out.Claim(n)
 		if err != nil {
 			// Only Close ends the output ring, and only after the matcher
@@ -69,16 +91,18 @@ func (a *Asset) apply(cmd *engine.Command) {
 		}
 		lo := hi - int64(n) + 1
 		for s := lo; s <= hi; s, done = s+1, done+1 {
+			// Only the half of the entry its kind uses is written (see
+			// Out): a whole Out literal was built and copied per entry.
 			o := a.out.At(s)
 			if ci < len(changes) && (ei == len(evs) || ei > 0 && changes[ci].Seq <= evs[ei-1].Seq) {
-				*o = Out{Level: changes[ci], IsLevel: true, EventSeq: changes[ci].Seq}
+				o.Level, o.IsLevel, o.EventSeq = changes[ci], true, changes[ci].Seq
 				ci++
 			} else {
-				*o = Out{Event: evs[ei]}
+				o.Event, o.IsLevel, o.EventSeq = evs[ei], false, 0
 				ei++
 			}
 		}
-		a.out.Publish(lo, hi)
+		a.outClaimed = hi // published by publishOut
 	}
 	a.maybeSnapshot()
 }

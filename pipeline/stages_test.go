@@ -95,9 +95,18 @@ func TestPinPairs(t *testing.T) {
 	if err != nil || c != 1 || m != 1 || o != 0 {
 		t.Fatalf("goroutines() = %d, %d, %d, %v; want 1, 1, 0, nil", c, m, o, err)
 	}
+	if p.ownMatcher() {
+		t.Fatal("matcher pinned with the commit: own goroutine")
+	}
 	p.Journal, p.Acker = 0, 0
 	if c, _, _, err := p.goroutines(); err != nil || c != 0 {
 		t.Fatalf("journal=0,acker=0: %d, %v", c, err)
+	}
+	if !p.ownMatcher() {
+		t.Fatal("matcher pinned apart from the commit: no goroutine of its own")
+	}
+	if NoPinning.ownMatcher() {
+		t.Fatal("no pins: matcher on a goroutine of its own")
 	}
 	for _, bad := range []CPUs{
 		{Journal: 0, Acker: 1, Matcher: -1, EventJournal: -1, Notifier: -1},
@@ -192,5 +201,58 @@ func TestSinksFollowJournal(t *testing.T) {
 	}
 	if chk.acked != n || chk.notified < n {
 		t.Fatalf("acked %d, notified %d events; want %d and at least %d", chk.acked, chk.notified, n, n)
+	}
+}
+
+// TestPassOutputLargerThanRing: a pass whose output is several times the
+// output ring (400 resting orders and a market order sweeping them, all in
+// the first pass) streams through it. The matcher publishes a pass's
+// output at its end (publishOut), and early once half the ring is
+// pending; publishing only at the end would wait forever for room the
+// unpublished entries hold.
+func TestPassOutputLargerThanRing(t *testing.T) {
+	store, err := journal.Open(journal.Options{Dir: t.TempDir(), Sync: journal.SyncPolicy{Mode: journal.SyncOff}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ex, err := Open(store, []AssetSpec{testAsset}, Config{InSize: 1024, OutSize: 512, Wait: ring.Blocking})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ex.BySymbol("TEST")
+	const levels = 400
+	for i := range levels { // before Start: the first pass takes them all
+		c := engine.Command{Kind: engine.CmdNew, UserID: 1, ClientOrderID: uint64(i + 1), Side: engine.Sell,
+			Type: engine.Limit, TIF: engine.GTC, Price: int64(1000 + 5*i), Qty: 10}
+		if _, err := a.Submit(&c, 0, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sweep := engine.Command{Kind: engine.CmdNew, UserID: 2, ClientOrderID: 1, Side: engine.Buy,
+		Type: engine.Market, TIF: engine.IOC, Qty: 10 * levels}
+	if _, err := a.Submit(&sweep, 0, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out := &outRecorder{}
+	ex.Start(nil, out)
+	closed := make(chan error, 1)
+	go func() { closed <- ex.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pass's output did not stream through the output ring")
+	}
+	trades := 0
+	for _, e := range out.events {
+		if e.Kind == engine.EvTrade {
+			trades++
+		}
+	}
+	if trades != levels || out.levels < 2*levels {
+		t.Fatalf("%d trades and %d level changes, want %d and at least %d", trades, out.levels, levels, 2*levels)
 	}
 }

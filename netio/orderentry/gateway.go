@@ -220,29 +220,51 @@ func (g *Gateway) OnTick() (time.Duration, gnet.Action) {
 func (g *Gateway) HandleAcks(a *pipeline.Asset, lo, hi int64) {
 	b := g.batches[a.Group()]
 	now := time.Now().UnixNano()
+	var lat latencyCounts
+	// A session's orders are usually consecutive in the ring (one read(2)
+	// publishes a burst), so the session is looked up, locked and its
+	// in-flight count lowered once per run of its slots, not per ack.
+	var s *session
+	token, run := ^uint64(0), int32(0)
 	for q := lo; q <= hi; q++ {
 		slot := a.Input(q)
-		s := g.table.get(slot.Token)
+		if slot.Token != token {
+			s.endAckRun(run)
+			token, run = slot.Token, 0
+			if s = g.table.get(token); s != nil {
+				s.mu.Lock()
+			}
+		}
 		if s == nil {
 			continue // the session closed before its ack
 		}
-		s.inFlight.Add(-1)
+		run++
 		cmd := &slot.Cmd
-		s.mu.Lock()
 		if slot.Failed() {
 			s.pending = wire.AppendReject(s.pending, cmd.ClientOrderID, wire.ReasonUnavailable)
 			g.m.rejects(wire.ReasonUnavailable)
 		} else {
 			s.pending = appendAck(s.pending, cmd)
-			g.m.acks.Inc()
-			g.m.ackLatency.Observe(float64(now-cmd.Time) / 1e9)
+			lat.observe(now - cmd.Time)
 		}
 		if !s.queued {
 			s.queued = true
 			b.touched = append(b.touched, s)
 		}
-		s.mu.Unlock()
 	}
+	s.endAckRun(run)
+	g.m.acks.Add(float64(lat.n))
+	g.m.ackLatency.add(&lat)
+}
+
+// endAckRun ends HandleAcks' run of n acks of s, if s is not nil: s.mu is
+// released and the acks leave the in-flight count.
+func (s *session) endAckRun(n int32) {
+	if s == nil {
+		return
+	}
+	s.mu.Unlock()
+	s.inFlight.Add(-n)
 }
 
 // FlushAcks implements pipeline.AckFlusher: it writes the acks of the

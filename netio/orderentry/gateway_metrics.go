@@ -18,7 +18,7 @@ type gatewayMetrics struct {
 	rejectBy   map[uint16]prometheus.Counter
 	conn       netio.ConnMetrics // sessions, refused, failed logins
 	cut        prometheus.Counter
-	ackLatency prometheus.Histogram
+	ackLatency *ackHistogram // latency.go
 }
 
 func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
@@ -37,11 +37,8 @@ func newGatewayMetrics(reg prometheus.Registerer) *gatewayMetrics {
 		cut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ringex_gateway_unread_cut_total", Help: "Sessions logged out because they did not read their answers.",
 		}),
-		ackLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "ringex_gateway_ack_latency_seconds",
-			Help:    "From the gateway's receipt of an order to its ack being handed to the event loop.",
-			Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16),
-		}),
+		ackLatency: newAckHistogram("ringex_gateway_ack_latency_seconds",
+			"From the gateway's receipt of an order to its ack being handed to the event loop."),
 	}
 	// Pre-create a counter per known reason so that counting a reject is a
 	// map read, not a label lookup.
