@@ -305,8 +305,9 @@ func (c *config) gomaxprocs(current, cpus int) int {
 	}
 	want := loops + mdLoops + 1
 	if len(c.mdCPUs) > 0 {
-		// The order path's goroutines (a group's journal, matcher and
-		// events stages, and Pebble's flush) get a P each: on CPUs of their
+		// The order path's goroutines (a group's journal write and commit,
+		// the latter running the matchers, its events stage, and Pebble's
+		// flush) get a P each: on CPUs of their
 		// own they can run at once, and none waits for sysmon to take a P
 		// back from a loop in epoll_wait (Go scheduler p99 with 1,000
 		// subscribers 65-126 us with 8 Ps against 380-770 us with 4:
