@@ -260,6 +260,14 @@ func (o *Outbox) Init(fd, max int, budget *ByteBudget, reason uint16, hooks *Out
 	o.writeFn = o.pollWrite
 }
 
+// Raise lifts the Outbox's cap to n if it is lower (it never lowers it:
+// bytes already queued under the old cap stay valid). Any goroutine.
+func (o *Outbox) Raise(n int) {
+	o.mu.Lock()
+	o.max = max(o.max, n)
+	o.mu.Unlock()
+}
+
 // write sends b: at once if the queue is idle, else behind the queued
 // bytes. b is not retained. It reports false if the bytes were dropped
 // (the Outbox is no longer open, or b did not fit and the connection is

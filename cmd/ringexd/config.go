@@ -47,6 +47,7 @@ type config struct {
 	maxConns, maxInFlight   int
 	idle, heartbeat, busy   time.Duration
 	mdIdle, mdMaxCoalesce   time.Duration
+	mdPrivMaxQueued         int // market data: the cap of a connection subscribed to its private events
 	maxQueued, mdMaxQueued  int
 	loops, mdLoops          int   // order entry's and market data's gnet event loops
 	assetGroups             int   // journal goroutines the assets are spread over
@@ -126,6 +127,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.heartbeat, "heartbeat", netio.DefaultHeartbeat, "server heartbeat interval (order entry and market data), 100ms-1h")
 	fs.IntVar(&c.maxQueued, "max-queued-bytes", netio.DefaultMaxQueuedBytes, "order entry: bytes of answers a session has not read before it is logged out (Logout 7), 64KiB-1GiB")
 	fs.IntVar(&c.mdMaxQueued, "md-max-queued-bytes", netio.DefaultMaxQueuedBytes, "market data: bytes queued for one subscriber before it is cut as a slow consumer (Logout 3), 64KiB-1GiB")
+	fs.IntVar(&c.mdPrivMaxQueued, "md-private-max-queued-bytes", marketdata.DefaultMaxQueuedBytesPrivate, "market data: the same for a connection subscribed to its user's private order events (not conflated; a user's fills at 1M orders/s are about 32 MB/s), 64KiB-1GiB; never below -md-max-queued-bytes")
 	fs.DurationVar(&c.mdMaxCoalesce, "md-max-coalesce", 5*time.Millisecond, "market data: how long an event loop waits between drain rounds (one write per subscriber each) to write more batches per connection per write; it waits only after a round of 2ms or more over 128 connections or more (many subscribers); a subscription's reply is never held back; 0 (off) or 100us-1s")
 	fs.DurationVar(&c.mdIdle, "md-idle-timeout", 0, "log out a market-data connection silent for this long, 0 (never; see docs/protocol.md section 3) or 1s-24h")
 	fs.DurationVar(&c.busy, "busy-timeout", orderentry.DefaultBusyTimeout, "how long an order waits for a full ring before it is rejected as busy, 1us-10s")
@@ -214,6 +216,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		intRange("-max-inflight", c.maxInFlight, 1, maxInFlightMax),
 		intRange("-max-queued-bytes", c.maxQueued, 64<<10, 1<<30),
 		intRange("-md-max-queued-bytes", c.mdMaxQueued, 64<<10, 1<<30),
+		intRange("-md-private-max-queued-bytes", c.mdPrivMaxQueued, 64<<10, 1<<30),
 		durationRange("-idle-timeout", c.idle, time.Second, 24*time.Hour),
 		durationRange("-heartbeat", c.heartbeat, 100*time.Millisecond, time.Hour),
 		zeroOrDurationRange("-md-idle-timeout", c.mdIdle, time.Second, 24*time.Hour),

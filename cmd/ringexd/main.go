@@ -134,16 +134,17 @@ func run(args []string) (err error) {
 		Loops: cfg.mdLoops,
 		// The gateway's sessions hold two descriptors each, plus room
 		// for the journal's files and the admin server.
-		ReservedFDs:       256 + 2*cfg.maxConns,
-		HeartbeatInterval: cfg.heartbeat,
-		IdleTimeout:       cfg.mdIdle,
-		MaxQueuedBytes:    int64(cfg.mdMaxQueued),
-		MaxCoalesce:       cfg.mdMaxCoalesce,
-		LoopNice:          cfg.mdNice,
-		LoopCPUs:          cfg.mdCPUs,
-		ProxyFrom:         cfg.sec.proxy,
-		Logger:            log,
-		Registerer:        reg,
+		ReservedFDs:           256 + 2*cfg.maxConns,
+		HeartbeatInterval:     cfg.heartbeat,
+		IdleTimeout:           cfg.mdIdle,
+		MaxQueuedBytes:        int64(cfg.mdMaxQueued),
+		MaxQueuedBytesPrivate: int64(cfg.mdPrivMaxQueued),
+		MaxCoalesce:           cfg.mdMaxCoalesce,
+		LoopNice:              cfg.mdNice,
+		LoopCPUs:              cfg.mdCPUs,
+		ProxyFrom:             cfg.sec.proxy,
+		Logger:                log,
+		Registerer:            reg,
 	})
 	notifier.Init(ex.Assets())
 	gateway := orderentry.NewGateway(orderentry.GatewayConfig{

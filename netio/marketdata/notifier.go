@@ -53,6 +53,13 @@ type NotifierConfig struct {
 	// 10,000 subscribers a full second behind a busy asset fit in the
 	// default budget below.
 	MaxQueuedBytes int64
+	// MaxQueuedBytesPrivate is the cap of a connection once it subscribes
+	// to (or resumes) its user's private order events (0: 16 MiB, and never
+	// below MaxQueuedBytes). Those are not conflated, and a cut ends the
+	// user's own execution reports: at a million orders a second one user's
+	// fills are about 32 MB/s, so 1 MiB is 30 ms of lag. MaxQueuedTotal
+	// still bounds every connection's queue together.
+	MaxQueuedBytesPrivate int64
 	// MaxQueuedTotal bounds the queued bytes of all connections together
 	// (0: 512 MiB); the connection whose write passes it is cut as a slow
 	// consumer.
@@ -100,6 +107,9 @@ type NotifierConfig struct {
 	Registerer    prometheus.Registerer // nil: no metrics
 }
 
+// DefaultMaxQueuedBytesPrivate is MaxQueuedBytesPrivate's default.
+const DefaultMaxQueuedBytesPrivate = 16 << 20
+
 func (c *NotifierConfig) setDefaults() {
 	netio.SetDefaults(&c.Logger, &c.Guard, c.Users, &c.HeartbeatInterval, &c.MaxLoginFailures)
 	if c.MaxConns == 0 {
@@ -108,6 +118,10 @@ func (c *NotifierConfig) setDefaults() {
 	if c.MaxQueuedBytes == 0 {
 		c.MaxQueuedBytes = netio.DefaultMaxQueuedBytes
 	}
+	if c.MaxQueuedBytesPrivate == 0 {
+		c.MaxQueuedBytesPrivate = DefaultMaxQueuedBytesPrivate
+	}
+	c.MaxQueuedBytesPrivate = max(c.MaxQueuedBytesPrivate, c.MaxQueuedBytes)
 	if c.MaxQueuedTotal == 0 {
 		c.MaxQueuedTotal = 512 << 20
 	}
@@ -325,7 +339,7 @@ func (n *Notifier) raiseFileLimit() {
 // OnBoot records the engine so that Stop can reach it.
 func (n *Notifier) OnBoot(eng gnet.Engine) gnet.Action {
 	n.log.Info("market data listening", "addr", n.srv.Boot(eng), "max_conns", n.cfg.MaxConns,
-		"max_queued_bytes", n.cfg.MaxQueuedBytes, "max_queued_total", n.cfg.MaxQueuedTotal)
+		"max_queued_bytes", n.cfg.MaxQueuedBytes, "max_queued_bytes_private", n.cfg.MaxQueuedBytesPrivate, "max_queued_total", n.cfg.MaxQueuedTotal)
 	return gnet.None
 }
 

@@ -128,6 +128,9 @@ func (n *Notifier) subscribe(fc *feedConn, m *wire.Subscribe) {
 		n.subRejected(fc, m.Symbol, wire.SubNotLoggedIn)
 		return
 	}
+	if m.Channels&wire.ChanOrders != 0 {
+		fc.Out.Raise(int(n.cfg.MaxQueuedBytesPrivate))
+	}
 	ack := wire.Subscribed{Symbol: fa.key, Channels: m.Channels}
 	n.changeSubscription(fc, fa, m.Channels, true, int(m.Depth), &ack)
 }
@@ -158,6 +161,7 @@ func (n *Notifier) resume(fc *feedConn, m *wire.Resume) {
 		n.subRejected(fc, m.Symbol, wire.SubUnavailable)
 		return
 	}
+	fc.Out.Raise(int(n.cfg.MaxQueuedBytesPrivate))
 	upto, ok := n.startResume(fc, fa)
 	if !ok {
 		n.log.Info("market data resume refused: one is already running", "user", fc.UserName, "asset", fa.symbol)

@@ -886,3 +886,72 @@ func TestConnLimits(t *testing.T) {
 		}
 	}
 }
+
+// A connection that subscribes to its user's private events may queue up
+// to MaxQueuedBytesPrivate, not MaxQueuedBytes: with the same traffic and
+// neither reading, a public subscriber is cut at the public cap while the
+// private one keeps every event, in order, and reads them all afterwards.
+func TestNotifierPrivateQueueCap(t *testing.T) {
+	const publicCap, privRcvBuf = 64 << 10, 128 << 10
+	h := startFeed(t, "", NotifierConfig{Loops: 1, MaxQueuedBytes: publicCap, MaxQueuedBytesPrivate: 16 << 20, SocketSendBuffer: 4 << 10})
+	pub := dialTestFeed(t, h.addr)
+	defer pub.close()
+	pub.c.SetReadBuffer(4 << 10)
+	priv := dialTestFeed(t, h.addr)
+	defer priv.close()
+	// Not a tiny receive buffer: on loopback (64 KiB segments) a 4 KiB one
+	// reopens its window only through the sender's persist probes, seconds
+	// apart, once the reader catches up.
+	priv.c.SetReadBuffer(privRcvBuf)
+	if err := priv.login(nettest.Alice); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []*testFeed{pub, priv} {
+		ch := chTrades
+		if f == priv {
+			ch = chOrders
+		}
+		if err := f.subscribe(feedSpec.Config.Symbol, ch); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.waitFor(mAck); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr := newTrader(11, h.asset, nettest.Alice.ID, nettest.Bob.ID)
+	deadline := time.Now().Add(20 * time.Second)
+	for h.n.slowCount.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled public subscriber was not cut")
+		}
+		tr.submit(t, 500)
+	}
+	tr.submit(t, 2000) // well past the public cap for alice's events too
+	h.closeExchange()
+	want := privateOf(h.journalEvents(), nettest.Alice.ID, 0)
+	priv.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var got []uint64
+	for len(got) < len(want) {
+		m, err := priv.next()
+		if err != nil {
+			t.Fatalf("private subscriber after %d of %d events: %v", len(got), len(want), err)
+		}
+		if m.kind == mOrder {
+			got = append(got, m.seq)
+		}
+	}
+	for i := range want {
+		if got[i] != want[i].seq {
+			t.Fatalf("private event %d: seq %d, want %d", i, got[i], want[i].seq)
+		}
+	}
+	if n := h.n.slowCount.Load(); n != 1 {
+		t.Errorf("%d slow-consumer cuts, want 1 (the public subscriber only)", n)
+	}
+	// Enough of alice's events were held back that the public cap would
+	// have cut her: more than the sockets' buffers (the kernel doubles
+	// what is set) and the cap.
+	if len(want)*(wire.HeaderLen+wire.OrderEventLen) < 4*privRcvBuf+publicCap {
+		t.Fatalf("only %d private events: too few to pass the public cap", len(want))
+	}
+}
