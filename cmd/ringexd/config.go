@@ -177,7 +177,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-md-cpus: %w", err)
 	}
 	if len(c.mdCPUs) > 0 {
-		all, _ := parseCPUList(affinityList())
+		all, _ := processCPUs() // parseCPUList read them
 		for _, n := range all {
 			if !slices.Contains(c.mdCPUs, n) {
 				c.restCPUs = append(c.restCPUs, n)
@@ -416,15 +416,31 @@ func parseAsset(s string) (assetSpec, error) {
 	return spec, nil
 }
 
+// processCPUs returns the CPUs the process may run on, for the flags that
+// name CPUs: one it may not run on stops the start here rather than fail a
+// stage or a thread later.
+func processCPUs() ([]int, error) {
+	cpus, err := ring.ProcessCPUs()
+	if err != nil {
+		return nil, fmt.Errorf("read the process's CPU affinity: %w", err)
+	}
+	return cpus, nil
+}
+
+// notAllowed is the error for a CPU the process may not run on.
+func notAllowed(cpu int, all []int) error {
+	return fmt.Errorf("CPU %d is not in the process's affinity set (CPUs %v)", cpu, all)
+}
+
 // parseCPUList reads a CPU list, "1", "2-3,6" (the kernel's cpulist
 // format), and checks every CPU against the process's affinity set.
 func parseCPUList(s string) ([]int, error) {
 	if s == "" {
 		return nil, nil
 	}
-	allowed, set, err := affinity()
+	all, err := processCPUs()
 	if err != nil {
-		return nil, fmt.Errorf("read the process's CPU affinity: %w", err)
+		return nil, err
 	}
 	var cpus []int
 	for _, part := range strings.Split(s, ",") {
@@ -438,8 +454,8 @@ func parseCPUList(s string) ([]int, error) {
 			return nil, fmt.Errorf("%q: want a CPU or a range of CPUs, e.g. 1 or 2-3", part)
 		}
 		for n := first; n <= last; n++ {
-			if !allowed(n) {
-				return nil, fmt.Errorf("CPU %d is not in the process's affinity set (CPUs %s)", n, set)
+			if !slices.Contains(all, n) {
+				return nil, notAllowed(n, all)
 			}
 			if !slices.Contains(cpus, n) {
 				cpus = append(cpus, n)
@@ -450,16 +466,15 @@ func parseCPUList(s string) ([]int, error) {
 }
 
 // parseCPUs reads the -pin flag, "journal=0,matcher=1,...", and checks
-// every CPU against the process's affinity set, so that a CPU the process
-// may not run on stops the start here rather than fail a stage later.
+// every CPU against the process's affinity set.
 func parseCPUs(s string) (pipeline.CPUs, error) {
 	cpus := pipeline.NoPinning
 	if s == "" {
 		return cpus, nil
 	}
-	allowed, set, err := affinity()
+	all, err := processCPUs()
 	if err != nil {
-		return cpus, fmt.Errorf("read the process's CPU affinity: %w", err)
+		return cpus, err
 	}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
@@ -467,8 +482,8 @@ func parseCPUs(s string) (pipeline.CPUs, error) {
 		if !ok || err != nil || n < 0 {
 			return cpus, fmt.Errorf("%q: want stage=cpu", kv)
 		}
-		if !allowed(n) {
-			return cpus, fmt.Errorf("%s=%d: CPU %d is not in the process's affinity set (CPUs %s)", k, n, n, set)
+		if !slices.Contains(all, n) {
+			return cpus, fmt.Errorf("%s=%d: %w", k, n, notAllowed(n, all))
 		}
 		switch k {
 		case "journal":

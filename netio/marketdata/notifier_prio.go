@@ -1,6 +1,10 @@
 package marketdata
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/ringex/ringex/ring"
+)
 
 // Priority and CPUs of the fan-out (NotifierConfig.LoopNice, LoopCPUs).
 //
@@ -72,7 +76,7 @@ func (fl *feedLoop) claimThread() {
 	fl.claimed = true
 	runtime.LockOSThread() // for the goroutine's life: see above
 	if len(cfg.LoopCPUs) > 0 {
-		if err := setThreadCPUs(cfg.LoopCPUs); err != nil {
+		if err := ring.BindThread(0, cfg.LoopCPUs); err != nil {
 			fl.n.log.Warn("market data: cannot bind an event loop to its CPUs", "cpus", cfg.LoopCPUs, "err", err)
 		}
 	}

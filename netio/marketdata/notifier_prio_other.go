@@ -8,8 +8,3 @@ import "errors"
 func setThreadNice(int) error {
 	return errors.New("a thread's own priority is set on Linux only")
 }
-
-// setThreadCPUs is Linux only.
-func setThreadCPUs([]int) error {
-	return errors.New("binding a thread to CPUs is supported on Linux only")
-}
