@@ -11,66 +11,76 @@ import (
 	"time"
 
 	"github.com/ringex/ringex/netio/internal/nettest"
-	"golang.org/x/sys/unix"
+	"github.com/ringex/ringex/ring"
 )
 
-// threadsAtNice returns this process's threads whose nice value is n
-// (/proc/self/task/TID/stat, field 19), by thread id.
-func threadsAtNice(t *testing.T, n int) map[string]bool {
+// threads returns this process's threads, by id, whose
+// /proc/self/task/TID/FILE has passes. A thread that ends while it is
+// read is left out.
+func threads(t *testing.T, file string, has func(content string) bool) map[string]bool {
 	t.Helper()
-	stats, err := filepath.Glob("/proc/self/task/*/stat")
+	paths, err := filepath.Glob("/proc/self/task/*/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := map[string]bool{}
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue // the thread ended meanwhile
+	found := map[string]bool{}
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && has(string(b)) {
+			found[filepath.Base(filepath.Dir(p))] = true
 		}
-		// The command name, field 2, is in parentheses and may hold
-		// spaces: the fields are counted from the last ')', which ends
-		// it; field 3 (the state) is the first after it.
-		s := string(b)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	}
+	return found
+}
+
+// atNice is whether a thread's stat says nice value n (field 19). The
+// command name, field 2, is in parentheses and may hold spaces: the fields
+// are counted from the last ')', which ends it; field 3 (the state) is the
+// first after it.
+func atNice(t *testing.T, n int) func(string) bool {
+	return func(stat string) bool {
+		fields := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
 		if len(fields) < 17 {
-			t.Fatalf("%s: %q", p, s)
+			t.Fatalf("a thread's stat: %q", stat)
 		}
-		if v, err := strconv.Atoi(fields[19-3]); err == nil && v == n {
-			at[filepath.Base(filepath.Dir(p))] = true
-		}
+		v, err := strconv.Atoi(fields[19-3])
+		return err == nil && v == n
 	}
-	return at
 }
 
-// newThreadsAtNice is threadsAtNice but for the threads in before and the
-// main thread: a locked goroutine that exits on the main thread wedges it
-// for good instead of ending it (the runtime cannot end the process's
-// first thread), so it keeps its nice value but never runs a goroutine
-// again.
-func newThreadsAtNice(t *testing.T, n int, before map[string]bool) []string {
-	var out []string
-	main := strconv.Itoa(os.Getpid())
-	for tid := range threadsAtNice(t, n) {
-		if !before[tid] && tid != main {
-			out = append(out, tid)
-		}
+// boundTo is whether a thread's status says it may run on list only.
+func boundTo(list string) func(string) bool {
+	return func(status string) bool {
+		_, v, _ := strings.Cut(status, "Cpus_allowed_list:")
+		v, _, _ = strings.Cut(v, "\n")
+		return strings.TrimSpace(v) == list
 	}
-	return out
 }
 
-// With LoopNice each event loop runs on a thread of that nice value, and
-// only the loops: once they have drained, exactly Loops threads have it,
-// and when the notifier stops they end with their loops (none goes back
-// to the runtime to run other goroutines at the lower priority).
-func TestNotifierLoopNice(t *testing.T) {
-	const nice, loops = 7, 2
-	before := threadsAtNice(t, nice) // a wedged main thread (see above)
-	h := startFeed(t, "", NotifierConfig{Loops: loops, LoopNice: nice})
+// checkLoopThreads starts a notifier with cfg (Loops 2), drains each of
+// its event loops and checks that exactly its two loops' threads, and no
+// other, have gained what the file says (has), and that once the notifier
+// has stopped no thread keeps it: the loops' goroutines exit locked and the
+// runtime ends their threads, so none goes back to run other goroutines
+// so lowered or bound. Threads that had it before are not counted, nor,
+// after the stop, the main thread: a locked goroutine that exits on the
+// process's first thread wedges it for good (the runtime cannot end it). It returns the
+// stopped notifier's harness.
+func checkLoopThreads(t *testing.T, cfg NotifierConfig, what, file string, has func(string) bool) *feedHarness {
+	t.Helper()
+	cfg.Loops = 2
+	before := threads(t, file, has)
+	gained := func() map[string]bool {
+		now := threads(t, file, has)
+		for tid := range before {
+			delete(now, tid)
+		}
+		return now
+	}
+	h := startFeed(t, "", cfg)
 	// A subscriber on each loop (least connections puts the second on
 	// the other), and trades for both to drain.
 	var feeds []*testFeed
-	for range loops {
+	for range cfg.Loops {
 		f := dialTestFeed(t, h.addr)
 		defer f.close()
 		if err := f.subscribe(feedSpec.Config.Symbol, chTrades); err != nil {
@@ -88,23 +98,29 @@ func TestNotifierLoopNice(t *testing.T) {
 			t.Fatalf("subscriber %d: %v", i, err)
 		}
 	}
-	running := threadsAtNice(t, nice)
-	for tid := range before {
-		delete(running, tid)
-	}
-	if len(running) != loops {
-		t.Errorf("%d threads at nice %d with %d event loops draining, want %d", len(running), nice, loops, loops)
+	if n := len(gained()); n != cfg.Loops {
+		t.Errorf("%d threads %s with %d event loops draining, want %d", n, what, cfg.Loops, cfg.Loops)
 	}
 	h.stop()
 	// The loops' goroutines have returned (Serve did); the runtime ends
 	// their locked threads as they exit, which the kernel shows shortly.
+	// The main thread may be the one a loop wedged (see above).
+	main := strconv.Itoa(os.Getpid())
 	deadline := time.Now().Add(5 * time.Second)
-	for left := newThreadsAtNice(t, nice, before); len(left) != 0; left = newThreadsAtNice(t, nice, before) {
+	for left := gained(); len(left) != 0 && !(len(left) == 1 && left[main]); left = gained() {
 		if time.Now().After(deadline) {
-			t.Fatalf("threads %v still at nice %d after the notifier stopped", left, nice)
+			t.Fatalf("threads %v still %s after the notifier stopped", left, what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return h
+}
+
+// With LoopNice each event loop runs on a thread of that nice value, and
+// only the loops, which end with them.
+func TestNotifierLoopNice(t *testing.T) {
+	const nice = 7
+	checkLoopThreads(t, NotifierConfig{LoopNice: nice}, "at nice 7", "stat", atNice(t, nice))
 }
 
 // A lowered loop yields its P in a long pass: one drain that writes to
@@ -145,94 +161,21 @@ func TestNotifierLoopNiceYields(t *testing.T) {
 	}
 }
 
-// threadsAllowed returns this process's threads whose CPU affinity list
-// (/proc/self/task/TID/status, Cpus_allowed_list) is list, by thread id.
-func threadsAllowed(t *testing.T, list string) map[string]bool {
-	t.Helper()
-	stats, err := filepath.Glob("/proc/self/task/*/status")
+// With LoopCPUs each event loop runs on a thread bound to those CPUs, and
+// only the loops, which end with them; loops bound but not lowered never
+// yield their P.
+func TestNotifierLoopCPUs(t *testing.T) {
+	cpus, err := ring.ProcessCPUs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := map[string]bool{}
-	for _, p := range stats {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue // the thread ended meanwhile
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok && strings.TrimSpace(v) == list {
-				at[filepath.Base(filepath.Dir(p))] = true
-			}
-		}
-	}
-	return at
-}
-
-// With LoopCPUs each event loop runs on a thread bound to those CPUs, and
-// only the loops: exactly Loops new threads are bound there while they
-// drain, none once the notifier has stopped (the threads end with their
-// loops instead of running other goroutines on the fan-out's CPUs).
-func TestNotifierLoopCPUs(t *testing.T) {
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err != nil {
-		t.Fatal(err)
-	}
-	if set.Count() < 2 {
+	if len(cpus) < 2 {
 		t.Skip("one CPU: a loop bound to it is not told apart from the others")
 	}
-	cpu := -1
-	for i := 0; i < 1024; i++ {
-		if set.IsSet(i) {
-			cpu = i // the last
-		}
-	}
+	cpu := cpus[len(cpus)-1]
 	list := strconv.Itoa(cpu)
-	const loops = 2
-	before := threadsAllowed(t, list)
-	h := startFeed(t, "", NotifierConfig{Loops: loops, LoopCPUs: []int{cpu}})
-	var feeds []*testFeed
-	for range loops {
-		f := dialTestFeed(t, h.addr)
-		defer f.close()
-		if err := f.subscribe(feedSpec.Config.Symbol, chTrades); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.waitFor(mAck); err != nil {
-			t.Fatal(err)
-		}
-		feeds = append(feeds, f)
-	}
-	newTrader(1, h.asset, nettest.Alice.ID, nettest.Bob.ID).submit(t, 200)
-	for i, f := range feeds {
-		f.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		if _, err := f.waitFor(mTrade); err != nil {
-			t.Fatalf("subscriber %d: %v", i, err)
-		}
-	}
-	bound := threadsAllowed(t, list)
-	for tid := range before {
-		delete(bound, tid)
-	}
-	if len(bound) != loops {
-		t.Errorf("%d threads bound to CPU %s with %d event loops draining, want %d", len(bound), list, loops, loops)
-	}
-	if h.n.yields.Load() != 0 {
-		t.Errorf("loops bound to CPUs but not lowered yielded %d times", h.n.yields.Load())
-	}
-	h.stop()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := threadsAllowed(t, list)
-		for tid := range before {
-			delete(left, tid)
-		}
-		delete(left, strconv.Itoa(os.Getpid())) // see newThreadsAtNice
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("threads %v still bound to CPU %s after the notifier stopped", left, list)
-		}
-		time.Sleep(10 * time.Millisecond)
+	h := checkLoopThreads(t, NotifierConfig{LoopCPUs: []int{cpu}}, "bound to CPU "+list, "status", boundTo(list))
+	if n := h.n.yields.Load(); n != 0 {
+		t.Errorf("loops bound to CPUs but not lowered yielded %d times", n)
 	}
 }
