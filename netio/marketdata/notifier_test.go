@@ -153,6 +153,19 @@ func newTrader(seed uint64, a *pipeline.Asset, users ...uint32) *trader {
 	return &trader{rng: rand.New(rand.NewPCG(seed, 7)), a: a, users: users, open: map[uint32][]uint64{}}
 }
 
+// submitUntilCut submits orders, 500 at a time, until n has cut a slow
+// consumer (who, for the failure), for at most 20 s.
+func (tr *trader) submitUntilCut(t testing.TB, n *Notifier, who string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for n.slowCount.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not disconnected", who)
+		}
+		tr.submit(t, 500)
+	}
+}
+
 func (tr *trader) submit(t testing.TB, n int) {
 	t.Helper()
 	for range n {
@@ -480,13 +493,7 @@ func TestNotifierSlowConsumer(t *testing.T) {
 		}()
 	}
 	tr := newTrader(3, h.asset, nettest.Alice.ID, nettest.Bob.ID)
-	deadline := time.Now().Add(20 * time.Second)
-	for h.n.slowCount.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the stalled subscriber was not disconnected")
-		}
-		tr.submit(t, 500)
-	}
+	tr.submitUntilCut(t, h.n, "the stalled subscriber")
 	tr.submit(t, 500) // the others keep receiving after the cut
 	h.closeExchange()
 	// Once the stalled connection is closed, the gauges count the others.
@@ -919,13 +926,7 @@ func TestNotifierPrivateQueueCap(t *testing.T) {
 		}
 	}
 	tr := newTrader(11, h.asset, nettest.Alice.ID, nettest.Bob.ID)
-	deadline := time.Now().Add(20 * time.Second)
-	for h.n.slowCount.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the stalled public subscriber was not cut")
-		}
-		tr.submit(t, 500)
-	}
+	tr.submitUntilCut(t, h.n, "the stalled public subscriber")
 	tr.submit(t, 2000) // well past the public cap for alice's events too
 	h.closeExchange()
 	want := privateOf(h.journalEvents(), nettest.Alice.ID, 0)
