@@ -5,7 +5,7 @@
 # fan-out's CPU at nice 19, the nearest a 2-core machine comes to subscribers
 # on other machines; read the server's own ack p99 ("server ack p99" lines).
 #
-#   RINGEXD=bin/ringexd LOAD=bin/ringex-load ROUNDS=3 N=1000 perf/md-cpus-ab.sh
+#   RINGEXD=bin/ringexd LOAD=bin/ringex-load ROUNDS=3 N=1000 flock /tmp/ringex-bench.lock perf/md-cpus-ab.sh
 #
 # With PROBE=1 each run also sends an independent order stream from a second
 # ringex-load on CPU 0 during the first none phase and the first subs phase
@@ -42,7 +42,7 @@ run() { # label, ringexd flags
 }
 
 for r in $(seq "$ROUNDS"); do
-	flock /tmp/ringex-bench.lock bash -c "$(declare -f run); OUT=$OUT A='$A' RINGEXD=$RINGEXD LOAD=$LOAD N=$N MDCPU=$MDCPU OTHERCPU=$OTHERCPU PROBE=$PROBE run default$r ''"
-	flock /tmp/ringex-bench.lock bash -c "$(declare -f run); OUT=$OUT A='$A' RINGEXD=$RINGEXD LOAD=$LOAD N=$N MDCPU=$MDCPU OTHERCPU=$OTHERCPU PROBE=$PROBE run md-cpus$r '-md-cpus $MDCPU'"
+	run "default$r" ""
+	run "md-cpus$r" "-md-cpus $MDCPU"
 done
 echo "outputs in $OUT"
