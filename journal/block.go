@@ -115,7 +115,10 @@ func appendCommandBlock(dst []byte, asset uint32, cmds []engine.Command) []byte 
 const maxCommandRecord = 1 + 7*binary.MaxVarintLen64
 
 // appendCommand appends c's record, as the difference from prev, written
-// in place as eventState.append writes events.
+// in place as eventState.append writes events. Both are unrolled field by
+// field on purpose: one loop over an array of the deltas, shared by the
+// two (mask from the nonzero ones, then those), took 2,553-2,588 ns per
+// BenchmarkBlockEncode op against 1,651-1,701 for this (3 interleaved runs).
 func appendCommand(dst []byte, prev, c *engine.Command) []byte {
 	pf, cf := packCommandFlags(prev), packCommandFlags(c)
 	var m byte
