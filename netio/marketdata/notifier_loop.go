@@ -206,7 +206,6 @@ type feedLoop struct {
 	passWrites int
 	resync     []int // asset indexes to send fresh snapshots for after this step
 	claimed    bool  // the loop's goroutine is locked to its thread (claimThread)
-	niced      bool  // the loop's thread has its priority lowered (claimThread)
 }
 
 func newFeedLoop(n *Notifier, idx int, el gnet.EventLoop) *feedLoop {

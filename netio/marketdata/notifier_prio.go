@@ -59,7 +59,7 @@ const yieldEvery = 128
 // yieldEvery writes if the loop is lowered (see above). Loop only.
 func (fl *feedLoop) wrote() {
 	fl.passWrites++
-	if fl.niced && fl.passWrites%yieldEvery == 0 {
+	if fl.n.cfg.LoopNice > 0 && fl.passWrites%yieldEvery == 0 { // claimThread lowered it
 		fl.n.yields.Add(1)
 		runtime.Gosched()
 	}
@@ -81,7 +81,6 @@ func (fl *feedLoop) claimThread() {
 		}
 	}
 	if cfg.LoopNice > 0 {
-		fl.niced = true
 		if err := setThreadNice(cfg.LoopNice); err != nil {
 			fl.n.log.Warn("market data: cannot lower an event loop's priority", "nice", cfg.LoopNice, "err", err)
 		}
